@@ -21,7 +21,18 @@ func sampleRows() map[schema.TableName][]any {
 			&schema.CAN{T: 1e18 + 3, Bus: "pt", ID: 0x4, Err: true, DLC: 8, Data: []byte{0, 0, 0, 0, 0, 0, 0, 0}},
 		},
 		schema.TableGNSS: {
-			func() any { g := schema.NewGNSS(); g.T = 1e18; g.Talker = "GN"; g.Lat = 48.1; g.Lon = 11.5; g.Sats = 9; g.Quality = schema.FixRTK; g.Mode = schema.Mode3D; g.Raw = "$GNGGA,…"; return g }(),
+			func() any {
+				g := schema.NewGNSS()
+				g.T = 1e18
+				g.Talker = "GN"
+				g.Lat = 48.1
+				g.Lon = 11.5
+				g.Sats = 9
+				g.Quality = schema.FixRTK
+				g.Mode = schema.Mode3D
+				g.Raw = "$GNGGA,…"
+				return g
+			}(),
 			schema.NewGNSS(),
 		},
 		schema.TableIMU: {
@@ -42,8 +53,21 @@ func sampleRows() map[schema.TableName][]any {
 			&schema.Target{T: 1, TriggerID: -1, EgoSpeed: 20, CIPV: 4, CIPVDistance: 30, CIPVRelSpeed: -2, CIPVTTC: 15, CutIn: -1, CutInTTC: nan32, FCW: true, AEB: false, Ahead: 3, CutInLeft: true, RequiredDecel: nan32},
 		},
 		schema.TableEvents: {
-			func() any { e := schema.NewEvent(5, schema.EvDrop, schema.SevWarn, "frames", "queue full"); e.Count = 3; e.TFirst = 1; e.TLast = 4; return e }(),
-			func() any { e := schema.NewEvent(6, schema.EvMark, schema.SevInfo, "driver", "near miss"); e.Value = 1.5; e.Category = "near_miss"; e.Input = "gpio"; e.Detail = `{"a":1}`; return e }(),
+			func() any {
+				e := schema.NewEvent(5, schema.EvDrop, schema.SevWarn, "frames", "queue full")
+				e.Count = 3
+				e.TFirst = 1
+				e.TLast = 4
+				return e
+			}(),
+			func() any {
+				e := schema.NewEvent(6, schema.EvMark, schema.SevInfo, "driver", "near miss")
+				e.Value = 1.5
+				e.Category = "near_miss"
+				e.Input = "gpio"
+				e.Detail = `{"a":1}`
+				return e
+			}(),
 		},
 		schema.TableTruth: {
 			&schema.Truth{T: 1, TriggerID: 2, ActorID: 3, Kind: schema.ActorPedestrian, Camera: schema.TruthNoCamera, X1: nan32, Y1: nan32, X2: nan32, Y2: nan32, Distance: 10, Lateral: 1, RelSpeed: -1, TTC: 10, Width: .6, Lane: schema.LaneRight, CutIn: true, InPath: true},

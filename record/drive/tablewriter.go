@@ -182,4 +182,3 @@ func errjoin(a, b error) error {
 	}
 	return fmt.Errorf("%w; %w", a, b)
 }
-
