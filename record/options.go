@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,16 @@ type Options struct {
 	WarnFreeBytes int64 // warn below this; default 4 GiB
 	Loop          bool  // when disk runs low, delete the oldest segments that hold no driver mark
 
-	Timebase clock.Timebase // reference time for events and segment starts; default clock.NewSystem()
+	Timebase     clock.Timebase // reference time for events and segment starts; default clock.NewSystem()
+	TimebaseKind string         // what Timebase is, for the manifest: host, gnss_pps, ptp; default host
+
+	// What the manifest records about the rig.
+	Simulated bool
+	Cameras   []drive.Camera
+	RigYAML   []byte          // written as rig.yaml
+	DBCFiles  []string        // copied into dbc/
+	Extra     json.RawMessage // scenario, calibration …
+
 	FS       drive.FS       // default drive.OSFS
 	Log      *slog.Logger   // default slog.Default()
 	Software string         // version written into manifests
@@ -134,6 +144,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Timebase == nil {
 		o.Timebase = clock.NewSystem()
+	}
+	if o.TimebaseKind == "" {
+		o.TimebaseKind = "host"
 	}
 	if o.FS == nil {
 		o.FS = drive.OSFS{}

@@ -42,7 +42,8 @@ type Manifest struct {
 	DBC           []string         `json:"dbc,omitempty"` // files under dbc/
 	Cameras       []Camera         `json:"cameras"`
 	Segments      []Segment        `json:"segments"`
-	Drops         map[string]int64 `json:"drops,omitempty"` // per queue: samples dropped
+	Deleted       []int            `json:"deleted_segments,omitempty"` // removed by loop mode (held no driver mark)
+	Drops         map[string]int64 `json:"drops,omitempty"`            // per queue: samples dropped
 	StopReason    string           `json:"stop_reason,omitempty"`
 	Recovery      *Recovery        `json:"recovery,omitempty"`
 	Extra         json.RawMessage  `json:"extra,omitempty"` // scenario, calibration and other context

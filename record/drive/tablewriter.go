@@ -182,3 +182,29 @@ func errjoin(a, b error) error {
 	}
 	return fmt.Errorf("%w; %w", a, b)
 }
+
+// WriteEmpty writes a valid Arrow file with t's schema and no rows, and closes f.
+func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
+	opts := append([]ipc.Option{ipc.WithSchema(t.Schema())}, codec.option()...)
+	w, err := ipc.NewFileWriter(f, opts...)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("write empty %s: %w", f.Name(), err)
+	}
+	rec := array.NewRecordBuilder(memory.DefaultAllocator, t.Schema()).NewRecordBatch()
+	err = w.Write(rec)
+	rec.Release()
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write empty %s: %w", f.Name(), err)
+	}
+	return nil
+}
