@@ -27,7 +27,7 @@ type cameraWriter struct {
 	seg      int // segment of the open file
 	part     int // file part within the segment (format changes)
 	vw       *drive.VideoWriter
-	firstAt  time.Time // wall time the oldest pending frame arrived
+	firstAt  time.Time    // wall time the oldest pending frame arrived
 	curSeg   atomic.Int64 // segment of the open file; seg+1 once closed; -1 before the first file
 	lastWall atomic.Int64 // wall ns of the latest frame
 

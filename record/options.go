@@ -61,9 +61,9 @@ type Options struct {
 	DBCFiles  []string        // copied into dbc/
 	Extra     json.RawMessage // scenario, calibration …
 
-	FS       drive.FS       // default drive.OSFS
-	Log      *slog.Logger   // default slog.Default()
-	Software string         // version written into manifests
+	FS       drive.FS     // default drive.OSFS
+	Log      *slog.Logger // default slog.Default()
+	Software string       // version written into manifests
 }
 
 // DefaultQueueSizes are the per-table queue lengths. CAN, IMU and GNSS get the largest

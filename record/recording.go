@@ -40,21 +40,21 @@ type recording struct {
 	dirMu gosync.Mutex // guards dirs
 	dirs  map[int]bool
 
-	errMu   gosync.Mutex // guards errs, damagedFiles, marks
-	errs    []error
+	errMu        gosync.Mutex // guards errs, damagedFiles, marks
+	errs         []error
 	damagedFiles []string
-	marks   map[int]bool // segments holding a driver mark
+	marks        map[int]bool // segments holding a driver mark
 
 	stopOnce gosync.Once
 	stopCh   chan stopReq
 	failCh   chan struct{}
 
-	man         *drive.Manifest // owned by the manager goroutine
-	openSeg     int             // oldest segment not yet closed (manager)
-	segBytes0   int64           // bytes written when the newest segment began (manager)
-	newestSeg   int             // newest segment seen (manager)
-	diskWarned  bool
-	lastDisk    time.Time
+	man        *drive.Manifest // owned by the manager goroutine
+	openSeg    int             // oldest segment not yet closed (manager)
+	segBytes0  int64           // bytes written when the newest segment began (manager)
+	newestSeg  int             // newest segment seen (manager)
+	diskWarned bool
+	lastDisk   time.Time
 }
 
 type stopReq struct {
