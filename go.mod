@@ -6,6 +6,7 @@ require (
 	github.com/apache/arrow-go/v18 v18.8.0
 	github.com/bluenviron/mediacommon/v2 v2.5.2
 	github.com/spf13/cobra v1.10.2
+	go.einride.tech/can v0.17.0
 	golang.org/x/sys v0.47.0
 )
 

@@ -122,7 +122,8 @@ func (w *cameraWriter) handle(vf *schema.VideoFrame) {
 		w.wait.drop(vf.T)
 		return
 	}
-	if vf.Keyframe {
+	if vf.Keyframe && vf.Codec != schema.CodecMJPEG {
+		// start fragments at keyframes so a reader can decode from a fragment's start
 		if n, _ := w.vw.Pending(); n > 0 {
 			w.flush()
 		}

@@ -65,13 +65,21 @@ type tableWriterOf[R any, P rowPtr[R]] struct {
 	files   map[int]*drive.TableWriter[R]
 	minOpen int
 	closed  map[int]drive.TableStats
-	syncAt  time.Time
-	failed  bool
+	syncAt   time.Time
+	failed   bool
+	holdback time.Duration
 }
 
 func newTableWriter[R any, P rowPtr[R]](r *recording, tbl *schema.Table[R], queue int) tableWriter {
-	return &tableWriterOf[R, P]{r: r, tbl: tbl, q: make(chan schema.Sample, queue), cmds: make(chan tableCmd, 4),
-		files: map[int]*drive.TableWriter[R]{}, closed: map[int]drive.TableStats{}}
+	w := &tableWriterOf[R, P]{r: r, tbl: tbl, q: make(chan schema.Sample, queue), cmds: make(chan tableCmd, 4),
+		files: map[int]*drive.TableWriter[R]{}, closed: map[int]drive.TableStats{}, holdback: r.opt.Holdback}
+	if tbl.Name == schema.TableFrames {
+		// Frames rows come from the camera writers a fragment at a time, up to FragmentMax
+		// after their frames: wait that long so the table stays in t order. A crash loses
+		// no frames rows for that: repair rebuilds them from the video files.
+		w.holdback += r.opt.FragmentMax + r.opt.FlushInterval
+	}
+	return w
 }
 
 func (w *tableWriterOf[R, P]) offer(s schema.Sample) bool {
@@ -156,7 +164,7 @@ func (w *tableWriterOf[R, P]) flush(now time.Time, throughSeg int, force bool) {
 	if len(w.pending) == 0 {
 		return
 	}
-	cut := now.UnixNano() - int64(w.r.opt.Holdback)
+	cut := now.UnixNano() - int64(w.holdback)
 	var ready, keep []pend[P]
 	for _, p := range w.pending {
 		seg := p.seg
@@ -250,13 +258,23 @@ func (w *tableWriterOf[R, P]) closeThrough(seg int) {
 		if s > seg {
 			continue
 		}
+		rel := filepath.Join(drive.SegmentDir(s), drive.TableFile(w.tbl.Name))
+		st := f.Stats()
 		if err := f.Close(); err != nil {
 			w.fail(err)
-			w.r.damaged(filepath.Join(drive.SegmentDir(s), drive.TableFile(w.tbl.Name)))
+			w.r.damaged(rel)
 		} else if f.Failed() != nil {
-			w.r.damaged(filepath.Join(drive.SegmentDir(s), drive.TableFile(w.tbl.Name)))
+			w.r.damaged(rel)
+		} else if st.Late > 0 {
+			// rows that came in after later ones: put the closed file in t order
+			sorted, err := drive.SortTableFile(w.r.opt.FS, filepath.Join(w.r.dir, rel), w.tbl, drive.Codec(w.r.opt.Compression))
+			if err != nil {
+				w.r.opt.Log.Error("sort late rows", "file", rel, "err", err)
+			} else {
+				st = sorted
+			}
 		}
-		w.closed[s] = f.Stats()
+		w.closed[s] = st
 		delete(w.files, s)
 	}
 	if seg+1 > w.minOpen {

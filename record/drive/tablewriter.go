@@ -2,6 +2,8 @@ package drive
 
 import (
 	"fmt"
+	"os"
+	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -207,4 +209,47 @@ func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
 		return fmt.Errorf("write empty %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// SortTableFile rewrites a closed table file with its rows in t order (stable), through
+// a temp file and a rename. The recorder uses it at segment close on files that
+// received late rows.
+func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec) (TableStats, error) {
+	var rows []R
+	if _, err := ReadRows(path, tbl, func(r *R) error {
+		rows = append(rows, *r)
+		return nil
+	}); err != nil {
+		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return tbl.T(&rows[i]) < tbl.T(&rows[j]) })
+	tmp := path + ".sort"
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+	}
+	w, err := NewTableWriter(f, tbl, codec)
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return TableStats{}, err
+	}
+	for i := range rows {
+		w.Append(&rows[i], tbl.T(&rows[i]))
+		if w.Pending() >= 1<<16 {
+			if err := w.Flush(); err != nil {
+				w.Close()
+				os.Remove(tmp)
+				return TableStats{}, err
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		os.Remove(tmp)
+		return TableStats{}, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+	}
+	return w.Stats(), nil
 }
