@@ -57,14 +57,14 @@ type pend[P any] struct {
 }
 
 type tableWriterOf[R any, P rowPtr[R]] struct {
-	r       *recording
-	tbl     *schema.Table[R]
-	q       chan schema.Sample
-	cmds    chan tableCmd
-	pending []pend[P]
-	files   map[int]*drive.TableWriter[R]
-	minOpen int
-	closed  map[int]drive.TableStats
+	r        *recording
+	tbl      *schema.Table[R]
+	q        chan schema.Sample
+	cmds     chan tableCmd
+	pending  []pend[P]
+	files    map[int]*drive.TableWriter[R]
+	minOpen  int
+	closed   map[int]drive.TableStats
 	syncAt   time.Time
 	failed   bool
 	holdback time.Duration
