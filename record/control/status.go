@@ -93,14 +93,14 @@ type Fix struct {
 
 // CameraView is one camera's thumbnail and boxes.
 type CameraView struct {
-	Index     uint8  `json:"index"`
-	Name      string `json:"name"`
-	Width     int    `json:"width"`
-	Height    int    `json:"height"`
-	Codec     string `json:"codec"`
-	Thumb     uint64 `json:"thumb"` // version of GET /api/thumb/{index}; 0: none
-	Objects   []Box  `json:"objects"`
-	Truth     []Box  `json:"truth,omitempty"`
+	Index     uint8   `json:"index"`
+	Name      string  `json:"name"`
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	Codec     string  `json:"codec"`
+	Thumb     uint64  `json:"thumb"` // version of GET /api/thumb/{index}; 0: none
+	Objects   []Box   `json:"objects"`
+	Truth     []Box   `json:"truth,omitempty"`
 	ObjectAge float64 `json:"object_age_s,omitempty"`
 }
 
