@@ -237,7 +237,7 @@ func (b *button) edge(e Edge) action {
 		return actNone
 	}
 	if e.At-b.pressAt >= b.hold {
-		if _, err := b.rec.Stop(fmt.Sprintf("GPIO button held %.1f s", (e.At - b.pressAt).Seconds()), "gpio"); err != nil {
+		if _, err := b.rec.Stop(fmt.Sprintf("GPIO button held %.1f s", (e.At-b.pressAt).Seconds()), "gpio"); err != nil {
 			b.log.Warn("GPIO button: stop", "err", err)
 			return actNone
 		}
