@@ -52,18 +52,10 @@ type Describer interface {
 	Describe() any
 }
 
-// MetricSource is implemented by recorders with metrics of their own.
+// MetricSource is implemented by recorders with metrics of their own (ring capture);
+// Metrics calls emit once per unlabelled sample (typ: gauge or counter).
 type MetricSource interface {
-	Metrics() []Metric
-}
-
-// Metric is one sample of a gauge or counter for /metrics.
-type Metric struct {
-	Name   string // e.g. roadlog_ring_buffered_bytes
-	Help   string
-	Type   string // gauge or counter
-	Labels [][2]string
-	Value  float64
+	Metrics(emit func(name, typ, help string, value float64))
 }
 
 // DefaultCategories are the driver-mark categories offered on the page.

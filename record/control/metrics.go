@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -184,12 +183,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	p.gauge("roadlog_status_clients", "WebSocket status clients connected", nil, float64(s.hub.count()))
 
 	if ms, ok := rec.(MetricSource); ok {
-		extra := ms.Metrics()
-		sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
-		for _, m := range extra {
-			p.family(m.Name, m.Type, m.Help)
-			p.sample(m.Name, m.Labels, m.Value)
-		}
+		ms.Metrics(func(name, typ, help string, v float64) {
+			p.family(name, typ, help)
+			p.sample(name, nil, v)
+		})
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(p.b.Bytes())
