@@ -44,6 +44,7 @@ type station struct {
 type stationConfig struct {
 	cameras int // simulated cameras (0: none)
 	noSim   bool
+	noRun   bool // the server is built but its Run (taps, pushes) does not run
 	opt     Options
 }
 
@@ -93,7 +94,12 @@ func newStation(t testing.TB, cfg stationConfig) *station {
 	go func() {
 		defer close(st.done)
 		srvDone := make(chan struct{})
-		go func() { srv.Run(ctx); close(srvDone) }()
+		go func() {
+			if !cfg.noRun {
+				srv.Run(ctx)
+			}
+			close(srvDone)
+		}()
 		if rig != nil {
 			rig.Run(ctx, eng)
 		}
