@@ -91,6 +91,10 @@ func TestMetrics(t *testing.T) {
 		s := st.status()
 		return len(s.Clocks) == 1 && s.GNSS != nil && s.Detector != nil
 	})
+	// the detection is drawn on camera 0's thumbnail
+	if s := st.status(); len(s.Cameras) != 1 || len(s.Cameras[0].Objects) != 1 || s.Cameras[0].Objects[0].Label != "car" {
+		t.Fatalf("cameras %+v", s.Cameras)
+	}
 	code, body := st.do("GET", "/metrics", nil, nil)
 	if code != 200 {
 		t.Fatalf("metrics: %d %s", code, body)
