@@ -17,19 +17,20 @@ const t0 = int64(1796026500)
 
 // simCase is one simulated run of a reference clock against a GNSS receiver.
 type simCase struct {
-	name      string
-	seconds   int64
-	jitter    int64   // PPS jitter, ns (1σ)
-	drift     float64 // host clock drift, ppm
-	wander    float64 // host frequency random walk, ppb/√s
-	before    bool    // receiver sends the time before the edge
-	startErr  int64   // the host's wall clock minus UTC at start, ns
-	outage    simclock.Interval
-	noPPS     bool
-	noNMEA    bool
-	maxConvS  float64 // bar: convergence within (s)
-	maxP99    float64 // bar: p99 error after convergence (ns)
-	seed      uint64
+	name     string
+	seconds  int64
+	jitter   int64   // PPS jitter, ns (1σ)
+	drift    float64 // host clock drift, ppm
+	wander   float64 // host frequency random walk, ppb/√s
+	before   bool    // receiver sends the time before the edge
+	startErr int64   // the host's wall clock minus UTC at start, ns
+	outage   simclock.Interval
+	noPPS    bool
+	noNMEA   bool
+	maxConvS float64 // bar: convergence within (s)
+	maxP99   float64 // bar: p99 error after convergence (ns)
+	seed     uint64
+	maxHold  time.Duration // Config.MaxHoldover (0: default)
 }
 
 type simResult struct {
@@ -60,6 +61,7 @@ func simulate(tc simCase) simResult {
 	start := host.Read(t0*1e9 - 2e9)
 	now = start
 	c := New(Config{EdgeJitter: time.Duration(max(tc.jitter, 1)), Convention: Convention(b2i(tc.before)),
+		FreqWander: tc.wander, MaxHoldover: tc.maxHold,
 		Start: fixed(t0*1e9 - 2e9 + tc.startErr - start), Now: func() int64 { return now }})
 	res := simResult{convergence: math.NaN(), states: map[schema.SyncState]bool{}, monotone: true}
 	sink := schema.SinkFunc(func(s schema.Sample) {
