@@ -18,11 +18,13 @@ type Device struct {
 	Resets []int64     // true times at which the device restarts its counter from 0
 	Seed   uint64      // seed of delays and drops
 
-	rng *rand.Rand
+	rng  *rand.Rand
+	last int64 // last arrival: transports are queues, samples arrive in order
 }
 
 // Stamp returns the device counter and the host arrival time of a sample taken at
 // true time t; ok is false when the sample is dropped. Calls must come in increasing t.
+// The transport is a queue: a sample never arrives before the one sent before it.
 func (d *Device) Stamp(t int64) (device int64, hostArrival int64, ok bool) {
 	if d.rng == nil {
 		d.rng = rand.New(rand.NewPCG(d.Seed, 0xde71ce))
@@ -31,7 +33,12 @@ func (d *Device) Stamp(t int64) (device int64, hostArrival int64, ok bool) {
 	if d.Drop > 0 && d.rng.Float64() < d.Drop {
 		return 0, 0, false
 	}
-	return d.Counter(t), d.Host.Read(t + delay), true
+	h := d.Host.Read(t + delay)
+	if h < d.last {
+		h = d.last
+	}
+	d.last = h
+	return d.Counter(t), h, true
 }
 
 // Counter returns the device counter at true time t (after quantisation, resets and
