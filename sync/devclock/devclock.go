@@ -136,7 +136,7 @@ type Clock struct {
 	outOK   bool
 
 	sus          []suspect
-	pts, hullBuf []pt     // scratch of fit
+	pts, hullBuf []pt      // scratch of fit
 	res          []float64 // scratch of fit
 	state        schema.SyncState
 	lastAccepted int64
