@@ -16,7 +16,8 @@ import (
 
 // Oscillator is a simulated clock: its reading as a function of true time. The
 // reading advances at rate 1 + DriftPPM·1e-6 + w(t), where w is a random walk of
-// Wander ppb/√s; it reads Offset at true time Origin.
+// Wander ppb/√s; it reads Offset at true time Origin. With a random walk, Origin must
+// be near the simulated times (the walk is kept as one knot per second from Origin).
 type Oscillator struct {
 	Origin   int64   // true time at which the reading is Offset (ns)
 	Offset   int64   // reading at Origin (ns)
@@ -28,8 +29,12 @@ type Oscillator struct {
 	rng   *rand.Rand
 }
 
-// knotStep is the spacing of the random walk's knots in true time.
-const knotStep = int64(1e9)
+// knotStep is the spacing of the random walk's knots in true time; after maxKnots
+// (about 11.6 days from Origin) the walk stops and the frequency stays.
+const (
+	knotStep = int64(1e9)
+	maxKnots = int64(1e6)
+)
 
 type knot struct {
 	extra float64 // reading − Offset − (t − Origin), ns, at the knot
@@ -54,11 +59,14 @@ func (o *Oscillator) grow(i int) {
 // Read returns the exact reading at true time t (ns).
 func (o *Oscillator) Read(t int64) int64 {
 	d := t - o.Origin
+	if o.Wander == 0 {
+		return o.Offset + d + int64(math.Round(float64(d)*o.DriftPPM*1e-6))
+	}
 	if d < 0 {
 		o.grow(0)
 		return o.Offset + d + int64(math.Round(float64(d)*o.knots[0].freq))
 	}
-	i := int(d / knotStep)
+	i := int(min(d/knotStep, maxKnots))
 	o.grow(i)
 	k := o.knots[i]
 	r := d - int64(i)*knotStep
@@ -68,10 +76,13 @@ func (o *Oscillator) Read(t int64) int64 {
 // Freq returns the fractional frequency error at true time t.
 func (o *Oscillator) Freq(t int64) float64 {
 	d := t - o.Origin
+	if o.Wander == 0 {
+		return o.DriftPPM * 1e-6
+	}
 	if d < 0 {
 		d = 0
 	}
-	i := int(d / knotStep)
+	i := int(min(d/knotStep, maxKnots))
 	o.grow(i)
 	return o.knots[i].freq
 }
