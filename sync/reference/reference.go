@@ -157,6 +157,7 @@ type Clock struct {
 	nresid       int
 	samples      int32
 	nextRow      int64
+	slewUntil    int64 // host time the running slew ends
 	out          outbox.Box
 	stats        counters
 }
@@ -345,9 +346,12 @@ func (c *Clock) steer(h int64) {
 	switch {
 	case corr.Stepped:
 		c.emit(schema.EvSyncStep, schema.SevWarn, at, "reference stepped forward", float64(corr.Err)*1e-9, "step")
-	case -corr.Err > int64(c.cfg.StepAbove):
+	case -corr.Err > int64(c.cfg.StepAbove) && at >= c.slewUntil:
 		c.emit(schema.EvSyncStep, schema.SevWarn, at, "reference is ahead of the servo: slewing back instead of stepping",
 			float64(corr.Err)*1e-9, "slew")
+	}
+	if corr.Err != 0 && !corr.Stepped {
+		c.slewUntil = corr.Until
 	}
 	c.snap.Store(c.m.Clone())
 }
