@@ -22,6 +22,7 @@ const (
 	DBCDir       = "dbc"
 	DamagedDir   = "damaged" // repair moves damaged originals here, same relative paths
 	RunsDir      = "runs"    // replay runs: runs/<run-id>/objects.arrow …
+	ReserveFile  = ".reserve" // space the recorder holds back to close a drive cleanly when the disk fills
 	segPrefix    = "seg-"
 )
 

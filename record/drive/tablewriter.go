@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -215,23 +216,34 @@ func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
 // a temp file and a rename. The recorder uses it at segment close on files that
 // received late rows.
 func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec) (TableStats, error) {
+	return RewriteTableFile(fs, path, tbl, codec, nil)
+}
+
+// RewriteTableFile rewrites a table file (closed, or footerless after a failed write)
+// with every readable row plus extra rows, all in t order (stable), through a temp file
+// and a rename.
+func RewriteTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec, extra []R) (TableStats, error) {
 	var rows []R
 	if _, err := ReadRows(path, tbl, func(r *R) error {
 		rows = append(rows, *r)
 		return nil
 	}); err != nil {
-		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+		var ce *CorruptionError
+		if !errors.As(err, &ce) {
+			return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+		}
 	}
+	rows = append(rows, extra...)
 	sort.SliceStable(rows, func(i, j int) bool { return tbl.T(&rows[i]) < tbl.T(&rows[j]) })
 	tmp := path + ".sort"
 	f, err := fs.Create(tmp)
 	if err != nil {
-		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
 	}
 	w, err := NewTableWriter(f, tbl, codec)
 	if err != nil {
 		f.Close()
-		os.Remove(tmp)
+		fs.Remove(tmp)
 		return TableStats{}, err
 	}
 	for i := range rows {
@@ -239,17 +251,17 @@ func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec)
 		if w.Pending() >= 1<<16 {
 			if err := w.Flush(); err != nil {
 				w.Close()
-				os.Remove(tmp)
+				fs.Remove(tmp)
 				return TableStats{}, err
 			}
 		}
 	}
 	if err := w.Close(); err != nil {
-		os.Remove(tmp)
+		fs.Remove(tmp)
 		return TableStats{}, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
 	}
 	return w.Stats(), nil
 }
