@@ -47,7 +47,7 @@ type recording struct {
 
 	failed atomic.Bool // a write failed: queued video is dropped, not written
 	stopCh chan stopReq
-	failCh   chan struct{}
+	failCh chan struct{}
 
 	man        *drive.Manifest // owned by the manager goroutine
 	openSeg    int             // oldest segment not yet closed (manager)
