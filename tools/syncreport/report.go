@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,6 +15,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"roadlog/schema"
 )
@@ -239,18 +242,20 @@ var palette = []color.RGBA{
 }
 
 // Plot draws every source's offset (µs, relative to its first row) against time (s
-// from the drive's first row) into a PNG.
+// from the drive's first row) into a PNG: one panel per source, each on its own scale
+// (a device's drift ramp would flatten the reference's wander on a shared one).
 func (s *Summary) Plot(path string) error {
-	p := plot.New()
-	p.Title.Text = "clock offsets: " + filepath.Base(s.Drive)
-	p.X.Label.Text = "time (s)"
-	p.Y.Label.Text = "offset − first offset (µs)"
-	p.Add(plotter.NewGrid())
 	var tmin int64 = math.MaxInt64
 	for _, src := range s.Sources {
 		tmin = min(tmin, src.rows[0].T)
 	}
+	panels := make([][]*plot.Plot, 0, len(s.Sources))
 	for i, src := range s.Sources {
+		p := plot.New()
+		p.Title.Text = src.Name
+		p.X.Label.Text = "time (s)"
+		p.Y.Label.Text = "offset − first (µs)"
+		p.Add(plotter.NewGrid())
 		xy := make(plotter.XYs, len(src.rows))
 		o0 := src.rows[0].Offset
 		for k, r := range src.rows {
@@ -264,10 +269,25 @@ func (s *Summary) Plot(path string) error {
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1)
 		p.Add(l)
-		p.Legend.Add(src.Name, l)
+		panels = append(panels, []*plot.Plot{p})
 	}
-	p.Legend.Top = true
-	if err := p.Save(10*vg.Inch, 5*vg.Inch, path); err != nil {
+	const w, h = 10 * vg.Inch, 2.5 * vg.Inch
+	img := vgimg.New(w, h*vg.Length(len(panels)))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadX: vg.Millimeter, PadY: 2 * vg.Millimeter,
+		PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: 2 * vg.Millimeter}
+	canvases := plot.Align(panels, tiles, dc)
+	for i := range panels {
+		panels[i][0].Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save sync plot: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		return fmt.Errorf("save sync plot: %w", errors.Join(err, f.Close()))
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("save sync plot: %w", err)
 	}
 	return nil

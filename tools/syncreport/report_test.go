@@ -63,7 +63,7 @@ func rowsOf(from, n int) []schema.SyncRow {
 	for i := from; i < from+n; i++ {
 		t := int64(1796026500+i) * 1e9
 		out = append(out,
-			schema.SyncRow{T: t, Source: "reference", State: schema.SyncLocked, Offset: -t + 5000e9 - int64(i)*10e3,
+			schema.SyncRow{T: t, Source: "reference", State: schema.SyncLocked, Offset: 5000e9 - 1796026500e9 - int64(i)*10e3,
 				DriftPPM: 10, Jitter: 100, Uncertainty: 300, Samples: int32(i)},
 			schema.SyncRow{T: t, Source: "imu", State: state(i), Offset: 123e9 + int64(i)*50e3 + int64(i%3)*1e3,
 				DriftPPM: 50, Jitter: 20e3, Uncertainty: float64(40e3 + i), Samples: int32(100 * i)})
