@@ -157,7 +157,9 @@ type Clock struct {
 	nresid       int
 	samples      int32
 	nextRow      int64
-	slewUntil    int64 // host time the running slew ends
+	slewUntil    int64   // host time the running slew ends
+	k            float64 // scale of the stated measurement variance (≥ 1)
+	rEff         float64 // measurement variance in use, ns²
 	out          outbox.Box
 	stats        counters
 }
@@ -165,7 +167,7 @@ type Clock struct {
 // New returns a reference clock in free_run, mapping as cfg.Start does.
 func New(cfg Config) *Clock {
 	cfg.defaults()
-	c := &Clock{cfg: cfg, state: schema.SyncFreeRun}
+	c := &Clock{cfg: cfg, state: schema.SyncFreeRun, k: 1}
 	now := cfg.Now()
 	c.m = clock.NewPiecewise(clock.Segment{X: now, Y: cfg.Start.Ref(now), Rate: 1}, maxSegments)
 	c.snap.Store(c.m.Clone())
@@ -279,7 +281,17 @@ func (c *Clock) measure(h, ref int64, r float64) {
 		c.stats.badMeasures++
 		return
 	}
+	// the noise actually seen: the stated variance times a scale k that tracks the
+	// normalised squared innovations (1 on average when the variance is right; each
+	// clipped to 100 so that one outlier cannot blow k up). It keeps a receiver whose
+	// edges jitter more than configured from being gated out for good.
+	r *= c.k
 	nu, v := c.sv.innovation(h, ref, r)
+	if c.samples >= 3 {
+		ratio := math.Min(nu*nu/v, 100)
+		c.k = math.Min(math.Max(c.k*(1+(ratio-1)/16), 1), 1e8)
+	}
+	c.rEff = r
 	if math.Abs(nu) > c.cfg.Gate*math.Sqrt(v) {
 		c.stats.gated++
 		c.rejectRun++
@@ -330,7 +342,8 @@ func (c *Clock) accept(h int64, nu float64) {
 	sig := c.sv.sigma(h)
 	x, y, rate := c.sv.line()
 	gap := math.Abs(float64(clock.Segment{X: x, Y: y, Rate: rate}.At(h) - c.m.At(h)))
-	if c.consec >= c.cfg.LockEdges && sig <= float64(c.cfg.LockSigma) && gap <= float64(c.cfg.LockSigma) {
+	lock := math.Max(float64(c.cfg.LockSigma), 2*math.Sqrt(c.rEff))
+	if c.consec >= c.cfg.LockEdges && sig <= lock && gap <= lock {
 		c.setState(schema.SyncLocked, h)
 	} else if c.state != schema.SyncLocked || c.consec == 1 {
 		c.setState(schema.SyncConverging, h)

@@ -17,20 +17,21 @@ const t0 = int64(1796026500)
 
 // simCase is one simulated run of a reference clock against a GNSS receiver.
 type simCase struct {
-	name     string
-	seconds  int64
-	jitter   int64   // PPS jitter, ns (1σ)
-	drift    float64 // host clock drift, ppm
-	wander   float64 // host frequency random walk, ppb/√s
-	before   bool    // receiver sends the time before the edge
-	startErr int64   // the host's wall clock minus UTC at start, ns
-	outage   simclock.Interval
-	noPPS    bool
-	noNMEA   bool
-	maxConvS float64 // bar: convergence within (s)
-	maxP99   float64 // bar: p99 error after convergence (ns)
-	seed     uint64
-	maxHold  time.Duration // Config.MaxHoldover (0: default)
+	name      string
+	seconds   int64
+	jitter    int64   // PPS jitter, ns (1σ)
+	drift     float64 // host clock drift, ppm
+	wander    float64 // host frequency random walk, ppb/√s
+	before    bool    // receiver sends the time before the edge
+	startErr  int64   // the host's wall clock minus UTC at start, ns
+	outage    simclock.Interval
+	noPPS     bool
+	noNMEA    bool
+	maxConvS  float64 // bar: convergence within (s)
+	maxP99    float64 // bar: p99 error after convergence (ns)
+	seed      uint64
+	maxHold   time.Duration // Config.MaxHoldover (0: default)
+	cfgJitter time.Duration // Config.EdgeJitter (0: the true jitter; −1: left at its default)
 }
 
 type simResult struct {
@@ -60,7 +61,14 @@ func simulate(tc simCase) simResult {
 	var now int64
 	start := host.Read(t0*1e9 - 2e9)
 	now = start
-	c := New(Config{EdgeJitter: time.Duration(max(tc.jitter, 1)), Convention: Convention(b2i(tc.before)),
+	cj := time.Duration(max(tc.jitter, 1))
+	switch {
+	case tc.cfgJitter < 0:
+		cj = 0
+	case tc.cfgJitter > 0:
+		cj = tc.cfgJitter
+	}
+	c := New(Config{EdgeJitter: cj, Convention: Convention(b2i(tc.before)),
 		FreqWander: tc.wander, MaxHoldover: tc.maxHold,
 		Start: fixed(t0*1e9 - 2e9 + tc.startErr - start), Now: func() int64 { return now }})
 	res := simResult{convergence: math.NaN(), states: map[schema.SyncState]bool{}, monotone: true}
@@ -156,6 +164,7 @@ var simCases = []simCase{
 	{name: "after/jitter=100ns/holdover=60s", seconds: 400, jitter: 100, drift: 95, wander: 1, startErr: 1e6, maxConvS: 30, maxP99: 1000, seed: 4,
 		outage: simclock.Interval{From: (t0 + 200) * 1e9, To: (t0 + 260) * 1e9}},
 	{name: "after/jitter=1us", seconds: 300, jitter: 1000, drift: 50, wander: 1, startErr: 1e6, maxConvS: 60, maxP99: 5000, seed: 5},
+	{name: "after/jitter=20us/configured=1us", seconds: 300, jitter: 20000, drift: 50, wander: 1, startErr: 1e6, maxConvS: 60, maxP99: 50000, seed: 6, cfgJitter: -1},
 }
 
 // TestReferenceBars checks the reference timebase against simulation truth: p99 error
