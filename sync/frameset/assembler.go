@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"roadlog/schema"
+	"roadlog/sync/clock"
 	"roadlog/sync/internal/outbox"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	MaxSkip int64
 	// Prefix names cameras in events: Prefix + index (default "cam").
 	Prefix string
+	// Timebase maps Tick's host time to the reference for its events (default
+	// clock.NewSystem(); the recorder passes the drive's reference clock).
+	Timebase clock.Timebase
 }
 
 func (c *Config) defaults() {
@@ -56,6 +60,9 @@ func (c *Config) defaults() {
 	}
 	if c.Prefix == "" {
 		c.Prefix = "cam"
+	}
+	if c.Timebase == nil {
+		c.Timebase = clock.NewSystem()
 	}
 }
 
@@ -371,13 +378,13 @@ func (a *Assembler) Flush() {
 	}
 }
 
-// Tick publishes the events gathered since the last call, at reference time now, to
-// sink: one EvFrameMissing per camera that missed triggers (Category "down" when it
+// Tick publishes the events gathered since the last call, at host time now, to sink: one EvFrameMissing per camera that missed triggers (Category "down" when it
 // delivered nothing at all), one EvFrameDup per camera with duplicates, and the
 // EvCameraRestart events. Call it about once a second.
 func (a *Assembler) Tick(now int64, sink schema.Sink) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now = a.cfg.Timebase.Ref(now)
 	for c := range a.cams {
 		st := &a.cams[c]
 		if st.missing > 0 {

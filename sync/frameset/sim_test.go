@@ -49,7 +49,7 @@ func runFS(tc fsCase) fsResult {
 	delivered := make([]bool, (tc.seconds+1)*int64(tc.cams.Rate)*int64(tc.cams.N))
 	key := func(id, c int64) int64 { return (id-id0)*int64(tc.cams.N) + c }
 	a := New(Config{Trigger: Trigger{Rate: tc.cams.Rate, Phase: time.Duration(tc.cams.Phase)}, Cameras: tc.cams.N,
-		Latency: time.Duration(tc.cams.Latency)}, func(s *Set) {
+		Latency: time.Duration(tc.cams.Latency), Timebase: identity{}}, func(s *Set) {
 		r.sets++
 		ok := true
 		for _, m := range s.Members {
@@ -148,3 +148,9 @@ func BenchmarkAssemble(b *testing.B) {
 		}
 	})
 }
+
+// identity is a timebase whose host time is the reference (the simulation's frames
+// are already on it).
+type identity struct{}
+
+func (identity) Ref(h int64) int64 { return h }
