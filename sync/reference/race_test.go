@@ -46,3 +46,32 @@ func TestConcurrentRef(t *testing.T) {
 		t.Errorf("state %s", st)
 	}
 }
+
+// BenchmarkRef reports the cost of mapping one host time (every sample of every
+// source pays it), from one goroutine and from all.
+func BenchmarkRef(b *testing.B) {
+	now := int64(1e12)
+	c := New(Config{EdgeJitter: 100, Start: fixed(t0*1e9 - now), Now: func() int64 { return now }})
+	for s := int64(0); s < 100; s++ {
+		now = 1e12 + s*1e9
+		c.Edge(Edge{Host: now, Seq: uint64(s + 1)})
+		now += 2e8
+		c.UTC(UTCTime{Host: now, UTC: (t0 + s) * 1e9})
+	}
+	b.Run("goroutines=1", func(b *testing.B) {
+		h := now - 5e8
+		for b.Loop() {
+			h++
+			c.Ref(h)
+		}
+	})
+	b.Run("goroutines=all", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			h := now - 5e8
+			for pb.Next() {
+				h++
+				c.Ref(h)
+			}
+		})
+	})
+}
