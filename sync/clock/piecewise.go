@@ -95,6 +95,10 @@ func sane(r float64) float64 {
 func (p *Piecewise) At(x int64) int64 {
 	s := p.segs
 	i := len(s) - 1
+	// most queries are recent: look at the newest few before searching
+	for j := 0; j < 3 && i > 0 && x < s[i].X; j++ {
+		i--
+	}
 	if x < s[i].X {
 		// first segment whose X > x, minus one
 		i = sort.Search(len(s), func(k int) bool { return s[k].X > x }) - 1
