@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,5 +277,45 @@ func TestFreePort(t *testing.T) {
 	err := (&UDP{Address: "256.0.0.1:" + strconv.Itoa(1)}).Run(context.Background(), &syncSink{})
 	if err == nil {
 		t.Fatal("no error for an impossible address")
+	}
+}
+
+// TestEpochTimeoutAndStats: a receiver that sends one epoch and then nothing gets its
+// row when the epoch goes quiet, and counters are published while the source runs.
+func TestEpochTimeoutAndStats(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hold := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte(strings.ReplaceAll(f9pEpoch, "\n", "\r\n")))
+		<-hold
+		c.Close()
+	}()
+	src := &TCP{Address: ln.Addr().String(), Config: Config{Name: "quiet", EpochTimeout: 20 * time.Millisecond, StatsInterval: 10 * time.Millisecond}}
+	sink := &syncSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	waitFor(t, "both epochs without a third", func() bool { rows, _ := sink.snapshot(); return len(rows) == 2 })
+	waitFor(t, "a stats event while running", func() bool {
+		_, evs := sink.snapshot()
+		for _, e := range evs {
+			if e.Code == schema.EvSourceStats && strings.Contains(e.Detail, `"GGA":1`) {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
