@@ -87,7 +87,7 @@ func Parse(data []byte, name string) (*Rig, error) {
 	if err := errors.Join(d.errs...); err != nil {
 		return nil, err
 	}
-	r.setDefaults()
+	r.SetDefaults()
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}

@@ -12,8 +12,9 @@ import (
 	"roadlog/schema"
 )
 
-// setDefaults fills what the file left out (see the field docs).
-func (r *Rig) setDefaults() {
+// SetDefaults fills what was left out (see the field docs and the Default…
+// constants). Load calls it; a Rig built in code calls it before Validate.
+func (r *Rig) SetDefaults() {
 	if r.Recorder.Segment == 0 {
 		r.Recorder.Segment = DefaultSegment
 	}
