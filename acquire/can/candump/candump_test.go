@@ -200,4 +200,3 @@ func equalRow(a, b *schema.CAN) bool {
 	return a.Bus == b.Bus && a.ID == b.ID && a.Ext == b.Ext && a.FD == b.FD && a.RTR == b.RTR &&
 		a.Err == b.Err && a.BRS == b.BRS && a.ESI == b.ESI && a.DLC == b.DLC && bytes.Equal(a.Data, b.Data)
 }
-
