@@ -51,7 +51,6 @@ func Compile(files ...*File) *Database {
 				db.byName[m.Name] = m
 			}
 			db.Messages = append(db.Messages, m)
-			m.compile()
 		}
 	}
 	return db
@@ -136,7 +135,7 @@ func (m *Message) compile() {
 // is too short to hold them.
 func (s *Signal) Raw(data []byte) (raw uint64, ok bool) {
 	c := &s.code
-	if len(data) < c.need {
+	if len(data) < c.need || c.need == 0 {
 		return 0, false
 	}
 	var v uint64

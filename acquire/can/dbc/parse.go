@@ -28,6 +28,7 @@ func Parse(name string, src []byte) (*File, error) {
 	p := &parser{name: name, f: &File{Name: name, ValueTables: map[string][]ValueDesc{},
 		Attributes: map[string]*AttrDef{}, NetworkAttrs: map[string]string{}}}
 	lx := newLexer(src)
+	p.toks = make([]token, 0, len(src)/5+16)
 	for {
 		t := lx.next()
 		p.toks = append(p.toks, t)
@@ -91,10 +92,10 @@ type pendingTx struct {
 }
 
 type pendingMulVal struct {
-	at             token
-	id             uint32
+	at              token
+	id              uint32
 	signal, switch_ string
-	ranges         []Range
+	ranges          []Range
 }
 
 type pendingAttr struct {
@@ -602,6 +603,7 @@ func (p *parser) signal(at token) {
 	st := p.cur()
 	start := p.uint()
 	p.punct('|')
+	zt := p.cur()
 	size := p.uint()
 	p.punct('@')
 	ot := p.cur()
@@ -648,7 +650,7 @@ func (p *parser) signal(at token) {
 		return
 	}
 	if size == 0 || size > 64 {
-		p.definitionf(st, "signal %s is %d bits wide (1 to 64 can be decoded)", s.Name, size)
+		p.definitionf(zt, "signal %s is %d bits wide (1 to 64 can be decoded)", s.Name, size)
 		return
 	}
 	p.msg.Signals = append(p.msg.Signals, s)

@@ -126,6 +126,7 @@ func (p *parser) resolve() {
 	}
 	for _, m := range p.f.Messages {
 		p.checkMessage(m)
+		m.compile()
 	}
 }
 
