@@ -5,6 +5,9 @@ go 1.26.8
 require (
 	github.com/apache/arrow-go/v18 v18.8.0
 	github.com/spf13/cobra v1.10.2
+	go.bug.st/serial v1.8.0
+	go.einride.tech/can v0.17.0
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.47.0
 )
 
@@ -15,8 +18,5 @@ require (
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
-	go.bug.st/serial v1.8.0 // indirect
-	go.einride.tech/can v0.17.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	golang.org/x/exp v0.0.0-20260112195511-716be5621a96 // indirect
 )
