@@ -48,7 +48,9 @@ Start here:
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	// One line per subcommand; each lives in its own file of this folder.
-	root.AddCommand()
+	root.AddCommand(
+		newDecodeCmd(),
+	)
 	return root
 }
 
