@@ -172,4 +172,3 @@ func TestDecodeDrive(t *testing.T) {
 		t.Errorf("empty drive: %v", err)
 	}
 }
-
