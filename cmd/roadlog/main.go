@@ -49,6 +49,10 @@ Start here:
 	})
 	// One line per subcommand; each lives in its own file of this folder.
 	root.AddCommand(
+		newRecordCmd(),
+		newVerifyCmd(),
+		newRepairCmd(),
+		newInspectCmd(),
 		newDecodeCmd(),
 	)
 	return root
