@@ -200,6 +200,9 @@ func (e *EgoMapper) apply(b *egoBinding, raw uint64, v float64) bool {
 		num = -num
 	}
 	boolean := func() bool {
+		if b.cfg.Values != nil { // a value the map does not name is false
+			return hasMap && (mapped == "true" || mapped == "1" || mapped == "on")
+		}
 		if hasMap {
 			return mapped == "true" || mapped == "1" || mapped == "on"
 		}

@@ -67,7 +67,7 @@ func Dial(iface string, o Options) (*Conn, error) {
 	if err := unix.Bind(fd, &unix.SockaddrCAN{Ifindex: ifi.Index}); err != nil {
 		return fail("bind", err)
 	}
-	return newConn(fd, iface)
+	return NewConn(fd, iface)
 }
 
 // setupReceive turns on receive timestamps and the drop counter; both are
@@ -90,8 +90,10 @@ func setupReceive(fd, recvBuf int) error {
 	return nil
 }
 
-// newConn wraps a non-blocking socket.
-func newConn(fd int, name string) (*Conn, error) {
+// NewConn wraps an open datagram or seqpacket socket that delivers struct
+// can_frame / canfd_frame datagrams (a CAN_RAW socket opened elsewhere, or a
+// socketpair in tests). The Conn owns fd.
+func NewConn(fd int, name string) (*Conn, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("set non-blocking: %w", err)

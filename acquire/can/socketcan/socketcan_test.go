@@ -157,7 +157,7 @@ func TestConnOverSocketpair(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fds[1])
-	c, err := newConn(fds[0], "pair")
+	c, err := NewConn(fds[0], "pair")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestReceiveTimestampsAndDrops(t *testing.T) {
 	if err := setupReceive(rfd, 4096); err != nil {
 		t.Fatal(err)
 	}
-	c, err := newConn(rfd, "udp")
+	c, err := NewConn(rfd, "udp")
 	if err != nil {
 		t.Fatal(err)
 	}
