@@ -83,6 +83,10 @@ func TestCandumpSourceRAV4(t *testing.T) {
 		Ego: []dbc.EgoSignal{
 			{Column: "speed", Message: "SPEED", Signal: "SPEED"},
 			{Column: "steering_angle", Message: "0x25", Signal: "STEER_ANGLE", Plus: []string{"STEER_FRACTION"}},
+			// the rest of the docs/can.md example
+			{Column: "gear", Message: "GEAR_PACKET", Signal: "GEAR"},
+			{Column: "turn_left", Message: "1556", Signal: "TURN_SIGNALS", Values: map[string]string{"left": "true"}},
+			{Column: "turn_right", Message: "1556", Signal: "TURN_SIGNALS", Values: map[string]string{"right": "true"}},
 		}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +117,9 @@ func TestCandumpSourceRAV4(t *testing.T) {
 	wantSteer := lastCSV(t, shared.Path(t, "testdata/other/comma2k19/rav4_seg40_can_steering_angle.csv"))
 	if d := float64(last.SteeringAngle) - wantSteer; d > 1e-4 || d < -1e-4 {
 		t.Errorf("last steering %v, comma %v", last.SteeringAngle, wantSteer)
+	}
+	if last.Gear != schema.GearDrive {
+		t.Errorf("last gear %v, want drive", last.Gear)
 	}
 	if last.Speed < 10 || last.Speed > 13 { // comma: 11.16 m/s (mean wheel speed) at the end
 		t.Errorf("last speed %v m/s", last.Speed)
