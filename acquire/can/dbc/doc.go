@@ -21,6 +21,11 @@
 // each with file, line, column and byte offset; the parser skips the statement and
 // goes on, so the File it returns holds everything else.
 //
+// The parser is this package's own rather than a wrapper of einride's because
+// einride's parser stops at the first deviation (it rejects 22 of the 86 files of
+// the shared corpus) and its DBC-to-descriptor compiler is internal; its AST and
+// decoder serve as the reference the tests compare against on every file it reads.
+//
 // Compile turns a File into a Database, the runtime decoder: little-endian
 // (Intel) and big-endian (Motorola, DBC's sawtooth bit numbering) signals up to 64
 // bits anywhere in a payload of up to 64 bytes (CAN FD), signed, IEEE float
