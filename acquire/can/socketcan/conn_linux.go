@@ -3,6 +3,7 @@ package socketcan
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -128,10 +129,35 @@ func (c *Conn) Read(f *canframe.Frame, m *Meta) error {
 	if rerr != nil {
 		return fmt.Errorf("read CAN socket: %w", rerr)
 	}
+	if n == 0 && oobn == 0 {
+		return io.EOF // a stream or seqpacket peer closed; CAN_RAW never sends empty datagrams
+	}
 	if err := ParseControl(c.oob[:oobn], m); err != nil {
 		return err
 	}
 	return Decode(c.buf[:n], f)
+}
+
+// Write sends one frame (as struct can_frame, or canfd_frame for FD frames,
+// which needs Options.FD).
+func (c *Conn) Write(f *canframe.Frame) error {
+	var b [FDMTU]byte
+	n, err := Encode(b[:], f)
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = c.rc.Write(func(fd uintptr) bool {
+		_, werr = unix.Write(int(fd), b[:n])
+		return !errors.Is(werr, unix.EAGAIN)
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("write CAN socket: %w", err)
+	}
+	return nil
 }
 
 // Close closes the socket and unblocks Read.

@@ -156,13 +156,16 @@ func TestConnOverSocketpair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fds[1])
 	c, err := NewConn(fds[0], "pair")
 	if err != nil {
 		t.Fatal(err)
 	}
+	peer, err := NewConn(fds[1], "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, fc := range frameCases {
-		if _, err := unix.Write(fds[1], fc.wire); err != nil {
+		if err := peer.Write(&fc.frame); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,6 +192,10 @@ func TestConnOverSocketpair(t *testing.T) {
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Errorf("Read after Close: %v", err)
 	}
+	if err := peer.Write(&frameCases[0].frame); err == nil {
+		t.Error("Write to a closed peer succeeded")
+	}
+	peer.Close()
 }
 
 // TestReceiveTimestampsAndDrops uses a UDP socket, which carries SO_TIMESTAMPING

@@ -23,13 +23,11 @@ func TestVCAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	buf := make([]byte, FDMTU)
 	for _, c := range frameCases {
 		if c.frame.Flags&canframe.Error != 0 {
 			continue // only the kernel sends error frames
 		}
-		n, _ := Encode(buf, &c.frame)
-		if _, err := tx.f.Write(buf[:n]); err != nil {
+		if err := tx.Write(&c.frame); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		var f canframe.Frame
