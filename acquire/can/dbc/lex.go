@@ -36,13 +36,14 @@ type token struct {
 // become tokBad tokens that the parser reports.
 type lexer struct {
 	src  []byte
+	s    string // src as a string, so tokens slice it instead of allocating
 	i    int
 	line int
 	bol  int // offset of the start of the current line
 }
 
 func newLexer(src []byte) *lexer {
-	l := &lexer{src: src, line: 1}
+	l := &lexer{src: src, s: string(src), line: 1}
 	if len(src) >= 3 && src[0] == 0xef && src[1] == 0xbb && src[2] == 0xbf {
 		l.i, l.bol = 3, 3
 	}
@@ -90,7 +91,7 @@ func (l *lexer) token() token {
 		return l.str(start)
 	case isDigit(c) || c == '.' && l.i+1 < len(l.src) && isDigit(l.src[l.i+1]):
 		if end := l.number(l.i); end > l.i && (end == len(l.src) || !isWordByte(l.src[end])) {
-			t := token{kind: tokNumber, pos: start, text: string(l.src[l.i:end])}
+			t := token{kind: tokNumber, pos: start, text: l.s[l.i:end]}
 			l.i = end
 			return t
 		}
@@ -100,11 +101,11 @@ func (l *lexer) token() token {
 	case c == ':' || c == ';' || c == '|' || c == '@' || c == '(' || c == ')' || c == '[' || c == ']' ||
 		c == ',' || c == '+' || c == '-':
 		l.i++
-		return token{kind: tokPunct, pos: start, p: c, text: string(c)}
+		return token{kind: tokPunct, pos: start, p: c, text: l.s[l.i-1 : l.i]}
 	}
 	// anything else: one (possibly multi-byte) character the grammar has no use for
 	_, n := utf8.DecodeRune(l.src[l.i:])
-	t := token{kind: tokBad, pos: start, text: string(l.src[l.i : l.i+n])}
+	t := token{kind: tokBad, pos: start, text: l.s[l.i : l.i+n]}
 	l.i += n
 	return t
 }
@@ -114,7 +115,7 @@ func (l *lexer) word(start Pos) token {
 	for j < len(l.src) && isWordByte(l.src[j]) {
 		j++
 	}
-	t := token{kind: tokWord, pos: start, text: string(l.src[l.i:j])}
+	t := token{kind: tokWord, pos: start, text: l.s[l.i:j]}
 	l.i = j
 	return t
 }
@@ -158,12 +159,15 @@ func (l *lexer) str(start Pos) token {
 	for l.i < len(l.src) {
 		c := l.src[l.i]
 		if c == '"' {
-			s := l.src[from:l.i]
-			if escaped {
-				s = buf
-			}
+			end := l.i
 			l.i++
-			return l.strToken(start, s)
+			if !escaped {
+				if utf8.ValidString(l.s[from:end]) {
+					return token{kind: tokString, pos: start, text: l.s[from:end]}
+				}
+				return l.strToken(start, l.src[from:end])
+			}
+			return l.strToken(start, buf)
 		}
 		if c == '\\' && l.i+1 < len(l.src) && (l.src[l.i+1] == '"' || l.src[l.i+1] == '\\') {
 			if !escaped {

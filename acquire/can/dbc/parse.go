@@ -28,7 +28,7 @@ func Parse(name string, src []byte) (*File, error) {
 	p := &parser{name: name, f: &File{Name: name, ValueTables: map[string][]ValueDesc{},
 		Attributes: map[string]*AttrDef{}, NetworkAttrs: map[string]string{}}}
 	lx := newLexer(src)
-	p.toks = make([]token, 0, len(src)/5+16)
+	p.toks = make([]token, 0, len(src)/3+16)
 	for {
 		t := lx.next()
 		p.toks = append(p.toks, t)
