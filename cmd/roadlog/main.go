@@ -54,6 +54,7 @@ Start here:
 		newRepairCmd(),
 		newInspectCmd(),
 		newRigCmd(),
+		newDecodeCmd(),
 	)
 	return root
 }
