@@ -215,7 +215,7 @@ func (r *Ranger) Range(d detect.Detection) Range {
 	width := f * math.Abs(a-b) // metric span of the box at the near face
 	if sideVisible && hasPrior {
 		width -= math.Abs(b) * depthExt // less the side face: f·|a−b| = W + |b|·L
-		if width <= 0 {                  // the object is not road-aligned after all
+		if width <= 0 {                 // the object is not road-aligned after all
 			width = vis
 		}
 		half := width / 2

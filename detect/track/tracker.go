@@ -14,15 +14,15 @@ type Tracker struct {
 	last   int64    // time of the previous Update, ns (0: none)
 
 	// scratch, reused across updates
-	asg               Assigner
-	cost              []float64
-	rowTo             []int
-	high, low         []int
-	rest1, rest2      []int
-	taken             []bool
-	pool              []*Track
-	out               []*Track
-	cand              []*Track
+	asg          Assigner
+	cost         []float64
+	rowTo        []int
+	high, low    []int
+	rest1, rest2 []int
+	taken        []bool
+	pool         []*Track
+	out          []*Track
+	cand         []*Track
 }
 
 // New returns a tracker. ids hands out track ids; nil gives the tracker its own.
