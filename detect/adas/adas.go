@@ -29,12 +29,18 @@ type Config struct {
 	// CutInZone is the length ahead of the front bumper of the left and right cut-in
 	// zones (the adjacent lanes), m (40).
 	CutInZone float64
-	// CutInLatSpeed is the least lateral speed towards the ego path, after subtracting
-	// one standard deviation of its estimate, that counts as a lane change, m/s (0.25).
+	// CutInLatSpeed is the least lateral speed towards the ego path that counts as a
+	// lane change, m/s (0.3).
 	CutInLatSpeed float64
 	// CutInHorizon: a vehicle is cutting in when, at its lateral speed, it reaches the
-	// ego lane within this time, s (2.5).
+	// ego lane within this time, s (5) — lane keeping sways too slowly to get there.
 	CutInHorizon float64
+	// CutInConfirm is how long the cut-in (or cut-out) condition must hold before it
+	// is flagged, s (0.1).
+	CutInConfirm float64
+	// CutInMinAge is how long a track must have been followed before its lateral
+	// speed is trusted for cut-in and cut-out, s (0.5).
+	CutInMinAge float64
 
 	FCWTTC        float64 // s, forward-collision warning below this TTC while closing (2.7)
 	FCWMinClosing float64 // m/s, least closing speed for a warning (0.5)
@@ -61,8 +67,10 @@ func (c Config) withDefaults() Config {
 	def(&c.MinYawSpeed, 3)
 	def(&c.MaxRange, 150)
 	def(&c.CutInZone, 40)
-	def(&c.CutInLatSpeed, 0.25)
-	def(&c.CutInHorizon, 2.5)
+	def(&c.CutInLatSpeed, 0.3)
+	def(&c.CutInHorizon, 5)
+	def(&c.CutInConfirm, 0.1)
+	def(&c.CutInMinAge, 0.5)
 	def(&c.FCWTTC, 2.7)
 	def(&c.FCWMinClosing, 0.5)
 	def(&c.FCWMinSpeed, 2)
@@ -105,6 +113,7 @@ type Object struct {
 	LatSpeed    float64 // m/s, left positive
 	LatSpeedStd float64 // m/s
 	TTC         float64 // s (NaN: not closing)
+	Age         float64 // s since the track's first measurement
 
 	// outputs
 	Lane   schema.Lane

@@ -12,6 +12,8 @@ type trackState struct {
 	manner schema.Manner
 	side   schema.Lane // where a cut-in came from / a cut-out goes to
 	seen   int64       // last frame set that carried the track
+	// since when the track has met the cut-in / cut-out condition (0: it does not)
+	candIn, candOut int64
 }
 
 // warning is the state of one warning kind (FCW or AEB).

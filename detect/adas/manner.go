@@ -18,39 +18,52 @@ func (a *Assessor) manner(o *Object, st *trackState, ahead bool, evs *[]*schema.
 	ady := math.Abs(dy)
 	// lateral speed towards the path (positive: approaching), less one sigma
 	toward := -math.Copysign(1, dy) * o.LatSpeed
-	sure := toward - o.LatSpeedStd
-	away := -toward - o.LatSpeedStd
+	away := -toward
 	side := schema.LaneLeft
 	if dy < 0 {
 		side = schema.LaneRight
 	}
 	switch st.manner {
 	case schema.MannerNone:
-		if !ahead || o.Distance > c.CutInZone*1.5 {
+		if !ahead || o.Distance > c.CutInZone || o.Age < c.CutInMinAge {
+			st.candIn, st.candOut = 0, 0
 			return
 		}
 		// cut-in: outside the in-path corridor, within the adjacent lane, closing in
 		edge := c.EgoWidth/2 + c.InPathMargin + widthOr(o.Width, 1.8)/2
-		if ady > edge && ady < 3*h && sure > c.CutInLatSpeed && (ady-h)/toward < c.CutInHorizon {
-			st.manner, st.side = schema.MannerCutIn, side
-			*evs = append(*evs, a.laneEvent(t, schema.EvCutIn, o, side))
+		if ady > edge && ady < 3*h && toward > c.CutInLatSpeed && (ady-h)/toward < c.CutInHorizon {
+			if st.candIn == 0 {
+				st.candIn = t
+			}
+			if float64(t-st.candIn)/1e9 >= c.CutInConfirm {
+				st.manner, st.side, st.candIn = schema.MannerCutIn, side, 0
+				*evs = append(*evs, a.laneEvent(t, schema.EvCutIn, o, side))
+			}
 			return
 		}
+		st.candIn = 0
 		// cut-out: in the ego lane, moving away
-		if ady <= h && ady > 0.3 && away > c.CutInLatSpeed && (h-ady)/(-toward) < c.CutInHorizon {
-			st.manner, st.side = schema.MannerCutOut, side
-			*evs = append(*evs, a.laneEvent(t, schema.EvCutOut, o, side))
+		if ady <= h && ady > 0.3 && away > c.CutInLatSpeed && (h-ady)/away < c.CutInHorizon {
+			if st.candOut == 0 {
+				st.candOut = t
+			}
+			if float64(t-st.candOut)/1e9 >= c.CutInConfirm {
+				st.manner, st.side, st.candOut = schema.MannerCutOut, side, 0
+				*evs = append(*evs, a.laneEvent(t, schema.EvCutOut, o, side))
+			}
+			return
 		}
+		st.candOut = 0
 	case schema.MannerCutIn:
 		// over when settled in the ego lane, or when it turned back or went away
 		settled := ady < 0.5 && math.Abs(o.LatSpeed) < c.CutInLatSpeed
-		back := ady > 3*h || (toward < 0 && away > c.CutInLatSpeed)
+		back := ady > 3*h || away > c.CutInLatSpeed
 		if settled || back || !ahead {
 			st.manner = schema.MannerNone
 		}
 	case schema.MannerCutOut:
 		settled := ady > 2*h-0.5 && math.Abs(o.LatSpeed) < c.CutInLatSpeed
-		back := toward > 0 && sure > c.CutInLatSpeed
+		back := toward > c.CutInLatSpeed
 		if settled || back || ady > 3*h || !ahead {
 			st.manner = schema.MannerNone
 		}

@@ -65,6 +65,7 @@ type camera struct {
 	tracker *track.Tracker
 	ranger  *ranging.Ranger // nil: ranging disabled
 	forward bool
+	cos     float64 // cosine of the camera's yaw
 	warned  bool
 	err     error // why ranging is disabled
 }
@@ -73,6 +74,14 @@ type trackInfo struct {
 	motion *track.Motion
 	width  float64 // smoothed width, m
 	cam    uint8
+	first  int64   // time of the first measurement
+	off    float64 // m: x = off + range·cos(camera yaw)
+}
+
+// measurement turns a range into the track filter's measurement: the fused range
+// along the camera's view, and the lateral offset with its frame-to-frame noise.
+func measurement(t int64, rg *ranging.Range) track.Measurement {
+	return track.Measurement{T: t, Range: rg.Depth, RangeSigma: rg.DistSigma, Lateral: rg.Lateral, LateralSigma: rg.LateralNoise}
 }
 
 // Pipeline is the synchronous core: one frame set in, rows out. Not safe for
@@ -141,6 +150,7 @@ func (p *Pipeline) camera(id uint8) *camera {
 		} else {
 			c.ranger = r
 			c.forward = math.Abs(math.Remainder(cal.Yaw, 2*math.Pi)) <= p.cfg.ForwardYaw
+			c.cos = math.Cos(cal.Yaw)
 		}
 	} else {
 		c.err = fmt.Errorf("no calibration for camera %d in the rig", id)
@@ -211,29 +221,46 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 			ti := p.tracks[k.ID]
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
-				meas := track.Measurement{T: fs.T, Distance: rg.Distance, DistSigma: rg.DistSigma, Lateral: rg.Lateral, LateralSigma: rg.LateralSigma}
-				if ti == nil && rg.Cues != 0 {
-					ti = &trackInfo{motion: track.NewMotion(p.cfg.Motion, meas), width: rg.Width, cam: id}
-					p.tracks[k.ID] = ti
-				} else if ti != nil {
+				meas := measurement(fs.T, &rg)
+				switch {
+				case ti == nil:
+					if m, ok := track.NewMotion(p.cfg.Motion, meas); ok {
+						ti = &trackInfo{motion: m, width: rg.Width, cam: id, first: fs.T}
+						p.tracks[k.ID] = ti
+					}
+				default:
 					ti.motion.Update(meas)
 					if !math.IsNaN(rg.Width) {
 						ti.width += 0.2 * (rg.Width - ti.width)
 					}
 				}
+				if ti != nil && rg.Cues != 0 {
+					// x = off + range·cos(yaw): the camera's place and the lateral's share
+					ti.off = rg.Distance - rg.Depth*cam.cos
+				}
 			}
 			if ti != nil {
 				st := ti.motion.State()
-				row.Distance, row.Lateral = float32(st.Distance), float32(st.Lateral)
-				row.RelSpeed, row.RelSpeedStd = float32(st.RelSpeed), float32(st.RelSpeedStd)
-				row.TTC = float32(st.TTC(p.cfg.MinClosing))
+				dist := ti.off + st.Range*cam.cos
+				speed := st.RelSpeed * cam.cos
+				ttc := math.NaN()
+				switch {
+				case cam.cos > 0.7: // looking ahead: the gap is the distance from the bumper
+					ttc = track.MotionState{RelSpeed: speed}.TTC(dist, p.cfg.MinClosing)
+				case cam.cos < -0.7: // looking back from the rear: the gap is the range
+					ttc = st.TTC(st.Range, p.cfg.MinClosing)
+				}
+				row.Distance, row.Lateral = float32(dist), float32(st.Lateral)
+				row.RelSpeed, row.RelSpeedStd = float32(speed), float32(st.RelSpeedStd)
+				row.TTC = float32(ttc)
 				row.Width = float32(ti.width)
 				if cam.forward {
 					p.adasIn = append(p.adasIn, adas.Object{
 						TrackID: k.ID, Class: k.Class, Vehicle: detect.IsVehicle(k.Class), RoadUser: detect.IsRoadUser(k.Class),
-						Distance: st.Distance, Lateral: st.Lateral, Width: ti.width,
-						RelSpeed: st.RelSpeed, RelSpeedStd: st.RelSpeedStd, RelAccel: st.RelAccel,
-						LatSpeed: st.LatSpeed, LatSpeedStd: st.LatSpeedStd, TTC: st.TTC(p.cfg.MinClosing),
+						Distance: dist, Lateral: st.Lateral, Width: ti.width,
+						RelSpeed: speed, RelSpeedStd: st.RelSpeedStd, RelAccel: st.RelAccel * cam.cos,
+						LatSpeed: st.LatSpeed, LatSpeedStd: st.LatSpeedStd, TTC: ttc,
+						Age: float64(fs.T-ti.first) / 1e9,
 					})
 					p.adasRow = append(p.adasRow, row)
 				}

@@ -59,8 +59,10 @@ type Range struct {
 	// beyond ±45° of forward or rearward) it is the x of the object's centre.
 	Distance, DistSigma float64
 	// Lateral is the y of the object's centre, m (left positive), and LateralSigma
-	// its 1-sigma.
-	Lateral, LateralSigma float64
+	// its 1-sigma. LateralNoise is the part of that error that changes from frame to
+	// frame (the bearing's); the rest comes from the distance error and changes as
+	// slowly as it does. A filter of lateral motion wants LateralNoise.
+	Lateral, LateralSigma, LateralNoise float64
 	// Width and Height are the object's size, m: measured from the box at the fused
 	// distance.
 	Width, Height float64
@@ -126,7 +128,7 @@ func (r *Ranger) ray(u, v float64) (right, down float64, ok bool) {
 // and its class has no size prior, or it is degenerate) gives Cues 0 and NaN fields.
 func (r *Ranger) Range(d detect.Detection) Range {
 	nan := math.NaN()
-	out := Range{Distance: nan, DistSigma: nan, Lateral: nan, LateralSigma: nan, Width: nan, Height: nan, Depth: nan}
+	out := Range{Distance: nan, DistSigma: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan, Width: nan, Height: nan, Depth: nan}
 	x1, y1, x2, y2 := float64(d.X1), float64(d.Y1), float64(d.X2), float64(d.Y2)
 	if !(x2 > x1 && y2 > y1) || math.IsInf(x1+x2+y1+y2, 0) {
 		return out
@@ -138,9 +140,11 @@ func (r *Ranger) Range(d detect.Detection) Range {
 	se := r.cfg.EdgeSigma + r.cfg.EdgeFraction*hpx // σ of one box edge, px
 	uc := (x1 + x2) / 2
 
-	// Each cue gives the ground range F (level-frame forward) of the near face.
+	// Each cue gives the ground range F (level-frame forward) of the near face, with
+	// the noise sn of its box edges and the relative sigma of the size prior behind it.
 	var sum, wsum float64 // inverse-variance fusion
-	add := func(f, sf float64, cue Cue) {
+	add := func(f, sn, prior float64, cue Cue) {
+		sf := math.Hypot(sn, prior*f)
 		if !(f > 0) || !(sf > 0) || math.IsInf(f, 0) {
 			return
 		}
@@ -159,7 +163,7 @@ func (r *Ranger) Range(d detect.Detection) Range {
 			sa := math.Hypot(se/c.Fy*math.Cos(alpha)*math.Cos(alpha), r.cfg.PitchSigma)
 			if alpha > 3*sa { // well below the horizon: the cue is informative
 				sf := c.MountHeight / (math.Sin(alpha) * math.Sin(alpha)) * sa
-				add(f, sf, CueGround)
+				add(f, sf, 0, CueGround)
 			}
 		}
 	}
@@ -189,19 +193,22 @@ func (r *Ranger) Range(d detect.Detection) Range {
 			ext = math.Abs(b) * depthExt
 		}
 		z := (vis + ext) / ab // camera depth of the near face
-		rel := math.Hypot(prior.WidthSigma/vis, math.Sqrt2*se/wpx)
+		rel := math.Sqrt2 * se / wpx
+		if ext > 0 { // the side face's share rests on a length prior good to ±20 %
+			rel = math.Hypot(rel, 0.2*ext/(vis+ext))
+		}
+		pr := prior.WidthSigma / vis
 		if r.side {
-			rel = math.Hypot(0.15, math.Sqrt2*se/wpx) // lengths vary more than widths
+			pr = 0.15 // lengths vary more than widths
 		}
 		f := r.depthToForward(z, (y1+y2)/2)
-		add(f, f*rel, CueWidth)
+		add(f, f*rel, pr, CueWidth)
 	}
 	// Height: the box spans the object's height.
 	if hasPrior && prior.Height > 0 && !cutT && !cutB {
 		z := c.Fy * prior.Height / hpx
-		rel := math.Hypot(prior.HeightSigma/prior.Height, math.Sqrt2*se/hpx)
 		f := r.depthToForward(z, (y1+y2)/2)
-		add(f, f*rel, CueHeight)
+		add(f, f*math.Sqrt2*se/hpx, prior.HeightSigma/prior.Height, CueHeight)
 	}
 	if wsum == 0 {
 		return out
@@ -227,7 +234,8 @@ func (r *Ranger) Range(d detect.Detection) Range {
 	} else {
 		right = f * (uc - c.Cx) / c.Fx
 	}
-	sr := math.Hypot(sf*math.Abs(right)/f, f*se/c.Fx)
+	sb := f * se / c.Fx // bearing noise at range f
+	sr := math.Hypot(sf*math.Abs(right)/f, sb)
 
 	// A sideways camera sees the object's side: its centre lies half the object's
 	// extent beyond the near face, and x is taken at that centre.
@@ -242,6 +250,9 @@ func (r *Ranger) Range(d detect.Detection) Range {
 	out.Lateral = c.Y + f*r.sy + left*r.cy
 	out.DistSigma = math.Hypot(sf*r.cy, sr*r.sy)
 	out.LateralSigma = math.Hypot(sf*r.sy, sr*r.cy)
+	// about half the distance error is white (box jitter), half slow (box drift,
+	// priors): the white half reaches the lateral frame to frame
+	out.LateralNoise = math.Hypot(sf*r.sy, math.Hypot(sb, 0.5*sf*math.Abs(right)/f)*r.cy)
 	out.Width = width
 	out.Height = hpx * out.Depth / c.Fy
 	return out

@@ -4,12 +4,19 @@ import "math"
 
 // MotionConfig tunes a Motion filter. The zero value of a field selects its default.
 type MotionConfig struct {
-	// JerkNoise is the spectral density of the longitudinal white-noise jerk,
-	// m²/s⁵ (default 40: a lead car going from cruising to full braking within a
-	// few tenths of a second stays inside the model).
-	JerkNoise float64
+	// SteadyNoise is the spectral density of the white-noise relative acceleration of
+	// the steady model (both vehicles holding their speed, give or take), m²/s³
+	// (default 0.1).
+	SteadyNoise float64
+	// ManeuverNoise is the spectral density of the white-noise jerk of the
+	// manoeuvring model (one of them braking or accelerating hard), m²/s⁵ (default 30).
+	ManeuverNoise float64
+	// SteadyTime and ManeuverTime are the mean times spent in each model before
+	// switching, s (defaults 4 s and 5 s: a braking manoeuvre, once recognised, is
+	// expected to last).
+	SteadyTime, ManeuverTime float64
 	// LatAccelNoise is the spectral density of the lateral white-noise acceleration,
-	// m²/s³ (default 2).
+	// m²/s³ (default 4: quick enough to see a lane change begin).
 	LatAccelNoise float64
 	// Gate is the innovation, in standard deviations, beyond which a measurement is
 	// treated as an outlier and folded in with its variance inflated to fit (default 5).
@@ -20,62 +27,78 @@ type MotionConfig struct {
 }
 
 func (c MotionConfig) withDefaults() MotionConfig {
-	if c.JerkNoise == 0 {
-		c.JerkNoise = 40
+	def := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
 	}
-	if c.LatAccelNoise == 0 {
-		c.LatAccelNoise = 2
-	}
-	if c.Gate == 0 {
-		c.Gate = 5
-	}
-	if c.InitSpeedSigma == 0 {
-		c.InitSpeedSigma = 10
-	}
+	def(&c.SteadyNoise, 0.1)
+	def(&c.ManeuverNoise, 30)
+	def(&c.SteadyTime, 4)
+	def(&c.ManeuverTime, 5)
+	def(&c.LatAccelNoise, 4)
+	def(&c.Gate, 5)
+	def(&c.InitSpeedSigma, 10)
 	return c
-}
-
-// Motion is the metric motion filter of one tracked object relative to the ego
-// vehicle: longitudinal distance with constant-acceleration dynamics, lateral offset
-// with constant-velocity dynamics, fed by the ranged measurements of each frame. It
-// yields the relative speed and its standard deviation that objects.arrow records,
-// and the relative acceleration the emergency-brake logic needs. The zero value is not
-// usable: call Init with the first measurement.
-type Motion struct {
-	cfg  MotionConfig
-	lon  kf3
-	lat  kf2
-	last int64
-	n    int
 }
 
 // Measurement is one ranged observation of an object.
 type Measurement struct {
-	T                     int64   // ns
-	Distance, DistSigma   float64 // m
-	Lateral, LateralSigma float64 // m
+	T int64 // ns
+	// Range is the object's range, m, and RangeSigma its 1-sigma.
+	Range, RangeSigma float64
+	// Lateral is the object's lateral offset, m, and LateralSigma the 1-sigma of its
+	// frame-to-frame error.
+	Lateral, LateralSigma float64
 }
 
 // MotionState is the filtered relative motion of an object.
 type MotionState struct {
-	Distance, DistanceStd float64 // m
-	RelSpeed, RelSpeedStd float64 // m/s, rate of change of distance (negative: closing)
-	RelAccel              float64 // m/s²
+	Range, RangeStd       float64 // m
+	RelSpeed, RelSpeedStd float64 // m/s, rate of change of the range (negative: closing)
+	RelAccel, RelAccelStd float64 // m/s²
+	Maneuver              float64 // probability of the manoeuvring model, 0..1
 	Lateral, LatSpeed     float64 // m, m/s (left positive)
 	LatSpeedStd           float64 // m/s
 	Updates               int     // measurements folded in
 }
 
-// NewMotion starts a filter at the first measurement.
-func NewMotion(cfg MotionConfig, m Measurement) *Motion {
-	cfg = cfg.withDefaults()
-	return &Motion{
-		cfg:  cfg,
-		lon:  newKF3(m.Distance, m.DistSigma, cfg.InitSpeedSigma, 3),
-		lat:  newKF2(m.Lateral, m.LateralSigma, 1.5),
-		last: m.T,
-		n:    1,
+// Motion is the metric motion filter of one tracked object relative to the ego
+// vehicle. The range runs through an interacting-multiple-model filter of two
+// models — steady (constant relative speed: smooth estimates) and manoeuvring
+// (constant acceleration with fast-changing jerk: quick to follow a car that brakes)
+// — mixed by how well each explains the measurements. The lateral offset runs
+// through a constant-velocity filter. It yields the relative speed and its standard
+// deviation that objects.arrow records, and the relative acceleration the
+// emergency-brake logic needs.
+type Motion struct {
+	cfg  MotionConfig
+	m    [2]kfx     // 0 steady, 1 manoeuvring
+	mu   [2]float64 // model probabilities
+	lat  kf2
+	last int64
+	n    int
+}
+
+// NewMotion starts a filter at the first measurement; ok is false when the
+// measurement has no usable range.
+func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
+	if !usable(m) {
+		return nil, false
 	}
+	cfg = cfg.withDefaults()
+	f = &Motion{cfg: cfg, mu: [2]float64{0.8, 0.2}, lat: newKF2(m.Lateral, m.LateralSigma, 1.5), last: m.T, n: 1}
+	for i := range f.m {
+		k := &f.m[i]
+		k.s[iD] = m.Range
+		k.p[iD][iD], k.p[iV][iV], k.p[iA][iA] = m.RangeSigma*m.RangeSigma, cfg.InitSpeedSigma*cfg.InitSpeedSigma, 9
+	}
+	f.m[0].p[iA][iA] = 0.01 // the steady model believes in no acceleration
+	return f, true
+}
+
+func usable(m Measurement) bool {
+	return m.Range > 0 && m.RangeSigma > 0 && !math.IsInf(m.Range+m.RangeSigma, 0)
 }
 
 // Predict moves the state to time t (ns) without a measurement. Times at or before
@@ -85,49 +108,87 @@ func (f *Motion) Predict(t int64) {
 		return
 	}
 	dt := float64(t-f.last) / 1e9
-	f.lon.predict(dt, f.cfg.JerkNoise)
-	f.lat.predictWNA(dt, f.cfg.LatAccelNoise)
 	f.last = t
+	// IMM mixing: switching probabilities over dt, then each model restarts from the
+	// mixture of both as seen from it.
+	p01 := 1 - math.Exp(-dt/f.cfg.SteadyTime)
+	p10 := 1 - math.Exp(-dt/f.cfg.ManeuverTime)
+	tr := [2][2]float64{{1 - p01, p01}, {p10, 1 - p10}}
+	var c [2]float64
+	for j := 0; j < 2; j++ {
+		c[j] = tr[0][j]*f.mu[0] + tr[1][j]*f.mu[1]
+	}
+	var mixed [2]kfx
+	for j := 0; j < 2; j++ {
+		var w [2]float64
+		for i := 0; i < 2; i++ {
+			if c[j] > 0 {
+				w[i] = tr[i][j] * f.mu[i] / c[j]
+			}
+		}
+		mixed[j] = mixx(&f.m, w)
+	}
+	f.m = mixed
+	f.mu = c
+	f.m[0].predictCV(dt, f.cfg.SteadyNoise)
+	f.m[1].predictCA(dt, f.cfg.ManeuverNoise)
+	f.lat.predictWNA(dt, f.cfg.LatAccelNoise)
 }
 
-// Update predicts to m.T and folds the measurement in. A measurement with a NaN
-// distance or sigma only predicts.
+// Update predicts to m.T and folds the measurement in. A measurement without a usable
+// range only predicts (and updates the lateral offset if it has one).
 func (f *Motion) Update(m Measurement) {
 	f.Predict(m.T)
-	if math.IsNaN(m.Distance) || !(m.DistSigma > 0) {
-		return
+	g2 := f.cfg.Gate * f.cfg.Gate
+	if usable(m) {
+		r := m.RangeSigma * m.RangeSigma
+		comb := mixx(&f.m, f.mu)
+		if y, s := comb.innovation(m.Range, r); y*y > g2*s {
+			r += y*y/g2 - s // an outlier: inflate so the residual sits on the gate
+		}
+		var like [2]float64
+		for i := range f.m {
+			y, s := f.m[i].innovation(m.Range, r)
+			like[i] = math.Exp(-0.5*y*y/s) / math.Sqrt(2*math.Pi*s)
+			f.m[i].update(m.Range, r)
+		}
+		if sum := like[0]*f.mu[0] + like[1]*f.mu[1]; sum > 1e-300 && !math.IsInf(sum, 0) {
+			for i := range f.mu {
+				f.mu[i] = like[i] * f.mu[i] / sum
+			}
+		}
+		for i := range f.mu { // keep both models alive
+			f.mu[i] = math.Max(f.mu[i], 1e-4)
+		}
+		f.mu[0], f.mu[1] = f.mu[0]/(f.mu[0]+f.mu[1]), f.mu[1]/(f.mu[0]+f.mu[1])
+		f.n++
 	}
-	r := m.DistSigma * m.DistSigma
-	if y, s := f.lon.innovation(m.Distance, r); y*y > f.cfg.Gate*f.cfg.Gate*s {
-		r += y*y/(f.cfg.Gate*f.cfg.Gate) - s // inflate so the residual sits on the gate
-	}
-	f.lon.update(m.Distance, r)
 	if !math.IsNaN(m.Lateral) && m.LateralSigma > 0 {
 		rl := m.LateralSigma * m.LateralSigma
-		if y, s := m.Lateral-f.lat.x, f.lat.pxx+rl; y*y > f.cfg.Gate*f.cfg.Gate*s {
-			rl += y*y/(f.cfg.Gate*f.cfg.Gate) - s
+		if y, s := m.Lateral-f.lat.x, f.lat.pxx+rl; y*y > g2*s {
+			rl += y*y/g2 - s
 		}
 		f.lat.update(m.Lateral, rl)
 	}
-	f.n++
 }
 
 // State returns the filtered state at the last update.
 func (f *Motion) State() MotionState {
+	c := mixx(&f.m, f.mu)
 	return MotionState{
-		Distance: f.lon.s[0], DistanceStd: math.Sqrt(f.lon.p[0][0]),
-		RelSpeed: f.lon.s[1], RelSpeedStd: math.Sqrt(f.lon.p[1][1]),
-		RelAccel: f.lon.s[2],
-		Lateral:  f.lat.x, LatSpeed: f.lat.v, LatSpeedStd: math.Sqrt(f.lat.pvv),
+		Range: c.s[iD], RangeStd: math.Sqrt(c.p[iD][iD]),
+		RelSpeed: c.s[iV], RelSpeedStd: math.Sqrt(c.p[iV][iV]),
+		RelAccel: c.s[iA], RelAccelStd: math.Sqrt(c.p[iA][iA]), Maneuver: f.mu[1],
+		Lateral: f.lat.x, LatSpeed: f.lat.v, LatSpeedStd: math.Sqrt(f.lat.pvv),
 		Updates: f.n,
 	}
 }
 
-// TTC returns the time to collision, s: distance over closing speed while the object
-// is ahead and closing faster than minClosing m/s, NaN otherwise.
-func (s MotionState) TTC(minClosing float64) float64 {
-	if s.Distance <= 0 || -s.RelSpeed <= minClosing {
+// TTC returns the time to collision, s, for a gap of gap m closing at the filtered
+// speed: NaN unless the gap is positive and closing faster than minClosing m/s.
+func (s MotionState) TTC(gap, minClosing float64) float64 {
+	if !(gap > 0) || !(-s.RelSpeed > minClosing) {
 		return math.NaN()
 	}
-	return s.Distance / -s.RelSpeed
+	return gap / -s.RelSpeed
 }

@@ -22,14 +22,17 @@ import (
 )
 
 // Config tunes the detector. The zero value of a field selects its default; the
-// defaults are those of a CenterNet-class detector on 1–2 Mpx images.
+// defaults are those of a good detector on 1–2 Mpx images: its boxes jitter by about
+// a pixel from frame to frame and carry a slowly changing error of about half a
+// percent of their size (the appearance, and so the error, changes as slowly as the
+// view does).
 type Config struct {
 	Seed uint64
 	// EdgeSigma (px) and EdgeFraction (of the box height) are the white jitter of each
-	// box edge, frame to frame (defaults 0.7 px, 0.012).
+	// box edge, frame to frame (defaults 0.5 px, 0.004).
 	EdgeSigma, EdgeFraction float64
 	// DriftFraction is the slowly varying error of each edge, of the box height, with
-	// correlation time DriftTime s (defaults 0.01, 0.5 s).
+	// correlation time DriftTime s (defaults 0.005, 2 s).
 	DriftFraction, DriftTime float64
 	// MissRate is the fraction of time a clearly visible object goes undetected;
 	// misses come in bursts of MissBurst s (defaults 0.03, 0.2 s).
@@ -51,10 +54,10 @@ func (c Config) withDefaults() Config {
 			*p = v
 		}
 	}
-	def(&c.EdgeSigma, 0.7)
-	def(&c.EdgeFraction, 0.012)
-	def(&c.DriftFraction, 0.01)
-	def(&c.DriftTime, 0.5)
+	def(&c.EdgeSigma, 0.5)
+	def(&c.EdgeFraction, 0.004)
+	def(&c.DriftFraction, 0.005)
+	def(&c.DriftTime, 2)
 	def(&c.MissRate, 0.03)
 	def(&c.MissBurst, 0.2)
 	def(&c.SmallBox, 24)
@@ -72,6 +75,13 @@ type Detector struct{ cfg Config }
 
 // New returns a detector.
 func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults()} }
+
+// EdgeNoise returns the box-edge error model (σ = sigma + fraction·box height, px,
+// white and slow parts together) for ranging.Config's EdgeSigma and EdgeFraction,
+// so that the track filter weighs these detections as noisy as they are.
+func (d *Detector) EdgeNoise() (sigma, fraction float64) {
+	return d.cfg.EdgeSigma, d.cfg.EdgeFraction + d.cfg.DriftFraction
+}
 
 // Class returns the COCO class a detector reports for an actor kind: a cyclist is
 // reported as the person riding (the box spans rider and bicycle).
