@@ -30,8 +30,9 @@ type Config struct {
 	// zones (the adjacent lanes), m (40).
 	CutInZone float64
 	// CutInLatSpeed is the least lateral speed towards the ego path that counts as a
-	// lane change, m/s (0.3).
-	CutInLatSpeed float64
+	// lane change, m/s (0.2), after taking off CutInSigmas standard deviations of its
+	// estimate (0.5: the estimate is noisier far away).
+	CutInLatSpeed, CutInSigmas float64
 	// CutInHorizon: a vehicle is cutting in when, at its lateral speed, it reaches the
 	// ego lane within this time, s (5) — lane keeping sways too slowly to get there.
 	CutInHorizon float64
@@ -46,7 +47,7 @@ type Config struct {
 	FCWMinClosing float64 // m/s, least closing speed for a warning (0.5)
 	FCWMinSpeed   float64 // m/s, no warnings while the ego is slower (2; unknown speed: allowed)
 	AEBTTC        float64 // s, emergency-brake warning below this TTC (1.5)
-	AEBDecel      float64 // m/s², … or when avoiding the collision needs more deceleration (6)
+	AEBDecel      float64 // m/s², … or when avoiding the collision needs more deceleration (8)
 	// ClearMargin is how far the TTC must rise above a warning's threshold before the
 	// warning clears, s (0.3); ClearHold how long it must stay there, s (0.5).
 	ClearMargin, ClearHold float64
@@ -67,7 +68,8 @@ func (c Config) withDefaults() Config {
 	def(&c.MinYawSpeed, 3)
 	def(&c.MaxRange, 150)
 	def(&c.CutInZone, 40)
-	def(&c.CutInLatSpeed, 0.3)
+	def(&c.CutInLatSpeed, 0.2)
+	def(&c.CutInSigmas, 0.5)
 	def(&c.CutInHorizon, 5)
 	def(&c.CutInConfirm, 0.1)
 	def(&c.CutInMinAge, 0.5)
@@ -75,7 +77,7 @@ func (c Config) withDefaults() Config {
 	def(&c.FCWMinClosing, 0.5)
 	def(&c.FCWMinSpeed, 2)
 	def(&c.AEBTTC, 1.5)
-	def(&c.AEBDecel, 6)
+	def(&c.AEBDecel, 8)
 	def(&c.ClearMargin, 0.3)
 	def(&c.ClearHold, 0.5)
 	return c
@@ -84,17 +86,16 @@ func (c Config) withDefaults() Config {
 // Ego is the ego vehicle's state as the path needs it.
 type Ego struct {
 	Speed         float64 // m/s (NaN: unknown)
-	Accel         float64 // m/s² (NaN: unknown)
 	YawRate       float64 // deg/s, left positive (NaN: unknown)
 	SteeringAngle float64 // deg at the steering wheel, left positive (NaN: unknown)
 }
 
 // EgoFrom takes the path inputs from an ego row (nil: all unknown).
-func EgoFrom(e *schema.Ego, accel float64) Ego {
+func EgoFrom(e *schema.Ego) Ego {
 	if e == nil {
-		return Ego{Speed: math.NaN(), Accel: accel, YawRate: math.NaN(), SteeringAngle: math.NaN()}
+		return Ego{Speed: math.NaN(), YawRate: math.NaN(), SteeringAngle: math.NaN()}
 	}
-	return Ego{Speed: float64(e.Speed), Accel: accel, YawRate: float64(e.YawRate), SteeringAngle: float64(e.SteeringAngle)}
+	return Ego{Speed: float64(e.Speed), YawRate: float64(e.YawRate), SteeringAngle: float64(e.SteeringAngle)}
 }
 
 // Object is one tracked, ranged object as the assessor sees it; Assess fills the
@@ -109,7 +110,8 @@ type Object struct {
 	Width       float64 // m (NaN: unknown)
 	RelSpeed    float64 // m/s (negative: closing)
 	RelSpeedStd float64 // m/s
-	RelAccel    float64 // m/s² (NaN: unknown)
+	ObjAccel    float64 // m/s², the object's own acceleration along x (NaN: unknown)
+	ObjAccelStd float64 // m/s², its 1-sigma
 	LatSpeed    float64 // m/s, left positive
 	LatSpeedStd float64 // m/s
 	TTC         float64 // s (NaN: not closing)

@@ -120,7 +120,7 @@ func (a *Assessor) Assess(t, trigger int64, ego Ego, objs []Object) (schema.Targ
 		if !math.IsNaN(th.TTC) {
 			ttc = th.TTC
 		}
-		decel = requiredDecel(th, ego)
+		decel = requiredDecel(th)
 		tg.RequiredDecel = float32(decel)
 	}
 	moving := math.IsNaN(ego.Speed) || ego.Speed >= c.FCWMinSpeed
@@ -140,18 +140,16 @@ func (a *Assessor) Assess(t, trigger int64, ego Ego, objs []Object) (schema.Targ
 }
 
 // requiredDecel is the ego deceleration, m/s², that avoids hitting o: closing speed²/
-// (2·gap), plus the lead's own deceleration (relative acceleration plus the ego's
-// acceleration, where known). NaN when not closing.
-func requiredDecel(o *Object, ego Ego) float64 {
+// (2·gap), plus the object's own deceleration where the filter is sure of it (beyond
+// two sigma). NaN when not closing.
+func requiredDecel(o *Object) float64 {
 	c := -o.RelSpeed
 	if !(c > 0) || !(o.Distance > 0) {
 		return math.NaN()
 	}
 	d := c * c / (2 * o.Distance)
-	if !math.IsNaN(o.RelAccel) && !math.IsNaN(ego.Accel) {
-		if lead := o.RelAccel + ego.Accel; lead < 0 {
-			d -= lead
-		}
+	if a := o.ObjAccel; a < 0 && -a > 2*o.ObjAccelStd {
+		d -= a + 2*o.ObjAccelStd // its deceleration, less two sigma
 	}
 	return d
 }
@@ -202,10 +200,10 @@ func round(v float64) float64 {
 	return math.Round(v*100) / 100
 }
 
-// forget drops tracks not seen in this frame set.
+// forget drops tracks not seen for a second.
 func (a *Assessor) forget(t int64) {
 	for id, st := range a.tracks {
-		if st.seen != t {
+		if t-st.seen > 1e9 {
 			delete(a.tracks, id)
 		}
 	}

@@ -31,7 +31,7 @@ func (a *Assessor) manner(o *Object, st *trackState, ahead bool, evs *[]*schema.
 		}
 		// cut-in: outside the in-path corridor, within the adjacent lane, closing in
 		edge := c.EgoWidth/2 + c.InPathMargin + widthOr(o.Width, 1.8)/2
-		if ady > edge && ady < 3*h && toward > c.CutInLatSpeed && (ady-h)/toward < c.CutInHorizon {
+		if ady > edge && ady < 3*h && toward-c.CutInSigmas*o.LatSpeedStd > c.CutInLatSpeed && (ady-h)/toward < c.CutInHorizon {
 			if st.candIn == 0 {
 				st.candIn = t
 			}
@@ -43,7 +43,7 @@ func (a *Assessor) manner(o *Object, st *trackState, ahead bool, evs *[]*schema.
 		}
 		st.candIn = 0
 		// cut-out: in the ego lane, moving away
-		if ady <= h && ady > 0.3 && away > c.CutInLatSpeed && (h-ady)/away < c.CutInHorizon {
+		if ady <= h && ady > 0.3 && away-c.CutInSigmas*o.LatSpeedStd > c.CutInLatSpeed && (h-ady)/away < c.CutInHorizon {
 			if st.candOut == 0 {
 				st.candOut = t
 			}

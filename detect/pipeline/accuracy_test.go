@@ -18,8 +18,8 @@ var frontRig = map[uint8]ranging.Calibration{0: synth.Front}
 // scenario lands, and beside it): a lead car braking, cut-ins from both sides, a
 // pedestrian crossing, and a quiet stretch with traffic in every lane.
 func scenarios() []synth.Scenario {
-	cutL, flagL := synth.LaneChange(3.5, 0, 3, 3.5)
-	cutR, flagR := synth.LaneChange(-3.5, 0, 2, 3)
+	cutL, flagL := synth.LaneChange(3.5, 0, 3, 2.5)
+	cutR, flagR := synth.LaneChange(-3.5, 0, 2, 2.5)
 	cross := func(t float64) float64 { return -6 + 1.4*t }
 	sway := func(t float64) float64 { return 25 + 0.8*math.Sin(2*math.Pi*t/6) }
 	return []synth.Scenario{
@@ -88,6 +88,12 @@ func checkBars(t *testing.T, a accuracy, seed uint64) {
 	if a.ttcMax > 0.10 {
 		t.Errorf("%s seed %d: TTC error %.1f %% > 10 %% (%s)", a.name, seed, 100*a.ttcMax, a.ttcWorst)
 	}
+	checkEvents(t, a, seed)
+}
+
+// checkEvents holds the cut-in, FCW and quiet-stretch bars.
+func checkEvents(t *testing.T, a accuracy, seed uint64) {
+	t.Helper()
 	for _, c := range a.cutIns {
 		if !(c.flagged-c.onset <= 0.5) || !c.event {
 			t.Errorf("%s seed %d: cut-in of actor %d at %.2f s flagged at %.2f s (event %v), want within 0.5 s",

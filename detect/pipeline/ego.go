@@ -3,7 +3,7 @@ package pipeline
 import "math"
 
 // accelEstimator derives the ego acceleration from the speed of successive ego rows:
-// differences over at least 0.1 s, smoothed with a 0.3 s time constant.
+// differences over at least 0.1 s, smoothed with a 0.1 s time constant.
 type accelEstimator struct {
 	t0   int64
 	v0   float64
@@ -20,14 +20,14 @@ func (e *accelEstimator) add(t int64, v float64) {
 		return
 	}
 	dt := float64(t-e.t0) / 1e9
-	if dt < 0.1 {
+	if dt < 0.05 {
 		return
 	}
 	a := (v - e.v0) / dt
 	if !e.have || dt > 1 {
 		e.a, e.have = a, true
 	} else {
-		e.a += (1 - math.Exp(-dt/0.3)) * (a - e.a)
+		e.a += (1 - math.Exp(-dt/0.05)) * (a - e.a)
 	}
 	e.t0, e.v0 = t, v
 }

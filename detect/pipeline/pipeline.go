@@ -66,6 +66,7 @@ type camera struct {
 	ranger  *ranging.Ranger // nil: ranging disabled
 	forward bool
 	cos     float64 // cosine of the camera's yaw
+	x       float64 // the camera's position ahead of the front bumper, m
 	warned  bool
 	err     error // why ranging is disabled
 }
@@ -74,14 +75,27 @@ type trackInfo struct {
 	motion *track.Motion
 	width  float64 // smoothed width, m
 	cam    uint8
-	first  int64   // time of the first measurement
-	off    float64 // m: x = off + range·cos(camera yaw)
+	first  int64 // time of the first measurement
 }
 
-// measurement turns a range into the track filter's measurement: the fused range
-// along the camera's view, and the lateral offset with its frame-to-frame noise.
-func measurement(t int64, rg *ranging.Range) track.Measurement {
-	return track.Measurement{T: t, Range: rg.Depth, RangeSigma: rg.DistSigma, Lateral: rg.Lateral, LateralSigma: rg.LateralNoise}
+// measurement turns a range into the track filter's measurement: the distance (x
+// in the vehicle frame), the lateral offset with its frame-to-frame noise, and the
+// drive of the ego's own acceleration.
+func measurement(t int64, rg *ranging.Range, egoAccel float64) track.Measurement {
+	return track.Measurement{T: t, Drive: -egoAccel, Range: rg.Distance, RangeSigma: rg.DistSigma, Lateral: rg.Lateral, LateralSigma: rg.LateralNoise}
+}
+
+// ttc is the time to collision with an object at distance x closing at speed v: the
+// gap ahead of the front bumper for objects ahead; for a rearward camera (at camX,
+// the rear bumper) the gap behind it.
+func ttc(x, v, camX float64, rear bool, minClosing float64) float64 {
+	switch {
+	case x > 0 && -v > minClosing:
+		return x / -v
+	case rear && x < camX && v > minClosing:
+		return (camX - x) / v
+	}
+	return math.NaN()
 }
 
 // Pipeline is the synchronous core: one frame set in, rows out. Not safe for
@@ -100,6 +114,8 @@ type Pipeline struct {
 	adasRow []*schema.Object // the row of each adasIn entry
 	// adasRowOrig is adasRow before dedup
 	adasRowOrig []*schema.Object
+	adasCut     []bool // whether the image border cuts the box of each adasIn entry
+	pairs       map[[2]int64]pick
 }
 
 // New returns a pipeline.
@@ -123,6 +139,7 @@ func New(cfg Config) *Pipeline {
 func (p *Pipeline) Reset() {
 	p.cams = map[uint8]*camera{}
 	p.tracks = map[int64]*trackInfo{}
+	p.pairs = map[[2]int64]pick{}
 	p.adas = adas.New(p.cfg.ADAS, p.cfg.Source)
 	p.lastT = 0
 	p.egoAcc = accelEstimator{}
@@ -151,6 +168,7 @@ func (p *Pipeline) camera(id uint8) *camera {
 			c.ranger = r
 			c.forward = math.Abs(math.Remainder(cal.Yaw, 2*math.Pi)) <= p.cfg.ForwardYaw
 			c.cos = math.Cos(cal.Yaw)
+			c.x = cal.X
 		}
 	} else {
 		c.err = fmt.Errorf("no calibration for camera %d in the rig", id)
@@ -179,7 +197,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 
-	p.adasIn, p.adasRow = p.adasIn[:0], p.adasRow[:0]
+	p.adasIn, p.adasRow, p.adasCut = p.adasIn[:0], p.adasRow[:0], p.adasCut[:0]
+	egoAcc := p.egoAcc.accel()
+	if math.IsNaN(egoAcc) {
+		egoAcc = 0
+	}
 	var camDets []detect.Detection
 	for _, id := range ids {
 		cam := p.camera(id)
@@ -221,10 +243,15 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 			ti := p.tracks[k.ID]
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
-				meas := measurement(fs.T, &rg)
+				meas := measurement(fs.T, &rg, egoAcc)
 				switch {
 				case ti == nil:
-					if m, ok := track.NewMotion(p.cfg.Motion, meas); ok {
+					mc := p.cfg.Motion
+					if !detect.IsVehicle(k.Class) && p.ego != nil && !math.IsNaN(float64(p.ego.Speed)) {
+						// people stand or walk: they start as standing still on the ground
+						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed)*cam.cos, 3
+					}
+					if m, ok := track.NewMotion(mc, meas); ok {
 						ti = &trackInfo{motion: m, width: rg.Width, cam: id, first: fs.T}
 						p.tracks[k.ID] = ti
 					}
@@ -234,22 +261,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 						ti.width += 0.2 * (rg.Width - ti.width)
 					}
 				}
-				if ti != nil && rg.Cues != 0 {
-					// x = off + range·cos(yaw): the camera's place and the lateral's share
-					ti.off = rg.Distance - rg.Depth*cam.cos
-				}
 			}
 			if ti != nil {
 				st := ti.motion.State()
-				dist := ti.off + st.Range*cam.cos
-				speed := st.RelSpeed * cam.cos
-				ttc := math.NaN()
-				switch {
-				case cam.cos > 0.7: // looking ahead: the gap is the distance from the bumper
-					ttc = track.MotionState{RelSpeed: speed}.TTC(dist, p.cfg.MinClosing)
-				case cam.cos < -0.7: // looking back from the rear: the gap is the range
-					ttc = st.TTC(st.Range, p.cfg.MinClosing)
-				}
+				dist, speed := st.Range, st.RelSpeed
+				ttc := ttc(dist, speed, cam.x, cam.cos < -0.7, p.cfg.MinClosing)
 				row.Distance, row.Lateral = float32(dist), float32(st.Lateral)
 				row.RelSpeed, row.RelSpeedStd = float32(speed), float32(st.RelSpeedStd)
 				row.TTC = float32(ttc)
@@ -258,11 +274,13 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 					p.adasIn = append(p.adasIn, adas.Object{
 						TrackID: k.ID, Class: k.Class, Vehicle: detect.IsVehicle(k.Class), RoadUser: detect.IsRoadUser(k.Class),
 						Distance: dist, Lateral: st.Lateral, Width: ti.width,
-						RelSpeed: speed, RelSpeedStd: st.RelSpeedStd, RelAccel: st.RelAccel * cam.cos,
+						RelSpeed: speed, RelSpeedStd: st.RelSpeedStd, ObjAccel: st.ObjAccel, ObjAccelStd: st.ObjAccelStd,
 						LatSpeed: st.LatSpeed, LatSpeedStd: st.LatSpeedStd, TTC: ttc,
 						Age: float64(fs.T-ti.first) / 1e9,
 					})
 					p.adasRow = append(p.adasRow, row)
+					cal := cam.ranger.Calibration()
+					p.adasCut = append(p.adasCut, d.X1 <= 2 || d.Y1 <= 2 || float64(d.X2) >= float64(cal.Width)-2 || float64(d.Y2) >= float64(cal.Height)-2)
 				}
 			}
 			res.Objects = append(res.Objects, row)
@@ -289,8 +307,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 
 	// ADAS over the forward cameras' objects, one per physical object.
 	p.adasRowOrig = append(p.adasRowOrig[:0], p.adasRow...)
-	twins := p.dedup()
-	ego := adas.EgoFrom(p.ego, p.egoAcc.accel())
+	for len(p.adasCut) < len(p.adasIn) {
+		p.adasCut = append(p.adasCut, false)
+	}
+	twins := p.dedup(fs.T)
+	ego := adas.EgoFrom(p.ego)
 	tg, evs := p.adas.Assess(fs.T, fs.TriggerID, ego, p.adasIn)
 	for i := range p.adasIn {
 		o := &p.adasIn[i]
@@ -317,9 +338,12 @@ func (p *Pipeline) object(fs *FrameSet, cam uint8, seq int64, d *detect.Detectio
 
 // dedup keeps one ADAS input per physical object when forward cameras overlap (a
 // narrow and a wide camera): of two tracks of different cameras within 10 % (≥ 1.5 m)
-// in distance and 1 m laterally, the one with the smaller speed uncertainty stays.
-// It returns, for each row left out, the index of the input that stands for it.
-func (p *Pipeline) dedup() (twins []twin) {
+// in distance and 1 m laterally, the one whose box the image border does not cut
+// stays, else the one with the smaller speed uncertainty; once chosen, a survivor
+// stays chosen while both tracks last, so that the ADAS state of the object does not
+// hop between them. It returns, for each row left out, the index of the input that
+// stands for it.
+func (p *Pipeline) dedup(t int64) (twins []twin) {
 	in, rows := p.adasIn, p.adasRow
 	survivor := make([]int, len(in)) // original index of the input standing for i
 	for i := range survivor {
@@ -331,12 +355,26 @@ func (p *Pipeline) dedup() (twins []twin) {
 				continue
 			}
 			a, b := &in[i], &in[j]
-			if math.Abs(a.Distance-b.Distance) < math.Max(1.5, 0.1*a.Distance) && math.Abs(a.Lateral-b.Lateral) < 1 {
-				if b.RelSpeedStd < a.RelSpeedStd {
-					survivor[i] = j
-				} else {
-					survivor[j] = i
+			if !(math.Abs(a.Distance-b.Distance) < math.Max(1.5, 0.1*a.Distance) && math.Abs(a.Lateral-b.Lateral) < 1) {
+				continue
+			}
+			key := [2]int64{min(a.TrackID, b.TrackID), max(a.TrackID, b.TrackID)}
+			pick, ok := p.pairs[key]
+			if !ok {
+				pick.id = a.TrackID
+				switch ca, cb := p.adasCut[i], p.adasCut[j]; {
+				case ca && !cb:
+					pick.id = b.TrackID
+				case ca == cb && b.RelSpeedStd < a.RelSpeedStd:
+					pick.id = b.TrackID
 				}
+			}
+			pick.seen = t
+			p.pairs[key] = pick
+			if pick.id == b.TrackID {
+				survivor[i] = j
+			} else {
+				survivor[j] = i
 			}
 		}
 	}
@@ -359,7 +397,18 @@ func (p *Pipeline) dedup() (twins []twin) {
 		}
 	}
 	p.adasIn, p.adasRow = in[:n], rows[:n]
+	for k, v := range p.pairs {
+		if t-v.seen > 2e9 {
+			delete(p.pairs, k)
+		}
+	}
 	return twins
+}
+
+// pick is the survivor chosen for a pair of tracks of one object.
+type pick struct {
+	id   int64 // surviving track
+	seen int64 // last time the pair was seen together
 }
 
 type twin struct {

@@ -55,9 +55,12 @@ func (c Cue) String() string {
 // Range is where a detected object is, in the vehicle frame.
 type Range struct {
 	// Distance is the x of the object's near edge, m ahead of the front bumper
-	// (negative behind it), and DistSigma its 1-sigma. For a sideways camera (yaw
+	// (negative behind it), and DistSigma its 1-sigma. DistNoise is the part of that
+	// error that changes from frame to frame (box-edge noise); the rest comes from the
+	// size priors and the pitch, constant for one object (or slowly changing): a filter
+	// of the object's motion wants DistNoise. For a sideways camera (yaw
 	// beyond ±45° of forward or rearward) it is the x of the object's centre.
-	Distance, DistSigma float64
+	Distance, DistSigma, DistNoise float64
 	// Lateral is the y of the object's centre, m (left positive), and LateralSigma
 	// its 1-sigma. LateralNoise is the part of that error that changes from frame to
 	// frame (the bearing's); the rest comes from the distance error and changes as
@@ -128,7 +131,7 @@ func (r *Ranger) ray(u, v float64) (right, down float64, ok bool) {
 // and its class has no size prior, or it is degenerate) gives Cues 0 and NaN fields.
 func (r *Ranger) Range(d detect.Detection) Range {
 	nan := math.NaN()
-	out := Range{Distance: nan, DistSigma: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan, Width: nan, Height: nan, Depth: nan}
+	out := Range{Distance: nan, DistSigma: nan, DistNoise: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan, Width: nan, Height: nan, Depth: nan}
 	x1, y1, x2, y2 := float64(d.X1), float64(d.Y1), float64(d.X2), float64(d.Y2)
 	if !(x2 > x1 && y2 > y1) || math.IsInf(x1+x2+y1+y2, 0) {
 		return out
@@ -142,7 +145,7 @@ func (r *Ranger) Range(d detect.Detection) Range {
 
 	// Each cue gives the ground range F (level-frame forward) of the near face, with
 	// the noise sn of its box edges and the relative sigma of the size prior behind it.
-	var sum, wsum float64 // inverse-variance fusion
+	var sum, wsum, nsum float64 // inverse-variance fusion; nsum: the noise's share
 	add := func(f, sn, prior float64, cue Cue) {
 		sf := math.Hypot(sn, prior*f)
 		if !(f > 0) || !(sf > 0) || math.IsInf(f, 0) {
@@ -151,6 +154,7 @@ func (r *Ranger) Range(d detect.Detection) Range {
 		w := 1 / (sf * sf)
 		sum += w * f
 		wsum += w
+		nsum += w * w * sn * sn
 		out.Cues |= cue
 	}
 
@@ -160,10 +164,12 @@ func (r *Ranger) Range(d detect.Detection) Range {
 			f := c.MountHeight / dd
 			// angle below the horizon and its error (edge noise + unknown pitch)
 			alpha := math.Atan2(dd, 1)
-			sa := math.Hypot(se/c.Fy*math.Cos(alpha)*math.Cos(alpha), r.cfg.PitchSigma)
+			se2 := se / c.Fy * math.Cos(alpha) * math.Cos(alpha)
+			sa := math.Hypot(se2, r.cfg.PitchSigma)
 			if alpha > 3*sa { // well below the horizon: the cue is informative
-				sf := c.MountHeight / (math.Sin(alpha) * math.Sin(alpha)) * sa
-				add(f, sf, 0, CueGround)
+				k := c.MountHeight / (math.Sin(alpha) * math.Sin(alpha))
+				// the edge noise changes from frame to frame, the pitch error slowly
+				add(f, k*se2, k*r.cfg.PitchSigma/f, CueGround)
 			}
 		}
 	}
@@ -215,6 +221,7 @@ func (r *Ranger) Range(d detect.Detection) Range {
 	}
 	f := sum / wsum
 	sf := math.Sqrt(1 / wsum)
+	sfn := math.Sqrt(nsum) / wsum // the part of sf that changes from frame to frame
 
 	// Lateral of the object's centre (level frame, right positive): from the outer edge
 	// minus half the width when the side face shows, else from the box centre.
@@ -249,6 +256,7 @@ func (r *Ranger) Range(d detect.Detection) Range {
 	out.Distance = c.X + f*r.cy - left*r.sy
 	out.Lateral = c.Y + f*r.sy + left*r.cy
 	out.DistSigma = math.Hypot(sf*r.cy, sr*r.sy)
+	out.DistNoise = math.Hypot(sfn*r.cy, sb*r.sy)
 	out.LateralSigma = math.Hypot(sf*r.sy, sr*r.cy)
 	// about half the distance error is white (box jitter), half slow (box drift,
 	// priors): the white half reaches the lateral frame to frame

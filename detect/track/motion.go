@@ -21,9 +21,9 @@ type MotionConfig struct {
 	// Gate is the innovation, in standard deviations, beyond which a measurement is
 	// treated as an outlier and folded in with its variance inflated to fit (default 5).
 	Gate float64
-	// InitSpeedSigma is the 1-sigma of the unknown relative speed at track start, m/s
-	// (default 10).
-	InitSpeedSigma float64
+	// InitSpeed is the relative speed a new track starts from, m/s (default 0: moving
+	// with the ego), and InitSpeedSigma its 1-sigma (default 10).
+	InitSpeed, InitSpeedSigma float64
 }
 
 func (c MotionConfig) withDefaults() MotionConfig {
@@ -45,6 +45,11 @@ func (c MotionConfig) withDefaults() MotionConfig {
 // Measurement is one ranged observation of an object.
 type Measurement struct {
 	T int64 // ns
+	// Drive is the acceleration of the range that the ego vehicle's own acceleration
+	// causes since the last measurement, m/s² (minus the ego's acceleration for a
+	// longitudinal distance); it is known from the vehicle bus, so the filter's models
+	// describe the object's own motion. NaN or 0: none known.
+	Drive float64
 	// Range is the object's range, m, and RangeSigma its 1-sigma.
 	Range, RangeSigma float64
 	// Lateral is the object's lateral offset, m, and LateralSigma the 1-sigma of its
@@ -56,7 +61,11 @@ type Measurement struct {
 type MotionState struct {
 	Range, RangeStd       float64 // m
 	RelSpeed, RelSpeedStd float64 // m/s, rate of change of the range (negative: closing)
-	RelAccel, RelAccelStd float64 // m/s²
+	// ObjAccel is the object's own acceleration along the range (what is left of the
+	// range's acceleration once the ego's drive is taken out), m/s², with its 1-sigma;
+	// RelAccel the range's whole acceleration.
+	ObjAccel, ObjAccelStd float64
+	RelAccel              float64
 	Maneuver              float64 // probability of the manoeuvring model, 0..1
 	Lateral, LatSpeed     float64 // m, m/s (left positive)
 	LatSpeedStd           float64 // m/s
@@ -65,19 +74,21 @@ type MotionState struct {
 
 // Motion is the metric motion filter of one tracked object relative to the ego
 // vehicle. The range runs through an interacting-multiple-model filter of two
-// models — steady (constant relative speed: smooth estimates) and manoeuvring
-// (constant acceleration with fast-changing jerk: quick to follow a car that brakes)
-// — mixed by how well each explains the measurements. The lateral offset runs
+// models of the object's own motion — steady (it holds its speed: smooth estimates)
+// and manoeuvring (constant acceleration with fast-changing jerk: quick to follow a
+// car that brakes) — mixed by how well each explains the measurements; the ego's own
+// acceleration, known from the vehicle bus, drives the range on top. The lateral offset runs
 // through a constant-velocity filter. It yields the relative speed and its standard
 // deviation that objects.arrow records, and the relative acceleration the
 // emergency-brake logic needs.
 type Motion struct {
-	cfg  MotionConfig
-	m    [2]kfx     // 0 steady, 1 manoeuvring
-	mu   [2]float64 // model probabilities
-	lat  kf2
-	last int64
-	n    int
+	cfg   MotionConfig
+	m     [2]kfx     // 0 steady, 1 manoeuvring
+	mu    [2]float64 // model probabilities
+	lat   kf2
+	last  int64
+	n     int
+	drive float64 // the last drive, m/s²
 }
 
 // NewMotion starts a filter at the first measurement; ok is false when the
@@ -90,7 +101,7 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 	f = &Motion{cfg: cfg, mu: [2]float64{0.8, 0.2}, lat: newKF2(m.Lateral, m.LateralSigma, 1.5), last: m.T, n: 1}
 	for i := range f.m {
 		k := &f.m[i]
-		k.s[iD] = m.Range
+		k.s[iD], k.s[iV] = m.Range, cfg.InitSpeed
 		k.p[iD][iD], k.p[iV][iV], k.p[iA][iA] = m.RangeSigma*m.RangeSigma, cfg.InitSpeedSigma*cfg.InitSpeedSigma, 9
 	}
 	f.m[0].p[iA][iA] = 0.01 // the steady model believes in no acceleration
@@ -101,9 +112,9 @@ func usable(m Measurement) bool {
 	return m.Range > 0 && m.RangeSigma > 0 && !math.IsInf(m.Range+m.RangeSigma, 0)
 }
 
-// Predict moves the state to time t (ns) without a measurement. Times at or before
-// the last one are ignored.
-func (f *Motion) Predict(t int64) {
+// Predict moves the state to time t (ns) without a measurement, the range driven
+// by drive m/s² (see Measurement.Drive). Times at or before the last one are ignored.
+func (f *Motion) Predict(t int64, drive float64) {
 	if t <= f.last {
 		return
 	}
@@ -132,13 +143,20 @@ func (f *Motion) Predict(t int64) {
 	f.mu = c
 	f.m[0].predictCV(dt, f.cfg.SteadyNoise)
 	f.m[1].predictCA(dt, f.cfg.ManeuverNoise)
+	if !math.IsNaN(drive) && !math.IsInf(drive, 0) {
+		for i := range f.m {
+			f.m[i].s[iD] += drive * dt * dt / 2
+			f.m[i].s[iV] += drive * dt
+		}
+	}
+	f.drive = drive
 	f.lat.predictWNA(dt, f.cfg.LatAccelNoise)
 }
 
 // Update predicts to m.T and folds the measurement in. A measurement without a usable
 // range only predicts (and updates the lateral offset if it has one).
 func (f *Motion) Update(m Measurement) {
-	f.Predict(m.T)
+	f.Predict(m.T, m.Drive)
 	g2 := f.cfg.Gate * f.cfg.Gate
 	if usable(m) {
 		r := m.RangeSigma * m.RangeSigma
@@ -175,10 +193,14 @@ func (f *Motion) Update(m Measurement) {
 // State returns the filtered state at the last update.
 func (f *Motion) State() MotionState {
 	c := mixx(&f.m, f.mu)
+	drive := f.drive
+	if math.IsNaN(drive) || math.IsInf(drive, 0) {
+		drive = 0
+	}
 	return MotionState{
 		Range: c.s[iD], RangeStd: math.Sqrt(c.p[iD][iD]),
 		RelSpeed: c.s[iV], RelSpeedStd: math.Sqrt(c.p[iV][iV]),
-		RelAccel: c.s[iA], RelAccelStd: math.Sqrt(c.p[iA][iA]), Maneuver: f.mu[1],
+		ObjAccel: c.s[iA], ObjAccelStd: math.Sqrt(c.p[iA][iA]), RelAccel: c.s[iA] + drive, Maneuver: f.mu[1],
 		Lateral: f.lat.x, LatSpeed: f.lat.v, LatSpeedStd: math.Sqrt(f.lat.pvv),
 		Updates: f.n,
 	}

@@ -20,6 +20,7 @@ type Config struct {
 	LowMatchIoU   float64 // least IoU of a second-pass (low-score) match (default 0.5)
 	NewMatchIoU   float64 // least IoU to confirm a tentative track (default 0.3)
 	MinHits       int     // matches before a track is confirmed and reported (default 2)
+	MaxSizeRatio  float64 // a match may change the box height by at most this factor (default 1.5)
 	MaxLostNS     int64   // a lost track is forgotten after this long unmatched (default 1 s)
 	// Box filter noise, as fractions of the box size: measurement σ (default 0.05), and
 	// process σ of position (1/√s, default 0.05·√30) and of velocity (1/s per √s,
@@ -44,6 +45,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MatchIoU, 0.2)
 	def(&c.LowMatchIoU, 0.5)
 	def(&c.NewMatchIoU, 0.3)
+	def(&c.MaxSizeRatio, 1.5)
 	def(&c.MeasNoise, 0.05)
 	def(&c.PosNoise, 0.05*math.Sqrt(30))
 	def(&c.VelNoise, 0.00625*30*math.Sqrt(30))

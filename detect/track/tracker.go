@@ -142,6 +142,7 @@ func (tr *Tracker) match(tracks []*Track, dets []detect.Detection, idx []int, mi
 		*rest = un
 		return un
 	}
+	cfg := &tr.cfg
 	rows, cols := len(tracks), len(idx)
 	if cap(tr.cost) < rows*cols {
 		tr.cost = make([]float64, rows*cols)
@@ -155,7 +156,14 @@ func (tr *Tracker) match(tracks []*Track, dets []detect.Detection, idx []int, mi
 				cost[r*cols+c] = math.Inf(1)
 				continue
 			}
-			cost[r*cols+c] = 1 - IoU(pb, boxOf(d))
+			db := boxOf(d)
+			// a box does not change size by half within one frame: such a match is
+			// another object (one that just came out from behind, or a merge)
+			if rh := (db.Y2 - db.Y1) / (pb.Y2 - pb.Y1); rh > cfg.MaxSizeRatio || rh < 1/cfg.MaxSizeRatio {
+				cost[r*cols+c] = math.Inf(1)
+				continue
+			}
+			cost[r*cols+c] = 1 - IoU(pb, db)
 		}
 	}
 	if cap(tr.rowTo) < rows {

@@ -1,8 +1,8 @@
 // Package truthdet is a detector fed from simulator truth: it turns the per-camera
 // truth boxes of a frame set into detections the way a real detector would report
-// them — jittered and slowly drifting box edges, scores that fall with size, misses
-// that come in bursts (more of them for small boxes), and false alarms, mostly at low
-// scores. It exercises tracking, ranging and the ADAS logic end to end on simulated
+// them — jittered and slowly drifting box edges, scores that fall with size and with
+// occlusion, misses that come in bursts (more of them for small boxes), objects
+// hidden behind nearer ones left out, and false alarms, mostly at low scores. It exercises tracking, ranging and the ADAS logic end to end on simulated
 // drives, apart from the network.
 //
 // The noise is a pure function of the seed, the actor, the camera and the frame time,
@@ -43,6 +43,9 @@ type Config struct {
 	// FalseRate is the mean number of false alarms per camera frame (default 0.05);
 	// FalseHigh the fraction of them scored above 0.5 (default 0.1).
 	FalseRate, FalseHigh float64
+	// Occluded is the fraction of a box that nearer objects may cover before it is no
+	// longer detected (default 0.6); partly covered boxes score lower.
+	Occluded float64
 	// Width, Height are the image size used when the frame set does not say
 	// (default 1920×1080).
 	Width, Height int
@@ -64,6 +67,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MinBox, 8)
 	def(&c.FalseRate, 0.05)
 	def(&c.FalseHigh, 0.1)
+	def(&c.Occluded, 0.6)
 	if c.Width <= 0 || c.Height <= 0 {
 		c.Width, c.Height = 1920, 1080
 	}
@@ -115,6 +119,7 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
 		return float64(c.Width), float64(c.Height)
 	}
 	t := float64(fs.T) / 1e9
+	hidden := occlusion(fs.Truth)
 	for i := range fs.Truth {
 		tr := &fs.Truth[i]
 		cls, ok := Class(tr.Kind)
@@ -128,6 +133,9 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
 		w, h := size(tr.Camera)
 		bh := y2 - y1
 		if bh < c.MinBox {
+			continue
+		}
+		if hidden[i] > c.Occluded { // behind nearer objects: not seen
 			continue
 		}
 		key := key{seed: c.Seed, actor: uint64(uint32(tr.ActorID)), cam: uint64(tr.Camera)}
@@ -157,7 +165,7 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
 			continue
 		}
 		// score: high for big boxes, lower for small ones, with a per-frame wobble
-		s := 0.92 - 0.55*math.Exp(-bh/40) + 0.06*normal(key.with(chScore, uint64(fs.T)))
+		s := (0.92-0.55*math.Exp(-bh/40))*(1-hidden[i]) + 0.06*normal(key.with(chScore, uint64(fs.T)))
 		out = append(out, detect.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
 			Class: cls, Label: detect.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))})
 	}
@@ -194,6 +202,36 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
 		}
 	}
 	sortDetections(out)
+	return out
+}
+
+// occlusion returns, for each truth row with a box, the fraction of its box that the
+// boxes of nearer actors in the same camera cover (the sum of the pairwise overlaps,
+// capped at 1).
+func occlusion(rows []schema.Truth) []float64 {
+	out := make([]float64, len(rows))
+	for i := range rows {
+		a := &rows[i]
+		if a.Camera == schema.TruthNoCamera {
+			continue
+		}
+		area := float64((a.X2 - a.X1) * (a.Y2 - a.Y1))
+		if !(area > 0) {
+			continue
+		}
+		for j := range rows {
+			b := &rows[j]
+			if j == i || b.Camera != a.Camera || !(math.Abs(float64(b.Distance)) < math.Abs(float64(a.Distance))) {
+				continue
+			}
+			iw := math.Min(float64(a.X2), float64(b.X2)) - math.Max(float64(a.X1), float64(b.X1))
+			ih := math.Min(float64(a.Y2), float64(b.Y2)) - math.Max(float64(a.Y1), float64(b.Y1))
+			if iw > 0 && ih > 0 {
+				out[i] += iw * ih / area
+			}
+		}
+		out[i] = math.Min(out[i], 1)
+	}
 	return out
 }
 

@@ -179,9 +179,9 @@ func Brake(v0, t0, a, vEnd float64) func(float64) float64 {
 	}
 }
 
-// LaneChange returns a lateral profile moving from y0 to y1 between t0 and t0+d with a
-// cosine ramp (the lateral acceleration of a real lane change), and the cut-in flag:
-// true during the manoeuvre when it ends nearer the ego lane's centre.
+// LaneChange returns a lateral profile moving from y0 to y1 between t0 and t0+d on a
+// smoothstep (as the simulator's scenario does), and the cut-in flag: true during the
+// manoeuvre when it ends nearer the ego lane's centre.
 func LaneChange(y0, y1, t0, d float64) (lat func(float64) float64, cutIn func(float64) bool) {
 	lat = func(t float64) float64 {
 		switch {
@@ -190,7 +190,8 @@ func LaneChange(y0, y1, t0, d float64) (lat func(float64) float64, cutIn func(fl
 		case t >= t0+d:
 			return y1
 		}
-		return y0 + (y1-y0)*(1-math.Cos(math.Pi*(t-t0)/d))/2
+		u := (t - t0) / d
+		return y0 + (y1-y0)*u*u*(3-2*u)
 	}
 	cutIn = func(t float64) bool { return math.Abs(y1) < math.Abs(y0) && t >= t0 && t < t0+d }
 	return lat, cutIn
