@@ -37,7 +37,7 @@ type simStep struct {
 
 // simDrive runs the simulator for one scenario period as fast as it goes and returns
 // its frame sets in order, and the rig calibration.
-func simDrive(t *testing.T, cameras, width, height int) ([]simStep, map[uint8]ranging.Calibration) {
+func simDrive(t testing.TB, cameras, width, height int) ([]simStep, map[uint8]ranging.Calibration) {
 	t.Helper()
 	const start = int64(1767225600e9)
 	rig, err := sim.New(sim.Config{Cameras: cameras, Width: width, Height: height, Speed: 0,
@@ -96,6 +96,8 @@ func simDrive(t *testing.T, cameras, width, height int) ([]simStep, map[uint8]ra
 	}
 	return out, cal
 }
+
+func simDriveB(b *testing.B) ([]simStep, map[uint8]ranging.Calibration) { return simDrive(b, 8, 0, 0) }
 
 func runSim(steps []simStep, det *truthdet.Detector, cfg pipeline.Config) []frameOut {
 	p := pipeline.New(cfg)
