@@ -115,7 +115,7 @@ func TestOcclusion(t *testing.T) {
 func TestSmallBoxesAndBorders(t *testing.T) {
 	d := New(Config{Seed: 1, FalseRate: 1e-9, MissRate: 1e-9})
 	fs := &pipeline.FrameSet{T: 1e9, Frames: []pipeline.Frame{{Camera: 2, Width: 640, Height: 360}}, Truth: []schema.Truth{
-		{ActorID: 1, Kind: schema.ActorCar, Camera: 2, X1: 100, Y1: 100, X2: 104, Y2: 105, Distance: 90},       // 5 px: never
+		{ActorID: 1, Kind: schema.ActorCar, Camera: 2, X1: 100, Y1: 100, X2: 104, Y2: 105, Distance: 90},    // 5 px: never
 		{ActorID: 2, Kind: schema.ActorPedestrian, Camera: 2, X1: 0, Y1: 100, X2: 60, Y2: 360, Distance: 3}, // cut by two borders
 	}}
 	dets := d.Detections(fs)
