@@ -55,6 +55,7 @@ func Repair(dir string, sw Software) (*RepairReport, error) {
 		rep.Cuts = append(rep.Cuts, Cut{File: ManifestFile, Action: "rebuilt", Reason: err.Error()})
 	}
 	os.Remove(filepath.Join(dir, ManifestFile+".tmp"))
+	os.Remove(filepath.Join(dir, ReserveFile))
 	segs, err := Segments(dir)
 	if err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func Repair(dir string, sw Software) (*RepairReport, error) {
 			files = append(files, rel)
 		}
 	}
-	cuts, err := repairFiles(dir, files, Codec(m.Compression), true)
+	cuts, err := repairFiles(dir, files, Codec(m.Compression))
 	rep.Cuts = append(rep.Cuts, cuts...)
 	if err != nil {
 		return rep, err
@@ -128,13 +129,7 @@ func (m *Manifest) Cuts() []Cut {
 	return m.Recovery.Cuts
 }
 
-// RepairFiles repairs the named files of a drive (paths relative to it) and the frames
-// rows of their segments; the recorder uses it on files a failed write left damaged.
-func RepairFiles(dir string, rels []string, sw Software) ([]Cut, error) {
-	return repairFiles(dir, rels, CodecZSTD, false)
-}
-
-func repairFiles(dir string, rels []string, codec Codec, all bool) ([]Cut, error) {
+func repairFiles(dir string, rels []string, codec Codec) ([]Cut, error) {
 	var cuts []Cut
 	segs := map[string]bool{}
 	var errs []error
