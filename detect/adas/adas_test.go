@@ -5,14 +5,14 @@ import (
 	"math"
 	"testing"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/schema"
 )
 
 const sec = int64(1e9)
 
 func car(id int64, x, y, v float64) Object {
-	o := Object{TrackID: id, Class: detect.ClassCar, Vehicle: true, RoadUser: true, Distance: x, Lateral: y, Width: 1.8,
+	o := Object{TrackID: id, Class: obs.ClassCar, Vehicle: true, RoadUser: true, Distance: x, Lateral: y, Width: 1.8,
 		RelSpeed: v, RelSpeedStd: 0.3, ObjAccel: 0, ObjAccelStd: 1, TTC: math.NaN(), Age: 5}
 	if x > 0 && v < -0.2 {
 		o.TTC = x / -v
@@ -58,7 +58,7 @@ func TestLanes(t *testing.T) {
 
 func TestTargetsCIPVAndCounts(t *testing.T) {
 	a := New(Config{}, "test")
-	ped := Object{TrackID: 9, Class: detect.ClassPerson, RoadUser: true, Distance: 12, Lateral: 0.2, Width: 0.5, RelSpeed: -1, RelSpeedStd: 0.2, ObjAccelStd: 1, TTC: 12, Age: 5}
+	ped := Object{TrackID: 9, Class: obs.ClassPerson, RoadUser: true, Distance: 12, Lateral: 0.2, Width: 0.5, RelSpeed: -1, RelSpeedStd: 0.2, ObjAccelStd: 1, TTC: 12, Age: 5}
 	objs := []Object{car(1, 40, 0.2, -1), car(2, 25, -0.4, -0.5), car(3, 15, 3.5, 0), car(4, 20, -3.4, 0), car(5, 90, 7, 0), ped}
 	tg, _ := a.Assess(sec, 7, cruise, objs)
 	if tg.CIPV != 2 || tg.CIPVDistance != 25 || tg.TriggerID != 7 || tg.T != sec {

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/detect/ranging"
 )
 
@@ -136,13 +136,13 @@ func (c KITTICalib) Calibration(w, h int) ranging.Calibration {
 func kittiClass(t string) (uint16, bool) {
 	switch t {
 	case "Car", "Van":
-		return detect.ClassCar, true
+		return obs.ClassCar, true
 	case "Truck":
-		return detect.ClassTruck, true
+		return obs.ClassTruck, true
 	case "Tram":
-		return detect.ClassBus, true
+		return obs.ClassBus, true
 	case "Pedestrian", "Person_sitting", "Cyclist": // a cyclist's box spans the rider
-		return detect.ClassPerson, true
+		return obs.ClassPerson, true
 	}
 	return 0, false // Misc, DontCare
 }

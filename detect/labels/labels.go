@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"math"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/detect/ranging"
 )
 
@@ -61,11 +61,11 @@ type Image struct {
 
 // Detections returns the labelled boxes as detections (score 1): what a perfect
 // detector would report, so that ranging can be judged on its own.
-func (im *Image) Detections() []detect.Detection {
-	out := make([]detect.Detection, 0, len(im.Objects))
+func (im *Image) Detections() []obs.Detection {
+	out := make([]obs.Detection, 0, len(im.Objects))
 	for _, o := range im.Objects {
-		out = append(out, detect.Detection{X1: float32(o.X1), Y1: float32(o.Y1), X2: float32(o.X2), Y2: float32(o.Y2),
-			Class: o.Class, Label: detect.ClassLabel(o.Class), Score: 1})
+		out = append(out, obs.Detection{X1: float32(o.X1), Y1: float32(o.Y1), X2: float32(o.X2), Y2: float32(o.Y2),
+			Class: o.Class, Label: obs.ClassLabel(o.Class), Score: 1})
 	}
 	return out
 }

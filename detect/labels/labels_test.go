@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/internal/shared"
 )
 
@@ -146,7 +146,7 @@ func TestLoadCorpus(t *testing.T) {
 			t.Errorf("%s: %v", im.Path, err)
 		}
 		for _, o := range im.Objects {
-			if o.Class == detect.ClassCar {
+			if o.Class == obs.ClassCar {
 				cars++
 			}
 			if !(o.Distance > 0 && o.Distance <= o.Depth) || o.X2 <= o.X1 || o.Y2 <= o.Y1 {

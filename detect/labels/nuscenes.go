@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/detect/ranging"
 )
 
@@ -105,17 +105,17 @@ func (f *NuScenesFile) Calibration() ranging.Calibration {
 func nuScenesClass(c string) (uint16, bool) {
 	switch c {
 	case "car":
-		return detect.ClassCar, true
+		return obs.ClassCar, true
 	case "truck", "trailer", "construction_vehicle":
-		return detect.ClassTruck, true
+		return obs.ClassTruck, true
 	case "bus":
-		return detect.ClassBus, true
+		return obs.ClassBus, true
 	case "motorcycle":
-		return detect.ClassMotorcycle, true
+		return obs.ClassMotorcycle, true
 	case "bicycle":
-		return detect.ClassBicycle, true
+		return obs.ClassBicycle, true
 	case "pedestrian":
-		return detect.ClassPerson, true
+		return obs.ClassPerson, true
 	}
 	return 0, false // traffic_cone, barrier
 }

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"testing"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/truthdet"
 )
@@ -16,7 +16,7 @@ func BenchmarkProcess(b *testing.B) {
 	sc := scenarios()[4]
 	steps := sc.Run()
 	det := truthdet.New(truthdet.Config{Seed: 1})
-	dets := make([][]detect.Detection, len(steps))
+	dets := make([][]obs.Detection, len(steps))
 	for i := range steps {
 		dets[i] = det.Detections(&steps[i].FrameSet)
 	}
@@ -35,7 +35,7 @@ func BenchmarkProcess(b *testing.B) {
 		}
 	})
 	sim, cal := simDriveB(b)
-	sdets := make([][]detect.Detection, len(sim))
+	sdets := make([][]obs.Detection, len(sim))
 	for i := range sim {
 		sdets[i] = det.Detections(&sim[i].fs)
 	}

@@ -12,8 +12,8 @@ import (
 	"math"
 	"slices"
 
-	"roadlog/detect"
 	"roadlog/detect/adas"
+	"roadlog/detect/obs"
 	"roadlog/detect/ranging"
 	"roadlog/detect/track"
 	"roadlog/schema"
@@ -179,7 +179,7 @@ func (p *Pipeline) camera(id uint8) *camera {
 
 // Process runs one frame set's detections through tracking, ranging and the ADAS
 // assessment.
-func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
+func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 	var res Result
 	if p.lastT != 0 && fs.T < p.lastT { // time went back: a replay seek
 		p.Reset()
@@ -202,7 +202,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 	if math.IsNaN(egoAcc) {
 		egoAcc = 0
 	}
-	var camDets []detect.Detection
+	var camDets []obs.Detection
 	for _, id := range ids {
 		cam := p.camera(id)
 		if cam.err != nil && !cam.warned {
@@ -238,7 +238,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 			row := p.object(fs, id, seq, &d)
 			row.TrackID, row.Class, row.Label = k.ID, k.Class, k.Label
 			if row.Label == "" {
-				row.Label = detect.ClassLabel(k.Class)
+				row.Label = obs.ClassLabel(k.Class)
 			}
 			ti := p.tracks[k.ID]
 			if cam.ranger != nil {
@@ -247,7 +247,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 				switch {
 				case ti == nil:
 					mc := p.cfg.Motion
-					if !detect.IsVehicle(k.Class) && p.ego != nil && !math.IsNaN(float64(p.ego.Speed)) {
+					if !obs.IsVehicle(k.Class) && p.ego != nil && !math.IsNaN(float64(p.ego.Speed)) {
 						// people stand or walk: they start as standing still on the ground
 						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed)*cam.cos, 3
 					}
@@ -272,7 +272,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 				row.Width = float32(ti.width)
 				if cam.forward {
 					p.adasIn = append(p.adasIn, adas.Object{
-						TrackID: k.ID, Class: k.Class, Vehicle: detect.IsVehicle(k.Class), RoadUser: detect.IsRoadUser(k.Class),
+						TrackID: k.ID, Class: k.Class, Vehicle: obs.IsVehicle(k.Class), RoadUser: obs.IsRoadUser(k.Class),
 						Distance: dist, Lateral: st.Lateral, Width: ti.width,
 						RelSpeed: speed, RelSpeedStd: st.RelSpeedStd, ObjAccel: st.ObjAccel, ObjAccelStd: st.ObjAccelStd,
 						LatSpeed: st.LatSpeed, LatSpeedStd: st.LatSpeedStd, TTC: ttc,
@@ -325,11 +325,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []detect.Detection) Result {
 	return res
 }
 
-func (p *Pipeline) object(fs *FrameSet, cam uint8, seq int64, d *detect.Detection) *schema.Object {
+func (p *Pipeline) object(fs *FrameSet, cam uint8, seq int64, d *obs.Detection) *schema.Object {
 	nan := float32(math.NaN())
 	label := d.Label
 	if label == "" {
-		label = detect.ClassLabel(d.Class)
+		label = obs.ClassLabel(d.Class)
 	}
 	return &schema.Object{T: fs.T, TriggerID: fs.TriggerID, Camera: cam, FrameSeq: seq, TrackID: -1,
 		Class: d.Class, Label: label, Score: d.Score, X1: d.X1, Y1: d.Y1, X2: d.X2, Y2: d.Y2,

@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"roadlog/detect"
 	"roadlog/detect/internal/synth"
+	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/ranging"
 	"roadlog/detect/truthdet"
@@ -121,7 +121,7 @@ type gate struct {
 	fail    bool
 }
 
-func (g *gate) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]detect.Detection, error) {
+func (g *gate) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
 	if g.entered != nil {
 		g.entered <- fs.TriggerID
 	}

@@ -11,20 +11,20 @@ import (
 	"sync/atomic"
 	"time"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/schema"
 )
 
 // Detector finds objects in a frame set. It is called from one goroutine at a time.
 type Detector interface {
-	Detect(ctx context.Context, fs *FrameSet) ([]detect.Detection, error)
+	Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 }
 
 // DetectorFunc adapts a function to Detector.
-type DetectorFunc func(ctx context.Context, fs *FrameSet) ([]detect.Detection, error)
+type DetectorFunc func(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 
 // Detect calls f.
-func (f DetectorFunc) Detect(ctx context.Context, fs *FrameSet) ([]detect.Detection, error) {
+func (f DetectorFunc) Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error) {
 	return f(ctx, fs)
 }
 

@@ -12,17 +12,17 @@ import (
 	"slices"
 	"text/tabwriter"
 
-	"roadlog/detect"
 	"roadlog/detect/labels"
+	"roadlog/detect/obs"
 	"roadlog/detect/ranging"
 	"roadlog/detect/track"
 )
 
 // Detector finds objects in a labelled image.
-type Detector func(im *labels.Image) ([]detect.Detection, error)
+type Detector func(im *labels.Image) ([]obs.Detection, error)
 
 // GroundTruth is the Detector that reports the labelled boxes: it judges ranging alone.
-func GroundTruth(im *labels.Image) ([]detect.Detection, error) { return im.Detections(), nil }
+func GroundTruth(im *labels.Image) ([]obs.Detection, error) { return im.Detections(), nil }
 
 // Bands are the distance bands of the report, m (upper bounds; the last is open).
 var Bands = []float64{10, 20, 40, 60, math.Inf(1)}
@@ -127,7 +127,7 @@ func Evaluate(images []labels.Image, det Detector, cfg ranging.Config) (Report, 
 	}
 	var cars []float64
 	for _, r := range rep.Rows {
-		if r.Class != detect.ClassCar || r.True >= 40 {
+		if r.Class != obs.ClassCar || r.True >= 40 {
 			continue
 		}
 		rep.CarsUnder40Labelled++
@@ -140,8 +140,8 @@ func Evaluate(images []labels.Image, det Detector, cfg ranging.Config) (Report, 
 }
 
 func sameGroup(a, b uint16) bool {
-	return a == b || (detect.IsVehicle(a) && detect.IsVehicle(b)) ||
-		((a == detect.ClassPerson || a == detect.ClassBicycle) && (b == detect.ClassPerson || b == detect.ClassBicycle))
+	return a == b || (obs.IsVehicle(a) && obs.IsVehicle(b)) ||
+		((a == obs.ClassPerson || a == obs.ClassBicycle) && (b == obs.ClassPerson || b == obs.ClassBicycle))
 }
 
 func median(v []float64) float64 {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 )
 
 // Config tunes a Ranger. The zero value of a field selects its default.
@@ -129,7 +129,7 @@ func (r *Ranger) ray(u, v float64) (right, down float64, ok bool) {
 
 // Range ranges one detection. A box that cannot be ranged (it lies above the horizon
 // and its class has no size prior, or it is degenerate) gives Cues 0 and NaN fields.
-func (r *Ranger) Range(d detect.Detection) Range {
+func (r *Ranger) Range(d obs.Detection) Range {
 	nan := math.NaN()
 	out := Range{Distance: nan, DistSigma: nan, DistNoise: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan, Width: nan, Height: nan, Depth: nan}
 	x1, y1, x2, y2 := float64(d.X1), float64(d.Y1), float64(d.X2), float64(d.Y2)

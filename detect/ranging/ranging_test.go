@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 )
 
 // front is a windscreen camera: 1920×1080, 60° horizontal field of view, 1.3 m up,
@@ -24,7 +24,7 @@ var right = Calibration{Width: 1280, Height: 720, Fx: 640, Fy: 640, Cx: 640, Cy:
 // boxOf projects a road-aligned cuboid — near edge at x (ahead: extends to x+l;
 // behind: to x−l), centre y, width w, height h — and returns its 2D box, clipped to
 // the image.
-func boxOf(c Calibration, class uint16, x, y, w, l, h float64) detect.Detection {
+func boxOf(c Calibration, class uint16, x, y, w, l, h float64) obs.Detection {
 	far := x + l
 	if x < 0 {
 		far = x - l
@@ -43,7 +43,7 @@ func boxOf(c Calibration, class uint16, x, y, w, l, h float64) detect.Detection 
 		}
 	}
 	clip := func(v, hi float64) float32 { return float32(math.Max(0, math.Min(v, hi))) }
-	return detect.Detection{X1: clip(x1, float64(c.Width)), Y1: clip(y1, float64(c.Height)),
+	return obs.Detection{X1: clip(x1, float64(c.Width)), Y1: clip(y1, float64(c.Height)),
 		X2: clip(x2, float64(c.Width)), Y2: clip(y2, float64(c.Height)), Class: class, Score: 0.9}
 }
 
@@ -57,16 +57,16 @@ var rangeCases = []struct {
 	cues          Cue
 	tol           float64 // relative distance tolerance
 }{
-	{"car-ahead-10m", front, detect.ClassCar, 10, 0, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.01},
-	{"car-ahead-30m", front, detect.ClassCar, 30, 0.3, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.01},
-	{"car-ahead-80m", front, detect.ClassCar, 80, -0.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
-	{"car-left-lane-8m-side-visible", front, detect.ClassCar, 8, 3.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
-	{"car-right-lane-15m", front, detect.ClassCar, 15, -3.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
-	{"truck-40m", front, detect.ClassTruck, 40, 0, 2.45, 8, 3.0, CueGround | CueWidth | CueHeight, 0.02},
-	{"person-12m", front, detect.ClassPerson, 12, 1.5, 0.55, 0.5, 1.7, CueGround | CueWidth | CueHeight, 0.02},
-	{"car-cut-by-bottom-3m", front, detect.ClassCar, 2.0, 0, 1.8, 4.4, 1.52, CueWidth, 0.02},
-	{"rear-car-behind-12m", rear, detect.ClassCar, -4.6 - 12, 0.2, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
-	{"side-car-two-lanes-over", right, detect.ClassCar, -5, -12, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.05},
+	{"car-ahead-10m", front, obs.ClassCar, 10, 0, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.01},
+	{"car-ahead-30m", front, obs.ClassCar, 30, 0.3, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.01},
+	{"car-ahead-80m", front, obs.ClassCar, 80, -0.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"car-left-lane-8m-side-visible", front, obs.ClassCar, 8, 3.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"car-right-lane-15m", front, obs.ClassCar, 15, -3.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"truck-40m", front, obs.ClassTruck, 40, 0, 2.45, 8, 3.0, CueGround | CueWidth | CueHeight, 0.02},
+	{"person-12m", front, obs.ClassPerson, 12, 1.5, 0.55, 0.5, 1.7, CueGround | CueWidth | CueHeight, 0.02},
+	{"car-cut-by-bottom-3m", front, obs.ClassCar, 2.0, 0, 1.8, 4.4, 1.52, CueWidth, 0.02},
+	{"rear-car-behind-12m", rear, obs.ClassCar, -4.6 - 12, 0.2, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"side-car-two-lanes-over", right, obs.ClassCar, -5, -12, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.05},
 	{"unknown-class-ground-only", front, 60, 20, 0, 1, 1, 1, CueGround, 0.01},
 }
 
@@ -112,7 +112,7 @@ func TestRange(t *testing.T) {
 // fused distance back towards the truth at short range, and sigma must cover the error.
 func TestRangeFusionWeighsGroundAtShortRange(t *testing.T) {
 	r, _ := New(front, Config{})
-	d := boxOf(front, detect.ClassCar, 12, 0, 2.05, 5, 1.85) // a big SUV
+	d := boxOf(front, obs.ClassCar, 12, 0, 2.05, 5, 1.85) // a big SUV
 	got := r.Range(d)
 	sizeOnly, _ := New(front, Config{PitchSigma: 1}) // pitch unknown: no ground cue
 	so := sizeOnly.Range(d)
@@ -129,11 +129,11 @@ func TestRangeFusionWeighsGroundAtShortRange(t *testing.T) {
 
 func TestRangeUnrangeable(t *testing.T) {
 	r, _ := New(front, Config{})
-	for name, d := range map[string]detect.Detection{
+	for name, d := range map[string]obs.Detection{
 		"above-horizon-no-prior": {X1: 900, Y1: 100, X2: 1000, Y2: 200, Class: 60},
-		"degenerate":             {X1: 900, Y1: 600, X2: 900, Y2: 700, Class: detect.ClassCar},
-		"nan":                    {X1: float32(math.NaN()), Y1: 600, X2: 950, Y2: 700, Class: detect.ClassCar},
-		"inf":                    {X1: 900, Y1: 600, X2: float32(math.Inf(1)), Y2: 700, Class: detect.ClassCar},
+		"degenerate":             {X1: 900, Y1: 600, X2: 900, Y2: 700, Class: obs.ClassCar},
+		"nan":                    {X1: float32(math.NaN()), Y1: 600, X2: 950, Y2: 700, Class: obs.ClassCar},
+		"inf":                    {X1: 900, Y1: 600, X2: float32(math.Inf(1)), Y2: 700, Class: obs.ClassCar},
 	} {
 		if got := r.Range(d); got.Cues != 0 || !math.IsNaN(got.Distance) {
 			t.Errorf("%s: ranged %+v", name, got)
@@ -174,7 +174,7 @@ func TestCalibrationScaled(t *testing.T) {
 
 func BenchmarkRange(b *testing.B) {
 	r, _ := New(front, Config{})
-	dets := make([]detect.Detection, len(rangeCases))
+	dets := make([]obs.Detection, len(rangeCases))
 	for i, c := range rangeCases {
 		dets[i] = boxOf(front, c.class, math.Abs(c.x)+2, c.y, c.w, c.l, c.h)
 	}

@@ -8,7 +8,7 @@ package track
 import (
 	"math"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 )
 
 // Config tunes a Tracker. The zero value of a field selects its default.
@@ -79,7 +79,7 @@ const (
 // Box is an axis-aligned box in pixels.
 type Box struct{ X1, Y1, X2, Y2 float64 }
 
-func boxOf(d *detect.Detection) Box {
+func boxOf(d *obs.Detection) Box {
 	return Box{float64(d.X1), float64(d.Y1), float64(d.X2), float64(d.Y2)}
 }
 
@@ -130,7 +130,7 @@ func (t *Track) Box() Box {
 // Velocity returns the filtered motion of the box centre and size, px/s.
 func (t *Track) Velocity() (vx, vy, vw, vh float64) { return t.cx.v, t.cy.v, t.w.v, t.h.v }
 
-func (t *Track) vote(d *detect.Detection) {
+func (t *Track) vote(d *obs.Detection) {
 	slot := -1
 	for i := range t.votes {
 		if t.votes[i].score > 0 && t.votes[i].class == d.Class {
@@ -161,7 +161,7 @@ func (t *Track) vote(d *detect.Detection) {
 // across groups are not allowed.
 func classGroup(c uint16) int {
 	switch {
-	case detect.IsVehicle(c):
+	case obs.IsVehicle(c):
 		return 1
 	}
 	return 2 + int(c)

@@ -3,7 +3,7 @@ package track
 import (
 	"math"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 )
 
 // Tracker follows the objects of one camera. Not safe for concurrent use.
@@ -41,7 +41,7 @@ func (tr *Tracker) Tracks() []*Track { return tr.tracks }
 // confirmed tracks matched in this frame, each with Det set to its detection's index.
 // Forgotten tracks are appended to gone (their ids never come back) and returned with
 // it. The returned slice is reused by the next Update.
-func (tr *Tracker) Update(t int64, dets []detect.Detection, gone []int64) (matched []*Track, _ []int64) {
+func (tr *Tracker) Update(t int64, dets []obs.Detection, gone []int64) (matched []*Track, _ []int64) {
 	cfg := &tr.cfg
 	dt := 0.0
 	if tr.last != 0 && t > tr.last {
@@ -135,7 +135,7 @@ func (tr *Tracker) Update(t int64, dets []detect.Detection, gone []int64) (match
 // match assigns detections (indices into dets) to tracks by IoU of the predicted box,
 // updates the matched tracks and returns the detections left unmatched, in *rest
 // (which must not alias idx).
-func (tr *Tracker) match(tracks []*Track, dets []detect.Detection, idx []int, minIoU float64, t int64, rest *[]int) []int {
+func (tr *Tracker) match(tracks []*Track, dets []obs.Detection, idx []int, minIoU float64, t int64, rest *[]int) []int {
 	un := (*rest)[:0]
 	if len(tracks) == 0 || len(idx) == 0 {
 		un = append(un, idx...)
@@ -192,7 +192,7 @@ func (tr *Tracker) match(tracks []*Track, dets []detect.Detection, idx []int, mi
 	return un
 }
 
-func (tr *Tracker) newTrack(d *detect.Detection, t int64) *Track {
+func (tr *Tracker) newTrack(d *obs.Detection, t int64) *Track {
 	b := boxOf(d)
 	w, h := b.X2-b.X1, b.Y2-b.Y1
 	m := tr.cfg.MeasNoise
@@ -230,7 +230,7 @@ func (tr *Tracker) predict(k *Track, dt float64) {
 	}
 }
 
-func (tr *Tracker) correct(k *Track, d *detect.Detection, i int, t int64) {
+func (tr *Tracker) correct(k *Track, d *obs.Detection, i int, t int64) {
 	b := boxOf(d)
 	w, h := b.X2-b.X1, b.Y2-b.Y1
 	m := tr.cfg.MeasNoise

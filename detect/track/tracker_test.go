@@ -5,18 +5,18 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 )
 
 const frameNS = int64(1e9) / 30
 
-func car(x1, y1, x2, y2 float64, score float32) detect.Detection {
-	return detect.Detection{X1: float32(x1), Y1: float32(y1), X2: float32(x2), Y2: float32(y2), Class: detect.ClassCar, Label: "car", Score: score}
+func car(x1, y1, x2, y2 float64, score float32) obs.Detection {
+	return obs.Detection{X1: float32(x1), Y1: float32(y1), X2: float32(x2), Y2: float32(y2), Class: obs.ClassCar, Label: "car", Score: score}
 }
 
 // run feeds frames to a tracker and returns, per frame, the track id reported for each
 // detection (-1 where none).
-func run(tr *Tracker, frames [][]detect.Detection) [][]int64 {
+func run(tr *Tracker, frames [][]obs.Detection) [][]int64 {
 	out := make([][]int64, len(frames))
 	for f, dets := range frames {
 		ids := make([]int64, len(dets))
@@ -37,16 +37,16 @@ func run(tr *Tracker, frames [][]detect.Detection) [][]int64 {
 var trackerCases = []struct {
 	name   string
 	cfg    Config
-	frames func() [][]detect.Detection
+	frames func() [][]obs.Detection
 	check  func(t *testing.T, ids [][]int64)
 }{
 	{
 		name: "steady-object-one-id",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 30; f++ {
 				x := 100 + 3*float64(f)
-				fs = append(fs, []detect.Detection{car(x, 200, x+80, 260, 0.9)})
+				fs = append(fs, []obs.Detection{car(x, 200, x+80, 260, 0.9)})
 			}
 			return fs
 		},
@@ -63,12 +63,12 @@ var trackerCases = []struct {
 	},
 	{
 		name: "crossing-objects-keep-ids",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 40; f++ {
 				a := 100 + 8*float64(f) // left to right
 				b := 420 - 8*float64(f) // right to left, slightly lower and larger
-				fs = append(fs, []detect.Detection{car(a, 200, a+60, 240, 0.9), car(b, 210, b+70, 255, 0.85)})
+				fs = append(fs, []obs.Detection{car(a, 200, a+60, 240, 0.9), car(b, 210, b+70, 255, 0.85)})
 			}
 			return fs
 		},
@@ -86,14 +86,14 @@ var trackerCases = []struct {
 	},
 	{
 		name: "low-score-dip-keeps-id",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 30; f++ {
 				s := float32(0.9)
 				if f >= 10 && f < 20 {
 					s = 0.3 // partly occluded: below HighScore, above LowScore
 				}
-				fs = append(fs, []detect.Detection{car(300+2*float64(f), 200, 380+2*float64(f), 260, s)})
+				fs = append(fs, []obs.Detection{car(300+2*float64(f), 200, 380+2*float64(f), 260, s)})
 			}
 			return fs
 		},
@@ -107,10 +107,10 @@ var trackerCases = []struct {
 	},
 	{
 		name: "low-score-alone-starts-nothing",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 20; f++ {
-				fs = append(fs, []detect.Detection{car(300, 200, 380, 260, 0.4)})
+				fs = append(fs, []obs.Detection{car(300, 200, 380, 260, 0.4)})
 			}
 			return fs
 		},
@@ -124,11 +124,11 @@ var trackerCases = []struct {
 	},
 	{
 		name: "short-gap-reacquired-long-gap-new-id",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 120; f++ {
 				x := 300 + 1*float64(f)
-				var d []detect.Detection
+				var d []obs.Detection
 				if !(f >= 10 && f < 20) && !(f >= 40 && f < 80) { // 10-frame gap, then a 40-frame (1.3 s) gap
 					d = append(d, car(x, 200, x+80, 260, 0.9))
 				}
@@ -148,10 +148,10 @@ var trackerCases = []struct {
 	},
 	{
 		name: "one-frame-false-alarm-never-reported",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 20; f++ {
-				d := []detect.Detection{car(100, 200, 180, 260, 0.9)}
+				d := []obs.Detection{car(100, 200, 180, 260, 0.9)}
 				if f%3 == 0 { // flashes at a new place each time
 					x := 500 + 60*float64(f)
 					d = append(d, car(x, 100, x+40, 130, 0.7))
@@ -170,14 +170,14 @@ var trackerCases = []struct {
 	},
 	{
 		name: "class-groups-do-not-mix",
-		frames: func() [][]detect.Detection {
-			var fs [][]detect.Detection
+		frames: func() [][]obs.Detection {
+			var fs [][]obs.Detection
 			for f := 0; f < 10; f++ {
 				p := car(300, 180, 330, 260, 0.9)
 				if f >= 5 {
-					p.Class, p.Label = detect.ClassPerson, "person"
+					p.Class, p.Label = obs.ClassPerson, "person"
 				}
-				fs = append(fs, []detect.Detection{p})
+				fs = append(fs, []obs.Detection{p})
 			}
 			return fs
 		},
@@ -212,7 +212,7 @@ func TestTrackerFilteredBoxFollowsMotion(t *testing.T) {
 	var k *Track
 	for f := 0; f < 60; f++ {
 		x := 100 + 5*float64(f) // 150 px/s
-		got, _ := tr.Update(int64(f+1)*frameNS, []detect.Detection{car(x, 200, x+80, 260, 0.9)}, nil)
+		got, _ := tr.Update(int64(f+1)*frameNS, []obs.Detection{car(x, 200, x+80, 260, 0.9)}, nil)
 		if len(got) == 1 {
 			k = got[0]
 		}
@@ -231,7 +231,7 @@ func TestTrackerForgetsAndReportsGone(t *testing.T) {
 	tr := New(Config{}, nil)
 	var gone []int64
 	for f := 0; f < 5; f++ {
-		_, gone = tr.Update(int64(f+1)*frameNS, []detect.Detection{car(100, 200, 180, 260, 0.9)}, gone)
+		_, gone = tr.Update(int64(f+1)*frameNS, []obs.Detection{car(100, 200, 180, 260, 0.9)}, gone)
 	}
 	id := tr.Tracks()[0].ID
 	for f := 5; f < 50; f++ {
@@ -252,10 +252,10 @@ func FuzzTracker(f *testing.F) {
 		ids := map[int64]bool{}
 		var gone []int64
 		for fr := 0; fr < int(frames); fr++ {
-			dets := make([]detect.Detection, rng.IntN(int(n)+1))
+			dets := make([]obs.Detection, rng.IntN(int(n)+1))
 			for i := range dets {
 				x, y := rng.Float32()*2000-100, rng.Float32()*1200-100
-				dets[i] = detect.Detection{X1: x, Y1: y, X2: x + rng.Float32()*300 - 20, Y2: y + rng.Float32()*300 - 20,
+				dets[i] = obs.Detection{X1: x, Y1: y, X2: x + rng.Float32()*300 - 20, Y2: y + rng.Float32()*300 - 20,
 					Class: uint16(rng.IntN(10)), Score: rng.Float32()}
 				if rng.IntN(50) == 0 {
 					dets[i].X2 = float32(math.NaN())
@@ -287,7 +287,7 @@ func FuzzTracker(f *testing.F) {
 func BenchmarkTracker(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const objs, n = 20, 300
-	frames := make([][]detect.Detection, n)
+	frames := make([][]obs.Detection, n)
 	for f := range frames {
 		for o := 0; o < objs; o++ {
 			x, y := float64(o%5)*300+float64(f), float64(o/5)*200

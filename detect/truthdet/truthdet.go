@@ -16,7 +16,7 @@ import (
 	"math"
 	"slices"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
 	"roadlog/schema"
 )
@@ -92,24 +92,24 @@ func (d *Detector) EdgeNoise() (sigma, fraction float64) {
 func Class(k schema.ActorKind) (uint16, bool) {
 	switch k {
 	case schema.ActorCar:
-		return detect.ClassCar, true
+		return obs.ClassCar, true
 	case schema.ActorTruck:
-		return detect.ClassTruck, true
+		return obs.ClassTruck, true
 	case schema.ActorPedestrian, schema.ActorCyclist:
-		return detect.ClassPerson, true
+		return obs.ClassPerson, true
 	}
 	return 0, false
 }
 
 // Detect implements pipeline.Detector.
-func (d *Detector) Detect(_ context.Context, fs *pipeline.FrameSet) ([]detect.Detection, error) {
+func (d *Detector) Detect(_ context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
 	return d.Detections(fs), nil
 }
 
 // Detections returns the detections of one frame set.
-func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
+func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 	c := &d.cfg
-	var out []detect.Detection
+	var out []obs.Detection
 	size := func(cam uint8) (float64, float64) {
 		for _, f := range fs.Frames {
 			if f.Camera == cam && f.Width > 0 && f.Height > 0 {
@@ -166,8 +166,8 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
 		}
 		// score: high for big boxes, lower for small ones, with a per-frame wobble
 		s := (0.92-0.55*math.Exp(-bh/40))*(1-hidden[i]) + 0.06*normal(key.with(chScore, uint64(fs.T)))
-		out = append(out, detect.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
-			Class: cls, Label: detect.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))})
+		out = append(out, obs.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
+			Class: cls, Label: obs.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))})
 	}
 	// false alarms, per camera of the frame set
 	cams := map[uint8]bool{}
@@ -193,12 +193,12 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []detect.Detection {
 			if unit(kj^0x6) < c.FalseHigh {
 				s = 0.5 + 0.2*unit(kj^0x7)
 			}
-			cls := detect.ClassCar
+			cls := obs.ClassCar
 			if unit(kj^0x8) < 0.3 {
-				cls = detect.ClassPerson
+				cls = obs.ClassPerson
 			}
-			out = append(out, detect.Detection{Camera: cam, X1: float32(x), Y1: float32(y), X2: float32(x + bw), Y2: float32(y + bh),
-				Class: cls, Label: detect.ClassLabel(cls), Score: float32(s)})
+			out = append(out, obs.Detection{Camera: cam, X1: float32(x), Y1: float32(y), X2: float32(x + bw), Y2: float32(y + bh),
+				Class: cls, Label: obs.ClassLabel(cls), Score: float32(s)})
 		}
 	}
 	sortDetections(out)
@@ -311,8 +311,8 @@ func clip(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 
 // sortDetections orders detections by camera, then score (highest first), so output
 // is independent of map iteration order.
-func sortDetections(d []detect.Detection) {
-	slices.SortStableFunc(d, func(a, b detect.Detection) int {
+func sortDetections(d []obs.Detection) {
+	slices.SortStableFunc(d, func(a, b obs.Detection) int {
 		if c := cmp.Compare(a.Camera, b.Camera); c != 0 {
 			return c
 		}

@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"roadlog/detect"
+	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
 	"roadlog/schema"
 )
@@ -58,7 +58,7 @@ func TestNoiseMissesFalseAlarms(t *testing.T) {
 	var dd []float64
 	for k := int64(0); k < n; k++ {
 		for _, x := range d.Detections(frameSet(k, false)) {
-			if math.Abs(float64(x.X1)-800) < 20 && math.Abs(float64(x.Y2)-600) < 20 && x.Class == detect.ClassCar {
+			if math.Abs(float64(x.X1)-800) < 20 && math.Abs(float64(x.Y2)-600) < 20 && x.Class == obs.ClassCar {
 				found++
 				e := float64(x.X1) - 800
 				e2 += e * e
@@ -106,7 +106,7 @@ func TestOcclusion(t *testing.T) {
 	d := New(Config{Seed: 1, FalseRate: 1e-9, MissRate: 1e-9})
 	for k := int64(0); k < 30; k++ {
 		dets := d.Detections(frameSet(k, true))
-		if len(dets) != 1 || dets[0].Class != detect.ClassTruck {
+		if len(dets) != 1 || dets[0].Class != obs.ClassTruck {
 			t.Fatalf("frame %d: %+v; want the truck only (the car is behind it)", k, dets)
 		}
 	}
@@ -119,7 +119,7 @@ func TestSmallBoxesAndBorders(t *testing.T) {
 		{ActorID: 2, Kind: schema.ActorPedestrian, Camera: 2, X1: 0, Y1: 100, X2: 60, Y2: 360, Distance: 3}, // cut by two borders
 	}}
 	dets := d.Detections(fs)
-	if len(dets) != 1 || dets[0].X1 != 0 || dets[0].Y2 != 360 || dets[0].Class != detect.ClassPerson || dets[0].Camera != 2 {
+	if len(dets) != 1 || dets[0].X1 != 0 || dets[0].Y2 != 360 || dets[0].Class != obs.ClassPerson || dets[0].Camera != 2 {
 		t.Fatalf("%+v: want the pedestrian only, its cut edges kept on the border", dets)
 	}
 }

@@ -1,10 +1,12 @@
-// Package detect holds the vocabulary the perception packages share: a detection as
-// a detector reports it (before tracking and ranging) and the COCO class indices the
-// road logic cares about. The work lives in the subpackages: track (multi-object
-// tracking), ranging (monocular distance from the camera calibration), adas (ego
-// corridor, lanes, CIPV, cut-in, FCW/AEB), truthdet (a detector fed from simulator
-// truth) and pipeline (frame sets in, objects/targets/events out).
-package detect
+// Package obs is the small vocabulary the tracking, ranging and ADAS packages under
+// detect/ consume: a detection as a detector reports it for one camera (before
+// tracking and ranging) and the COCO class indices the road logic cares about. A
+// detector of any kind (the CNN engines, the truth-fed simulator detector) is adapted
+// to it. The work lives beside it: track (multi-object tracking), ranging (monocular
+// distance from the camera calibration), adas (ego corridor, lanes, CIPV, cut-in,
+// FCW/AEB), truthdet (a detector fed from simulator truth) and pipeline (frame sets
+// in; objects, targets and events out).
+package obs
 
 // Detection is one object found in one camera image by a detector, before tracking.
 type Detection struct {
