@@ -249,7 +249,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 					mc := p.cfg.Motion
 					if !obs.IsVehicle(k.Class) && p.ego != nil && !math.IsNaN(float64(p.ego.Speed)) {
 						// people stand or walk: they start as standing still on the ground
-						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed)*cam.cos, 3
+						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
 					}
 					if m, ok := track.NewMotion(mc, meas); ok {
 						ti = &trackInfo{motion: m, width: rg.Width, cam: id, first: fs.T}
