@@ -17,6 +17,7 @@ type Assigner struct {
 	u, v, minv []float64
 	p, way     []int
 	used       []bool
+	c          []float64 // the rows×(cols+rows) matrix the algorithm runs on
 }
 
 // Solve matches rows to columns of the row-major cost matrix (rows×cols). rowTo[i]
@@ -30,17 +31,22 @@ func (a *Assigner) Solve(cost []float64, rows, cols int, maxCost float64, rowTo 
 		return
 	}
 	n, m := rows, cols+rows
-	at := func(i, j int) float64 { // 0-based
-		if j >= cols {
-			return 0 // the row's way out; any dummy column will do, they are all alike
-		}
-		c := cost[i*cols+j]
-		if !(c <= maxCost) {
-			return 0
-		}
-		return c - maxCost
-	}
 	a.grow(n, m)
+	if cap(a.c) < n*m {
+		a.c = make([]float64, n*m)
+	}
+	cm := a.c[:n*m]
+	for i := 0; i < n; i++ {
+		row := cm[i*m : (i+1)*m]
+		for j := 0; j < cols; j++ {
+			c := cost[i*cols+j]
+			if !(c <= maxCost) { // NaN or forbidden: no better than unmatched
+				c = maxCost
+			}
+			row[j] = c - maxCost
+		}
+		clear(row[cols:]) // the rows' ways out: unmatched costs 0
+	}
 	u, v, p, way, minv, used := a.u[:n+1], a.v[:m+1], a.p[:m+1], a.way[:m+1], a.minv[:m+1], a.used[:m+1]
 	clear(u)
 	clear(v)
@@ -56,11 +62,12 @@ func (a *Assigner) Solve(cost []float64, rows, cols int, maxCost float64, rowTo 
 		for {
 			used[j0] = true
 			i0, delta, j1 := p[j0], inf, 0
+			row := cm[(i0-1)*m:]
 			for j := 1; j <= m; j++ {
 				if used[j] {
 					continue
 				}
-				cur := at(i0-1, j-1) - u[i0] - v[j]
+				cur := row[j-1] - u[i0] - v[j]
 				if cur < minv[j] {
 					minv[j], way[j] = cur, j0
 				}
