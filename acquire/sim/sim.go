@@ -15,11 +15,11 @@ import (
 
 // Config configures the simulated rig. The zero value of a field means its default.
 type Config struct {
-	Cameras     int     // 0, 4 or 8 (default 4; -1 for none)
-	Width       int     // camera image width, default 640
-	Height      int     // camera image height, default 360
-	FPS         int     // camera trigger rate, default 30; triggers are aligned to UTC seconds (frameset.Trigger)
-	JPEGQuality int     // default 75
+	Cameras     int // 0, 4 or 8 (default 4; -1 for none)
+	Width       int // camera image width, default 640
+	Height      int // camera image height, default 360
+	FPS         int // camera trigger rate, default 30; triggers are aligned to UTC seconds (frameset.Trigger)
+	JPEGQuality int // default 75
 
 	// Speed is how fast simulated time runs against the wall clock: 1 real time,
 	// 10 ten times faster, 0 as fast as possible.
