@@ -8,7 +8,7 @@ import (
 	"math"
 
 	"roadlog/acquire/can/canframe"
-	"roadlog/acquire/can/dbc"
+	"roadlog/dbc"
 	"roadlog/schema"
 	"roadlog/sync/clock"
 )

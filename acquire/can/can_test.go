@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"roadlog/acquire/can/dbc"
+	"roadlog/dbc"
 	"roadlog/internal/shared"
 	"roadlog/schema"
 )

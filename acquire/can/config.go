@@ -20,8 +20,8 @@ import (
 	"os"
 	"time"
 
-	"roadlog/acquire/can/dbc"
 	"roadlog/acquire/can/socketcan"
+	"roadlog/dbc"
 	"roadlog/sync/clock"
 )
 

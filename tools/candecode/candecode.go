@@ -19,7 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"roadlog/acquire/can/dbc"
+	"roadlog/dbc"
 	"roadlog/schema"
 )
 

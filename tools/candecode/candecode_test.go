@@ -14,7 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"roadlog/acquire/can/candump"
-	"roadlog/acquire/can/dbc"
+	"roadlog/dbc"
 	"roadlog/internal/shared"
 	"roadlog/schema"
 )
