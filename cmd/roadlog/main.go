@@ -53,6 +53,8 @@ Start here:
 		newVerifyCmd(),
 		newRepairCmd(),
 		newInspectCmd(),
+		newRigCmd(),
+		newDecodeCmd(),
 		newServeCmd(),
 	)
 	return root

@@ -23,6 +23,8 @@ import (
 	"roadlog/record/drive"
 	"roadlog/record/ring"
 	"roadlog/sync/clock"
+	"roadlog/sync/frameset"
+	"roadlog/sync/reference"
 )
 
 type serveFlags struct {
@@ -178,7 +180,10 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		return fmt.Errorf("repair unfinished drives: %w", err)
 	}
 
-	tb := clock.NewSystem()
+	// The reference timebase: the host clock until a PPS discipline locks it (the
+	// simulated rig has no PPS line, so it stays free-running).
+	ref := reference.New(reference.Config{Start: clock.NewSystem()})
+	tb := ref
 	rig, err := sim.New(sim.Config{Cameras: f.cameras, Width: w, Height: h, Speed: f.speed, Seed: f.seed, Timebase: tb, RawNMEA: true})
 	if err != nil {
 		return usageError{err}
@@ -241,7 +246,14 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 			errs <- err
 		}()
 	}
-	start("simulated rig", func(c context.Context) error { return rig.Run(c, live) })
+	// sources → frame sets (trigger ids) → recorder; the supervisor restarts a failed
+	// source and writes the outage as events
+	stage := record.NewFrameSets(frameset.Config{Trigger: frameset.Trigger{Rate: 30}, Cameras: len(rig.Cameras()), Timebase: ref},
+		live, func(*frameset.Set) {})
+	sup := &record.Supervisor{Sink: stage, Timebase: tb, Log: log}
+	start("simulated rig", func(c context.Context) error { sup.Run(c, "sim", rig); return nil })
+	start("frame sets", stage.Run)
+	start("reference clock", func(c context.Context) error { ref.Run(c, live); return nil })
 	start("status", srv.Run)
 	if rg != nil {
 		start("ring capture", rg.Run)

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"go.einride.tech/can"
-	"go.einride.tech/can/pkg/dbc"
-	"go.einride.tech/can/pkg/descriptor"
-
+	"roadlog/dbc"
 	"roadlog/record"
 	"roadlog/schema"
 )
@@ -29,8 +26,8 @@ type Feed interface {
 // stops it while recording; Mark marks. Time is the frames' own t, so a replayed or
 // simulated bus behaves as a live one.
 //
-// The signal is decoded with einride's DBC descriptor directly (one signal needs no
-// full decoder); classic CAN messages of up to 8 bytes only.
+// The signal is decoded with roadlog's DBC decoder (package dbc): Intel or Motorola
+// byte order, classic or FD payloads, multiplexed signals.
 type CANButton struct {
 	Feed    Feed
 	DBC     []byte // the car's DBC file
@@ -61,10 +58,8 @@ func SplitSignal(ref string) (message, signal string, err error) {
 
 // canSignal is the resolved button signal.
 type canSignal struct {
-	id        uint32
-	ext       bool
-	size      int
-	sig       *descriptor.Signal
+	msg       *dbc.Message
+	sig       *dbc.Signal
 	startStop uint64
 	mark      uint64
 }
@@ -75,47 +70,30 @@ func (b *CANButton) resolve() (*canSignal, error) {
 	if name == "" {
 		name = "DBC"
 	}
-	p := dbc.NewParser(name, b.DBC)
-	if err := p.Parse(); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", name, err)
-	}
-	var cs *canSignal
-	var md *dbc.MessageDef
-	for _, d := range p.Defs() {
-		if m, ok := d.(*dbc.MessageDef); ok && string(m.Name) == b.Message {
-			md = m
+	f, perr := dbc.Parse(name, b.DBC) // a File with every statement it could read
+	db := dbc.Compile(f)
+	m := db.MessageByName(b.Message)
+	if m == nil {
+		if perr != nil {
+			return nil, fmt.Errorf("%w: no message %s in %s: %w", ErrBadConfig, b.Message, name, perr)
 		}
-	}
-	if md == nil {
 		return nil, fmt.Errorf("%w: no message %s in %s", ErrBadConfig, b.Message, name)
 	}
-	if md.Size > can.MaxDataLength {
-		return nil, fmt.Errorf("%w: message %s is %d bytes; CAN buttons read classic CAN messages (8 bytes at most)", ErrBadConfig, b.Message, md.Size)
-	}
-	for _, sd := range md.Signals {
-		if string(sd.Name) != b.Signal {
-			continue
+	cs := &canSignal{msg: m, startStop: 1, mark: 2}
+	for _, sg := range m.Signals {
+		if sg.Name == b.Signal {
+			cs.sig = sg
 		}
-		cs = &canSignal{id: uint32(md.MessageID.ToCAN()), ext: md.MessageID.IsExtended(), size: int(md.Size),
-			sig: &descriptor.Signal{Name: string(sd.Name), Start: uint8(sd.StartBit), Length: uint8(sd.Size),
-				IsBigEndian: sd.IsBigEndian, IsSigned: sd.IsSigned, Scale: sd.Factor, Offset: sd.Offset}}
 	}
-	if cs == nil {
+	if cs.sig == nil {
 		return nil, fmt.Errorf("%w: message %s in %s has no signal %s", ErrBadConfig, b.Message, name, b.Signal)
 	}
-	cs.startStop, cs.mark = 1, 2
-	for _, d := range p.Defs() {
-		vd, ok := d.(*dbc.ValueDescriptionsDef)
-		if !ok || vd.MessageID != md.MessageID || string(vd.SignalName) != b.Signal {
-			continue
-		}
-		for _, v := range vd.ValueDescriptions {
-			switch v.Description {
-			case "start_stop":
-				cs.startStop = uint64(v.Value)
-			case "mark":
-				cs.mark = uint64(v.Value)
-			}
+	for _, v := range cs.sig.Values {
+		switch v.Name {
+		case "start_stop":
+			cs.startStop = uint64(v.Value)
+		case "mark":
+			cs.mark = uint64(v.Value)
 		}
 	}
 	if b.StartStop != 0 {
@@ -132,12 +110,10 @@ func (b *CANButton) resolve() (*canSignal, error) {
 
 // value decodes the button's raw value from a frame, if the frame carries it.
 func (cs *canSignal) value(f *schema.CAN) (uint64, bool) {
-	if f.ID != cs.id || f.Ext != cs.ext || f.RTR || f.Err || len(f.Data) < cs.size {
+	if f.ID != cs.msg.ID || f.Ext != cs.msg.Extended || f.RTR || f.Err || !cs.sig.Active(f.Data) {
 		return 0, false
 	}
-	var d can.Data
-	copy(d[:], f.Data)
-	return cs.sig.UnmarshalUnsigned(d), true
+	return cs.sig.Raw(f.Data)
 }
 
 // tapSize bounds the button's queue of frames of its message.
@@ -164,7 +140,7 @@ func (b *CANButton) Run(ctx context.Context) error {
 	}
 	tap := b.Feed.Tap(func(s schema.Sample) bool {
 		f, ok := s.(*schema.CAN)
-		return ok && f.ID == cs.id && (b.Bus == "" || f.Bus == b.Bus)
+		return ok && f.ID == cs.msg.ID && (b.Bus == "" || f.Bus == b.Bus)
 	}, tapSize, false)
 	defer b.Feed.Untap(tap)
 	for {

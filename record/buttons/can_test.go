@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.einride.tech/can"
+	"go.einride.tech/can/pkg/descriptor"
 
 	"roadlog/acquire/sim"
 	"roadlog/record"
@@ -33,6 +34,7 @@ type buttonBus struct {
 	t0      int64
 	presses []pressing
 	cs      *canSignal
+	enc     *descriptor.Signal // the button encoded with einride's descriptor, as the simulator encodes
 }
 
 func (b *buttonBus) Publish(s schema.Sample) {
@@ -43,7 +45,7 @@ func (b *buttonBus) Publish(s schema.Sample) {
 				if at >= p.from && at < p.to {
 					var d can.Data
 					copy(d[:], f.Data)
-					b.cs.sig.MarshalUnsigned(&d, p.v)
+					b.enc.MarshalUnsigned(&d, p.v)
 					f.Data = append([]byte(nil), d[:len(f.Data)]...)
 				}
 			}
@@ -62,7 +64,7 @@ func TestCANButtonOnSimulatedBus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cs.id != 1556 || cs.startStop != 1 || cs.mark != 2 {
+	if cs.msg.ID != 1556 || cs.startStop != 1 || cs.mark != 2 {
 		t.Fatalf("resolved %+v", cs)
 	}
 	t0 := e.Now()
@@ -70,7 +72,8 @@ func TestCANButtonOnSimulatedBus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := &buttonBus{sink: e, t0: t0, cs: cs, presses: []pressing{
+	enc := &descriptor.Signal{Name: "DriverButton", Start: 8, Length: 2}
+	bus := &buttonBus{sink: e, t0: t0, cs: cs, enc: enc, presses: []pressing{
 		{1.0, 1.3, 1}, // press: start
 		{2.0, 2.2, 2}, // mark
 		{3.0, 3.5, 1}, // a short press of start/stop while recording does nothing
@@ -132,7 +135,7 @@ func TestCANButtonConfig(t *testing.T) {
 	}
 	b = simButton(e)
 	b.DBC = []byte("BO_ 12 X: 8 Y\n SG_ broken")
-	if _, err := b.resolve(); err == nil || !strings.Contains(err.Error(), "roadlog_sim.dbc") {
+	if _, err := b.resolve(); err == nil || !strings.Contains(err.Error(), "roadlog_sim.dbc") || !errors.Is(err, ErrBadConfig) {
 		t.Errorf("broken DBC: %v", err)
 	}
 }
@@ -149,7 +152,8 @@ var canFrames = []struct {
 	{"start_stop", []byte{0, 1, 0, 0, 0, 0, 0, 0}, 1, true},
 	{"mark", []byte{0, 2, 0, 0, 0, 0, 0, 0}, 2, true},
 	{"other bits set", []byte{0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 2, true},
-	{"short frame", []byte{0, 1}, 0, false},
+	{"short frame holding the signal", []byte{0, 1}, 1, true},
+	{"too short for the signal", []byte{0}, 0, false},
 	{"empty", nil, 0, false},
 }
 
@@ -174,8 +178,8 @@ func TestCANSignalValue(t *testing.T) {
 }
 
 // FuzzCANSignal decodes arbitrary frames as the simulated car's button: never a
-// panic, never a value from a frame that is not BODY or too short for it, never a
-// value wider than the 2-bit signal.
+// panic, never a value from a frame that is not BODY or too short to hold the
+// signal (bits 8-9), never a value wider than the 2-bit signal.
 func FuzzCANSignal(f *testing.F) {
 	for _, c := range canFrames {
 		f.Add(uint32(1556), false, c.data)
@@ -188,7 +192,7 @@ func FuzzCANSignal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, id uint32, ext bool, data []byte) {
 		v, ok := cs.value(&schema.CAN{Bus: "chassis", ID: id, Ext: ext, DLC: uint8(len(data) & 15), Data: data})
-		if ok && (id != 1556 || ext || len(data) < 8) {
+		if ok && (id != 1556 || ext || len(data) < 2) {
 			t.Fatalf("decoded a frame of id %d ext %v with %d bytes", id, ext, len(data))
 		}
 		if v > 3 {
