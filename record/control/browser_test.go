@@ -76,7 +76,7 @@ func press(sel, cond string) chromedp.Action[chromedp.Void] {
 func TestPageInChromium(t *testing.T) {
 	ctx, cancel := browser(t)
 	defer cancel()
-	st := newStation(t, stationConfig{cameras: 4})
+	st := newStation(t, stationConfig{cameras: 4, clock: true})
 
 	run := func(what string, a ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -19,6 +19,8 @@ import (
 	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/schema"
+	"roadlog/sync/clock"
+	"roadlog/sync/reference"
 )
 
 func TestMain(m *testing.M) {
@@ -45,6 +47,7 @@ type stationConfig struct {
 	cameras int // simulated cameras (0: none)
 	noSim   bool
 	noRun   bool // the server is built but its Run (taps, pushes) does not run
+	clock   bool // the reference timebase publishes sync rows, as in roadlog serve
 	opt     Options
 }
 
@@ -71,8 +74,9 @@ func newStation(t testing.TB, cfg stationConfig) *station {
 			cams = append(cams, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 10})
 		}
 	}
+	ref := reference.New(reference.Config{Start: clock.NewSystem()})
 	eng, err := record.New(record.Options{Root: root, Vehicle: "test", FlushInterval: 100 * time.Millisecond,
-		MinFreeBytes: 1 << 20, WarnFreeBytes: 2 << 20, Cameras: cams, Simulated: true, Log: quietLog()})
+		MinFreeBytes: 1 << 20, WarnFreeBytes: 2 << 20, Cameras: cams, Simulated: true, Log: quietLog(), Timebase: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,10 +104,18 @@ func newStation(t testing.TB, cfg stationConfig) *station {
 			}
 			close(srvDone)
 		}()
+		refDone := make(chan struct{})
+		go func() {
+			if cfg.clock {
+				ref.Run(ctx, eng)
+			}
+			close(refDone)
+		}()
 		if rig != nil {
 			rig.Run(ctx, eng)
 		}
 		<-srvDone
+		<-refDone
 	}()
 	t.Cleanup(st.close)
 	return st

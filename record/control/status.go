@@ -63,7 +63,8 @@ type Sensor struct {
 	Age        float64 `json:"age_s"` // seconds since the newest sample
 	Drops      int64   `json:"drops"` // dropped from its queue in the current drive
 	SyncState  string  `json:"sync_state,omitempty"`
-	SyncOffset float64 `json:"sync_offset_ms,omitempty"`
+	SyncOffset float64 `json:"sync_offset_ms,omitempty"` // device minus reference time (any epoch)
+	SyncError  float64 `json:"sync_uncertainty_ms,omitempty"`
 	OK         bool    `json:"ok"`
 }
 
@@ -228,7 +229,7 @@ func (s *Server) status() *Status {
 			Age: now.Sub(h.LastSeen).Seconds()}
 		sn.Drops = drops[queueOf(h.Table, h.Name)]
 		if c, ok := clocks[h.Name]; ok {
-			sn.SyncState, sn.SyncOffset = c.row.State.String(), float64(c.row.Offset)/1e6
+			sn.SyncState, sn.SyncOffset, sn.SyncError = c.row.State.String(), float64(c.row.Offset)/1e6, finite(c.row.Uncertainty)/1e6
 		}
 		sn.OK = sn.Age < s.staleAfter(peak[string(h.Table)+"/"+h.Name]).Seconds() || !isSensor(h.Table)
 		st.Sensors = append(st.Sensors, sn)
@@ -347,6 +348,10 @@ func warnings(st *Status, recent []schema.Event, nowRef int64, o Options) []Warn
 		case "locked", "passthrough":
 		case "fault":
 			add("error", "Clock %s has failed: timestamps may be wrong", c.Source)
+		case "free_run":
+			add("warn", "Clock %s is running free: not locked to GNSS time", c.Source)
+		case "holdover":
+			add("warn", "Clock %s lost its lock and is holding over", c.Source)
 		default:
 			add("warn", "Clock %s is not locked (%s)", c.Source, strings.ReplaceAll(c.State, "_", " "))
 		}

@@ -216,7 +216,13 @@ function render(st) {
 function renderSensors(st) {
   const body = $('#sensors tbody');
   const rows = st.sensors.map((s) => {
-    const sync = s.sync_state ? s.sync_state.replace(/_/g, ' ') + ' ' + s.sync_offset_ms.toFixed(2) + ' ms' : '—';
+    // a clock's offset is only readable when its device counts from the same epoch;
+    // otherwise the bound on its error says how good it is
+    let sync = '—';
+    if (s.sync_state) {
+      const off = s.sync_offset_ms || 0, unc = s.sync_uncertainty_ms || 0;
+      sync = s.sync_state.replace(/_/g, ' ') + (Math.abs(off) < 1000 ? ' ' + off.toFixed(2) + ' ms' : ' ±' + unc.toFixed(2) + ' ms');
+    }
     const age = s.age_s < 1 ? 'now' : human(s.age_s) + ' ago';
     return { bad: !s.ok, cells: [s.label, s.rate.toFixed(s.rate < 10 ? 1 : 0), age, String(s.drops), sync] };
   });
