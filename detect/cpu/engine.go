@@ -122,8 +122,21 @@ func (e *Engine) OutputShape(i int) model.Shape { return e.outputs[i].Shape }
 // OutputTensor returns graph output i with its type (int outputs in I32).
 func (e *Engine) OutputTensor(i int) *model.Tensor { return e.outputs[i] }
 
-// Run computes the graph on the inputs' current contents. ctx is checked between nodes.
-func (e *Engine) Run(ctx context.Context) error {
+// Batch is the graph's input batch size (the first dimension of input 0).
+func (e *Engine) Batch() int {
+	if len(e.inputs) == 0 || len(e.inputs[0].Shape) == 0 {
+		return 1
+	}
+	return e.inputs[0].Shape[0]
+}
+
+// Run computes the graph on the inputs' current contents; ctx is checked between nodes.
+// n (the number of valid images, for detect.Engine) is checked but the whole batch is
+// computed.
+func (e *Engine) Run(ctx context.Context, n int) error {
+	if n < 0 || n > e.Batch() {
+		return fmt.Errorf("run cpu engine: %d images for a batch of %d", n, e.Batch())
+	}
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
