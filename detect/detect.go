@@ -15,7 +15,10 @@ import (
 // Box is an axis-aligned box in pixels of the image it was found in: (X1, Y1) top-left,
 // (X2, Y2) bottom-right, not clipped to the image.
 type Box struct {
-	X1, Y1, X2, Y2 float32
+	X1 float32 `json:"x1"`
+	Y1 float32 `json:"y1"`
+	X2 float32 `json:"x2"`
+	Y2 float32 `json:"y2"`
 }
 
 // W and H are the box's width and height.
@@ -41,10 +44,10 @@ func (b Box) IoU(o Box) float32 {
 
 // Detection is one object found in one image.
 type Detection struct {
-	Class uint16  // index into the model's labels (COCO: 0 person, 2 car, …)
-	Label string  // class name
-	Score float32 // confidence 0..1
-	Box   Box
+	Class uint16  `json:"class"` // index into the model's labels (COCO: 0 person, 2 car, …)
+	Label string  `json:"label"` // class name
+	Score float32 `json:"score"` // confidence 0..1
+	Box   Box     `json:"box"`
 }
 
 // Detector finds objects in images. Implementations own their engine and buffers; one
