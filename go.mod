@@ -7,6 +7,7 @@ require (
 	github.com/bluenviron/mediacommon/v2 v2.5.2
 	github.com/spf13/cobra v1.10.2
 	go.einride.tech/can v0.17.0
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.47.0
 	google.golang.org/protobuf v1.36.12
 )
