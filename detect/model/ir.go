@@ -54,11 +54,15 @@ func (d DType) String() string {
 // may be -1 (unknown).
 type Shape []int
 
-// Size is the number of elements (1 for a scalar); -1 when a dimension is unknown.
+// maxElements bounds tensor sizes the IR accepts (beyond it a shape counts as unknown).
+const maxElements = 1 << 40
+
+// Size is the number of elements (1 for a scalar); -1 when a dimension is unknown or the
+// product is beyond any real tensor.
 func (s Shape) Size() int {
 	n := 1
 	for _, d := range s {
-		if d < 0 {
+		if d < 0 || (d > 0 && n > maxElements/d) {
 			return -1
 		}
 		n *= d

@@ -85,11 +85,17 @@ func foldable(n *Node) bool {
 	return true
 }
 
+// maxFold caps the elements of a constant that folding may create.
+const maxFold = 1 << 24
+
 func fold(n *Node) error {
 	outs := make([]*Tensor, len(n.Out))
 	for i, v := range n.Out {
 		if !v.Shape.Known() {
 			return &NodeError{Op: n.Op.String(), Node: n.Name, Err: fmt.Errorf("%w: output shape unknown", ErrShape)}
+		}
+		if v.Shape.Size() > maxFold {
+			return &NodeError{Op: n.Op.String(), Node: n.Name, Err: fmt.Errorf("%w: constant of %v elements is too large to fold", ErrUnsupported, v.Shape)}
 		}
 		outs[i] = NewTensor(v.DType, v.Shape)
 	}
