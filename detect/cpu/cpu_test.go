@@ -100,9 +100,9 @@ func TestONNXCommonOps(t *testing.T) {
 // convCase is one convolution the GEMM and depthwise paths must get right.
 type convCase struct {
 	h, w, cin, cout, k, stride, pad, dil, groups int
-	depthwise                                     bool
-	act                                           model.Activation
-	residual                                      bool
+	depthwise                                    bool
+	act                                          model.Activation
+	residual                                     bool
 }
 
 func (c convCase) String() string {
