@@ -21,13 +21,13 @@ import (
 
 func newDetectCmd() *cobra.Command {
 	var (
-		device    string
-		asJSON    bool
-		classes   string
-		minScore  float32
-		letterbox bool
-		outDir    string
-		threads   int
+		device   string
+		asJSON   bool
+		classes  string
+		minScore float32
+		fit      string
+		outDir   string
+		threads  int
 	)
 	c := &cobra.Command{
 		Use:   "detect IMAGE...",
@@ -48,7 +48,15 @@ above --min-score. --out DIR writes each image with its boxes drawn as DIR/<name
 			default:
 				return usagef("--device %q: want auto, cpu or gpu", device)
 			}
-			cfg := centernet.Config{MinScore: minScore, Letterbox: letterbox}
+			cfg := centernet.Config{MinScore: minScore}
+			switch fit {
+			case "letterbox":
+				cfg.Fit = centernet.FitLetterbox
+			case "stretch":
+				cfg.Fit = centernet.FitStretch
+			default:
+				return usagef("--fit %q: want letterbox or stretch", fit)
+			}
 			switch classes {
 			case "road":
 				cfg.Thresholds = detect.RoadThresholds()
@@ -101,7 +109,7 @@ above --min-score. --out DIR writes each image with its boxes drawn as DIR/<name
 	f.BoolVar(&asJSON, "json", false, "print the detections as JSON")
 	f.StringVar(&classes, "classes", "all", "road (road classes, per-class thresholds) or all (every COCO class)")
 	f.Float32Var(&minScore, "min-score", 0.2, "score threshold with --classes all")
-	f.BoolVar(&letterbox, "letterbox", false, "keep the aspect ratio (black bars) instead of stretching to 512x512")
+	f.StringVar(&fit, "fit", "letterbox", "how images fit the 512x512 input: letterbox (aspect kept; finds more far objects) or stretch (the reference's)")
 	f.StringVar(&outDir, "out", "", "write annotated PNGs into this folder")
 	f.IntVar(&threads, "threads", 0, "CPU engine threads (0: all cores)")
 	return c

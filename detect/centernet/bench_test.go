@@ -90,7 +90,7 @@ func BenchmarkDetect(b *testing.B) {
 	for _, m := range []struct {
 		name string
 		cfg  centernet.Config
-	}{{"mode=stretch", centernet.Config{}}, {"mode=letterbox", centernet.Config{Letterbox: true}}} {
+	}{{"fit=letterbox", centernet.Config{}}, {"fit=stretch", centernet.Config{Fit: centernet.FitStretch}}} {
 		b.Run(m.name, func(b *testing.B) {
 			d, err := centernet.NewCPU(m.cfg, cpu.Options{})
 			if err != nil {

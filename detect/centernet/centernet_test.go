@@ -67,7 +67,7 @@ type refDetections struct {
 
 func newCPU(t testing.TB, o cpu.Options) *centernet.Detector {
 	t.Helper()
-	d, err := centernet.NewCPU(centernet.Config{}, o)
+	d, err := centernet.NewCPU(centernet.Config{Fit: centernet.FitStretch}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
