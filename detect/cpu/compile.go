@@ -33,6 +33,10 @@ func (e *Engine) compile(n *model.Node) (step, error) {
 		if s := newMeanStep(e, n); s != nil {
 			return s, nil
 		}
+	case model.OpMaxPool, model.OpAvgPool:
+		if s := newPoolStep(e, n); s != nil {
+			return s, nil
+		}
 	case model.OpResize:
 		if s := newResizeStep(e, n); s != nil {
 			return s, nil

@@ -4,12 +4,12 @@ import (
 	"roadlog/detect/model"
 )
 
-// panel is a block of up to 16 (or 8) output channels of packed weights: w[k*nr+j] is
+// panel is a block of up to 32, 16 or 8 output channels of packed weights: w[k*nr+j] is
 // B[k][col0+j], zero beyond width.
 type panel struct {
 	w     []float32
 	bias  []float32 // nr entries
-	nr    int       // 16 or 8
+	nr    int       // 32, 16 or 8
 	col0  int       // first output channel
 	width int       // valid channels
 	group int
@@ -38,7 +38,7 @@ type convStep struct {
 	pgroup      int // panels per task
 	pgroups     int
 	scratch     [][]float32   // per worker: im2col rows
-	edge        [][]float32   // per worker: 6×16 block for partial tiles
+	edge        [][]float32   // per worker: 6×32 block for partial tiles
 	rows        [][6]*float32 // per worker: A row addresses for the kernel
 	kern        *kernelSet
 }
@@ -88,7 +88,10 @@ func newConvStep(e *Engine, n *model.Node) *convStep {
 		for c0 := 0; c0 < s.coutG; {
 			width := min(16, s.coutG-c0)
 			nr := 16
-			if width <= 8 {
+			switch {
+			case e.kern.gemm32 != nil && s.coutG-c0 >= 32:
+				width, nr = 32, 32
+			case width <= 8:
 				nr = 8
 			}
 			pn := panel{w: make([]float32, s.k*nr), bias: make([]float32, nr), nr: nr, col0: g*s.coutG + c0, width: width, group: g}
@@ -116,7 +119,7 @@ func newConvStep(e *Engine, n *model.Node) *convStep {
 		if s.im2col {
 			s.scratch = append(s.scratch, make([]float32, s.mt*s.k+16))
 		}
-		s.edge = append(s.edge, make([]float32, 6*16))
+		s.edge = append(s.edge, make([]float32, 6*32))
 		s.rows = append(s.rows, [6]*float32{})
 	}
 	return s
@@ -144,8 +147,11 @@ func (s *convStep) do(wk, i int) {
 			s.gather(s.scratch[wk], r0, r1, group)
 		}
 		gemm := s.kern.gemm16
-		if pn.nr == 8 {
+		switch pn.nr {
+		case 8:
 			gemm = s.kern.gemm8
+		case 32:
+			gemm = s.kern.gemm32
 		}
 		for r := r0; r < r1; r += 6 {
 			rows := min(6, r1-r)

@@ -162,7 +162,23 @@ func (s *dwStep) call(wk, b, iy0, ky0, ky1, ox0, ox1, kx0, kx1 int, orow []float
 	a.inPix = p.StrideW * c * 4
 	a.outPix = c * 4
 	a.ep = s.ep
-	s.kern.dw(a)
+	if s.kern.dw16 == nil {
+		s.kern.dw(a)
+		return
+	}
+	c16 := s.c8 / 16 * 16
+	if c16 > 0 {
+		a.cbytes = c16 * 4
+		s.kern.dw16(a)
+	}
+	if c16 < s.c8 { // one more 8-channel block
+		a.in = unsafe.Add(a.in, c16*4)
+		a.w = unsafe.Add(a.w, c16*4)
+		a.bias = unsafe.Add(a.bias, c16*4)
+		a.out = unsafe.Add(a.out, c16*4)
+		a.cbytes = 32
+		s.kern.dw(a)
+	}
 }
 
 // validTaps returns the taps k0..k1 of a window starting at i0 (dilation d, k taps)

@@ -300,3 +300,95 @@ func (s *resizeStep) do(_, i int) {
 		}
 	}
 }
+
+// poolStep is OpMaxPool/OpAvgPool on NHWC, a channel vector at a time.
+type poolStep struct {
+	x, out      []float32
+	n, h, w, c  int
+	oh, ow      int
+	p           model.ConvParams
+	isMax       bool
+	rowsPerTask int
+}
+
+func newPoolStep(e *Engine, n *model.Node) step {
+	xs, os := n.In[0].Shape, n.Out[0].Shape
+	if n.In[0].IsConst() {
+		return nil
+	}
+	s := &poolStep{x: e.views[n.In[0]].F32, out: e.views[n.Out[0]].F32, n: xs[0], h: xs[1], w: xs[2], c: xs[3],
+		oh: os[1], ow: os[2], p: n.Conv, isMax: n.Op == model.OpMaxPool}
+	s.rowsPerTask = max(1, s.n*s.oh/(4*e.threads))
+	return s
+}
+
+func (s *poolStep) run(e *Engine) error {
+	rows := s.n * s.oh
+	e.pool.run(s, (rows+s.rowsPerTask-1)/s.rowsPerTask)
+	return nil
+}
+
+func (s *poolStep) do(_, i int) {
+	p, c := &s.p, s.c
+	for r := i * s.rowsPerTask; r < min((i+1)*s.rowsPerTask, s.n*s.oh); r++ {
+		b, oy := r/s.oh, r%s.oh
+		iy0 := oy*p.StrideH - p.Pads[0]
+		ky0, ky1 := validTaps(iy0, p.DilationH, p.KH, s.h)
+		for ox := 0; ox < s.ow; ox++ {
+			ix0 := ox*p.StrideW - p.Pads[1]
+			kx0, kx1 := validTaps(ix0, p.DilationW, p.KW, s.wd())
+			o := s.out[(r*s.ow+ox)*c:][:c]
+			first := true
+			for ky := ky0; ky < ky1; ky++ {
+				for kx := kx0; kx < kx1; kx++ {
+					in := s.x[((b*s.h+iy0+ky*p.DilationH)*s.w+ix0+kx*p.DilationW)*c:][:c]
+					switch {
+					case first:
+						copy(o, in)
+						first = false
+					case s.isMax:
+						for j, v := range in {
+							o[j] = max(o[j], v)
+						}
+					default:
+						for j, v := range in {
+							o[j] += v
+						}
+					}
+				}
+			}
+			if first { // window entirely in the padding
+				clear(o)
+				continue
+			}
+			if !s.isMax {
+				cnt := (ky1 - ky0) * (kx1 - kx0)
+				if p.CountIncludePad {
+					cnt = countWithPad(iy0, ix0, p, s.h, s.w)
+				}
+				inv := 1 / float32(cnt)
+				for j := range o {
+					o[j] *= inv
+				}
+			}
+		}
+	}
+}
+
+func (s *poolStep) wd() int { return s.w }
+
+// countWithPad counts window cells inside the input or its padding (ONNX
+// count_include_pad), as the reference kernel does.
+func countWithPad(iy0, ix0 int, p *model.ConvParams, h, w int) int {
+	n := 0
+	for ky := 0; ky < p.KH; ky++ {
+		iy := iy0 + ky*p.DilationH
+		for kx := 0; kx < p.KW; kx++ {
+			ix := ix0 + kx*p.DilationW
+			if iy < h+p.Pads[2] && ix < w+p.Pads[3] {
+				n++
+			}
+		}
+	}
+	return n
+}

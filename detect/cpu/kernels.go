@@ -15,8 +15,12 @@ type kernelSet struct {
 	// with B a packed panel; see sgemm6x16 in kernels_amd64.s.
 	gemm16 func(k int, a *[6]*float32, b, c *float32, ldc int, bias *float32, ep *epilogue)
 	gemm8  func(k int, a *[6]*float32, b, c *float32, ldc int, bias *float32, ep *epilogue)
+	// gemm32 is the 32-column block where the CPU has wide vectors (nil otherwise).
+	gemm32 func(k int, a *[6]*float32, b, c *float32, ldc int, bias *float32, ep *epilogue)
 	// dw computes a run of depthwise-convolution output pixels for whole 8-channel blocks.
 	dw func(a *dwArgs)
+	// dw16 does whole 16-channel blocks with wide vectors (nil where the CPU lacks them).
+	dw16 func(a *dwArgs)
 }
 
 // dwArgs is the argument block of the depthwise kernel (layout shared with assembly:
