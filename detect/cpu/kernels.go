@@ -107,16 +107,24 @@ func gemmGo(k int, a *[6]*float32, b, c *float32, ldc int, bias *float32, ep *ep
 	for r := 0; r < 6; r++ {
 		ar := unsafe.Slice(a[r], k)
 		cr := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), r*ldc)), nr)
-		var acc [16]float32
-		copy(acc[:nr], bi)
-		for kk, av := range ar {
-			bp := bs[kk*nr : kk*nr+nr]
-			for j, bv := range bp {
-				acc[j] += av * bv
+		for j0 := 0; j0 < nr; j0 += 8 {
+			// eight scalar accumulators stay in registers
+			c0, c1, c2, c3, c4, c5, c6, c7 := bi[j0], bi[j0+1], bi[j0+2], bi[j0+3], bi[j0+4], bi[j0+5], bi[j0+6], bi[j0+7]
+			for kk, av := range ar {
+				o := kk*nr + j0
+				p := bs[o : o+8 : o+8]
+				c0 += av * p[0]
+				c1 += av * p[1]
+				c2 += av * p[2]
+				c3 += av * p[3]
+				c4 += av * p[4]
+				c5 += av * p[5]
+				c6 += av * p[6]
+				c7 += av * p[7]
 			}
-		}
-		for j := range cr {
-			cr[j] = ep.apply(acc[j])
+			o := cr[j0 : j0+8 : j0+8]
+			o[0], o[1], o[2], o[3] = ep.apply(c0), ep.apply(c1), ep.apply(c2), ep.apply(c3)
+			o[4], o[5], o[6], o[7] = ep.apply(c4), ep.apply(c5), ep.apply(c6), ep.apply(c7)
 		}
 	}
 }
