@@ -7,6 +7,9 @@ import (
 	"roadlog/detect/model"
 )
 
+// maxArena caps the activation memory of one engine (elements; 16 GiB).
+const maxArena = 1 << 32
+
 // buffer is a span of the arena shared by values that alias (Reshape, in-place ops).
 type buffer struct {
 	size      int // elements
@@ -124,6 +127,10 @@ func (e *Engine) plan() error {
 		r.offset = off
 		placed[kind] = append(placed[kind], r)
 		total[kind] = max(total[kind], off+size)
+	}
+	if total[0]+total[1] > maxArena {
+		return fmt.Errorf("plan arena: %w: the graph needs %d MiB of activations (limit %d MiB)",
+			model.ErrUnsupported, 4*(total[0]+total[1])>>20, 4*maxArena>>20)
 	}
 	e.arena = make([]float32, total[0]+16)
 	e.iarena = make([]int32, total[1]+16)
