@@ -54,6 +54,8 @@ Start here:
 		newRepairCmd(),
 		newInspectCmd(),
 		newDetectCmd(),
+		newRigCmd(),
+		newDecodeCmd(),
 	)
 	return root
 }
