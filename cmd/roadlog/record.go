@@ -62,7 +62,7 @@ IMU and 4 or 8 cameras, with ground truth. It needs no hardware.`,
 	fl := c.Flags()
 	fl.BoolVar(&f.sim, "sim", false, "record the simulated rig (the embedded default rig)")
 	fl.StringVar(&f.rig, "rig", "", "record the rig this YAML file describes (see docs/format/rig.md)")
-	fl.StringVar(&f.detector, "detector", "truth", "live detector: truth (simulated drives: the scenario's true boxes with realistic noise, misses and false alarms; the default with --sim because a COCO network does not see the simulator's flat shapes as cars) or none")
+	fl.StringVar(&f.detector, "detector", "truth", "live detector: cnn (the CenterNet COCO model on the CPU; the default with --rig), truth (simulated drives: the scenario's true boxes with realistic noise, misses and false alarms; the default with --sim because a COCO network does not take the simulator's flat shapes for cars) or none")
 	fl.IntVar(&f.cameras, "cameras", 4, "simulated cameras: 4 or 8 (0 for none)")
 	fl.StringVar(&f.size, "camera-size", "640x360", "simulated camera image size, WxH")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this much drive time (0: until Ctrl-C)")
@@ -114,8 +114,8 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
 			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate}, ref)
 	} else {
-		if f.detector == "truth" {
-			f.detector = "none"
+		if !cmd.Flags().Changed("detector") {
+			f.detector = "cnn"
 		}
 		s, err = rigSetup(f.rig, ref)
 	}

@@ -17,6 +17,9 @@ import (
 	"roadlog/acquire/imu"
 	"roadlog/acquire/sim"
 	"roadlog/dbc"
+	"roadlog/detect"
+	"roadlog/detect/centernet"
+	"roadlog/detect/cpu"
 	"roadlog/detect/live"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/ranging"
@@ -184,6 +187,19 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 	var tagger *live.Tagger
 	switch detector {
 	case "none":
+	case "cnn":
+		d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("load the detector: %w", err)
+		}
+		p := pipeline.New(pipeline.Config{Cameras: s.calib})
+		runner := pipeline.NewRunner(live.Images(d), p, pipeline.RunnerConfig{})
+		tagger = live.New(runner)
+		go func() {
+			runner.Run(ctx, eng)
+			d.Close()
+		}()
+		next = tagger.Sink(eng)
 	case "truth":
 		if !s.simulated {
 			return nil, usagef("--detector truth needs the simulated rig (--sim): real drives have no truth")
@@ -196,14 +212,18 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		go runner.Run(ctx, eng)
 		next = tagger.Sink(eng)
 	default:
-		return nil, usagef("--detector %q: want truth or none", detector)
+		return nil, usagef("--detector %q: want cnn, truth or none", detector)
 	}
 	emit := func(*frameset.Set) {}
 	if tagger != nil {
 		emit = func(set *frameset.Set) {
 			fs := &pipeline.FrameSet{T: set.T, TriggerID: set.TriggerID}
 			for _, m := range set.Members {
-				fs.Frames = append(fs.Frames, pipeline.Frame{Camera: m.Camera, Seq: m.Frame.Seq, Width: int(m.Frame.Width), Height: int(m.Frame.Height)})
+				fr := pipeline.Frame{Camera: m.Camera, Seq: m.Frame.Seq, Width: int(m.Frame.Width), Height: int(m.Frame.Height)}
+				if m.Frame.Codec == schema.CodecMJPEG {
+					fr.JPEG = m.Frame.Data // read-only share: the recorder never changes frame bytes
+				}
+				fs.Frames = append(fs.Frames, fr)
 			}
 			tagger.Submit(fs)
 		}
