@@ -65,12 +65,14 @@ type simOptions struct {
 	static                 bool
 	extraBuses             int
 	extraRate              float64
+	congested              func() bool
 }
 
 // simSetup builds the simulated rig.
 func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 	r, err := sim.New(sim.Config{Cameras: o.cameras, Width: o.width, Height: o.height, Speed: o.speed, Duration: o.duration,
-		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate})
+		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate,
+		Congested: o.congested})
 	if err != nil {
 		return nil, usageError{err}
 	}
