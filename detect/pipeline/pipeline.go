@@ -25,6 +25,7 @@ type Frame struct {
 	Seq           int64       // the camera's frame counter (frames.arrow seq)
 	Width, Height int         // px
 	Image         image.Image // decoded picture for image detectors; nil for the truth-fed one
+	JPEG          []byte      // the encoded frame when Image is nil and the camera records MJPEG (detectors decode it)
 }
 
 // FrameSet is one trigger's frames, and in simulated drives the truth of that instant.
