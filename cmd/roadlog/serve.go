@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"roadlog/acquire/sim"
 	"roadlog/internal/sdnotify"
 	"roadlog/record"
 	"roadlog/record/buttons"
@@ -23,12 +20,13 @@ import (
 	"roadlog/record/drive"
 	"roadlog/record/ring"
 	"roadlog/sync/clock"
-	"roadlog/sync/frameset"
 	"roadlog/sync/reference"
 )
 
 type serveFlags struct {
 	sim         bool
+	rig         string
+	detector    string
 	addr        string
 	tokenFile   string
 	out         string
@@ -60,7 +58,7 @@ type serveFlags struct {
 func newServeCmd() *cobra.Command {
 	var f serveFlags
 	c := &cobra.Command{
-		Use:   "serve --sim [flags]",
+		Use:   "serve --sim | --rig FILE [flags]",
 		Short: "Run the recorder daemon: driver's-station web page, HTTP API, buttons, ring capture",
 		Long: `Run roadlog as a daemon. The sources start at once, so the health of every sensor is
 visible before recording; recording starts and stops on command: the web page (open
@@ -82,16 +80,19 @@ systemd unit.`,
 		Example: `  roadlog serve --sim
   roadlog serve --sim --addr 0.0.0.0:8470 --token-file /etc/roadlog/token
   roadlog serve --sim --ring --pre 20s --post 10s --ring-disk-mb 20000
+  roadlog serve --rig examples/car-8cam.yaml --out /data/drives --can-button chassis:SWS.RecordButton
   roadlog serve --sim --gpio-chip gpiochip0 --gpio-button 17 --gpio-led 27`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, f) },
 	}
 	fl := c.Flags()
 	fl.BoolVar(&f.sim, "sim", false, "serve the simulated rig (the embedded default rig)")
+	fl.StringVar(&f.rig, "rig", "", "serve the rig this YAML file describes (see docs/format/rig.md)")
+	fl.StringVar(&f.detector, "detector", "truth", "live detector: cnn (the default with --rig), truth (simulated drives, the default with --sim) or none; see roadlog record --help")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8470", "listen address (anything but loopback needs a token)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token (default: $ROADLOG_TOKEN)")
 	fl.StringVar(&f.out, "out", "drives", "folder that holds drives")
-	fl.StringVar(&f.vehicle, "vehicle", "", "vehicle name in drive ids (default: sim with --sim)")
+	fl.StringVar(&f.vehicle, "vehicle", "", "vehicle name in drive ids (default: the rig's, sim with --sim)")
 	fl.IntVar(&f.cameras, "cameras", 4, "simulated cameras: 4 or 8 (0 for none)")
 	fl.StringVar(&f.size, "camera-size", "640x360", "simulated camera image size, WxH")
 	fl.Float64Var(&f.speed, "speed", 1, "simulation speed: 1 real time, N times faster")
@@ -106,7 +107,7 @@ systemd unit.`,
 	fl.DurationVar(&f.post, "post", 5*time.Second, "ring capture: kept after the last trigger of a window")
 	fl.Int64Var(&f.ringMemMB, "ring-buffer-mb", 512, "ring capture: memory for the pre-trigger buffer")
 	fl.Int64Var(&f.ringDiskMB, "ring-disk-mb", 0, "ring capture: disk for kept windows, the oldest deleted first (0: no limit)")
-	fl.StringVar(&f.canButton, "can-button", "", "CAN button BUS:MESSAGE.Signal decoded with the rig's DBC (with --sim: chassis:BODY.DriverButton; \"off\" for none)")
+	fl.StringVar(&f.canButton, "can-button", "", "CAN button BUS:MESSAGE.Signal decoded with the rig's DBC files (with --sim: chassis:BODY.DriverButton; \"off\" for none)")
 	fl.StringVar(&f.gpioChip, "gpio-chip", "", "GPIO chip of the push-button, e.g. gpiochip0 (none by default)")
 	fl.IntVar(&f.gpioButton, "gpio-button", -1, "GPIO line of the start/mark/stop button")
 	fl.IntVar(&f.gpioMark, "gpio-mark", -1, "GPIO line of a mark-only button (-1: none)")
@@ -117,23 +118,11 @@ systemd unit.`,
 }
 
 func runServe(cmd *cobra.Command, f serveFlags) error {
-	if !f.sim {
-		return usagef("say what to serve: --sim for the simulated rig (real rigs: --rig FILE)")
-	}
-	if f.cameras == 0 {
-		f.cameras = -1
-	} else if f.cameras != 4 && f.cameras != 8 {
-		return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
-	}
-	var w, h int
-	if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
-		return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+	if f.sim == (f.rig != "") {
+		return usagef("say what to serve: --sim for the simulated rig, or --rig FILE for a real one")
 	}
 	if f.speed <= 0 {
 		return usagef("--speed %v: a daemon runs the simulation at a pace: 1 real time, N times faster", f.speed)
-	}
-	if f.vehicle == "" {
-		f.vehicle = "sim"
 	}
 	if strings.ContainsAny(f.vehicle, `/\ `) {
 		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
@@ -151,11 +140,11 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if err := control.CheckListen(f.addr, token); err != nil {
 		return usageError{err}
 	}
-	if f.canButton == "" {
+	if f.canButton == "" && f.sim {
 		f.canButton = "chassis:BODY.DriverButton"
 	}
 	var canBus, canMsg, canSig string
-	if f.canButton != "off" {
+	if f.canButton != "" && f.canButton != "off" {
 		bus, ref, ok := strings.Cut(f.canButton, ":")
 		if !ok {
 			bus, ref = "", f.canButton
@@ -171,6 +160,54 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The reference timebase: the host clock until a PPS discipline locks it.
+	ref := reference.New(reference.Config{Start: clock.NewSystem()})
+	var live *record.Engine // set before any source starts
+	var s *setup
+	var err error
+	if f.sim {
+		if f.cameras == 0 {
+			f.cameras = -1
+		} else if f.cameras != 4 && f.cameras != 8 {
+			return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
+		}
+		var w, h int
+		if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
+			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+		}
+		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, seed: f.seed,
+			congested: func() bool { return live.Congested() }}, ref)
+	} else {
+		if !cmd.Flags().Changed("detector") {
+			f.detector = "cnn"
+		}
+		s, err = rigSetup(f.rig, ref)
+	}
+	if err != nil {
+		return err
+	}
+	if s.cleanup != nil {
+		defer s.cleanup()
+	}
+	if f.vehicle != "" {
+		s.vehicle = f.vehicle
+	}
+	engOpt := record.Options{Root: f.out, Vehicle: s.vehicle, SegmentDuration: f.segment, FlushInterval: f.flush,
+		Compression: record.Compression(f.compression), Loop: f.loop, MinFreeBytes: f.minFreeMB << 20, Timebase: ref,
+		TimebaseKind: s.tbKind, Log: log, Software: version, Simulated: s.simulated, Cameras: s.cameras,
+		DBCFiles: s.dbcFiles, RigYAML: s.rigYAML, Extra: s.extra}
+	if !cmd.Flags().Changed("segment") && s.opts.Segment > 0 {
+		engOpt.SegmentDuration = s.opts.Segment
+	}
+	if !cmd.Flags().Changed("flush") && s.opts.FlushInterval > 0 {
+		engOpt.FlushInterval = min(s.opts.FlushInterval, time.Second)
+	}
+	if !cmd.Flags().Changed("compression") && s.opts.Compression != "" {
+		engOpt.Compression = record.Compression(s.opts.Compression)
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return fmt.Errorf("create the drives folder: %w", err)
+	}
 	sw := drive.Software{Name: "roadlog", Version: version}
 	reps, err := record.RepairUnfinished(f.out, sw)
 	for _, r := range reps {
@@ -179,29 +216,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("repair unfinished drives: %w", err)
 	}
-
-	// The reference timebase: the host clock until a PPS discipline locks it (the
-	// simulated rig has no PPS line, so it stays free-running).
-	ref := reference.New(reference.Config{Start: clock.NewSystem()})
-	tb := ref
-	rig, err := sim.New(sim.Config{Cameras: f.cameras, Width: w, Height: h, Speed: f.speed, Seed: f.seed, Timebase: tb, RawNMEA: true})
-	if err != nil {
-		return usageError{err}
-	}
-	var cams []drive.Camera
-	for _, c := range rig.Cameras() {
-		cams = append(cams, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 30})
-	}
-	extra, _ := json.Marshal(map[string]any{"scenario": "roadlog-sim-1", "seed": f.seed, "calibration": rig.Cameras()})
-	dbc, err := writeTemp(sim.DBCName, sim.DBC)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(filepath.Dir(dbc))
-	engOpt := record.Options{Root: f.out, Vehicle: f.vehicle, SegmentDuration: f.segment, FlushInterval: f.flush,
-		Compression: record.Compression(f.compression), Loop: f.loop, MinFreeBytes: f.minFreeMB << 20, Timebase: tb, Log: log,
-		Software: version, Simulated: true, Cameras: cams, DBCFiles: []string{dbc}, Extra: extra}
-	live, err := record.New(engOpt)
+	live, err = record.New(engOpt)
 	if err != nil {
 		return usageError{err}
 	}
@@ -219,7 +234,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		}
 		rec, mode = rg, "ring"
 	}
-	srv, err := control.New(control.Options{Feed: live, Recorder: rec, Root: f.out, Mode: mode, Cameras: cams, Token: token,
+	srv, err := control.New(control.Options{Feed: live, Recorder: rec, Root: f.out, Mode: mode, Cameras: s.cameras, Token: token,
 		MinFreeBytes: f.minFreeMB << 20, Version: version, Log: log})
 	if err != nil {
 		return err
@@ -246,20 +261,19 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 			errs <- err
 		}()
 	}
-	// sources → frame sets (trigger ids) → recorder; the supervisor restarts a failed
-	// source and writes the outage as events
-	stage := record.NewFrameSets(frameset.Config{Trigger: frameset.Trigger{Rate: 30}, Cameras: len(rig.Cameras()), Timebase: ref},
-		live, func(*frameset.Set) {})
-	sup := &record.Supervisor{Sink: stage, Timebase: tb, Log: log}
-	start("simulated rig", func(c context.Context) error { sup.Run(c, "sim", rig); return nil })
-	start("frame sets", stage.Run)
-	start("reference clock", func(c context.Context) error { ref.Run(c, live); return nil })
+	// sources → frame sets (trigger ids) → detector → recorder, with the reference
+	// clock's sync rows; the supervisor restarts a failed source and writes the outage
+	sink, err := s.live(runCtx, live, ref, f.detector, f.seed)
+	if err != nil {
+		return err
+	}
+	srcDone := s.run(runCtx, sink, ref)
 	start("status", srv.Run)
 	if rg != nil {
 		start("ring capture", rg.Run)
 	}
 	if canMsg != "" {
-		b := &buttons.CANButton{Feed: live, DBC: sim.DBC, DBCName: sim.DBCName, Bus: canBus, Message: canMsg, Signal: canSig,
+		b := &buttons.CANButton{Feed: live, DBCFiles: s.dbcFiles, Bus: canBus, Message: canMsg, Signal: canSig,
 			Hold: f.hold, Recorder: rec, Log: log}
 		start("CAN button", b.Run)
 	}
@@ -323,6 +337,7 @@ wait:
 			failure = err
 		}
 	}
+	<-srcDone
 	<-srv.Done()
 	return failure
 }

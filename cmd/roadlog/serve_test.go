@@ -233,6 +233,9 @@ func TestServeUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve"}, "--sim"},
+		{[]string{"serve", "--sim", "--rig", "x.yaml"}, "--rig"},
+		{[]string{"serve", "--rig", "/nonexistent/rig.yaml"}, "rig.yaml"},
+		{[]string{"serve", "--sim", "--detector", "magic"}, "--detector"},
 		{[]string{"serve", "--sim", "--addr", "0.0.0.0:8470"}, "token"},
 		{[]string{"serve", "--sim", "--addr", "nonsense"}, "listen address"},
 		{[]string{"serve", "--sim", "--cameras", "3"}, "--cameras"},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,12 +31,11 @@ type Feed interface {
 // The signal is decoded with roadlog's DBC decoder (package dbc): Intel or Motorola
 // byte order, classic or FD payloads, multiplexed signals.
 type CANButton struct {
-	Feed    Feed
-	DBC     []byte // the car's DBC file
-	DBCName string // its name, for error messages
-	Bus     string // bus the message comes on ("" any)
-	Message string // message name, e.g. BODY
-	Signal  string // signal name, e.g. DriverButton
+	Feed     Feed
+	DBCFiles []string // the car's DBC files (the rig's, or the simulated car's)
+	Bus      string   // bus the message comes on ("" any)
+	Message  string   // message name, e.g. BODY
+	Signal   string   // signal name, e.g. DriverButton
 
 	// Raw signal values; 0 means the value the DBC's VAL_ table names start_stop and
 	// mark, or 1 and 2 when it names none.
@@ -66,18 +67,26 @@ type canSignal struct {
 
 // resolve finds the message and signal in the DBC.
 func (b *CANButton) resolve() (*canSignal, error) {
-	name := b.DBCName
-	if name == "" {
-		name = "DBC"
-	}
-	f, perr := dbc.Parse(name, b.DBC) // a File with every statement it could read
-	db := dbc.Compile(f)
-	m := db.MessageByName(b.Message)
-	if m == nil {
-		if perr != nil {
-			return nil, fmt.Errorf("%w: no message %s in %s: %w", ErrBadConfig, b.Message, name, perr)
+	var files []*dbc.File
+	var perrs []error
+	for _, path := range b.DBCFiles {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read DBC file: %w", ErrBadConfig, err)
 		}
-		return nil, fmt.Errorf("%w: no message %s in %s", ErrBadConfig, b.Message, name)
+		f, err := dbc.Parse(filepath.Base(path), src) // a File with every statement it could read
+		if err != nil {
+			perrs = append(perrs, err)
+		}
+		files = append(files, f)
+	}
+	names := strings.Join(b.DBCFiles, ", ")
+	m := dbc.Compile(files...).MessageByName(b.Message)
+	if m == nil {
+		if len(perrs) > 0 {
+			return nil, fmt.Errorf("%w: no message %s in %s: %w", ErrBadConfig, b.Message, names, errors.Join(perrs...))
+		}
+		return nil, fmt.Errorf("%w: no message %s in %s", ErrBadConfig, b.Message, names)
 	}
 	cs := &canSignal{msg: m, startStop: 1, mark: 2}
 	for _, sg := range m.Signals {
@@ -86,7 +95,7 @@ func (b *CANButton) resolve() (*canSignal, error) {
 		}
 	}
 	if cs.sig == nil {
-		return nil, fmt.Errorf("%w: message %s in %s has no signal %s", ErrBadConfig, b.Message, name, b.Signal)
+		return nil, fmt.Errorf("%w: message %s in %s has no signal %s", ErrBadConfig, b.Message, names, b.Signal)
 	}
 	for _, v := range cs.sig.Values {
 		switch v.Name {

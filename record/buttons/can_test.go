@@ -3,6 +3,8 @@ package buttons
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +17,12 @@ import (
 	"roadlog/schema"
 )
 
+// simDBC is the simulated car's DBC file (what sim.DBC embeds).
+const simDBC = "../../acquire/sim/testdata/" + sim.DBCName
+
 // simButton is the simulated car's steering-wheel button.
 func simButton(e *record.Engine) *CANButton {
-	return &CANButton{Feed: e, DBC: sim.DBC, DBCName: sim.DBCName, Bus: "chassis", Message: "BODY", Signal: "DriverButton",
+	return &CANButton{Feed: e, DBCFiles: []string{simDBC}, Bus: "chassis", Message: "BODY", Signal: "DriverButton",
 		Recorder: e, Log: quiet()}
 }
 
@@ -133,10 +138,16 @@ func TestCANButtonConfig(t *testing.T) {
 	if _, err := b.resolve(); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("equal values: %v", err)
 	}
+	broken := filepath.Join(t.TempDir(), "broken.dbc")
+	os.WriteFile(broken, []byte("BO_ 12 X: 8 Y\n SG_ broken"), 0o644)
 	b = simButton(e)
-	b.DBC = []byte("BO_ 12 X: 8 Y\n SG_ broken")
-	if _, err := b.resolve(); err == nil || !strings.Contains(err.Error(), "roadlog_sim.dbc") || !errors.Is(err, ErrBadConfig) {
+	b.DBCFiles = []string{broken}
+	if _, err := b.resolve(); err == nil || !strings.Contains(err.Error(), "broken.dbc") || !errors.Is(err, ErrBadConfig) {
 		t.Errorf("broken DBC: %v", err)
+	}
+	b.DBCFiles = []string{filepath.Join(t.TempDir(), "missing.dbc")}
+	if _, err := b.resolve(); !errors.Is(err, ErrBadConfig) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing DBC: %v", err)
 	}
 }
 

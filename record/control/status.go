@@ -3,6 +3,8 @@ package control
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -138,6 +140,9 @@ type DetectorInfo struct {
 
 var statusSeq atomic.Uint64
 
+// boxesFresh is how long a camera's newest boxes stay drawn without an update.
+const boxesFresh = time.Second
+
 // status builds the status now.
 func (s *Server) status() *Status {
 	now := time.Now()
@@ -192,13 +197,19 @@ func (s *Server) status() *Status {
 			v.Thumb = th.version
 		}
 	}
+	// boxes are drawn while they are current: a camera whose detector has found
+	// nothing for a while shows none
 	for i, set := range l.objects {
 		v := view(i)
-		v.Objects = append([]Box(nil), set.boxes...)
 		v.ObjectAge = now.Sub(set.at).Seconds()
+		if now.Sub(set.at) < boxesFresh {
+			v.Objects = append([]Box(nil), set.boxes...)
+		}
 	}
 	for i, set := range l.truth {
-		view(i).Truth = append([]Box(nil), set.boxes...)
+		if now.Sub(set.at) < boxesFresh {
+			view(i).Truth = append([]Box(nil), set.boxes...)
+		}
 	}
 	if l.detLat.n > 0 {
 		st.Detector = &DetectorInfo{LastLatency: l.detLat.last, Count: l.detLat.n}
@@ -257,7 +268,15 @@ func (s *Server) staleAfter(peakRate float64) time.Duration {
 
 func (s *Server) disk() Disk {
 	d := Disk{Left: -1}
-	free, err := record.FreeBytes(s.opt.Root)
+	// the drives folder may not exist before the first drive: ask its file system
+	dir := s.opt.Root
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	free, err := record.FreeBytes(dir)
 	if err != nil {
 		d.Error = err.Error()
 		return d

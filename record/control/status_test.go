@@ -1,6 +1,7 @@
 package control
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,18 @@ func TestStatusShowsTheRig(t *testing.T) {
 	code, b = st.do("GET", "/", nil, nil)
 	if code != 200 || !strings.Contains(string(b), `id="startstop"`) {
 		t.Fatalf("page: %d", code)
+	}
+}
+
+// TestDiskBeforeTheFirstDrive asks for free space while the drives folder does not
+// exist yet: the answer comes from the file system it will be on.
+func TestDiskBeforeTheFirstDrive(t *testing.T) {
+	st := newStation(t, stationConfig{noSim: true})
+	srv, err := New(Options{Feed: st.eng, Recorder: st.eng, Root: filepath.Join(t.TempDir(), "not", "yet"), Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := srv.disk(); d.Error != "" || d.Free <= 0 {
+		t.Fatalf("disk %+v", d)
 	}
 }
