@@ -281,7 +281,7 @@ function renderCameras(st) {
     }
     v.cam = c;
     let cap = 'Camera ' + c.index + (c.name && c.name !== 'cam' + c.index ? ' · ' + c.name : '');
-    if (c.objects.length) cap += ' · ' + c.objects.length + ' detections';
+    if (c.objects.length) cap += ' · ' + c.objects.length + (c.objects.length === 1 ? ' detection' : ' detections');
     if (!c.thumb && c.codec && c.codec !== 'mjpeg') cap += ' · no preview for ' + c.codec;
     text(v.cap, cap);
     if (c.thumb && c.thumb !== v.version && !v.loading) {
