@@ -80,14 +80,18 @@ func TestMetrics(t *testing.T) {
 	// a detection 150 ms after its frame's exposure
 	det := &schema.Object{T: st.eng.Now() - int64(150*time.Millisecond), Camera: 0, FrameSeq: 7, TrackID: 1, Label: "car",
 		Distance: schema.NaN32(), TTC: schema.NaN32()}
-	// the server's taps start with Run: publish until the live feed shows it all
+	// the server's taps start with Run
+	waitFor(t, "the server's taps", func() bool {
+		st.srv.live.mu.Lock()
+		defer st.srv.live.mu.Unlock()
+		return len(st.srv.live.taps) == 5
+	})
+	st.eng.Publish(&schema.SyncRow{T: now, Source: "gnss0", State: schema.SyncLocked, Offset: 1_500_000, Uncertainty: 200_000, DriftPPM: 0.5, Samples: 10})
+	g := schema.NewGNSS()
+	g.T, g.Receiver, g.Quality, g.Mode, g.Sats, g.Lat, g.Lon = now, "gnss0", schema.FixRTK, schema.Mode3D, 14, 48.1, 11.5
+	st.eng.Publish(g)
+	st.eng.Publish(det)
 	waitFor(t, "the live feed", func() bool {
-		st.eng.Publish(&schema.SyncRow{T: now, Source: "gnss0", State: schema.SyncLocked, Offset: 1_500_000, Uncertainty: 200_000, DriftPPM: 0.5, Samples: 10})
-		g := schema.NewGNSS()
-		g.T, g.Receiver, g.Quality, g.Mode, g.Sats, g.Lat, g.Lon = now, "gnss0", schema.FixRTK, schema.Mode3D, 14, 48.1, 11.5
-		st.eng.Publish(g)
-		cp := *det
-		st.eng.Publish(&cp) // the same frame: counted once in the latency histogram
 		s := st.status()
 		return len(s.Clocks) == 1 && s.GNSS != nil && s.Detector != nil
 	})

@@ -79,7 +79,9 @@ type Ring struct {
 	triggers map[schema.EventCode]bool
 
 	cmds    chan command
-	running atomic.Bool
+	started atomic.Bool                   // Run was called
+	running atomic.Bool                   // Run is taking samples and commands
+	quit    atomic.Pointer[chan struct{}] // closed when Run returns
 	cur     atomic.Pointer[window]
 	last    atomic.Pointer[record.Summary]
 
@@ -161,12 +163,19 @@ func New(opt Options) (*Ring, error) {
 
 // Run captures until ctx ends; an open window is then closed.
 func (r *Ring) Run(ctx context.Context) error {
-	if !r.running.CompareAndSwap(false, true) {
+	if !r.started.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
-	defer r.running.Store(false)
+	defer r.started.Store(false)
 	tap := r.opt.Feed.Tap(nil, r.opt.TapSize, false)
 	defer r.opt.Feed.Untap(tap)
+	quit := make(chan struct{})
+	r.quit.Store(&quit)
+	r.running.Store(true) // commands and marks are taken from now on
+	defer func() {
+		r.running.Store(false)
+		close(quit)
+	}()
 	buf := newBuffer(int64(r.opt.Pre), r.opt.MaxBufferBytes)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -182,6 +191,7 @@ func (r *Ring) Run(ctx context.Context) error {
 			}
 		}
 	}
+	lastSample := time.Now() // wall time the newest sample arrived
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,14 +203,16 @@ func (r *Ring) Run(ctx context.Context) error {
 			r.stops.Wait()
 			return nil
 		case s := <-tap.C:
+			lastSample = time.Now()
 			r.sample(buf, s)
 		case c := <-r.cmds:
 			catchUp()
 			c.reply <- r.command(buf, c)
 		case <-tick.C:
 			r.tapDrops.Store(tap.Dropped())
-			// sources gone quiet: close a window on the reference clock instead
-			if w := r.cur.Load(); w != nil && r.opt.Feed.Now() > addSat(w.end.Load(), int64(r.opt.Post)) {
+			// sources gone quiet: no sample will pass the window's end, so close it
+			// once the reference clock has (a busy feed closes windows by its samples)
+			if w := r.cur.Load(); w != nil && time.Since(lastSample) > r.opt.Post && r.opt.Feed.Now() > w.end.Load() {
 				r.closeWindow(w, "window complete (no samples)", "auto")
 			}
 		}
@@ -354,12 +366,17 @@ func (r *Ring) command(buf *buffer, c command) reply {
 }
 
 func (r *Ring) do(c command) (*window, error) {
-	if !r.running.Load() {
+	q := r.quit.Load()
+	if !r.running.Load() || q == nil {
 		return nil, ErrNotRunning
 	}
 	c.reply = make(chan reply, 1)
-	r.cmds <- c
-	rep := <-c.reply
+	select {
+	case r.cmds <- c:
+	case <-*q:
+		return nil, ErrNotRunning
+	}
+	rep := <-c.reply // Run answers every command it takes
 	return rep.w, rep.err
 }
 
