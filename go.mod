@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/apache/arrow-go/v18 v18.8.0
+	github.com/bluenviron/mediacommon/v2 v2.6.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.47.0
 )
