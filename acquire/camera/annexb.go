@@ -70,24 +70,24 @@ type AccessUnit struct {
 // The zero value is not usable: set Codec. NAL units of emitted access units are
 // copies the caller owns.
 type AnnexBSplitter struct {
-	Codec     schema.Codec // CodecH264 or CodecH265
-	MaxAU     int          // cap on one access unit's bytes (0: DefaultMaxAccessUnit)
-	MaxNALUs  int          // cap on one access unit's NAL units (0: DefaultMaxNALUs)
-	buf       []byte       // pending bytes; buf[0:] starts right after a start code when inNAL
-	base      int64        // stream offset of buf[0]
-	scan      int          // next index of buf to look for a start code at
-	inNAL     bool         // a start code has been seen; buf holds the current NAL unit
-	nalStart  int64        // stream offset of the current NAL unit's start code
-	nalArr    int64        // arrival of the current NAL unit's start code
-	pushArr   int64        // arrival of the current Push
-	au        AccessUnit   // access unit being assembled
-	auBytes   int          // its payload bytes
-	auVCL     bool         // it already holds a coded slice
-	auBad     error        // it is damaged: dropped when it ends
-	skipped   int64        // bytes skipped before the first start code
-	emitted   []AccessUnit // output of the current Push/Flush
-	errs      []error      // errors of the current Push/Flush
-	arrivals  []arrival    // arrival labels of data still in buf, by offset
+	Codec    schema.Codec // CodecH264 or CodecH265
+	MaxAU    int          // cap on one access unit's bytes (0: DefaultMaxAccessUnit)
+	MaxNALUs int          // cap on one access unit's NAL units (0: DefaultMaxNALUs)
+	buf      []byte       // pending bytes; buf[0:] starts right after a start code when inNAL
+	base     int64        // stream offset of buf[0]
+	scan     int          // next index of buf to look for a start code at
+	inNAL    bool         // a start code has been seen; buf holds the current NAL unit
+	nalStart int64        // stream offset of the current NAL unit's start code
+	nalArr   int64        // arrival of the current NAL unit's start code
+	pushArr  int64        // arrival of the current Push
+	au       AccessUnit   // access unit being assembled
+	auBytes  int          // its payload bytes
+	auVCL    bool         // it already holds a coded slice
+	auBad    error        // it is damaged: dropped when it ends
+	skipped  int64        // bytes skipped before the first start code
+	emitted  []AccessUnit // output of the current Push/Flush
+	errs     []error      // errors of the current Push/Flush
+	arrivals []arrival    // arrival labels of data still in buf, by offset
 }
 
 type arrival struct {
