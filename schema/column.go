@@ -19,6 +19,7 @@ type Column[R any] struct {
 	Doc    string
 	append func(b array.Builder, r *R)
 	read   func(a arrow.Array, i int, r *R)
+	time   func(*R) *int64 // set for timestamp columns
 }
 
 // fieldMeta builds the per-field metadata every roadlog column carries.
@@ -42,9 +43,11 @@ func col[R any](name string, typ arrow.DataType, nullable bool, unit, doc string
 
 // Time is a timestamp[ns, UTC] column holding nanoseconds since the Unix epoch.
 func Time[R any](name, doc string, f func(*R) *int64) Column[R] {
-	return col(name, arrow.FixedWidthTypes.Timestamp_ns, false, "ns", doc,
+	c := col(name, arrow.FixedWidthTypes.Timestamp_ns, false, "ns", doc,
 		func(b array.Builder, r *R) { b.(*array.TimestampBuilder).Append(arrow.Timestamp(*f(r))) },
 		func(a arrow.Array, i int, r *R) { *f(r) = int64(a.(*array.Timestamp).Value(i)) })
+	c.time = f
+	return c
 }
 
 // OptTime is a nullable timestamp[ns, UTC] column; 0 in the row means null.

@@ -42,6 +42,9 @@ func newTable[R any](name TableName, version int, doc string, cols ...Column[R])
 	md := arrow.NewMetadata(
 		[]string{MetaFormat, MetaVersion, MetaTable, MetaDoc},
 		[]string{FormatName, strconv.Itoa(version), string(name), doc})
+	if len(cols) == 0 || cols[0].time == nil || cols[0].Field.Name != "t" {
+		panic("schema: table " + string(name) + " must start with its t column") // a programming error in this package
+	}
 	t := &Table[R]{Name: name, Version: version, Doc: doc, Columns: cols}
 	t.schema = arrow.NewSchema(fields, &md)
 	return t
@@ -63,6 +66,9 @@ func (t *Table[R]) Read(rec arrow.RecordBatch, i int, r *R) {
 		t.Columns[c].read(rec.Column(c), i, r)
 	}
 }
+
+// T returns a row's t (the first column, which every table has).
+func (t *Table[R]) T(r *R) int64 { return *t.Columns[0].time(r) }
 
 // Rows returns every row of rec.
 func (t *Table[R]) Rows(rec arrow.RecordBatch) []R {

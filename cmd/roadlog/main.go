@@ -48,7 +48,12 @@ Start here:
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	// One line per subcommand; each lives in its own file of this folder.
-	root.AddCommand()
+	root.AddCommand(
+		newRecordCmd(),
+		newVerifyCmd(),
+		newRepairCmd(),
+		newInspectCmd(),
+	)
 	return root
 }
 

@@ -1,0 +1,5 @@
+package record
+
+import "roadlog/sync/clock"
+
+func hostNow() int64 { return clock.HostNow() }

@@ -1,0 +1,267 @@
+package drive
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"roadlog/schema"
+)
+
+// Codec names an Arrow IPC buffer compression.
+type Codec string
+
+// Codecs.
+const (
+	CodecZSTD Codec = "zstd"
+	CodecLZ4  Codec = "lz4"
+	CodecNone Codec = "none"
+)
+
+func (c Codec) option() []ipc.Option {
+	switch c {
+	case CodecLZ4:
+		return []ipc.Option{ipc.WithLZ4()}
+	case CodecNone:
+		return nil
+	default:
+		return []ipc.Option{ipc.WithZstd()}
+	}
+}
+
+// TableWriter writes rows of one table into one Arrow IPC file. Rows are buffered by
+// Append and written as one record batch by Flush, so each batch reaches the file as
+// soon as it is flushed; Close writes the footer. A TableWriter is used by one
+// goroutine at a time.
+type TableWriter[R any] struct {
+	tbl    *schema.Table[R]
+	f      File
+	cw     *countingWriter
+	w      *ipc.FileWriter
+	bld    *array.RecordBuilder
+	closed bool
+	failed error // a write failed: the file is left footerless for repair
+
+	Rows, Batches  int64
+	RawBytes       int64 // uncompressed buffer bytes written
+	Late           int64 // rows appended with t before an earlier row's t
+	FirstT, LastT  int64
+	pendingRows    int
+	lastGoodOffset int64 // end of the last batch that was fully written
+}
+
+// NewTableWriter starts an Arrow IPC file for table tbl on f. The schema is written at
+// once, so even an empty table is a valid file once closed.
+func NewTableWriter[R any](f File, tbl *schema.Table[R], codec Codec) (*TableWriter[R], error) {
+	cw := &countingWriter{w: f}
+	opts := append([]ipc.Option{ipc.WithSchema(tbl.Schema()), ipc.WithAllocator(memory.DefaultAllocator)}, codec.option()...)
+	w, err := ipc.NewFileWriter(cw, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", f.Name(), err)
+	}
+	tw := &TableWriter[R]{tbl: tbl, f: f, cw: cw, w: w, bld: array.NewRecordBuilder(memory.DefaultAllocator, tbl.Schema())}
+	// Write the magic and schema now, so that even a file cut short at once is a valid
+	// empty table after repair: arrow-go starts the stream on the first write, and has no
+	// other public way to do it, so the file begins with one empty batch.
+	empty := tw.bld.NewRecordBatch()
+	err = w.Write(empty)
+	empty.Release()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", f.Name(), err)
+	}
+	tw.lastGoodOffset = cw.n
+	return tw, nil
+}
+
+// Append buffers one row; rowT is the row's t (for order and range bookkeeping).
+func (w *TableWriter[R]) Append(r *R, rowT int64) {
+	w.tbl.Append(w.bld, r)
+	if w.Rows+int64(w.pendingRows) == 0 {
+		w.FirstT = rowT
+	} else if rowT < w.LastT {
+		w.Late++
+	}
+	if rowT > w.LastT || w.Rows+int64(w.pendingRows) == 0 {
+		w.LastT = rowT
+	}
+	w.pendingRows++
+}
+
+// Pending returns the number of rows appended but not yet flushed.
+func (w *TableWriter[R]) Pending() int { return w.pendingRows }
+
+// Flush writes the buffered rows as one record batch. After a failed write the file
+// is left as it is (footerless, possibly with a partial batch at the end) for repair,
+// and every later call returns the same error.
+func (w *TableWriter[R]) Flush() error {
+	if w.failed != nil {
+		return w.failed
+	}
+	if w.pendingRows == 0 {
+		return nil
+	}
+	rec := w.bld.NewRecordBatch()
+	defer rec.Release()
+	for _, c := range rec.Columns() {
+		for _, b := range c.Data().Buffers() {
+			if b != nil {
+				w.RawBytes += int64(b.Len())
+			}
+		}
+	}
+	if err := w.w.Write(rec); err != nil {
+		w.failed = fmt.Errorf("write batch to %s: %w", w.f.Name(), err)
+		return w.failed
+	}
+	w.Rows += int64(w.pendingRows)
+	w.pendingRows = 0
+	w.Batches++
+	w.lastGoodOffset = w.cw.n
+	return nil
+}
+
+// Bytes returns the bytes written to the file so far.
+func (w *TableWriter[R]) Bytes() int64 { return w.cw.n }
+
+// GoodOffset returns the end of the last batch that was fully written.
+func (w *TableWriter[R]) GoodOffset() int64 { return w.lastGoodOffset }
+
+// Failed returns the write error that stopped this writer, if any.
+func (w *TableWriter[R]) Failed() error { return w.failed }
+
+// Sync flushes the file's data to the disk (fdatasync).
+func (w *TableWriter[R]) Sync() error {
+	if w.failed != nil {
+		return w.failed
+	}
+	return w.f.Sync()
+}
+
+// Close flushes, writes the footer, syncs and closes the file. After a write failure
+// it only closes the file (which repair then rebuilds from its complete batches).
+func (w *TableWriter[R]) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	defer w.bld.Release()
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("close %s: %w (closed without footer)", w.f.Name(), errjoin(err, w.f.Close()))
+	}
+	if err := w.w.Close(); err != nil {
+		w.failed = err
+		return fmt.Errorf("close %s: %w", w.f.Name(), errjoin(err, w.f.Close()))
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.f.Name(), errjoin(err, w.f.Close()))
+	}
+	return w.f.Close()
+}
+
+// Stats returns the writer's figures in manifest form.
+func (w *TableWriter[R]) Stats() TableStats {
+	return TableStats{Rows: w.Rows, Batches: int(w.Batches), Bytes: w.cw.n, RawBytes: w.RawBytes, Late: w.Late, FirstT: w.FirstT, LastT: w.LastT}
+}
+
+type countingWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func errjoin(a, b error) error {
+	if b == nil {
+		return a
+	}
+	return fmt.Errorf("%w; %w", a, b)
+}
+
+// WriteEmpty writes a valid Arrow file with t's schema and no rows, and closes f.
+func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
+	opts := append([]ipc.Option{ipc.WithSchema(t.Schema())}, codec.option()...)
+	w, err := ipc.NewFileWriter(f, opts...)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("write empty %s: %w", f.Name(), err)
+	}
+	rec := array.NewRecordBuilder(memory.DefaultAllocator, t.Schema()).NewRecordBatch()
+	err = w.Write(rec)
+	rec.Release()
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write empty %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// SortTableFile rewrites a closed table file with its rows in t order (stable), through
+// a temp file and a rename. The recorder uses it at segment close on files that
+// received late rows.
+func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec) (TableStats, error) {
+	return RewriteTableFile(fs, path, tbl, codec, nil)
+}
+
+// RewriteTableFile rewrites a table file (closed, or footerless after a failed write)
+// with every readable row plus extra rows, all in t order (stable), through a temp file
+// and a rename.
+func RewriteTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec, extra []R) (TableStats, error) {
+	var rows []R
+	if _, err := ReadRows(path, tbl, func(r *R) error {
+		rows = append(rows, *r)
+		return nil
+	}); err != nil {
+		var ce *CorruptionError
+		if !errors.As(err, &ce) {
+			return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+		}
+	}
+	rows = append(rows, extra...)
+	sort.SliceStable(rows, func(i, j int) bool { return tbl.T(&rows[i]) < tbl.T(&rows[j]) })
+	tmp := path + ".sort"
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	w, err := NewTableWriter(f, tbl, codec)
+	if err != nil {
+		f.Close()
+		fs.Remove(tmp)
+		return TableStats{}, err
+	}
+	for i := range rows {
+		w.Append(&rows[i], tbl.T(&rows[i]))
+		if w.Pending() >= 1<<16 {
+			if err := w.Flush(); err != nil {
+				w.Close()
+				fs.Remove(tmp)
+				return TableStats{}, err
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		fs.Remove(tmp)
+		return TableStats{}, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	return w.Stats(), nil
+}

@@ -1,0 +1,46 @@
+package record
+
+import (
+	"sync/atomic"
+	"time"
+
+	"roadlog/schema"
+)
+
+// dropCounter counts the samples a queue dropped, as episodes: an episode is a run of
+// drops with no more than a second between them, written as one events row.
+type dropCounter struct {
+	name     string
+	n        atomic.Int64 // dropped so far
+	firstT   atomic.Int64 // t of the first drop of the current episode
+	lastT    atomic.Int64 // t of the latest drop
+	lastWall atomic.Int64 // wall ns of the latest drop
+	reported int64        // drops already written as events (owned by the manager)
+	reason   string
+}
+
+func (d *dropCounter) drop(t int64) {
+	if d.n.Load() == d.reported {
+		d.firstT.Store(t)
+	}
+	d.lastT.Store(t)
+	d.lastWall.Store(time.Now().UnixNano())
+	d.n.Add(1)
+}
+
+// episode returns the event for a finished episode (no drop for quiet), or nil.
+func (d *dropCounter) episode(now time.Time, quiet time.Duration, force bool) *schema.Event {
+	n := d.n.Load()
+	if n == d.reported {
+		return nil
+	}
+	if !force && now.UnixNano()-d.lastWall.Load() < int64(quiet) {
+		return nil
+	}
+	ev := schema.NewEvent(d.lastT.Load(), schema.EvDrop, schema.SevWarn, d.name,
+		"samples dropped: "+d.reason)
+	ev.Count = n - d.reported
+	ev.TFirst, ev.TLast = d.firstT.Load(), d.lastT.Load()
+	d.reported = n
+	return ev
+}
