@@ -38,14 +38,6 @@ func newEmitter(sink schema.Sink, tb clock.Timebase, name string, tr *track) *em
 	return &emitter{sink: sink, tb: tb, name: name, tr: tr}
 }
 
-// stamp fills the times of a frame: host arrival, reference time of the exposure
-// (host minus the source's known latency), device time.
-func (e *emitter) stamp(vf *schema.VideoFrame, host, latency, device int64) {
-	vf.THost = host
-	vf.T = e.tb.Ref(host - latency)
-	vf.TDevice = device
-}
-
 // au publishes one access unit. Only errors that must end the source (B-frames) are
 // returned; damage is counted.
 func (e *emitter) au(au AccessUnit, host, latency, device int64) error {
@@ -56,11 +48,12 @@ func (e *emitter) au(au AccessUnit, host, latency, device int64) error {
 	} else {
 		vf, err = e.tr.h26x(au.NALUs)
 	}
-	return e.frame(vf, err, host, latency, device)
+	return e.frame(vf, err, host, e.tb.Ref(host-latency), device)
 }
 
-// frame publishes a frame the track made (or counts why there is none).
-func (e *emitter) frame(vf *schema.VideoFrame, err error, host, latency, device int64) error {
+// frame publishes a frame the track made (or counts why there is none), stamped with
+// host arrival, reference time t of the exposure and device time.
+func (e *emitter) frame(vf *schema.VideoFrame, err error, host, t, device int64) error {
 	if err != nil {
 		if errors.Is(err, ErrBFrames) {
 			return fmt.Errorf("camera %s: %w", e.name, err)
@@ -80,7 +73,7 @@ func (e *emitter) frame(vf *schema.VideoFrame, err error, host, latency, device 
 	if e.noKey > 0 {
 		e.reportNoKey(host)
 	}
-	e.stamp(vf, host, latency, device)
+	vf.THost, vf.T, vf.TDevice = host, t, device
 	e.frames++
 	e.sink.Publish(vf)
 	e.report(host, false)
