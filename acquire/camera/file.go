@@ -30,7 +30,8 @@ type File struct {
 	Path     string         // the video file
 	Codec    schema.Codec   // raw streams whose extension does not say (0: by extension)
 	FPS      float64        // frame rate of raw streams (0: 30)
-	Fast     bool           // publish as fast as the sink takes them, not in real time
+	Fast     bool           // publish as fast as possible, not in real time
+	Speed    float64        // playback speed when not Fast: 0 or 1 real time, 10 ten times faster
 	Loop     bool           // start over at the end
 	Timebase clock.Timebase // nil: a free-running clock.System
 	MaxFrame int            // cap on one frame's bytes (0: DefaultMaxAccessUnit)
@@ -76,7 +77,11 @@ func (s *File) Run(ctx context.Context, sink schema.Sink) error {
 		end, err := p.play(em.tr, func(pts int64, vf *schema.VideoFrame, err error) error {
 			at := base + pts
 			if !s.Fast {
-				if err := sleepUntil(ctx, startHost+at); err != nil {
+				wait := at
+				if s.Speed > 0 {
+					wait = int64(float64(at) / s.Speed)
+				}
+				if err := sleepUntil(ctx, startHost+wait); err != nil {
 					return err
 				}
 			} else if err := ctx.Err(); err != nil {
