@@ -255,7 +255,7 @@ func TestSegmentBoundaries(t *testing.T) {
 		t.Fatalf("ffmpeg: %v %s", err, out)
 	}
 	e, err := record.New(record.Options{Root: dir, Vehicle: "seg", SegmentDuration: time.Second,
-		CloseLag: 300 * time.Millisecond, FlushInterval: 100 * time.Millisecond})
+		CloseLag: 300 * time.Millisecond, FlushInterval: 100 * time.Millisecond, CameraQueue: n})
 	if err != nil {
 		t.Fatal(err)
 	}
