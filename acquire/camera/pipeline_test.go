@@ -221,3 +221,13 @@ func TestPipelineBFrames(t *testing.T) {
 		t.Fatalf("Run: %v, want ErrBFrames", err)
 	}
 }
+
+func (c *collector) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b bytes.Buffer
+	for _, e := range c.events {
+		b.WriteString(e.Kind + ": " + e.Message + "; ")
+	}
+	return b.String()
+}
