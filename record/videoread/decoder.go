@@ -67,7 +67,7 @@ func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 	}
 	d := &decoder{lastFed: -1, stderr: &tailWriter{max: 2048}, size: w*h + 2*((w+1)/2)*((h+1)/2),
 		pics: make(chan []byte, 2), jobs: make(chan feedJob), fed: make(chan error, 1)}
-	d.cmd = exec.Command(ff, r.decoderArgs(1)...)
+	d.cmd = exec.Command(ff, r.decoderArgs(1, true)...)
 	d.cmd.Stderr = d.stderr
 	if d.stdin, err = d.cmd.StdinPipe(); err != nil {
 		return nil, fmt.Errorf("start decoder: %w", err)

@@ -265,7 +265,7 @@ func (r *Reader) run(ctx context.Context, from, to int, fn func(int, *image.YCbC
 		return err
 	}
 	skip := from - k // decoded frames to throw away
-	cmd := exec.CommandContext(ctx, ff, r.decoderArgs(r.opts.Threads)...)
+	cmd := exec.CommandContext(ctx, ff, r.decoderArgs(r.opts.Threads, false)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -356,13 +356,18 @@ func (r *Reader) ffmpeg() (string, error) {
 
 // decoderArgs returns ffmpeg's arguments: an elementary stream on stdin, planar YUV
 // 4:2:0 pictures on stdout, one per access unit, none dropped or repeated.
-func (r *Reader) decoderArgs(threads int) []string {
+// lowDelay (the seek decoder) makes ffmpeg return each picture as soon as it is
+// decoded; it also turns frame threading off, which sequences want.
+func (r *Reader) decoderArgs(threads int, lowDelay bool) []string {
 	format := "h264"
 	if r.codec == schema.CodecH265 {
 		format = "hevc"
 	}
-	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-probesize", "32", "-analyzeduration", "0",
-		"-flags", "low_delay", "-f", format}
+	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-probesize", "32", "-analyzeduration", "0"}
+	if lowDelay {
+		args = append(args, "-flags", "low_delay")
+	}
+	args = append(args, "-f", format)
 	if threads > 0 {
 		args = append(args, "-threads", strconv.Itoa(threads))
 	}
