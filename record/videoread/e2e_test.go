@@ -312,3 +312,70 @@ func TestSegmentBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordResolutionChange: a camera whose stream changes picture size mid-drive
+// (two ffmpeg runs back to back on one pipe) is recorded into a second file of the
+// segment, says so in events, and every frame of both sizes decodes.
+func TestRecordResolutionChange(t *testing.T) {
+	needFFmpeg(t)
+	const n = 20
+	dir := t.TempDir()
+	a := strings.Join(testsrc(schema.CodecH264, 160, 96, 30, n, 10, "pipe:1"), " ")
+	b := strings.Join(testsrc(schema.CodecH264, 128, 64, 30, n, 10, "pipe:1"), " ")
+	e, err := record.New(record.Options{Root: dir, Vehicle: "res", FlushInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Start("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []*schema.Event
+	sink := schema.SinkFunc(func(s schema.Sample) {
+		if ev, ok := s.(*schema.Event); ok {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+		}
+		e.Publish(s)
+	})
+	src := &camera.Pipeline{Codec: schema.CodecH264, Timebase: e.Options().Timebase,
+		Command: []string{"sh", "-c", "ffmpeg " + a + " && ffmpeg " + b}}
+	if err := src.Run(context.Background(), sink); !errors.Is(err, camera.ErrEnded) {
+		t.Fatalf("pipeline: %v", err)
+	}
+	if _, err := e.Stop("test over", "test"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := drive.Verify(d.Dir)
+	if err != nil || !rep.OK() {
+		rep.Print(os.Stderr)
+		t.Fatalf("verify: %v", err)
+	}
+	got, _ := readDrive(t, d.Dir)
+	if len(got) != 2*n {
+		t.Fatalf("%d frames, want %d", len(got), 2*n)
+	}
+	files := map[string]bool{}
+	for i := int64(0); i < 2*n; i++ {
+		w := uint16(160)
+		if i >= n {
+			w = 128
+		}
+		if got[i].row.Width != w || got[i].md5 == "" {
+			t.Fatalf("frame %d: width %d, decoded %v", i, got[i].row.Width, got[i].md5 != "")
+		}
+		files[got[i].row.File] = true
+	}
+	if len(files) != 2 {
+		t.Fatalf("files %v, want two", files)
+	}
+	format := false
+	for _, ev := range events {
+		format = format || ev.Code == schema.EvVideoFormat
+	}
+	if !format {
+		t.Fatal("no video_format event from the source")
+	}
+}
