@@ -339,6 +339,7 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 	// pictures written and not yet matched with an access unit, in order
 	var mu sync.Mutex // guards inflight
 	var inflight []RawFrame
+	var emMu sync.Mutex // guards em while both goroutines run
 	writeErr := make(chan error, 1)
 	eof := make(chan struct{}) // the encoder's output ended: stop feeding it
 	go func() {
@@ -354,8 +355,10 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 			}
 			n := f.Format.FrameSize(f.Width, f.Height)
 			if len(f.Pix) < n {
+				emMu.Lock()
 				em.tr.lost()
 				em.damage(fmt.Errorf("raw picture %d of %d bytes, want %d: %w", f.Seq, len(f.Pix), n, ErrPixelFormat), clock.HostNow())
+				emMu.Unlock()
 			} else {
 				mu.Lock()
 				inflight = append(inflight, f)
@@ -383,6 +386,8 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 	}
 	var fatal error
 	publish := func(aus []AccessUnit, errs []error) {
+		emMu.Lock()
+		defer emMu.Unlock()
 		for _, err := range errs {
 			mu.Lock()
 			if len(inflight) > 0 {

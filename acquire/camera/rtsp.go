@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -52,11 +53,18 @@ func (s *RTSP) Run(ctx context.Context, sink schema.Sink) error {
 	tcp := gortsplib.ProtocolTCP
 	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, ReadTimeout: s.ReadTimeout}
 	em := newEmitter(sink, s.Timebase, name, nil)
-	// gortsplib calls these from its reading goroutine, the only one that touches em
+	// gortsplib calls the callbacks from its goroutines; emMu serialises them
+	var emMu sync.Mutex // guards em
 	c.OnPacketsLost = func(lost uint64) {
+		emMu.Lock()
+		defer emMu.Unlock()
 		em.damage(fmt.Errorf("%d RTP packets lost: %w", lost, errRTPLoss), clock.HostNow())
 	}
-	c.OnDecodeError = func(err error) { em.damage(err, clock.HostNow()) }
+	c.OnDecodeError = func(err error) {
+		emMu.Lock()
+		defer emMu.Unlock()
+		em.damage(err, clock.HostNow())
+	}
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("connect RTSP camera %s: %w", name, err)
 	}
@@ -87,6 +95,8 @@ func (s *RTSP) Run(ctx context.Context, sink schema.Sink) error {
 	fatal := make(chan error, 1)
 	first := int64(0) // arrival of the first packet of the unit being assembled
 	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		emMu.Lock()
+		defer emMu.Unlock()
 		host := clock.HostNow()
 		if first == 0 {
 			first = host
@@ -118,7 +128,11 @@ func (s *RTSP) Run(ctx context.Context, sink schema.Sink) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
-	defer em.close()
+	defer func() {
+		emMu.Lock()
+		defer emMu.Unlock()
+		em.close()
+	}()
 	select {
 	case <-ctx.Done():
 		c.Close()
