@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"roadlog/record/drive"
+	"roadlog/schema"
 )
 
 // TestUsageErrorsExit2 runs the binary with bad invocations: each must print a clear
@@ -79,5 +82,37 @@ func TestRecordInspectVerifyRepair(t *testing.T) {
 	b, err = exec.Command(roadlogBin, "verify", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "not a roadlog drive") {
 		t.Fatalf("verify of an empty folder: %v %s", err, b)
+	}
+}
+
+// TestFramesCarryTriggerIDs records a simulated drive and checks that every camera frame
+// was assigned to its trigger by the frame-set stage: the same id for the four cameras
+// of one instant, consecutive ids 1/30 s apart.
+func TestFramesCarryTriggerIDs(t *testing.T) {
+	out := t.TempDir()
+	b, err := exec.Command(roadlogBin, "record", "--sim", "--duration", "2s", "--speed", "0", "--camera-size", "96x64", "--out", out, "--quiet").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(b))
+	byTrigger := map[int64][]schema.Frame{}
+	if _, err := drive.ReadRows(filepath.Join(dir, "seg-000000", "frames.arrow"), schema.FramesTable, func(r *schema.Frame) error {
+		byTrigger[r.TriggerID] = append(byTrigger[r.TriggerID], *r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, bad := byTrigger[-1]; bad || len(byTrigger) < 55 {
+		t.Fatalf("%d frame sets; unassigned frames: %v", len(byTrigger), bad)
+	}
+	for id, fs := range byTrigger {
+		if len(fs) != 4 {
+			t.Fatalf("trigger %d has %d frames", id, len(fs))
+		}
+		for _, f := range fs {
+			if f.T != fs[0].T {
+				t.Fatalf("trigger %d: frames at %d and %d", id, f.T, fs[0].T)
+			}
+		}
 	}
 }

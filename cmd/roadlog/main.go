@@ -53,6 +53,9 @@ Start here:
 		newVerifyCmd(),
 		newRepairCmd(),
 		newInspectCmd(),
+		newDetectCmd(),
+		newRigCmd(),
+		newDecodeCmd(),
 	)
 	return root
 }
