@@ -35,6 +35,10 @@ type File struct {
 	Loop     bool           // start over at the end
 	Timebase clock.Timebase // nil: a free-running clock.System
 	MaxFrame int            // cap on one frame's bytes (0: DefaultMaxAccessUnit)
+	// Congested, when set, is asked before each frame in Fast mode (the recorder's
+	// Engine.Congested): playback waits while it reports true, so a file replayed as
+	// fast as possible goes at the speed the recorder takes it, without drops.
+	Congested func() bool
 }
 
 // ErrFileFormat: the file is neither an MP4 nor a raw stream of a known codec.
@@ -84,7 +88,7 @@ func (s *File) Run(ctx context.Context, sink schema.Sink) error {
 				if err := sleepUntil(ctx, startHost+wait); err != nil {
 					return err
 				}
-			} else if err := ctx.Err(); err != nil {
+			} else if err := s.waitUncongested(ctx); err != nil {
 				return err
 			}
 			return em.frame(vf, err, clock.HostNow(), startRef+at, 0)
@@ -103,6 +107,18 @@ func (s *File) Run(ctx context.Context, sink schema.Sink) error {
 			return fmt.Errorf("camera file %s: %w", s.Path, err)
 		}
 	}
+}
+
+// waitUncongested waits while Congested reports true, or until ctx ends.
+func (s *File) waitUncongested(ctx context.Context) error {
+	for s.Congested != nil && s.Congested() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return ctx.Err()
 }
 
 // sleepUntil waits until the host monotonic clock reaches t, or ctx ends.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"roadlog/acquire/camera"
+	"roadlog/internal/shared"
 	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/record/videoread"
@@ -377,5 +378,47 @@ func TestRecordResolutionChange(t *testing.T) {
 	}
 	if !format {
 		t.Fatal("no video_format event from the source")
+	}
+}
+
+// TestFileFastIntoRecorder: the dash-cam video replayed as fast as possible into a
+// drive, paced by the recorder's congestion signal: every frame recorded, no drop, and
+// the drive's frames decode.
+func TestFileFastIntoRecorder(t *testing.T) {
+	needFFmpeg(t)
+	p := shared.Path(t, "testdata/images/video/udacity_lanes_solidWhiteRight.mp4")
+	dir := t.TempDir()
+	e, err := record.New(record.Options{Root: dir, Vehicle: "dashcam", SegmentDuration: 3 * time.Second,
+		CloseLag: 300 * time.Millisecond, CameraQueue: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Start("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &camera.File{Camera: 0, Path: p, Fast: true, Congested: e.Congested, Timebase: e.Options().Timebase}
+	if err := src.Run(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := e.Stop("test over", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Drops != 0 || sum.Rows["frames"] != 221 {
+		t.Fatalf("%d drops, %d frames", sum.Drops, sum.Rows["frames"])
+	}
+	rep, err := drive.Verify(d.Dir)
+	if err != nil || !rep.OK() || rep.Segments < 3 {
+		t.Fatalf("verify: %v, %d segments", err, rep.Segments)
+	}
+	got, _ := readDrive(t, d.Dir)
+	if len(got) != 221 {
+		t.Fatalf("%d frames decode", len(got))
+	}
+	for i := int64(1); i < 221; i++ {
+		if got[i].row.T-got[i-1].row.T != 40_000_000 || got[i].row.Width != 960 {
+			t.Fatalf("frame %d: t step %d, width %d", i, got[i].row.T-got[i-1].row.T, got[i].row.Width)
+		}
 	}
 }

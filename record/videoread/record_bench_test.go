@@ -66,7 +66,8 @@ func (c *counter) Publish(s schema.Sample) {
 
 // BenchmarkRecord8Cameras records 8 cameras of pass-through H.264 1080p30 at
 // 8 Mbit/s (10 s of drive each: the file source splits the stream, the recorder
-// writes fMP4 and frames.arrow) and reports CPU seconds per drive second and the
+// writes fMP4 and frames.arrow; the sources play as fast as the recorder takes
+// them) and reports CPU seconds per drive second and the
 // process's peak RSS, side by side with the peer: ffmpeg remuxing the same 8 streams
 // into MP4 (-c copy), which does no indexing and no Arrow tables.
 func BenchmarkRecord8Cameras(b *testing.B) {
@@ -78,7 +79,7 @@ func BenchmarkRecord8Cameras(b *testing.B) {
 		var cpu time.Duration
 		for b.Loop() {
 			dir := b.TempDir()
-			e, err := record.New(record.Options{Root: dir, Vehicle: "bench", CameraQueue: frames})
+			e, err := record.New(record.Options{Root: dir, Vehicle: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -92,7 +93,8 @@ func BenchmarkRecord8Cameras(b *testing.B) {
 			for i := 0; i < cams; i++ {
 				ctx, cancel := context.WithCancel(context.Background())
 				sink.stop[i] = cancel
-				s := &camera.File{Camera: uint8(i), Path: src, FPS: fps, Speed: 8, Loop: true, Timebase: e.Options().Timebase}
+				s := &camera.File{Camera: uint8(i), Path: src, FPS: fps, Fast: true, Congested: e.Congested, Loop: true,
+					Timebase: e.Options().Timebase}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
