@@ -123,14 +123,15 @@ func TestPipelineFFmpeg(t *testing.T) {
 	needFFmpeg(t)
 	for _, codec := range []schema.Codec{schema.CodecH264, schema.CodecH265, schema.CodecMJPEG} {
 		t.Run(codec.String(), func(t *testing.T) {
+			t.Parallel()
 			const n, gop = 30, 10
 			dir := t.TempDir()
 			ref := filepath.Join(dir, "ref")
-			if out, err := exec.Command("ffmpeg", encodeArgs(codec, 320, 240, 30, n, gop, ref)...).CombinedOutput(); err != nil {
+			if out, err := exec.Command("ffmpeg", encodeArgs(codec, 160, 120, 30, n, gop, ref)...).CombinedOutput(); err != nil {
 				t.Fatalf("ffmpeg: %v %s", err, out)
 			}
 			var c collector
-			p := &Pipeline{Camera: 3, Codec: codec, Command: append([]string{"ffmpeg"}, encodeArgs(codec, 320, 240, 30, n, gop, "pipe:1")...)}
+			p := &Pipeline{Camera: 3, Codec: codec, Command: append([]string{"ffmpeg"}, encodeArgs(codec, 160, 120, 30, n, gop, "pipe:1")...)}
 			err := p.Run(context.Background(), &c)
 			if !errors.Is(err, ErrEnded) {
 				t.Fatalf("Run: %v, want ErrEnded", err)
@@ -140,7 +141,7 @@ func TestPipelineFFmpeg(t *testing.T) {
 			}
 			for i, f := range c.frames {
 				wantKey := codec == schema.CodecMJPEG || i%gop == 0
-				if f.Seq != int64(i) || f.Camera != 3 || f.Keyframe != wantKey || f.Width != 320 || f.Height != 240 {
+				if f.Seq != int64(i) || f.Camera != 3 || f.Keyframe != wantKey || f.Width != 160 || f.Height != 120 {
 					t.Fatalf("frame %d: seq %d cam %d key %v %dx%d", i, f.Seq, f.Camera, f.Keyframe, f.Width, f.Height)
 				}
 				if i > 0 && (f.T < c.frames[i-1].T || f.THost < c.frames[i-1].THost) {
