@@ -60,6 +60,8 @@ const nudge = 20 * time.Millisecond
 // maxNudge caps the frames fed beyond the wanted one to push it out.
 const maxNudge = 8
 
+func (r *Reader) seekThreads() int { return max(1, r.opts.SeekThreads) }
+
 func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 	ff, err := r.ffmpeg()
 	if err != nil {
@@ -67,7 +69,7 @@ func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 	}
 	d := &decoder{lastFed: -1, stderr: &tailWriter{max: 2048}, size: w*h + 2*((w+1)/2)*((h+1)/2),
 		pics: make(chan []byte, 2), jobs: make(chan feedJob), fed: make(chan error, 1)}
-	d.cmd = exec.Command(ff, r.decoderArgs(1, true)...)
+	d.cmd = exec.Command(ff, r.decoderArgs(r.seekThreads(), r.seekThreads() == 1)...)
 	d.cmd.Stderr = d.stderr
 	if d.stdin, err = d.cmd.StdinPipe(); err != nil {
 		return nil, fmt.Errorf("start decoder: %w", err)
@@ -80,7 +82,12 @@ func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 	}
 	if r.codec == schema.CodecH265 {
 		d.aud = []byte{0, 0, 0, 1, 35 << 1, 1, 0x50} // AUD, pic_type 2
-		d.eos = []byte{0, 0, 0, 1, 36 << 1, 1}
+		// end the sequence before a jump so the keyframe starts a new one; with frame
+		// threads ffmpeg's HEVC decoder returns a wrong picture after an EOS, and an
+		// IRAP picture without leading pictures (no B-frames) needs none
+		if r.seekThreads() == 1 {
+			d.eos = []byte{0, 0, 0, 1, 36 << 1, 1}
+		}
 	} else {
 		d.aud = []byte{0, 0, 0, 1, 9, 0xF0} // AUD, primary_pic_type 7
 		// no end-of-sequence for H.264: an IDR picture resets the decoder, and
@@ -204,9 +211,12 @@ func (r *Reader) seekIn(ctx context.Context, d *decoder, i, k int) (image.Image,
 			job.frames = append(job.frames, j)
 		}
 	}
-	// ffmpeg holds back the last picture it was given: feed the frame after i too
-	if n := len(job.frames); n > 0 && job.frames[n-1] == i && i+1 < len(r.frames) {
-		job.frames = append(job.frames, i+1)
+	// ffmpeg holds back the last picture it was given, and one more per extra frame
+	// thread: feed as many frames after i
+	if n := len(job.frames); n > 0 && job.frames[n-1] == i {
+		for j := i + 1; j <= i+r.seekThreads() && j < len(r.frames); j++ {
+			job.frames = append(job.frames, j)
+		}
 	}
 	busy := false // a job is being written
 	submit := func(job feedJob) error {

@@ -48,9 +48,13 @@ var (
 
 // Options tunes a Reader. The zero value is ready to use.
 type Options struct {
-	FFmpeg    string // ffmpeg program (default "ffmpeg" from PATH)
-	Threads   int    // ffmpeg decoder threads (0: ffmpeg's choice)
-	MaxSample int    // cap on one sample's bytes (0: camera.DefaultMaxAccessUnit)
+	FFmpeg  string // ffmpeg program (default "ffmpeg" from PATH)
+	Threads int    // ffmpeg decoder threads of Sequence (0: ffmpeg's choice)
+	// SeekThreads are the frame threads of Decode's persistent decoder (0: 1). More
+	// threads decode faster on idle cores but hold back one more picture each, which
+	// Decode pushes out by feeding the frames that follow.
+	SeekThreads int
+	MaxSample   int // cap on one sample's bytes (0: camera.DefaultMaxAccessUnit)
 }
 
 // Reader decodes the frames of one video file. Its methods are safe for concurrent

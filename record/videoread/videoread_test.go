@@ -179,15 +179,23 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 				}
 				return
 			}
-			// seek: any frame, in any order, decodes to exactly ffmpeg's picture
-			for _, i := range []int{c.n - 1, 0, c.gop, c.gop - 1, c.gop + 3, 1, c.n / 2} {
-				img, err := r.Decode(ctx, i)
+			// seek: any frame, in any order, decodes to exactly ffmpeg's picture, with
+			// one decoder thread or frame threads
+			for _, threads := range []int{1, 2} {
+				rs, err := Open(p, rows, Options{SeekThreads: threads})
 				if err != nil {
-					t.Fatalf("decode %d: %v", i, err)
+					t.Fatal(err)
 				}
-				if got := sum(img); got != ref[i] {
-					t.Fatalf("frame %d decodes to %s, ffmpeg %s", i, got, ref[i])
+				for _, i := range []int{c.n - 1, 0, c.gop, c.gop - 1, c.gop + 3, 1, 2, c.n / 2, c.n - 2} {
+					img, err := rs.Decode(ctx, i)
+					if err != nil {
+						t.Fatalf("threads %d: decode %d: %v", threads, i, err)
+					}
+					if got := sum(img); got != ref[i] {
+						t.Fatalf("threads %d: frame %d decodes to %s, ffmpeg %s", threads, i, got, ref[i])
+					}
 				}
+				rs.Close()
 			}
 			// a run of frames from the middle of a GOP
 			from, to := c.gop/2, c.n-2
@@ -308,13 +316,20 @@ func BenchmarkSeek(b *testing.B) {
 	}
 	defer r.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
-	b.Run("impl=videoread", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := r.Decode(context.Background(), rng.IntN(r.Len())); err != nil {
-				b.Fatal(err)
-			}
+	for _, threads := range []int{1, 2} {
+		r, err := OpenFile(p, Options{SeekThreads: threads})
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
+		defer r.Close()
+		b.Run("impl=videoread/threads="+strconv.Itoa(threads), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.Decode(context.Background(), rng.IntN(r.Len())); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("impl=ffmpeg-ss", func(b *testing.B) {
 		for b.Loop() {
 			i := rng.IntN(r.Len())
