@@ -21,24 +21,22 @@ const (
 	iocRead  = 2
 )
 
-func ioc(dir, typ, nr, size uintptr) uintptr { return dir<<30 | size<<16 | typ<<8 | nr }
-
-// V4L2 ioctl requests.
-var (
-	vidiocQuerycap  = ioc(iocRead, 'V', 0, unsafe.Sizeof(v4l2Capability{}))
-	vidiocEnumFmt   = ioc(iocRead|iocWrite, 'V', 2, unsafe.Sizeof(v4l2Fmtdesc{}))
-	vidiocGFmt      = ioc(iocRead|iocWrite, 'V', 4, unsafe.Sizeof(v4l2Format{}))
-	vidiocSFmt      = ioc(iocRead|iocWrite, 'V', 5, unsafe.Sizeof(v4l2Format{}))
-	vidiocReqbufs   = ioc(iocRead|iocWrite, 'V', 8, unsafe.Sizeof(v4l2Requestbuffers{}))
-	vidiocQuerybuf  = ioc(iocRead|iocWrite, 'V', 9, unsafe.Sizeof(v4l2Buffer{}))
-	vidiocQbuf      = ioc(iocRead|iocWrite, 'V', 15, unsafe.Sizeof(v4l2Buffer{}))
-	vidiocDqbuf     = ioc(iocRead|iocWrite, 'V', 17, unsafe.Sizeof(v4l2Buffer{}))
-	vidiocStreamon  = ioc(iocWrite, 'V', 18, unsafe.Sizeof(int32(0)))
-	vidiocStreamoff = ioc(iocWrite, 'V', 19, unsafe.Sizeof(int32(0)))
-	vidiocGParm     = ioc(iocRead|iocWrite, 'V', 21, unsafe.Sizeof(v4l2Streamparm{}))
-	vidiocSParm     = ioc(iocRead|iocWrite, 'V', 22, unsafe.Sizeof(v4l2Streamparm{}))
-	vidiocGCtrl     = ioc(iocRead|iocWrite, 'V', 27, unsafe.Sizeof(v4l2Control{}))
-	vidiocSCtrl     = ioc(iocRead|iocWrite, 'V', 28, unsafe.Sizeof(v4l2Control{}))
+// V4L2 ioctl requests: dir<<30 | size<<16 | type<<8 | nr.
+const (
+	vidiocQuerycap  = (iocRead)<<30 | unsafe.Sizeof(v4l2Capability{})<<16 | 'V'<<8 | 0
+	vidiocEnumFmt   = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Fmtdesc{})<<16 | 'V'<<8 | 2
+	vidiocGFmt      = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Format{})<<16 | 'V'<<8 | 4
+	vidiocSFmt      = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Format{})<<16 | 'V'<<8 | 5
+	vidiocReqbufs   = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Requestbuffers{})<<16 | 'V'<<8 | 8
+	vidiocQuerybuf  = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Buffer{})<<16 | 'V'<<8 | 9
+	vidiocQbuf      = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Buffer{})<<16 | 'V'<<8 | 15
+	vidiocDqbuf     = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Buffer{})<<16 | 'V'<<8 | 17
+	vidiocStreamon  = (iocWrite)<<30 | unsafe.Sizeof(int32(0))<<16 | 'V'<<8 | 18
+	vidiocStreamoff = (iocWrite)<<30 | unsafe.Sizeof(int32(0))<<16 | 'V'<<8 | 19
+	vidiocGParm     = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Streamparm{})<<16 | 'V'<<8 | 21
+	vidiocSParm     = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Streamparm{})<<16 | 'V'<<8 | 22
+	vidiocGCtrl     = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Control{})<<16 | 'V'<<8 | 27
+	vidiocSCtrl     = (iocRead|iocWrite)<<30 | unsafe.Sizeof(v4l2Control{})<<16 | 'V'<<8 | 28
 )
 
 // Constants of videodev2.h.
@@ -62,19 +60,14 @@ const (
 	CIDGain             = 0x00980913 // V4L2_CID_GAIN
 )
 
-// fourcc builds a V4L2 pixel format code.
-func fourcc(s string) uint32 {
-	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
-}
-
-// V4L2 pixel formats the source takes.
-var (
-	v4l2PixMJPEG = fourcc("MJPG")
-	v4l2PixJPEG  = fourcc("JPEG")
-	v4l2PixYUYV  = fourcc("YUYV")
-	v4l2PixUYVY  = fourcc("UYVY")
-	v4l2PixNV12  = fourcc("NV12")
-	v4l2PixH264  = fourcc("H264")
+// V4L2 pixel formats the source takes (fourcc codes, first letter lowest).
+const (
+	v4l2PixMJPEG = 'M' | 'J'<<8 | 'P'<<16 | 'G'<<24
+	v4l2PixJPEG  = 'J' | 'P'<<8 | 'E'<<16 | 'G'<<24
+	v4l2PixYUYV  = 'Y' | 'U'<<8 | 'Y'<<16 | 'V'<<24
+	v4l2PixUYVY  = 'U' | 'Y'<<8 | 'V'<<16 | 'Y'<<24
+	v4l2PixNV12  = 'N' | 'V'<<8 | '1'<<16 | '2'<<24
+	v4l2PixH264  = 'H' | '2'<<8 | '6'<<16 | '4'<<24
 )
 
 type v4l2Capability struct {
