@@ -80,13 +80,22 @@ func (p *Pipeline) Run(ctx context.Context, sink schema.Sink) error {
 		return fmt.Errorf("start camera pipeline %s: %w", name, err)
 	}
 	em := newEmitter(sink, p.Timebase, name, newTrack(p.Camera, p.Codec))
-	rerr := readStream(out, sp, em, int64(p.Latency))
+	sr := &streamReader{sp: sp, em: em, latency: int64(p.Latency)}
+	rerr := sr.read(out)
 	if rerr != nil {
 		// a fatal stream error: stop the process before waiting for it
 		pg.stop()
 	}
 	werr := cmd.Wait()
 	pg.done()
+	if rerr == nil {
+		// a process that failed may have been cut off inside its last picture
+		var cause error
+		if werr != nil && ctx.Err() == nil {
+			cause = werr
+		}
+		rerr = sr.end(cause)
+	}
 	em.close()
 	switch {
 	case rerr != nil:
@@ -101,38 +110,62 @@ func (p *Pipeline) Run(ctx context.Context, sink schema.Sink) error {
 
 var errNoCommand = errors.New("no command")
 
-// readStream feeds r into sp and publishes what comes out, until EOF or a read error.
-// It returns only fatal stream errors (B-frames).
-func readStream(r io.Reader, sp splitter, em *emitter, latency int64) error {
+// streamReader feeds a byte stream into a splitter and publishes what comes out.
+type streamReader struct {
+	sp      splitter
+	em      *emitter
+	latency int64
+	skipped int64
+}
+
+// read consumes r until EOF or a read error, without ending the last access unit
+// (the caller decides with end whether the stream ended cleanly). It returns only
+// fatal stream errors (B-frames).
+func (s *streamReader) read(r io.Reader) error {
 	buf := make([]byte, 256<<10)
-	skipped := int64(0)
-	handle := func(aus []AccessUnit, errs []error) error {
-		for _, e := range errs {
-			em.tr.lost()
-			em.damage(e, clock.HostNow())
-		}
-		for _, au := range aus {
-			if err := em.au(au, au.Arrival, latency, 0); err != nil {
-				return err
-			}
-		}
-		if s := sp.Skipped(); s > skipped {
-			em.damage(fmt.Errorf("%d bytes outside any picture skipped: %w", s-skipped, errGarbage), clock.HostNow())
-			skipped = s
-		}
-		return nil
-	}
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			if herr := handle(sp.Push(buf[:n], clock.HostNow())); herr != nil {
+			if herr := s.handle(s.sp.Push(buf[:n], clock.HostNow())); herr != nil {
 				return herr
 			}
 		}
 		if err != nil {
-			return handle(sp.Flush())
+			return nil
 		}
 	}
+}
+
+// end flushes the splitter. When the stream broke (cause non-nil) the last access
+// unit may be cut short: it is dropped and counted instead of published.
+func (s *streamReader) end(cause error) error {
+	aus, errs := s.sp.Flush()
+	if cause != nil && len(aus) > 0 {
+		if err := s.handle(aus[:len(aus)-1], errs); err != nil {
+			return err
+		}
+		s.em.tr.lost()
+		s.em.damage(fmt.Errorf("last picture of a broken stream dropped (%v): %w", cause, errTruncated), clock.HostNow())
+		return nil
+	}
+	return s.handle(aus, errs)
+}
+
+func (s *streamReader) handle(aus []AccessUnit, errs []error) error {
+	for _, e := range errs {
+		s.em.tr.lost()
+		s.em.damage(e, clock.HostNow())
+	}
+	for _, au := range aus {
+		if err := s.em.au(au, au.Arrival, s.latency, 0); err != nil {
+			return err
+		}
+	}
+	if k := s.sp.Skipped(); k > s.skipped {
+		s.em.damage(fmt.Errorf("%d bytes outside any picture skipped: %w", k-s.skipped, errGarbage), clock.HostNow())
+		s.skipped = k
+	}
+	return nil
 }
 
 var errGarbage = errors.New("bytes outside any picture")

@@ -232,3 +232,30 @@ func (c *collector) String() string {
 	}
 	return b.String()
 }
+
+// TestPipelineBreaksMidFrame: a process that dies inside a picture: every complete
+// picture is recorded, the cut one is dropped and counted, Run reports the end.
+func TestPipelineBreaksMidFrame(t *testing.T) {
+	b := readFixture(t, "h264_plain.h264")
+	whole, _ := splitAll(schema.CodecH264, b, len(b))
+	cut := whole[10].Offset + 100 // inside picture 10 (a keyframe of ~900 bytes)
+	var c collector
+	p := &Pipeline{Codec: schema.CodecH264, Command: []string{"sh", "-c",
+		"head -c " + strconv.FormatInt(cut, 10) + " testdata/h264_plain.h264; exit 1"}}
+	err := p.Run(context.Background(), &c)
+	if !errors.Is(err, ErrEnded) {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(c.frames) != 10 {
+		t.Fatalf("%d frames, want the 10 complete ones", len(c.frames))
+	}
+	var lost int64
+	for _, e := range c.events {
+		if e.Code == schema.EvVideoError {
+			lost += e.Count
+		}
+	}
+	if lost != 1 {
+		t.Fatalf("%d pictures counted lost, want 1 (%v)", lost, &c)
+	}
+}
