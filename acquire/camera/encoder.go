@@ -79,8 +79,8 @@ func (c EncoderConfig) withDefaults() EncoderConfig {
 // and read on stdout; its access units are matched, in order, with the pictures'
 // times and counters and published as frames. When the process dies, Run writes an
 // EvEncoderError event and starts it again; pictures in flight are lost and counted.
-// When the encoder program does not exist, Run encodes MJPEG in process instead
-// (image/jpeg) and says so in an EvConfig event.
+// When the encoder program does not exist, or fails maxEncoderFails times in a row
+// without a frame, Run encodes MJPEG in process instead (image/jpeg) and says so.
 type Encoder struct {
 	cfg    EncoderConfig
 	camera uint8
@@ -190,10 +190,17 @@ func (e *Encoder) Run(ctx context.Context, sink schema.Sink) error {
 		em.tr = newTrack(e.camera, schema.CodecMJPEG)
 		return e.runMJPEG(ctx, em)
 	}
+	fails := 0 // encoder runs in a row that gave no frame
 	for {
+		before := em.frames
 		err := e.runProcess(ctx, em, argv)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if em.frames == before {
+			fails++
+		} else {
+			fails = 0
 		}
 		if errors.Is(err, ErrBFrames) {
 			return err
@@ -201,6 +208,11 @@ func (e *Encoder) Run(ctx context.Context, sink schema.Sink) error {
 		if errors.Is(err, errFormatChange) {
 			em.event(schema.EvVideoFormat, schema.SevWarn, "raw picture format changed, encoder restarted: "+err.Error())
 			continue
+		}
+		if fails >= maxEncoderFails {
+			em.event(schema.EvEncoderError, schema.SevError, fmt.Sprintf("encoder failed %d times without a frame (%v): recording MJPEG encoded in process", fails, err))
+			em.tr = newTrack(e.camera, schema.CodecMJPEG)
+			return e.runMJPEG(ctx, em)
 		}
 		em.event(schema.EvEncoderError, schema.SevError, fmt.Sprintf("encoder process failed, restarting: %v", err))
 		select {
@@ -212,6 +224,11 @@ func (e *Encoder) Run(ctx context.Context, sink schema.Sink) error {
 }
 
 var errFormatChange = errors.New("raw picture format changed")
+
+// maxEncoderFails is how many encoder runs in a row may end without a frame before the
+// stage gives up on the program (h264_nvenc without a GPU, a broken GStreamer
+// pipeline) and encodes MJPEG in process.
+const maxEncoderFails = 3
 
 // runMJPEG encodes in process until ctx ends.
 func (e *Encoder) runMJPEG(ctx context.Context, em *emitter) error {

@@ -254,3 +254,28 @@ func TestEncoderFallback(t *testing.T) {
 		t.Fatalf("JPEG differs from the picture by %.1f levels on average", mean)
 	}
 }
+
+// TestEncoderGivesUp: an encoder that never produces a frame (a GPU encoder on a
+// machine without the GPU) is replaced by MJPEG in process after a few tries.
+func TestEncoderGivesUp(t *testing.T) {
+	const w, h = 32, 16
+	enc := NewEncoder(EncoderConfig{Kind: EncCommand, Command: []string{"sh", "-c", "exit 1"}, Codec: schema.CodecH264, Queue: 4}, 0, "", nil)
+	c := runEncoder(t, enc, func(ctx context.Context) {
+		for i := 0; ctx.Err() == nil; i++ {
+			enc.Encode(RawFrame{Pix: rawPicture(PixYUYV, w, h, i), Format: PixYUYV, Width: w, Height: h, T: int64(i + 1), Seq: int64(i)})
+			time.Sleep(20 * time.Millisecond)
+		}
+	}, func(c *collector) bool { return c.count() >= 3 })
+	if len(c.frames) < 3 || c.frames[0].Codec != schema.CodecMJPEG {
+		t.Fatalf("%d frames (events %v)", len(c.frames), c)
+	}
+	errs := 0
+	for _, e := range c.events {
+		if e.Code == schema.EvEncoderError {
+			errs++
+		}
+	}
+	if errs != maxEncoderFails {
+		t.Fatalf("%d encoder_error events, want %d", errs, maxEncoderFails)
+	}
+}
