@@ -170,6 +170,15 @@ func (s *Stamps) UTC(utc, host int64) int64 {
 	if s.utc == nil {
 		cfg := s.cfg.Counter
 		cfg.TickNS, cfg.Wrap = 1, 0
+		// a receiver's time of fix does not step by less than a second, while the
+		// arrival of its sentences jitters by tens of ms at a few per second: a wide
+		// window, and no step taken for a few sentences that arrive early
+		if cfg.Window <= 0 {
+			cfg.Window = time.Minute
+		}
+		if cfg.StepTolerance <= 0 {
+			cfg.StepTolerance = 100 * time.Millisecond
+		}
 		s.utc = &utcModel{env: New(cfg, s.tb), tb: s.tb, within: float64(s.cfg.UTCWithin), name: s.cfg.Name,
 			rowEvery: int64(s.cfg.RowInterval)}
 	}

@@ -156,7 +156,7 @@ func TestStampsKinds(t *testing.T) {
 // switch are counted).
 func TestStampsUTCSwitch(t *testing.T) {
 	host := &simclock.Oscillator{Origin: t0, Offset: 7000e9, DriftPPM: 30, Wander: 1, Seed: 7}
-	d := &simclock.Device{Host: host, Delay: simclock.Delay{Min: 40e6, Jitter: 20e6}, Seed: 7}
+	d := &simclock.Device{Host: host, Delay: simclock.Delay{Min: 250e6, Jitter: 20e6}, Seed: 7} // later than the next fix
 	// disciplined from 20 s to 40 s of true time
 	on := func(h int64) bool { tt := host.True(h); return tt >= t0+20e9 && tt < t0+40e9 }
 	tb := disciplined{truth{host}, func(h int64) float64 {
