@@ -69,10 +69,10 @@ const imuBatch = 8
 
 // Transport figures of the sources without a Counter.
 var (
-	kernelIRQ   = simclock.Delay{Min: 5e3, Jitter: 20e3, Shape: simclock.Exponential}                               // end of frame to the kernel's stamp
+	kernelIRQ   = simclock.Delay{Min: 5e3, Jitter: 20e3, Shape: simclock.Exponential}                             // end of frame to the kernel's stamp
 	socketRead  = simclock.Delay{Min: 20e3, Jitter: 150e3, Shape: simclock.Exponential, SpikeP: 1e-3, Spike: 2e6} // the stamp to the read
-	camJitter   = int64(30e3)                                                                                      // ns, 1σ of a camera's kernel stamp
-	camTransfer = simclock.Delay{Min: 8e6, Jitter: 4e6}                                                            // the stamp to the frame's arrival
+	camJitter   = int64(30e3)                                                                                     // ns, 1σ of a camera's kernel stamp
+	camTransfer = simclock.Delay{Min: 8e6, Jitter: 4e6}                                                           // the stamp to the frame's arrival
 )
 
 // NewClocks draws a rig's clocks from seed. wall is the host's wall clock (the
