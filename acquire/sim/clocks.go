@@ -52,6 +52,12 @@ type Clocks struct {
 	CameraNominal int64   `json:"camera_nominal"`
 	TriggerRate   int     `json:"trigger_rate"` // the cameras' triggers a second (New sets it)
 
+	// The transports of the sources without a counter of their own.
+	KernelIRQ      simclock.Delay `json:"kernel_irq"`      // a CAN frame's end to the kernel's receive stamp
+	SocketRead     simclock.Delay `json:"socket_read"`     // the kernel's stamp to the frame's read
+	CameraJitter   int64          `json:"camera_jitter"`   // ns, 1σ of a camera's kernel stamp
+	CameraTransfer simclock.Delay `json:"camera_transfer"` // a frame's kernel stamp to its arrival
+
 	hostNow atomic.Int64 // the simulated host's monotonic clock now
 }
 
@@ -66,14 +72,6 @@ type Counter struct {
 
 // imuBatch is how many IMU samples one USB transfer carries.
 const imuBatch = 8
-
-// Transport figures of the sources without a Counter.
-var (
-	kernelIRQ   = simclock.Delay{Min: 5e3, Jitter: 20e3, Shape: simclock.Exponential}                             // end of frame to the kernel's stamp
-	socketRead  = simclock.Delay{Min: 20e3, Jitter: 150e3, Shape: simclock.Exponential, SpikeP: 1e-3, Spike: 2e6} // the stamp to the read
-	camJitter   = int64(30e3)                                                                                     // ns, 1σ of a camera's kernel stamp
-	camTransfer = simclock.Delay{Min: 8e6, Jitter: 4e6}                                                           // the stamp to the frame's arrival
-)
 
 // NewClocks draws a rig's clocks from seed. wall is the host's wall clock (the
 // reference timebase before any discipline: clock.NewSystem()); the simulated host
@@ -94,6 +92,10 @@ func NewClocks(seed uint64, wall clock.Timebase) *Clocks {
 	c.Chassis = Counter{Tick: 1e6, Wrap: 60000,
 		Delay: simclock.Delay{Min: 300e3, Jitter: 700e3, Shape: simclock.Exponential, SpikeP: 1e-3, Spike: 5e6},
 		Clock: simclock.Oscillator{Origin: c.Start, Offset: int64(u(0, 60e9)), DriftPPM: u(-100, 100), Wander: 5, Seed: seed ^ 0xca2}}
+	c.KernelIRQ = simclock.Delay{Min: 5e3, Jitter: 20e3, Shape: simclock.Exponential}
+	c.SocketRead = simclock.Delay{Min: 20e3, Jitter: 150e3, Shape: simclock.Exponential, SpikeP: 1e-3, Spike: 2e6}
+	c.CameraJitter = 30e3
+	c.CameraTransfer = simclock.Delay{Min: 8e6, Jitter: 4e6}
 	c.CameraNominal = 4e6
 	for range 8 {
 		c.CameraLatency = append(c.CameraLatency, c.CameraNominal+int64(u(-200e3, 200e3)))

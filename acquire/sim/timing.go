@@ -144,7 +144,7 @@ func newClockTiming(cfg Config, sink schema.Sink, send func(int, camJob)) *clock
 	ct.gnssSt = ct.newStamps(devclock.StampsConfig{Name: "gnss/sim"})
 	for range cfg.Cameras {
 		ct.cams = append(ct.cams, camTiming{st: ct.newStamps(devclock.StampsConfig{
-			Name: "cam" + strconv.Itoa(len(ct.cams)), Kernel: durationNS(3 * camJitter)})})
+			Name: "cam" + strconv.Itoa(len(ct.cams)), Kernel: durationNS(3 * c.CameraJitter)})})
 	}
 	return ct
 }
@@ -165,7 +165,7 @@ func (ct *clockTiming) bus(name string) *busTiming {
 	b := ct.buses[name]
 	if b == nil {
 		b = &busTiming{}
-		sc := devclock.StampsConfig{Name: "can/" + name, Kernel: durationNS(kernelIRQ.Min + 3*kernelIRQ.Jitter)}
+		sc := devclock.StampsConfig{Name: "can/" + name, Kernel: durationNS(ct.c.KernelIRQ.Min + 3*ct.c.KernelIRQ.Jitter)}
 		if name == "chassis" {
 			b.dev = ct.c.Chassis.device(&ct.host, ct.c.Seed^0x3)
 			sc.Counter = devclock.Config{TickNS: float64(ct.c.Chassis.Tick), Wrap: ct.c.Chassis.Wrap}
@@ -294,8 +294,8 @@ func (ct *clockTiming) can(t int64, row *schema.CAN, ego *schema.Ego) {
 		arr = a
 		stamp = func() int64 { return b.st.Counter(raw, arr) }
 	} else {
-		h := ct.host.Read(eof + kernelIRQ.Sample(ct.rng))
-		arr = max(h+socketRead.Sample(ct.rng), b.last)
+		h := ct.host.Read(eof + ct.c.KernelIRQ.Sample(ct.rng))
+		arr = max(h+ct.c.SocketRead.Sample(ct.rng), b.last)
 		row.TDevice = h + ct.c.Realtime
 		stamp = func() int64 { return b.st.Realtime(row.TDevice) }
 	}
@@ -323,8 +323,8 @@ func (ct *clockTiming) gnss(t int64, row *schema.GNSS, bytes int) {
 
 func (ct *clockTiming) frame(cam int, t int64, j camJob) {
 	c := &ct.cams[cam]
-	stamp := ct.host.Read(t + ct.c.CameraLatency[cam] + int64(math.Round(ct.rng.NormFloat64()*float64(camJitter))))
-	arr := max(stamp+camTransfer.Sample(ct.rng), c.last)
+	stamp := ct.host.Read(t + ct.c.CameraLatency[cam] + int64(math.Round(ct.rng.NormFloat64()*float64(ct.c.CameraJitter))))
+	arr := max(stamp+ct.c.CameraTransfer.Sample(ct.rng), c.last)
 	c.last = arr
 	ct.push(arr, func() {
 		j.thost, j.tdev = arr, stamp
