@@ -134,7 +134,7 @@ func TestClocksAgainstTruth(t *testing.T) {
 		}
 	}
 	bars := map[string]float64{"reference": 1e3, "imu/sim": 100e3, "can/pt": 2e3, "can/chassis": 1.2e6, "gnss/sim": 0,
-		"cam0": 300e3, "cam1": 300e3, "cam2": 300e3, "cam3": 300e3}
+		"cam0": 400e3, "cam1": 400e3, "cam2": 400e3, "cam3": 400e3}
 	names := make([]string, 0, len(bars))
 	for n := range bars {
 		names = append(names, n)
