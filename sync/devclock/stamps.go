@@ -79,7 +79,17 @@ type Stamps struct {
 	clamped  int64 // samples held back by a switch between models, since the last report
 	nextTick int64
 	ticked   bool
+	rtOff    int64 // CLOCK_REALTIME − CLOCK_MONOTONIC as last read…
+	rtAt     int64 // …at this realtime stamp
+	rtStamp  int64 // the realtime stamp being mapped
+	rtOK     bool
 }
+
+// realtimeEvery is how far apart (in realtime stamps) the offset between
+// CLOCK_REALTIME and CLOCK_MONOTONIC is read again: reading both clocks for every
+// frame of a busy CAN bus costs more than the frame; NTP slews them apart by
+// microseconds a second (chrony's largest slews: 8 ms a second, 0.8 ms in 10 ms).
+const realtimeEvery = int64(10 * time.Millisecond)
 
 // NewStamps returns the time stamping of a source whose samples are mapped onto tb (a
 // reference.Clock, or nil for clock.NewSystem()).
@@ -141,7 +151,11 @@ func (s *Stamps) Realtime(stamp int64) int64 {
 	defer s.mu.Unlock()
 	if s.real == nil {
 		s.real = s.pass(s.cfg.Kernel, true)
+		if s.cfg.RealtimeOffset == nil {
+			s.real.RealtimeOffset = s.realtimeOffset
+		}
 	}
+	s.rtStamp = stamp
 	return s.out(kindRealtime, s.real.Observe(stamp))
 }
 
@@ -183,6 +197,15 @@ func (s *Stamps) UTC(utc, host int64) int64 {
 			rowEvery: int64(s.cfg.RowInterval)}
 	}
 	return s.out(kindUTC, s.utc.observe(utc, host))
+}
+
+// realtimeOffset returns CLOCK_REALTIME − CLOCK_MONOTONIC, read again when the stamps
+// moved realtimeEvery from where it was last read. s.mu is held.
+func (s *Stamps) realtimeOffset() int64 {
+	if d := s.rtStamp - s.rtAt; !s.rtOK || d >= realtimeEvery || d <= -realtimeEvery {
+		s.rtOff, s.rtAt, s.rtOK = realtimeOffset(), s.rtStamp, true
+	}
+	return s.rtOff
 }
 
 func (s *Stamps) pass(unc time.Duration, realtime bool) *Passthrough {
