@@ -112,6 +112,7 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	ref := reference.New(refCfg)
 	var s *setup
 	var err error
+	var eng *record.Engine // set before any source starts
 	if f.sim {
 		if f.cameras == 0 {
 			f.cameras = -1
@@ -123,7 +124,8 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
 		}
 		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
-			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate, clocks: clocks}, ref)
+			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate, clocks: clocks,
+			congested: func() bool { return eng.Congested() }}, ref)
 	} else {
 		if !cmd.Flags().Changed("detector") {
 			f.detector = "cnn"
@@ -160,7 +162,7 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	if err != nil {
 		return fmt.Errorf("repair unfinished drives: %w", err)
 	}
-	eng, err := record.New(opt)
+	eng, err = record.New(opt)
 	if err != nil {
 		return usageError{err}
 	}

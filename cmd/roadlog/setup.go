@@ -66,13 +66,15 @@ type simOptions struct {
 	static                 bool
 	extraBuses             int
 	extraRate              float64
+	congested              func() bool
 	clocks                 *sim.Clocks // the rig's own clocks (nil: every t is true time)
 }
 
 // simSetup builds the simulated rig.
 func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 	cfg := sim.Config{Cameras: o.cameras, Width: o.width, Height: o.height, Speed: o.speed, Duration: o.duration,
-		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate}
+		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate,
+		Congested: o.congested}
 	if o.clocks != nil {
 		cfg.Clocks, cfg.Discipline = o.clocks, ref
 	}
