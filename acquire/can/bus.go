@@ -201,7 +201,7 @@ func (b *bus) maybeReport(host int64) {
 
 // stop publishes what the clock model holds and the counters, when a run ends.
 func (b *bus) stop() {
-	b.st.Tick(clock.HostNow(), b.sink)
+	b.st.Flush(clock.HostNow(), b.sink)
 	b.report()
 }
 

@@ -192,8 +192,8 @@ func (p *pipeline) run(ctx context.Context, r reader, datagrams bool) error {
 	finish := func() {
 		p.endRecord(false, clock.HostNow())
 		p.endEpoch()
+		p.clk.Flush(clock.HostNow(), p.sink)
 		p.publishStats()
-		p.clk.Tick(clock.HostNow(), p.sink)
 	}
 	for {
 		select {

@@ -130,7 +130,7 @@ func (s *IIO) Run(ctx context.Context, sink schema.Sink) (err error) {
 	}
 	r := &iioReader{name: s.Name, lay: lay, axes: axesOrIdentity(s.Axes), tb: tb, st: s.st, sink: sink,
 		monotonic: monotonic, box: &s.stats}
-	defer func() { s.st.Tick(clock.HostNow(), sink) }()
+	defer func() { s.st.Flush(clock.HostNow(), sink) }()
 	if rate > 0 {
 		r.period = int64(1e9 / rate)
 	}

@@ -61,7 +61,7 @@ func (v *VectorNav) Run(ctx context.Context, sink schema.Sink) error {
 		v.st = devclock.NewStamps(devclock.StampsConfig{Name: "imu/" + v.Name,
 			Latency: time.Duration(120 * 10 * int64(time.Second) / int64(baud)), Jitter: 16 * time.Millisecond}, tb)
 	}
-	defer func() { v.st.Tick(clock.HostNow(), sink) }()
+	defer func() { v.st.Flush(clock.HostNow(), sink) }()
 	axes := axesOrIdentity(v.Axes)
 	var st Stats
 	var lines vnLines

@@ -217,7 +217,7 @@ func (ct *clockTiming) advance(t int64) {
 	}
 	ct.deliver(ct.now)
 	if t >= ct.nextTick {
-		ct.tick()
+		ct.tick(false)
 		ct.nextTick += 1e8
 	}
 }
@@ -231,9 +231,13 @@ func (ct *clockTiming) outage(t int64) bool {
 	return GNSSOutage(secs - math.Floor(secs/Period)*Period)
 }
 
-func (ct *clockTiming) tick() {
+func (ct *clockTiming) tick(flush bool) {
 	for _, s := range ct.stamps {
-		s.Tick(ct.now, ct.sink)
+		if flush {
+			s.Flush(ct.now, ct.sink)
+		} else {
+			s.Tick(ct.now, ct.sink)
+		}
 	}
 	if ct.disc != nil {
 		ct.disc.Tick(ct.now, ct.sink)
@@ -340,7 +344,7 @@ func (ct *clockTiming) finish() {
 		ct.setNow(a.host)
 		a.do()
 	}
-	ct.tick()
+	ct.tick(true)
 }
 
 func (ct *clockTiming) push(host int64, do func()) {

@@ -62,7 +62,7 @@ const (
 //
 // A source owns one Stamps for its whole life (across restarts), calls the method of
 // its stamp kind for every sample and Tick with the sample's host time (cheap when no
-// work is due), and Tick once more when it stops. Stamps is safe for concurrent use.
+// work is due), and Flush when it stops. Stamps is safe for concurrent use.
 type Stamps struct {
 	cfg StampsConfig
 	tb  clock.Timebase
@@ -229,14 +229,26 @@ func (s *Stamps) out(k stampKind, t int64) int64 {
 
 // Tick advances the models to host time now and publishes, to sink, the sync row of
 // the model in use when one is due and the pending events of all of them. It does its
-// work at most every 100 ms of host time; a source calls it for every sample and once
-// when it stops.
+// work at most every 100 ms of host time: a source calls it for every sample (and
+// Flush when it stops).
 func (s *Stamps) Tick(now int64, sink schema.Sink) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ticked && now < s.nextTick {
 		return
 	}
+	s.tick(now, sink)
+}
+
+// Flush is Tick without the wait: a source calls it when it stops, so that what its
+// models hold is published.
+func (s *Stamps) Flush(now int64, sink schema.Sink) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tick(now, sink)
+}
+
+func (s *Stamps) tick(now int64, sink schema.Sink) {
 	s.ticked, s.nextTick = true, now+tickEvery
 	rowless := schema.SinkFunc(func(x schema.Sample) {
 		if _, ok := x.(*schema.SyncRow); !ok && sink != nil {
