@@ -55,7 +55,11 @@ func TestSimDriveSyncAgainstTruth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("record: %v", err)
 	}
-	dir := strings.TrimSpace(string(b))
+	checkDriveSync(t, strings.TrimSpace(string(b)))
+}
+
+// checkDriveSync checks a simulated drive's time stamps against its truth.
+func checkDriveSync(t *testing.T, dir string) {
 	m, err := drive.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +159,18 @@ func TestSimDriveSyncAgainstTruth(t *testing.T) {
 	}
 	t.Logf("reference: locked %.1f s after the drive's start; %s at 54 s (GNSS outage), %s at 66 s",
 		lockedAt, stateAt(54), stateAt(66))
+	// holdover: the error within the uncertainty the reference states
+	for _, r := range refRows {
+		if r.State != schema.SyncHoldover {
+			continue
+		}
+		tr, _ := truth.Truth(&r)
+		e := math.Abs(float64(r.T - tr))
+		t.Logf("reference in holdover at %.1f s: error %.0f ns, stated uncertainty %.0f ns", float64(r.T-m.StartT)/1e9, e, r.Uncertainty)
+		if e > r.Uncertainty {
+			t.Errorf("holdover error %.0f ns beyond the stated uncertainty %.0f ns", e, r.Uncertainty)
+		}
+	}
 	if lockedAt == 0 || lockedAt > 30 {
 		t.Errorf("reference locked after %.1f s", lockedAt)
 	}
