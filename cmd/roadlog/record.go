@@ -11,11 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"roadlog/acquire/sim"
 	"roadlog/record"
 	"roadlog/record/drive"
-	"roadlog/sync/clock"
-	"roadlog/sync/reference"
 )
 
 type recordFlags struct {
@@ -100,28 +97,14 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// The drive's reference timebase: the host clock until a PPS discipline locks it.
-	// The simulated rig brings its own clocks: its host clock runs with the simulation.
-	wall := clock.NewSystem()
-	refCfg := reference.Config{Start: wall}
-	var clocks *sim.Clocks
-	if f.sim && !f.idealClocks {
-		clocks = sim.NewClocks(f.seed, wall)
-		refCfg.Now, refCfg.EdgeJitter = clocks.HostNow, time.Duration(clocks.PPSJitter)
-	}
-	ref := reference.New(refCfg)
+	ref, clocks := newReference(f.sim, f.idealClocks, f.seed)
 	var s *setup
 	var err error
 	var eng *record.Engine // set before any source starts
 	if f.sim {
-		if f.cameras == 0 {
-			f.cameras = -1
-		} else if f.cameras != 4 && f.cameras != 8 {
-			return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
-		}
 		var w, h int
-		if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
-			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+		if f.cameras, w, h, err = simCameras(f.cameras, f.size); err != nil {
+			return err
 		}
 		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
 			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate, clocks: clocks,

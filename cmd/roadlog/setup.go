@@ -291,3 +291,33 @@ func (s *setup) run(ctx context.Context, sink schema.Sink, tb clock.Timebase) <-
 	}()
 	return done
 }
+
+// newReference makes the drive's reference timebase: the host clock until a PPS
+// discipline locks it. The simulated rig (unless ideal) brings its own clocks, whose
+// host clock runs with the simulation; they are returned for simSetup.
+func newReference(simulated, ideal bool, seed uint64) (*reference.Clock, *sim.Clocks) {
+	wall := clock.NewSystem()
+	cfg := reference.Config{Start: wall}
+	var clocks *sim.Clocks
+	if simulated && !ideal {
+		clocks = sim.NewClocks(seed, wall)
+		cfg.Now, cfg.EdgeJitter = clocks.HostNow, time.Duration(clocks.PPSJitter)
+	}
+	return reference.New(cfg), clocks
+}
+
+// simCameras checks the simulated camera flags: 4 or 8 cameras (0: none, returned as
+// -1 for sim.Config) and a WxH size.
+func simCameras(n int, size string) (cams, w, h int, err error) {
+	switch n {
+	case 0:
+		n = -1
+	case 4, 8:
+	default:
+		return 0, 0, 0, usagef("--cameras %d: want 4 or 8 (or 0)", n)
+	}
+	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
+		return 0, 0, 0, usagef("--camera-size %q: want WxH, e.g. 640x360", size)
+	}
+	return n, w, h, nil
+}
