@@ -1,0 +1,425 @@
+package replay
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"roadlog/schema"
+)
+
+// cursor yields one table's rows in t order, across its files, a batch at a time.
+type cursor interface {
+	table() schema.TableName
+	// head returns the t of the next item, false when the cursor is exhausted.
+	head() (int64, bool)
+	// take returns the next item and moves on; ok is false when the row was left out
+	// by a filter (the caller asks head again).
+	take() (s schema.Sample, ok bool)
+	// seek positions the cursor on the first row with t ≥ t.
+	seek(t int64)
+	counts() counts
+	close() error
+}
+
+// counts are what a cursor delivered.
+type counts struct {
+	rows   int64 // rows (frames: video frames)
+	damage int64 // damage events
+	late   int64 // rows delivered after a row with a larger t (late beyond the reorder window)
+}
+
+// rowPtr is the pointer type of a table row, which is a Sample.
+type rowPtr[R any] interface {
+	*R
+	schema.Sample
+}
+
+// loaded is one decoded batch with rows left to deliver.
+type loaded struct {
+	rec  arrow.RecordBatch
+	ts   []arrow.Timestamp
+	perm []int32 // row order by t when the batch is not already in t order; nil otherwise
+	pos  int
+	file *batchFile
+}
+
+func newLoaded(rec arrow.RecordBatch, f *batchFile) *loaded {
+	l := &loaded{rec: rec, ts: rec.Column(0).(*array.Timestamp).TimestampValues(), file: f}
+	if !slices.IsSorted(l.ts) {
+		l.perm = make([]int32, len(l.ts))
+		for i := range l.perm {
+			l.perm[i] = int32(i)
+		}
+		sort.SliceStable(l.perm, func(a, b int) bool { return l.ts[l.perm[a]] < l.ts[l.perm[b]] })
+	}
+	return l
+}
+
+func (l *loaded) row() int {
+	if l.perm == nil {
+		return l.pos
+	}
+	return int(l.perm[l.pos])
+}
+
+func (l *loaded) t() int64    { return int64(l.ts[l.row()]) }
+func (l *loaded) done() bool  { return l.pos >= len(l.ts) }
+func (l *loaded) release()    { l.rec.Release() }
+func (l *loaded) last() int64 { return int64(l.ts[l.rowAt(len(l.ts)-1)]) }
+
+func (l *loaded) rowAt(k int) int {
+	if l.perm == nil {
+		return k
+	}
+	return int(l.perm[k])
+}
+
+// skipBelow moves past the rows with t < floor.
+func (l *loaded) skipBelow(floor int64) {
+	l.pos += sort.Search(len(l.ts)-l.pos, func(k int) bool { return int64(l.ts[l.rowAt(l.pos+k)]) >= floor })
+}
+
+// slabRows is how many rows are allocated at once: rows handed to the sink are
+// carved from a slab so that a sample costs no allocation of its own.
+const slabRows = 128
+
+// tableCursor is the cursor of a table with row type R.
+type tableCursor[R any, P rowPtr[R]] struct {
+	tbl    *schema.Table[R]
+	files  []*batchFile
+	window int64                                      // reorder window (ns) for files not known to be in t order
+	accept func(*R) bool                              // row filter; nil keeps every row
+	emit   func(*batchFile, *R) (schema.Sample, bool) // turns a row into the sample (frames → video frames); nil: the row itself
+	damage func(*DamageError) *schema.Event           // makes the event that reports damage
+
+	fi, bi    int // next batch to load: batch bi of file fi
+	active    []*loaded
+	maxLoaded int64
+	floor     int64
+	lastT     int64
+	pending   []*schema.Event // damage to report, oldest first
+	slab      []R
+	n         counts
+	headT     int64
+	hasHead   bool
+}
+
+func (c *tableCursor[R, P]) table() schema.TableName { return c.tbl.Name }
+func (c *tableCursor[R, P]) counts() counts          { return c.n }
+
+func (c *tableCursor[R, P]) head() (int64, bool) { return c.headT, c.hasHead }
+
+func (c *tableCursor[R, P]) updateHead() {
+	if len(c.pending) > 0 {
+		c.headT, c.hasHead = c.pendingT(), true
+		return
+	}
+	if len(c.active) == 0 {
+		c.hasHead = false
+		return
+	}
+	c.headT, c.hasHead = c.active[c.minActive()].t(), true
+}
+
+// pendingT is the time damage is reported at: just after the last row delivered
+// (so that the stream stays in order), or at the next row when none was delivered yet.
+func (c *tableCursor[R, P]) pendingT() int64 {
+	if c.lastT != 0 {
+		return c.lastT
+	}
+	if len(c.active) > 0 {
+		return c.active[c.minActive()].t()
+	}
+	return c.floor
+}
+
+func (c *tableCursor[R, P]) minActive() int {
+	best := 0
+	for i := 1; i < len(c.active); i++ {
+		if c.active[i].t() < c.active[best].t() {
+			best = i
+		}
+	}
+	return best
+}
+
+// fill loads batches until the next row is known: one batch at a time for files in
+// t order; for others, until the loaded rows reach window past the smallest head, so
+// that late rows within the window come out in order.
+func (c *tableCursor[R, P]) fill() {
+	for {
+		if len(c.active) > 0 {
+			w := int64(0)
+			if c.fi < len(c.files) && !c.files[c.fi].ref.sorted {
+				w = c.window
+			}
+			if w == 0 || c.maxLoaded-w >= c.active[c.minActive()].t() {
+				return
+			}
+		}
+		if !c.loadNext() {
+			return
+		}
+	}
+}
+
+// loadNext decodes the next batch holding rows at or past the floor; false when
+// there is none.
+func (c *tableCursor[R, P]) loadNext() bool {
+	for c.fi < len(c.files) {
+		f := c.files[c.fi]
+		if !f.opened {
+			f.open()
+		}
+		if f.openErr != nil {
+			if !f.reported {
+				f.reported = true
+				c.report(f.openErr.(*DamageError))
+			}
+			c.fi, c.bi = c.fi+1, 0
+			continue
+		}
+		if c.bi >= f.numBatches() {
+			c.reportDamageBefore(f, math.MaxInt64)
+			c.fi, c.bi = c.fi+1, 0
+			continue
+		}
+		if f.scan != nil {
+			c.reportDamageBefore(f, f.scan.Batches[c.bi].Offset)
+		}
+		i := c.bi
+		c.bi++
+		if bd := f.bounds[i]; bd.known && (bd.rows == 0 || bd.max < c.floor) {
+			continue
+		}
+		rec, err := f.batch(i)
+		if err != nil {
+			c.report(err.(*DamageError))
+			continue
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		l := newLoaded(rec, f)
+		l.skipBelow(c.floor)
+		if l.done() {
+			l.release()
+			continue
+		}
+		if m := l.last(); len(c.active) == 0 || m > c.maxLoaded {
+			c.maxLoaded = m
+		}
+		c.active = append(c.active, l)
+		return true
+	}
+	return false
+}
+
+// reportDamageBefore reports the damage a scan found before offset off of f: damage
+// comes out where it lies in the file.
+func (c *tableCursor[R, P]) reportDamageBefore(f *batchFile, off int64) {
+	for ; f.nextDamage < len(f.damage) && f.damage[f.nextDamage].Offset < off; f.nextDamage++ {
+		c.report(f.damage[f.nextDamage])
+	}
+}
+
+func (c *tableCursor[R, P]) report(d *DamageError) {
+	if ev := c.damage(d); ev != nil {
+		c.pending = append(c.pending, ev)
+	}
+}
+
+func (c *tableCursor[R, P]) take() (schema.Sample, bool) {
+	if len(c.pending) > 0 {
+		ev := c.pending[0]
+		ev.T = c.pendingT()
+		c.pending = c.pending[1:]
+		c.n.damage++
+		c.updateHead()
+		return ev, true
+	}
+	if len(c.active) == 0 {
+		return nil, false
+	}
+	k := c.minActive()
+	l := c.active[k]
+	if len(c.slab) == 0 {
+		c.slab = make([]R, slabRows)
+	}
+	r := &c.slab[0]
+	c.tbl.Read(l.rec, l.row(), r)
+	t := l.t()
+	l.pos++
+	if l.done() {
+		l.release()
+		c.active = slices.Delete(c.active, k, k+1)
+	}
+	var out schema.Sample
+	ok := t >= c.floor && (c.accept == nil || c.accept(r))
+	if ok {
+		if t < c.lastT {
+			c.n.late++
+		}
+		c.lastT = t
+		if c.emit != nil {
+			out, ok = c.emit(l.file, r)
+		} else {
+			out = P(r)
+			c.slab = c.slab[1:]
+		}
+		if ok {
+			c.n.rows++
+		}
+	}
+	c.fill()
+	c.updateHead()
+	return out, ok
+}
+
+func (c *tableCursor[R, P]) seek(t int64) {
+	for _, l := range c.active {
+		l.release()
+	}
+	c.active, c.pending, c.lastT, c.floor = c.active[:0], nil, 0, t
+	for _, f := range c.files {
+		f.reported, f.nextDamage = false, 0
+	}
+	c.fi, c.bi = c.findFile(t), 0
+	if c.fi < len(c.files) {
+		f := c.files[c.fi]
+		c.bi = c.findBatch(f, t)
+		if f.scan != nil && c.bi > 0 { // damage before the seek point is not on the way
+			off := int64(math.MaxInt64)
+			if c.bi < len(f.scan.Batches) {
+				off = f.scan.Batches[c.bi].Offset
+			}
+			for f.nextDamage < len(f.damage) && f.damage[f.nextDamage].Offset < off {
+				f.nextDamage++
+			}
+		}
+	}
+	c.fill()
+	c.updateHead()
+}
+
+// fileFirstT returns the first t of file i (from the manifest when it says), false
+// for a file with no readable rows.
+func (c *tableCursor[R, P]) fileFirstT(i int) (int64, bool) {
+	f := c.files[i]
+	if f.ref.firstT != 0 && f.ref.sorted {
+		return f.ref.firstT, true
+	}
+	f.open()
+	if f.openErr != nil {
+		return 0, false
+	}
+	if !f.ref.sorted {
+		var min int64
+		found := false
+		for b := 0; b < f.numBatches(); b++ {
+			if bd, ok := f.boundsOf(b); ok && bd.rows > 0 && (!found || bd.min < min) {
+				min, found = bd.min, true
+			}
+		}
+		return min, found
+	}
+	for b := 0; b < f.numBatches(); b++ {
+		if bd, ok := f.boundsOf(b); ok && bd.rows > 0 {
+			return bd.min, true
+		}
+	}
+	return 0, false
+}
+
+// findFile returns the last file whose first row is at or before t (0 if none).
+func (c *tableCursor[R, P]) findFile(t int64) int {
+	lo, hi := 0, len(c.files) // invariant: files before lo start ≤ t; files from hi start > t
+	for lo < hi {
+		mid := (lo + hi) / 2
+		// an empty file stands for the next non-empty one
+		j := mid
+		ft, ok := c.fileFirstT(j)
+		for !ok && j+1 < hi {
+			j++
+			ft, ok = c.fileFirstT(j)
+		}
+		if !ok {
+			hi = mid
+			continue
+		}
+		if ft <= t {
+			lo = j + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return 0
+	}
+	return lo - 1
+}
+
+// findBatch returns the first batch of f that may hold rows with t ≥ t.
+func (c *tableCursor[R, P]) findBatch(f *batchFile, t int64) int {
+	f.open()
+	n := f.numBatches()
+	reaches := func(i int) bool {
+		bd, ok := f.boundsOf(i)
+		return ok && bd.rows > 0 && bd.max >= t
+	}
+	if !f.ref.sorted {
+		for i := 0; i < n; i++ {
+			if reaches(i) {
+				return i
+			}
+		}
+		return n
+	}
+	k := sort.Search(n, reaches)
+	// a batch that does not decode reads as "before t" to the search: step back over
+	// such batches, and over any that do reach t, so that no row at or after t is lost.
+	for k > 0 {
+		bd, ok := f.boundsOf(k - 1)
+		if ok && (bd.rows == 0 || bd.max < t) {
+			break
+		}
+		k--
+	}
+	return k
+}
+
+func (c *tableCursor[R, P]) close() error {
+	for _, l := range c.active {
+		l.release()
+	}
+	c.active = nil
+	var err error
+	for _, f := range c.files {
+		if e := f.close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// damageEvent builds the event replay inserts where it skipped damage.
+func damageEvent(table schema.TableName, d *DamageError) *schema.Event {
+	ev := schema.NewEvent(0, schema.EvReplayDamage, schema.SevWarn, string(table), "replay skipped damage: "+d.Error())
+	detail := map[string]any{"file": d.Path}
+	if d.Batch >= 0 {
+		detail["batch"] = d.Batch
+	}
+	if d.Offset >= 0 {
+		detail["offset"] = d.Offset
+	}
+	b, _ := json.Marshal(detail)
+	ev.Detail = string(b)
+	ev.Value = math.NaN()
+	return ev
+}
