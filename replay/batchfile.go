@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -44,23 +43,33 @@ type bounds struct {
 	known    bool
 }
 
-// batchFile reads one Arrow table file a batch at a time: through its footer when it
-// has a valid one, else as a stream from the offsets drive.ScanArrow found.
+// batchFile reads one Arrow table file a batch at a time: the batches its footer
+// lists when it has a valid one, else those drive.ScanArrow finds in the stream.
 type batchFile struct {
-	ref fileRef
+	ref   fileRef
+	check func(*arrow.Schema) error // the file's schema must pass it
 
 	opened  bool
 	openErr error // the file cannot be read at all
 	f       *os.File
-	fr      *ipc.FileReader  // footer path
-	scan    *drive.ArrowScan // stream path
-	damage  []*DamageError   // found when opening (stream path), in offset order
-	bounds  []bounds         // per batch, filled as batches are decoded
-	msgBuf  []byte           // stream path: schema + batch message
+	schema  *arrow.Schema
+	blocks  []block        // where each batch lies
+	damage  []*DamageError // found by a stream scan, in offset order
+	bounds  []bounds       // per batch, filled as batches are decoded
+	dec     batchDecoder
+	msgBuf  []byte // reused for compressed batches
 
 	// what the current pass has reported
 	reported   bool // openErr
 	nextDamage int  // damage[:nextDamage]
+}
+
+func (b *batchFile) fail(off int64, err error) {
+	b.openErr = &DamageError{Path: b.ref.rel, Batch: -1, Offset: off, Err: err}
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
 }
 
 func (b *batchFile) open() {
@@ -70,39 +79,65 @@ func (b *batchFile) open() {
 	b.opened = true
 	f, err := os.Open(b.ref.path)
 	if err != nil {
-		b.openErr = &DamageError{Path: b.ref.rel, Batch: -1, Offset: -1, Err: err}
+		b.fail(-1, err)
 		return
 	}
+	b.f = f
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		b.openErr = &DamageError{Path: b.ref.rel, Batch: -1, Offset: -1, Err: err}
+		b.fail(-1, err)
 		return
 	}
-	if hasFooter(f, st.Size()) {
-		if fr, err := newFileReader(f); err == nil {
-			b.f, b.fr = f, fr
-			b.bounds = make([]bounds, fr.NumRecords())
+	if blocks, err := footerBlocks(f, st.Size()); err == nil {
+		end := st.Size()
+		if len(blocks) > 0 {
+			end = blocks[0].offset
+		}
+		if sch, err := readSchema(f, end); err == nil {
+			b.schema, b.blocks = sch, blocks
+		}
+	}
+	if b.schema == nil {
+		// No footer (being written, or left by a crash) or a damaged one: scan the stream.
+		s, err := drive.ScanArrow(b.ref.path)
+		if err != nil {
+			b.fail(offsetOf(err), err)
+			return
+		}
+		for _, d := range s.Damage {
+			b.damage = append(b.damage, &DamageError{Path: b.ref.rel, Batch: -1, Offset: d.Offset, Err: d.Err})
+		}
+		b.schema = s.Schema
+		for _, bi := range s.Batches {
+			b.blocks = append(b.blocks, block{offset: bi.Offset, body: bi.Length})
+		}
+		b.ref.sorted = false // a footerless file may hold late rows across batches
+	}
+	if b.check != nil {
+		if err := b.check(b.schema); err != nil {
+			b.fail(8, err)
 			return
 		}
 	}
-	f.Close()
-	// No footer (being written, or left by a crash) or a damaged one: scan the stream.
-	s, err := drive.ScanArrow(b.ref.path)
+	b.bounds = make([]bounds, len(b.blocks))
+}
+
+// readSchema decodes the schema message that follows the magic.
+func readSchema(r io.ReaderAt, end int64) (s *arrow.Schema, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed schema: %v", p)
+		}
+	}()
+	if end <= 8 || end-8 > drive.MaxMetadataSize {
+		return nil, errors.New("no room for a schema")
+	}
+	rd, err := ipc.NewReader(io.NewSectionReader(r, 8, end-8), ipc.WithMetadataSizeLimit(drive.MaxMetadataSize))
 	if err != nil {
-		b.openErr = &DamageError{Path: b.ref.rel, Batch: -1, Offset: offsetOf(err), Err: err}
-		return
+		return nil, err
 	}
-	for _, d := range s.Damage {
-		b.damage = append(b.damage, &DamageError{Path: b.ref.rel, Batch: -1, Offset: d.Offset, Err: d.Err})
-	}
-	if f, err = os.Open(b.ref.path); err != nil {
-		b.openErr = &DamageError{Path: b.ref.rel, Batch: -1, Offset: -1, Err: err}
-		return
-	}
-	b.f, b.scan = f, s
-	b.bounds = make([]bounds, len(s.Batches))
-	b.ref.sorted = false // a footerless file may hold late rows across batches
+	defer rd.Release()
+	return rd.Schema(), nil
 }
 
 func offsetOf(err error) int64 {
@@ -113,34 +148,14 @@ func offsetOf(err error) int64 {
 	return -1
 }
 
-// newFileReader opens the footer; arrow-go panics on some malformed footers.
-func newFileReader(f *os.File) (fr *ipc.FileReader, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed arrow footer: %v", p)
-		}
-	}()
-	return ipc.NewFileReader(f, ipc.WithMetadataSizeLimit(drive.MaxMetadataSize), ipc.WithBodySizeLimit(drive.MaxBodySize))
-}
-
 var arrowMagic = []byte("ARROW1")
-
-func hasFooter(r io.ReaderAt, size int64) bool {
-	if size < 8+10 {
-		return false
-	}
-	var tail [6]byte
-	if _, err := r.ReadAt(tail[:], size-6); err != nil {
-		return false
-	}
-	return bytes.Equal(tail[:], arrowMagic)
-}
 
 // numBatches returns the number of batches (after open).
 func (b *batchFile) numBatches() int { return len(b.bounds) }
 
 // batch decodes batch i. The caller releases it.
 func (b *batchFile) batch(i int) (rec arrow.RecordBatch, err error) {
+	blk := b.blocks[i]
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("malformed record batch: %v", p)
@@ -150,80 +165,31 @@ func (b *batchFile) batch(i int) (rec arrow.RecordBatch, err error) {
 				rec.Release()
 				rec = nil
 			}
-			off := int64(-1)
-			if b.scan != nil {
-				off = b.scan.Batches[i].Offset
-			}
-			err = &DamageError{Path: b.ref.rel, Batch: i, Offset: off, Err: err}
+			err = &DamageError{Path: b.ref.rel, Batch: i, Offset: blk.offset, Err: err}
 		}
 	}()
-	if b.fr != nil {
-		rec, err = b.fr.RecordBatchAt(i)
-	} else {
-		rec, err = b.streamBatch(i)
+	n := int(blk.meta + blk.body)
+	if cap(b.msgBuf) < n {
+		b.msgBuf = make([]byte, n)
 	}
+	msg := b.msgBuf[:n]
+	if _, err := b.f.ReadAt(msg, blk.offset); err != nil {
+		return nil, err
+	}
+	rec, aliased, err := b.dec.decode(b.schema, msg)
 	if err != nil {
 		return nil, err
 	}
-	if err := validate(rec); err != nil {
-		return rec, err
+	if aliased { // the arrays point into msg: the next batch needs a new buffer
+		b.msgBuf = nil
+	}
+	if _, ok := rec.Column(0).(*array.Timestamp); !ok {
+		return rec, fmt.Errorf("first column is %s, not the t timestamp", rec.Column(0).DataType())
 	}
 	if !b.bounds[i].known {
 		b.bounds[i] = batchBounds(rec)
 	}
 	return rec, nil
-}
-
-// streamBatch decodes batch i of a footerless file: its message, behind the schema
-// message, read by an IPC stream reader.
-func (b *batchFile) streamBatch(i int) (arrow.RecordBatch, error) {
-	bi := b.scan.Batches[i]
-	n := len(b.scan.SchemaBytes) + int(bi.Length)
-	if cap(b.msgBuf) < n {
-		b.msgBuf = make([]byte, n)
-	}
-	buf := b.msgBuf[:n]
-	copy(buf, b.scan.SchemaBytes)
-	if _, err := b.f.ReadAt(buf[len(b.scan.SchemaBytes):], bi.Offset); err != nil {
-		return nil, err
-	}
-	rd, err := ipc.NewReader(bytes.NewReader(buf), ipc.WithMetadataSizeLimit(drive.MaxMetadataSize), ipc.WithBodySizeLimit(drive.MaxBodySize))
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Release()
-	if !rd.Next() {
-		if rd.Err() != nil {
-			return nil, rd.Err()
-		}
-		return nil, errors.New("no record batch in message")
-	}
-	rec := rd.RecordBatch()
-	rec.Retain()
-	return rec, nil
-}
-
-// validate checks a decoded batch's arrays, so that a damaged file cannot make a row
-// read go out of bounds.
-func validate(rec arrow.RecordBatch) error {
-	type fullValidator interface{ ValidateFull() error }
-	if rec.NumCols() == 0 {
-		return errors.New("batch has no columns")
-	}
-	if _, ok := rec.Column(0).(*array.Timestamp); !ok {
-		return fmt.Errorf("first column is %s, not the t timestamp", rec.Column(0).DataType())
-	}
-	for i, c := range rec.Columns() {
-		if int64(c.Len()) != rec.NumRows() {
-			return fmt.Errorf("column %d has %d rows, batch has %d", i, c.Len(), rec.NumRows())
-		}
-		if v, ok := c.(fullValidator); ok {
-			if err := v.ValidateFull(); err != nil {
-				return fmt.Errorf("column %d: %w", i, err)
-			}
-		}
-	}
-	return nil
 }
 
 func batchBounds(rec arrow.RecordBatch) bounds {
@@ -256,12 +222,10 @@ func (b *batchFile) boundsOf(i int) (bounds, bool) {
 
 func (b *batchFile) close() error {
 	var err error
-	if b.fr != nil {
-		err = b.fr.Close()
-	}
 	if b.f != nil {
-		err = errors.Join(err, b.f.Close())
+		err = b.f.Close()
 	}
-	b.f, b.fr, b.scan, b.opened = nil, nil, nil, false
+	b.dec.close()
+	b.f, b.opened, b.blocks, b.bounds, b.damage, b.schema, b.openErr = nil, false, nil, nil, nil, nil, nil
 	return err
 }

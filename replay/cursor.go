@@ -189,9 +189,7 @@ func (c *tableCursor[R, P]) loadNext() bool {
 			c.fi, c.bi = c.fi+1, 0
 			continue
 		}
-		if f.scan != nil {
-			c.reportDamageBefore(f, f.scan.Batches[c.bi].Offset)
-		}
+		c.reportDamageBefore(f, f.blocks[c.bi].offset)
 		i := c.bi
 		c.bi++
 		if bd := f.bounds[i]; bd.known && (bd.rows == 0 || bd.max < c.floor) {
@@ -294,10 +292,10 @@ func (c *tableCursor[R, P]) seek(t int64) {
 	if c.fi < len(c.files) {
 		f := c.files[c.fi]
 		c.bi = c.findBatch(f, t)
-		if f.scan != nil && c.bi > 0 { // damage before the seek point is not on the way
+		if c.bi > 0 { // damage before the seek point is not on the way
 			off := int64(math.MaxInt64)
-			if c.bi < len(f.scan.Batches) {
-				off = f.scan.Batches[c.bi].Offset
+			if c.bi < len(f.blocks) {
+				off = f.blocks[c.bi].offset
 			}
 			for f.nextDamage < len(f.damage) && f.damage[f.nextDamage].Offset < off {
 				f.nextDamage++

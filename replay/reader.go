@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"roadlog/schema"
 )
 
@@ -92,8 +94,14 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 	w := int64(r.opts.ReorderWindow)
 	dmg := func(d *DamageError) *schema.Event { return damageEvent(name, d) }
 	cams := r.opts.Cameras
+	checkAll := func(check func(*arrow.Schema) error) {
+		for _, f := range files {
+			f.check = check
+		}
+	}
 	switch name {
 	case schema.TableCAN:
+		checkAll(schema.CANTable.Check)
 		c := &tableCursor[schema.CAN, *schema.CAN]{tbl: schema.CANTable, files: files, window: w, damage: dmg}
 		if r.opts.CANBuses != nil || r.opts.CANIDs != nil {
 			buses, ids := r.opts.CANBuses, r.opts.CANIDs
@@ -103,12 +111,16 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 		}
 		return c
 	case schema.TableGNSS:
+		checkAll(schema.GNSSTable.Check)
 		return &tableCursor[schema.GNSS, *schema.GNSS]{tbl: schema.GNSSTable, files: files, window: w, damage: dmg}
 	case schema.TableIMU:
+		checkAll(schema.IMUTable.Check)
 		return &tableCursor[schema.IMU, *schema.IMU]{tbl: schema.IMUTable, files: files, window: w, damage: dmg}
 	case schema.TableEgo:
+		checkAll(schema.EgoTable.Check)
 		return &tableCursor[schema.Ego, *schema.Ego]{tbl: schema.EgoTable, files: files, window: w, damage: dmg}
 	case schema.TableFrames:
+		checkAll(schema.FramesTable.Check)
 		c := &tableCursor[schema.Frame, *schema.Frame]{tbl: schema.FramesTable, files: files, window: w, damage: dmg}
 		if cams != nil {
 			c.accept = func(f *schema.Frame) bool { return slices.Contains(cams, f.Camera) }
@@ -128,22 +140,27 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 		}
 		return c
 	case schema.TableObjects:
+		checkAll(schema.ObjectsTable.Check)
 		c := &tableCursor[schema.Object, *schema.Object]{tbl: schema.ObjectsTable, files: files, window: w, damage: dmg}
 		if cams != nil {
 			c.accept = func(o *schema.Object) bool { return slices.Contains(cams, o.Camera) }
 		}
 		return c
 	case schema.TableTargets:
+		checkAll(schema.TargetsTable.Check)
 		return &tableCursor[schema.Target, *schema.Target]{tbl: schema.TargetsTable, files: files, window: w, damage: dmg}
 	case schema.TableEvents:
+		checkAll(schema.EventsTable.Check)
 		return &tableCursor[schema.Event, *schema.Event]{tbl: schema.EventsTable, files: files, window: w, damage: dmg}
 	case schema.TableTruth:
+		checkAll(schema.TruthTable.Check)
 		c := &tableCursor[schema.Truth, *schema.Truth]{tbl: schema.TruthTable, files: files, window: w, damage: dmg}
 		if cams != nil {
 			c.accept = func(o *schema.Truth) bool { return o.Camera == schema.TruthNoCamera || slices.Contains(cams, o.Camera) }
 		}
 		return c
 	case schema.TableSync:
+		checkAll(schema.SyncTable.Check)
 		return &tableCursor[schema.SyncRow, *schema.SyncRow]{tbl: schema.SyncTable, files: files, window: w, damage: dmg}
 	}
 	panic("replay: no cursor for table " + string(name)) // schema.Tables and this switch disagree: a programming error

@@ -18,7 +18,9 @@ import (
 	"roadlog/schema"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { cleanupBench() }))
+}
 
 // key is a comparable form of a sample (NaN prints the same on both sides).
 func key(s schema.Sample) string { return fmt.Sprintf("%T %+v", s, s) }

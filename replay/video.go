@@ -17,11 +17,17 @@ import (
 // is treated as damage rather than trusted.
 const MaxFrameSize = 64 << 20
 
+// readAhead is how much of a video file is read at once: frames are asked for in time
+// order, so a camera's frames follow each other in its file and one read serves many.
+const readAhead = 1 << 20
+
 // videoFile is one camera's video file of one segment, opened on first use.
 type videoFile struct {
 	rel    string
 	f      *os.File
 	size   int64
+	win    []byte // bytes read ahead, from winOff
+	winOff int64
 	params [][]byte // codec parameter sets from the init segment (H.264/H.265)
 	err    error    // the file cannot be read
 	parsed bool     // params looked for
@@ -87,10 +93,11 @@ func (v *videoFiles) frame(dir string, r *schema.Frame) (*schema.VideoFrame, *vi
 		return nil, vf, &DamageError{Path: vf.rel, Batch: -1, Offset: r.Offset,
 			Err: fmt.Errorf("frame of camera %d seq %d (%d bytes) lies past the end of the file (%d bytes): file cut short", r.Camera, r.Seq, r.Size, vf.size)}
 	}
-	out := &schema.VideoFrame{Frame: *r, Data: make([]byte, r.Size)}
-	if _, err := vf.f.ReadAt(out.Data, r.Offset); err != nil {
+	data, err := vf.read(r.Offset, int(r.Size))
+	if err != nil {
 		return nil, vf, &DamageError{Path: vf.rel, Batch: -1, Offset: r.Offset, Err: fmt.Errorf("read frame: %w", err)}
 	}
+	out := &schema.VideoFrame{Frame: *r, Data: data}
 	if !vf.sentParams && (r.Codec == schema.CodecH264 || r.Codec == schema.CodecH265) {
 		if !vf.parsed {
 			vf.parsed = true
@@ -100,6 +107,34 @@ func (v *videoFiles) frame(dir string, r *schema.Frame) (*schema.VideoFrame, *vi
 		vf.sentParams = true
 	}
 	return out, vf, nil
+}
+
+// read returns n bytes at off. The bytes come from a read-ahead window that is never
+// written again (each window is a new buffer), so frames may share it.
+func (vf *videoFile) read(off int64, n int) ([]byte, error) {
+	if off >= vf.winOff && off+int64(n) <= vf.winOff+int64(len(vf.win)) {
+		p := off - vf.winOff
+		return vf.win[p : p+int64(n) : p+int64(n)], nil
+	}
+	if n >= readAhead/4 { // a large frame: read it alone
+		b := make([]byte, n)
+		_, err := vf.f.ReadAt(b, off)
+		return b, err
+	}
+	w := int64(readAhead)
+	if rest := vf.size - off; rest < w {
+		w = rest
+	}
+	win := make([]byte, w)
+	k, err := vf.f.ReadAt(win, off)
+	if k < n {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	vf.win, vf.winOff = win[:k], off
+	return win[:n:n], nil
 }
 
 // rewind forgets what the pass reported, after a seek.

@@ -75,14 +75,17 @@ type Drive struct {
 	// Rows holds every sample written, per table, in file order (frames as
 	// *schema.VideoFrame with their payload and the frames row as written).
 	Rows map[schema.TableName][]schema.Sample
-	End  int64 // t of the last row
+	// Files holds the rows of each table file (path relative to the drive), in
+	// file order.
+	Files map[string][]schema.Sample
+	End   int64 // t of the last row
 }
 
 // Write writes a random drive into dir/<name> and returns it.
 func Write(dir string, spec Spec) (*Drive, error) {
 	spec.defaults()
 	rng := rand.New(rand.NewPCG(spec.Seed, 42))
-	d := &Drive{Dir: filepath.Join(dir, fmt.Sprintf("20261130T000000Z_rand%d", spec.Seed)), Spec: spec, Rows: map[schema.TableName][]schema.Sample{}}
+	d := &Drive{Dir: filepath.Join(dir, fmt.Sprintf("20261130T000000Z_rand%d", spec.Seed)), Spec: spec, Rows: map[schema.TableName][]schema.Sample{}, Files: map[string][]schema.Sample{}}
 	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -215,7 +218,7 @@ func (d *Drive) writeSegment(rng *rand.Rand, idx int, start, end int64, seqs []i
 		vf := r.s.(*schema.VideoFrame)
 		w := vw[vf.Camera]
 		if w == nil {
-			f, err := drive.OSFS{}.Create(filepath.Join(segDir, drive.VideoFile(vf.Camera, 0)))
+			f, err := create(filepath.Join(segDir, drive.VideoFile(vf.Camera, 0)))
 			if err != nil {
 				return seg, err
 			}
@@ -251,7 +254,9 @@ func (d *Drive) writeSegment(rng *rand.Rand, idx int, start, end int64, seqs []i
 			return seg, err
 		}
 		seg.Tables[string(name)] = st
+		rel := filepath.Join(drive.SegmentDir(idx), drive.TableFile(name))
 		for _, r := range rs {
+			d.Files[rel] = append(d.Files[rel], r.s)
 			d.Rows[name] = append(d.Rows[name], r.s)
 			if r.t > d.End {
 				d.End = r.t
@@ -292,7 +297,7 @@ func writeTable(path string, name schema.TableName, rs []row, spec Spec, rng *ra
 }
 
 func writeRows[R any](path string, tbl *schema.Table[R], rs []row, spec Spec, rng *rand.Rand, open bool) (drive.TableStats, error) {
-	f, err := drive.OSFS{}.Create(path)
+	f, err := create(path)
 	if err != nil {
 		return drive.TableStats{}, err
 	}
@@ -317,6 +322,20 @@ func writeRows[R any](path string, tbl *schema.Table[R], rs []row, spec Spec, rn
 		return w.Stats(), f.Close()
 	}
 	return w.Stats(), w.Close()
+}
+
+// noSync is a drive.File that skips fsync: test drives need no durability, and
+// fsync on a shared test machine costs seconds.
+type noSync struct{ *os.File }
+
+func (noSync) Sync() error { return nil }
+
+func create(path string) (drive.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return noSync{f}, nil
 }
 
 // Sim records a simulated drive of dur with the real recorder and the simulated rig
@@ -344,7 +363,7 @@ func SimDrive(dir string, dur time.Duration, cameras int, render bool) (string, 
 		cams = append(cams, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 30})
 	}
 	eng, err := record.New(record.Options{Root: dir, Vehicle: "sim", Timebase: tb, Simulated: true, Cameras: cams,
-		SegmentDuration: time.Hour, FlushInterval: 200 * time.Millisecond, MinFreeBytes: 1})
+		SegmentDuration: time.Hour, MinFreeBytes: 1})
 	if err != nil {
 		return "", err
 	}

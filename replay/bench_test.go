@@ -1,0 +1,214 @@
+package replay
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/foxglove/mcap/go/mcap"
+
+	"roadlog/replay/internal/testdrive"
+	"roadlog/schema"
+)
+
+// benchDrive is a simulated drive (4 cameras, 20 s) shared by the benchmarks, with
+// the same data converted to MCAP.
+var benchDrive struct {
+	once sync.Once
+	dir  string // temp folder holding both
+	path string // the drive
+	mcap string // the MCAP file
+	rows int64
+	err  error
+}
+
+func setupBench(b *testing.B) (drivePath, mcapPath string, rows int64) {
+	b.Helper()
+	benchDrive.once.Do(func() {
+		dir, err := os.MkdirTemp("", "replay-bench-")
+		if err != nil {
+			benchDrive.err = err
+			return
+		}
+		benchDrive.dir = dir
+		benchDrive.path, benchDrive.err = testdrive.SimDrive(dir, 20*time.Second, 4, true)
+		if benchDrive.err != nil {
+			return
+		}
+		benchDrive.mcap = filepath.Join(dir, "drive.mcap")
+		benchDrive.rows, benchDrive.err = convertMCAP(benchDrive.path, benchDrive.mcap)
+	})
+	if benchDrive.err != nil {
+		b.Fatal(benchDrive.err)
+	}
+	return benchDrive.path, benchDrive.mcap, benchDrive.rows
+}
+
+// cpuTime returns the CPU time the process has used (user and system, every
+// thread): on a shared machine it measures work where wall time measures the load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func cleanupBench() {
+	if benchDrive.dir != "" {
+		os.RemoveAll(benchDrive.dir)
+	}
+}
+
+// convertMCAP writes every sample of a drive into an MCAP file the way a converter
+// for Foxglove would: one channel per table (per camera for video), rows as JSON
+// messages, frames as their JPEG bytes, zstd-compressed chunks with indexes, log time
+// = the row's t. It returns the messages written.
+func convertMCAP(drivePath, out string) (int64, error) {
+	d, err := Open(drivePath)
+	if err != nil {
+		return 0, err
+	}
+	r, err := d.NewReader(Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w, err := mcap.NewWriter(f, &mcap.WriterOptions{Chunked: true, ChunkSize: 1 << 20, Compression: mcap.CompressionZSTD, IncludeCRC: true})
+	if err != nil {
+		return 0, err
+	}
+	if err := w.WriteHeader(&mcap.Header{Profile: "", Library: "roadlog-bench"}); err != nil {
+		return 0, err
+	}
+	if err := w.WriteSchema(&mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "jsonschema", Data: []byte(`{"type":"object"}`)}); err != nil {
+		return 0, err
+	}
+	enc, err := NewJSONEncoder(JSONOptions{})
+	if err != nil {
+		return 0, err
+	}
+	channels := map[string]uint16{}
+	channel := func(topic, encoding string, schemaID uint16) (uint16, error) {
+		if id, ok := channels[topic]; ok {
+			return id, nil
+		}
+		id := uint16(len(channels) + 1)
+		channels[topic] = id
+		return id, w.WriteChannel(&mcap.Channel{ID: id, SchemaID: schemaID, Topic: topic, MessageEncoding: encoding})
+	}
+	var n int64
+	var buf []byte
+	for {
+		s, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		t := sampleTime(s)
+		var id uint16
+		if vf, ok := s.(*schema.VideoFrame); ok {
+			if id, err = channel("/camera/"+string(rune('0'+vf.Camera)), "jpeg", 0); err != nil {
+				return 0, err
+			}
+			buf = vf.Data
+		} else {
+			if id, err = channel("/"+string(s.Table()), "json", 1); err != nil {
+				return 0, err
+			}
+			if buf, err = enc.Append(buf[:0], s); err != nil {
+				return 0, err
+			}
+		}
+		if err := w.WriteMessage(&mcap.Message{ChannelID: id, Sequence: uint32(n), LogTime: uint64(t), PublishTime: uint64(t), Data: buf}); err != nil {
+			return 0, err
+		}
+		buf = buf[:0:0]
+		n++
+	}
+	return n, w.Close()
+}
+
+// BenchmarkMergedRead reads a whole drive in time order: roadlog's merged reader
+// (every table decoded into rows, frames with their bytes read from the MP4s) beside
+// the MCAP Go reader over the same data converted to MCAP (indexed, log-time order,
+// messages as raw bytes, nothing decoded). rows/s counts samples either way.
+func BenchmarkMergedRead(b *testing.B) {
+	drivePath, mcapPath, rows := setupBench(b)
+	b.Run("reader=roadlog", func(b *testing.B) {
+		cpu0 := cpuTime()
+		d, err := Open(drivePath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		for b.Loop() {
+			r, err := d.NewReader(Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, err := r.Next(); err != nil {
+					if !errors.Is(err, io.EOF) {
+						b.Fatal(err)
+					}
+					break
+				}
+				n++
+			}
+			r.Close()
+		}
+		if n != rows*int64(b.N) {
+			b.Fatalf("read %d samples, want %d", n/int64(b.N), rows)
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
+	})
+	b.Run("reader=mcap", func(b *testing.B) {
+		cpu0 := cpuTime()
+		var n int64
+		for b.Loop() {
+			f, err := os.Open(mcapPath)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rd, err := mcap.NewReader(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			it, err := rd.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var msg mcap.Message
+			for {
+				if _, _, _, err := it.NextInto(&msg); err != nil {
+					if !errors.Is(err, io.EOF) {
+						b.Fatal(err)
+					}
+					break
+				}
+				n++
+			}
+			rd.Close()
+			f.Close()
+		}
+		if n != rows*int64(b.N) {
+			b.Fatalf("read %d messages, want %d", n/int64(b.N), rows)
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
+	})
+}
