@@ -1,0 +1,219 @@
+package rerun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"roadlog/record/drive"
+	"roadlog/replay"
+	"roadlog/replay/internal/testdrive"
+	"roadlog/schema"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if simDir != "" {
+			os.RemoveAll(simDir)
+		}
+	}))
+}
+
+var (
+	simOnce sync.Once
+	simDir  string
+	simPath string
+	simErr  error
+)
+
+// simDrive is a 12 s simulated drive (the lead car brakes hard from 9 s: FCW),
+// recorded once for the package.
+func simDrive(t *testing.T) string {
+	t.Helper()
+	simOnce.Do(func() {
+		simDir, simErr = os.MkdirTemp("", "rerun-test-")
+		if simErr == nil {
+			simPath, simErr = testdrive.SimDrive(simDir, 12*time.Second, 4, true)
+		}
+	})
+	if simErr != nil {
+		t.Fatal(simErr)
+	}
+	return simPath
+}
+
+// copyDrive copies a drive so that a test can add runs to it.
+func copyDrive(t *testing.T, src string) *replay.Drive {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := replay.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// checkingDetector is the truth detector, checking what it is given.
+type checkingDetector struct {
+	t       *testing.T
+	cameras int
+	images  bool
+	sets    int
+	lastT   int64
+}
+
+func (c *checkingDetector) Detect(ctx context.Context, fs *FrameSet) ([]Detection, error) {
+	c.sets++
+	if fs.T <= c.lastT {
+		c.t.Errorf("frame set at %d after %d", fs.T, c.lastT)
+	}
+	c.lastT = fs.T
+	if len(fs.Frames) != c.cameras {
+		c.t.Errorf("frame set at %d has %d frames, want %d", fs.T, len(fs.Frames), c.cameras)
+	}
+	for _, f := range fs.Frames {
+		if c.images {
+			if f.Image == nil || f.Image.Bounds().Dx() != f.Width || f.Width == 0 {
+				c.t.Errorf("frame %d of camera %d: image %v, size %dx%d", f.Seq, f.Camera, f.Image != nil, f.Width, f.Height)
+			}
+		} else if f.Image != nil {
+			c.t.Errorf("decoded an image nobody needs")
+		}
+	}
+	for _, tr := range fs.Truth {
+		if tr.T != fs.T {
+			c.t.Errorf("truth row at %d in the frame set at %d", tr.T, fs.T)
+		}
+	}
+	return TruthDetector{}.Detect(ctx, fs)
+}
+
+func TestRunIsDeterministic(t *testing.T) {
+	d := copyDrive(t, simDrive(t))
+	runA, err := Run(context.Background(), d, Options{RunID: "a", Perception: Truth(), Software: drive.Software{Name: "roadlog", Version: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Truth()
+	det := &checkingDetector{t: t, cameras: 4}
+	p.Detector = det
+	runB, err := Run(context.Background(), d, Options{RunID: "b", Perception: p, FlushSets: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tbl := range []schema.TableName{schema.TableObjects, schema.TableTargets, schema.TableEvents} {
+		a, err := os.ReadFile(filepath.Join(d.Dir, "runs", "a", drive.TableFile(tbl)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(d.Dir, "runs", "b", drive.TableFile(tbl)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%s differs between two runs of the same drive", tbl)
+		}
+	}
+	if runA.Stats.FrameSets != 360 || runA.Stats.Frames != 4*360 || det.sets != 360 {
+		t.Fatalf("stats %+v, detector saw %d sets: want 360 frame sets of 4 frames", runA.Stats, det.sets)
+	}
+	if runA.Stats.Objects == 0 || runA.Stats.Targets != 360 || runA.Tables["objects"].Rows != runA.Stats.Objects {
+		t.Fatalf("stats %+v tables %+v", runA.Stats, runA.Tables)
+	}
+	if runB.Stats != runA.Stats && (runB.Stats.Objects != runA.Stats.Objects || runB.Stats.Events != runA.Stats.Events) {
+		t.Fatalf("two runs differ: %+v vs %+v", runA.Stats, runB.Stats)
+	}
+	// the lead car brakes from 9 s: the run warns
+	at, ev, err := d.NextEvent(0, "a", schema.EvFCW)
+	if err != nil || ev == nil {
+		t.Fatalf("no FCW in the run: %v", err)
+	}
+	if s := float64(at-d.StartT()) / 1e9; s < 9 || s > 12 {
+		t.Fatalf("FCW at %.2fs, want after the lead brakes at 9 s", s)
+	}
+	// the recorded data is untouched and the run is listed
+	runs, err := d.Runs()
+	if err != nil || len(runs) != 2 || runs[0] != "a" || runs[1] != "b" {
+		t.Fatalf("runs %v %v", runs, err)
+	}
+	info, err := ReadInfo(filepath.Join(d.Dir, "runs", "a"))
+	if err != nil || info.Model.Name != "truth" || info.Software.Version != "test" || info.DriveID != d.ID() {
+		t.Fatalf("run.json %+v %v", info, err)
+	}
+	rep, err := drive.Verify(d.Dir)
+	if err != nil || !rep.OK() {
+		t.Fatalf("drive no longer verifies after the runs: %v %+v", err, rep)
+	}
+}
+
+func TestRunDecodesImages(t *testing.T) {
+	d := copyDrive(t, simDrive(t))
+	p := Truth()
+	det := &checkingDetector{t: t, cameras: 2, images: true}
+	p.Detector, p.NeedImages = det, true
+	from := d.StartT() + int64(2*time.Second)
+	info, err := Run(context.Background(), d, Options{RunID: "img", Perception: p, Cameras: []uint8{0, 2},
+		From: from, To: from + int64(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Stats.DecodeErrors != 0 || info.Stats.FrameSets < 29 || info.Stats.FrameSets > 31 {
+		t.Fatalf("stats %+v", info.Stats)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	d := copyDrive(t, simDrive(t))
+	if _, err := Run(context.Background(), d, Options{RunID: "../x", Perception: Truth()}); !errors.Is(err, ErrBadRunID) {
+		t.Fatalf("run id with a path: %v", err)
+	}
+	if _, err := Run(context.Background(), d, Options{RunID: "x", Perception: Truth(), To: d.StartT() + 1e8}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), d, Options{RunID: "x", Perception: Truth()}); !errors.Is(err, ErrRunExists) {
+		t.Fatalf("same run id twice: %v", err)
+	}
+	// a cancelled run leaves nothing behind
+	ctx, cancel := context.WithCancel(context.Background())
+	p := Truth()
+	n := 0
+	p.Detector = detectorFunc(func(ctx context.Context, fs *FrameSet) ([]Detection, error) {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil, nil
+	})
+	if _, err := Run(ctx, d, Options{RunID: "cancelled", Perception: p}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(d.Dir, "runs"))
+	for _, e := range ents {
+		if e.Name() != "x" {
+			t.Fatalf("left behind in runs/: %s", e.Name())
+		}
+	}
+	// a detector failure stops the run with its error
+	p.Detector = detectorFunc(func(context.Context, *FrameSet) ([]Detection, error) { return nil, errBoom })
+	if _, err := Run(context.Background(), d, Options{RunID: "boom", Perception: p}); !errors.Is(err, errBoom) {
+		t.Fatalf("failing detector: %v", err)
+	}
+	// images of a codec without a decoder become video-error events, not a failure
+	fmt.Sprint()
+}
+
+var errBoom = errors.New("boom")
+
+type detectorFunc func(ctx context.Context, fs *FrameSet) ([]Detection, error)
+
+func (f detectorFunc) Detect(ctx context.Context, fs *FrameSet) ([]Detection, error) { return f(ctx, fs) }
