@@ -79,7 +79,11 @@ func (w *cameraWriter) run() {
 				for {
 					select {
 					case vf := <-w.q:
-						w.handle(vf)
+						if w.r.failed.Load() {
+							w.drop.drop(vf.T) // the disk is full: do not write queued video
+						} else {
+							w.handle(vf)
+						}
 						continue
 					default:
 					}

@@ -25,7 +25,7 @@ func FreeBytes(dir string) (int64, error) {
 // diskGuard checks free space; it returns a stop reason when the drive must stop.
 // In loop mode it first deletes the oldest closed segments that hold no driver mark.
 func (r *recording) diskGuard() string {
-	free, err := FreeBytes(r.dir)
+	free, err := r.opt.FreeSpace(r.dir)
 	if err != nil {
 		r.opt.Log.Warn("disk guard", "err", err)
 		return ""
@@ -49,7 +49,7 @@ func (r *recording) diskGuard() string {
 					break
 				}
 			}
-			if free, err = FreeBytes(r.dir); err != nil {
+			if free, err = r.opt.FreeSpace(r.dir); err != nil {
 				break
 			}
 		}
@@ -94,4 +94,38 @@ func writeEmptyTable(fs drive.FS, path string, t schema.AnyTable, codec drive.Co
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	return drive.WriteEmpty(f, t, codec)
+}
+
+// makeReserve fills the reserve file (see Options.ReserveBytes).
+func (r *recording) makeReserve() error {
+	if r.opt.ReserveBytes <= 0 {
+		return nil
+	}
+	f, err := r.opt.FS.Create(filepath.Join(r.dir, drive.ReserveFile))
+	if err != nil {
+		return fmt.Errorf("create reserve: %w", err)
+	}
+	zero := make([]byte, 1<<20)
+	for left := r.opt.ReserveBytes; left > 0; left -= int64(len(zero)) {
+		if _, err := f.Write(zero[:min(left, int64(len(zero)))]); err != nil {
+			f.Close()
+			r.opt.FS.Remove(filepath.Join(r.dir, drive.ReserveFile))
+			return fmt.Errorf("create reserve: %w", err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("create reserve: %w", err)
+	}
+	return f.Close()
+}
+
+// releaseReserve frees the reserve.
+func (r *recording) releaseReserve() {
+	if r.opt.ReserveBytes <= 0 {
+		return
+	}
+	if err := r.opt.FS.Remove(filepath.Join(r.dir, drive.ReserveFile)); err != nil && !os.IsNotExist(err) {
+		r.opt.Log.Warn("release reserve", "err", err)
+	}
 }

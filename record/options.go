@@ -50,6 +50,13 @@ type Options struct {
 	MinFreeBytes  int64 // stop the drive cleanly below this much free disk; default 256 MiB
 	WarnFreeBytes int64 // warn below this; default 4 GiB
 	Loop          bool  // when disk runs low, delete the oldest segments that hold no driver mark
+	// ReserveBytes is disk space held in a file while recording and released when a
+	// write fails for lack of space, so that the drive can still be closed (events,
+	// footers, manifest). Default 8 MiB; negative: none.
+	ReserveBytes int64
+	// FreeSpace reports the free bytes of the file system holding a folder; default
+	// FreeBytes (statfs). Tests replace it.
+	FreeSpace func(dir string) (int64, error)
 
 	Timebase     clock.Timebase // reference time for events and segment starts; default clock.NewSystem()
 	TimebaseKind string         // what Timebase is, for the manifest: host, gnss_pps, ptp; default host
@@ -138,6 +145,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = 256 << 20
+	}
+	if o.ReserveBytes == 0 {
+		o.ReserveBytes = 8 << 20
+	}
+	if o.FreeSpace == nil {
+		o.FreeSpace = FreeBytes
 	}
 	if o.WarnFreeBytes == 0 {
 		o.WarnFreeBytes = 4 << 30

@@ -45,9 +45,9 @@ type recording struct {
 	damagedFiles []string
 	marks        map[int]bool // segments holding a driver mark
 
-	stopOnce gosync.Once
-	stopCh   chan stopReq
-	failCh   chan struct{}
+	failed atomic.Bool // a write failed: queued video is dropped, not written
+	stopCh chan stopReq
+	failCh chan struct{}
 
 	man        *drive.Manifest // owned by the manager goroutine
 	openSeg    int             // oldest segment not yet closed (manager)
@@ -116,6 +116,9 @@ func newRecording(e *Engine, input string) (*recording, error) {
 		r.man.DBC = append(r.man.DBC, rel)
 	}
 	if err := drive.WriteManifest(dir, r.man); err != nil {
+		return nil, err
+	}
+	if err := r.makeReserve(); err != nil {
 		return nil, err
 	}
 	add := func(name schema.TableName, w tableWriter, reason string) {
@@ -446,6 +449,13 @@ func (r *recording) finishSegments(stats map[int]map[string]drive.TableStats, la
 // completes the manifest and repairs files a failed write left damaged.
 func (r *recording) finish(reason, input string, code schema.EventCode) {
 	r.e.state.Store(int32(Stopping))
+	failed := code != schema.EvRecordStop
+	if failed {
+		// Stop taking samples, drop queued video (it would eat the room needed to close),
+		// then free the reserve: when the disk is full it is the room to close the drive.
+		r.failed.Store(true)
+	}
+	r.releaseReserve()
 	sev := schema.SevInfo
 	if code != schema.EvRecordStop {
 		sev = schema.SevError
@@ -483,16 +493,6 @@ func (r *recording) finish(reason, input string, code schema.EventCode) {
 	r.errMu.Lock()
 	damaged := append([]string(nil), r.damagedFiles...)
 	r.errMu.Unlock()
-	if len(damaged) > 0 {
-		cuts, err := drive.RepairFiles(r.dir, damaged, r.man.Software)
-		if err != nil {
-			r.opt.Log.Error("repair damaged files", "err", err)
-		}
-		r.man.Recovery = &drive.Recovery{At: time.Now().UTC(), Cuts: cuts, Damaged: drive.DamagedDir, Software: r.man.Software}
-		if err := drive.RefreshSegments(r.dir, r.man); err != nil {
-			r.opt.Log.Error("refresh segments", "err", err)
-		}
-	}
 	r.man.Status = drive.StatusClosed
 	r.man.StopReason = reason
 	r.man.EndT = r.maxT.Load()
@@ -512,6 +512,27 @@ func (r *recording) finish(reason, input string, code schema.EventCode) {
 	}
 	if err := drive.WriteManifest(r.dir, r.man); err != nil {
 		r.opt.Log.Error("write manifest", "err", err)
+	}
+	if failed || len(damaged) > 0 {
+		// A write failed: some files may have been cut short. Run repair over the whole
+		// drive, then record it as closed (with what repair cut) and why it stopped.
+		rep, err := drive.Repair(r.dir, r.man.Software)
+		if err != nil {
+			r.opt.Log.Error("repair after write failure", "err", err)
+		}
+		if m, err := drive.ReadManifest(r.dir); err == nil {
+			m.Status, m.StopReason, m.Drops = drive.StatusClosed, reason, r.man.Drops
+			if rep != nil {
+				m.Recovery = &drive.Recovery{At: time.Now().UTC(), Cuts: rep.Cuts, Damaged: drive.DamagedDir, Software: r.man.Software}
+				for _, c := range rep.Cuts {
+					damaged = append(damaged, c.File)
+				}
+			}
+			r.man = m
+			if err := drive.WriteManifest(r.dir, m); err != nil {
+				r.opt.Log.Error("write manifest", "err", err)
+			}
+		}
 	}
 	sum := &Summary{ID: r.handle.ID, Dir: r.dir, StopReason: reason, Rows: map[string]int64{}, Bytes: r.bytes.Load(),
 		Drops: drops, Segments: len(r.man.Segments), Damaged: damaged}

@@ -66,13 +66,18 @@ type tableWriterOf[R any, P rowPtr[R]] struct {
 	minOpen  int
 	closed   map[int]drive.TableStats
 	syncAt   time.Time
-	failed   bool
+	failed   bool // a write failed: the recording is being stopped
 	holdback time.Duration
+	// held keeps the rows of segments whose file failed (or could not be created),
+	// to be written when the file is rebuilt at close, after the reserve is freed.
+	held   map[int][]pend[P]
+	broken map[int]bool
 }
 
 func newTableWriter[R any, P rowPtr[R]](r *recording, tbl *schema.Table[R], queue int) tableWriter {
 	w := &tableWriterOf[R, P]{r: r, tbl: tbl, q: make(chan schema.Sample, queue), cmds: make(chan tableCmd, 4),
-		files: map[int]*drive.TableWriter[R]{}, closed: map[int]drive.TableStats{}, holdback: r.opt.Holdback}
+		files: map[int]*drive.TableWriter[R]{}, closed: map[int]drive.TableStats{}, holdback: r.opt.Holdback,
+		held: map[int][]pend[P]{}, broken: map[int]bool{}}
 	if tbl.Name == schema.TableFrames {
 		// Frames rows come from the camera writers a fragment at a time, up to FragmentMax
 		// after their frames: wait that long so the table stays in t order. A crash loses
@@ -194,15 +199,18 @@ func (w *tableWriterOf[R, P]) flush(now time.Time, throughSeg int, force bool) {
 			seg = w.minOpen // a late row: it goes into the oldest open segment
 		}
 		f := w.file(seg)
-		if f == nil {
+		if f == nil || w.broken[seg] {
+			p.seg = seg
+			w.held[seg] = append(w.held[seg], p)
 			continue
 		}
 		f.Append((*R)(p.row), p.t)
 		touched[seg] = f
 	}
-	for _, f := range touched {
+	for seg, f := range touched {
 		before := f.Bytes()
 		if err := f.Flush(); err != nil {
+			w.broken[seg] = true
 			w.fail(err)
 			continue
 		}
@@ -215,23 +223,27 @@ func (w *tableWriterOf[R, P]) file(seg int) *drive.TableWriter[R] {
 	if f, ok := w.files[seg]; ok {
 		return f
 	}
-	if w.failed {
+	if w.broken[seg] {
 		return nil
 	}
 	dir, err := w.r.segDir(seg)
 	if err != nil {
+		w.broken[seg] = true
 		w.fail(err)
 		return nil
 	}
 	path := filepath.Join(dir, drive.TableFile(w.tbl.Name))
 	fh, err := w.r.opt.FS.Create(path)
 	if err != nil {
+		w.broken[seg] = true
 		w.fail(fmt.Errorf("create %s: %w", path, err))
 		return nil
 	}
 	f, err := drive.NewTableWriter(fh, w.tbl, drive.Codec(w.r.opt.Compression))
 	if err != nil {
 		fh.Close()
+		w.fs().Remove(path)
+		w.broken[seg] = true
 		w.fail(err)
 		return nil
 	}
@@ -253,29 +265,59 @@ func (w *tableWriterOf[R, P]) sync() {
 	}
 }
 
+func (w *tableWriterOf[R, P]) fs() drive.FS { return w.r.opt.FS }
+
 func (w *tableWriterOf[R, P]) closeThrough(seg int) {
-	for s, f := range w.files {
+	segs := map[int]bool{}
+	for s := range w.files {
+		segs[s] = true
+	}
+	for s := range w.held {
+		segs[s] = true
+	}
+	for s := range segs {
 		if s > seg {
 			continue
 		}
 		rel := filepath.Join(drive.SegmentDir(s), drive.TableFile(w.tbl.Name))
-		st := f.Stats()
-		if err := f.Close(); err != nil {
-			w.fail(err)
-			w.r.damaged(rel)
-		} else if f.Failed() != nil {
-			w.r.damaged(rel)
-		} else if st.Late > 0 {
-			// rows that came in after later ones: put the closed file in t order
-			sorted, err := drive.SortTableFile(w.r.opt.FS, filepath.Join(w.r.dir, rel), w.tbl, drive.Codec(w.r.opt.Compression))
+		path := filepath.Join(w.r.dir, rel)
+		f := w.files[s]
+		var st drive.TableStats
+		if f != nil {
+			st = f.Stats()
+			if err := f.Close(); err != nil && !w.broken[s] {
+				w.broken[s] = true
+				w.fail(err)
+			}
+		}
+		if w.broken[s] || st.Late > 0 {
+			// A failed write left the file footerless (or it was never created), or rows
+			// came in after later ones: rebuild it from its readable rows plus the held ones,
+			// in t order. After a failure this runs once the reserve is freed.
+			extra := make([]R, len(w.held[s]))
+			for i, p := range w.held[s] {
+				extra[i] = *(*R)(p.row)
+			}
+			if f == nil {
+				if fh, err := w.fs().Create(path); err == nil {
+					if tw, err := drive.NewTableWriter(fh, w.tbl, drive.Codec(w.r.opt.Compression)); err == nil {
+						tw.Close()
+					} else {
+						fh.Close()
+					}
+				}
+			}
+			rebuilt, err := drive.RewriteTableFile(w.fs(), path, w.tbl, drive.Codec(w.r.opt.Compression), extra)
 			if err != nil {
-				w.r.opt.Log.Error("sort late rows", "file", rel, "err", err)
+				w.r.opt.Log.Error("rebuild table file", "file", rel, "err", err)
+				w.r.damaged(rel)
 			} else {
-				st = sorted
+				st = rebuilt
 			}
 		}
 		w.closed[s] = st
 		delete(w.files, s)
+		delete(w.held, s)
 	}
 	if seg+1 > w.minOpen {
 		w.minOpen = seg + 1

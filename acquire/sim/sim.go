@@ -10,15 +10,16 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/frameset"
 )
 
 // Config configures the simulated rig. The zero value of a field means its default.
 type Config struct {
-	Cameras     int     // 0, 4 or 8 (default 4; -1 for none)
-	Width       int     // camera image width, default 640
-	Height      int     // camera image height, default 360
-	FPS         float64 // camera trigger rate, default 30
-	JPEGQuality int     // default 75
+	Cameras     int // 0, 4 or 8 (default 4; -1 for none)
+	Width       int // camera image width, default 640
+	Height      int // camera image height, default 360
+	FPS         int // camera trigger rate, default 30; triggers are aligned to UTC seconds (frameset.Trigger)
+	JPEGQuality int // default 75
 
 	// Speed is how fast simulated time runs against the wall clock: 1 real time,
 	// 10 ten times faster, 0 as fast as possible.
@@ -76,7 +77,7 @@ func New(cfg Config) (*Rig, error) {
 		cfg.FPS = 30
 	}
 	if cfg.FPS < 1 || cfg.FPS > 240 {
-		return nil, fmt.Errorf("simulated rig: %v fps out of range", cfg.FPS)
+		return nil, fmt.Errorf("simulated rig: %d fps out of range", cfg.FPS)
 	}
 	if cfg.JPEGQuality == 0 {
 		cfg.JPEGQuality = 75
@@ -106,8 +107,8 @@ func (r *Rig) Name() string { return "sim" }
 
 // camJob asks a camera goroutine to render one frame.
 type camJob struct {
-	t, seq int64
-	w      *World
+	t, seq, trigger int64
+	w               *World
 }
 
 // Run plays the scenario into sink until Duration of simulated time has passed or ctx
@@ -147,7 +148,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 					data = rd.render(j.w)
 				}
 				sink.Publish(&schema.VideoFrame{Frame: schema.Frame{
-					T: j.t, THost: clock.HostNow(), Camera: c.Index, Seq: j.seq, TriggerID: j.seq,
+					T: j.t, THost: clock.HostNow(), Camera: c.Index, Seq: j.seq, TriggerID: j.trigger,
 					ExposureUS: 2000, Codec: schema.CodecMJPEG, Width: uint16(c.Width), Height: uint16(c.Height), Keyframe: true,
 				}, Data: data})
 			}
@@ -160,8 +161,14 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		wg.Wait()
 	}()
 
-	framePeriod := 1e9 / cfg.FPS
-	nextFrame := int64(0)
+	// Camera triggers fire on the rig's trigger model: cfg.FPS a second, aligned to the
+	// UTC second, so trigger ids are global (frameset.Trigger).
+	trig := frameset.Trigger{Rate: cfg.FPS}
+	trigger, _ := trig.Nearest(t0)
+	if trig.Time(trigger) < t0 {
+		trigger++
+	}
+	nextFrame := trig.Time(trigger) - t0
 	frameSeq := int64(0)
 	canNext := make([]int64, len(canSchedule))
 	canCount := make([]int64, len(canSchedule))
@@ -247,23 +254,24 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		// Cameras and truth at the trigger rate
 		if sim >= nextFrame {
 			tf := t0 + nextFrame
-			full := At(r.actors, secs)
+			full := At(r.actors, float64(nextFrame)/1e9)
 			if len(r.cams) > 0 {
 				for i := range r.cams {
 					select {
-					case jobs[i] <- camJob{t: tf, seq: frameSeq, w: &full}:
+					case jobs[i] <- camJob{t: tf, seq: frameSeq, trigger: trigger, w: &full}:
 					case <-ctx.Done():
 						return nil
 					}
 				}
 			}
 			if !cfg.NoTruth {
-				for _, tr := range r.truth(&full, tf, frameSeq) {
+				for _, tr := range r.truth(&full, tf, trigger) {
 					sink.Publish(tr)
 				}
 			}
 			frameSeq++
-			nextFrame = int64(math.Round(float64(frameSeq) * framePeriod))
+			trigger++
+			nextFrame = trig.Time(trigger) - t0
 		}
 	}
 	return nil

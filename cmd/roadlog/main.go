@@ -53,6 +53,7 @@ Start here:
 		newVerifyCmd(),
 		newRepairCmd(),
 		newInspectCmd(),
+		newRigCmd(),
 	)
 	return root
 }

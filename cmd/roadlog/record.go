@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/sync/clock"
+	"roadlog/sync/frameset"
+	"roadlog/sync/reference"
 )
 
 type recordFlags struct {
@@ -105,7 +108,10 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tb := clock.NewSystem()
+	// The drive's reference timebase: the host clock until a PPS discipline locks it
+	// (the simulated rig has no PPS line, so it stays free-running).
+	ref := reference.New(reference.Config{Start: clock.NewSystem()})
+	tb := ref
 	rig, err := sim.New(sim.Config{Cameras: f.cameras, Width: w, Height: h, Speed: f.speed, Duration: f.duration,
 		Seed: f.seed, StaticFrames: f.staticFrames, Timebase: tb, RawNMEA: true,
 		ExtraCANBuses: f.extraBuses, ExtraCANRate: f.extraRate})
@@ -141,9 +147,15 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "recording %s\n", d.Dir)
-	ctx := cmd.Context()
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	// sources → frame sets (trigger ids, frame sets for the detector) → recorder
+	stage := record.NewFrameSets(frameset.Config{Trigger: frameset.Trigger{Rate: 30}, Cameras: len(rig.Cameras()), Timebase: ref},
+		eng, func(*frameset.Set) {})
+	go stage.Run(ctx)
+	go ref.Run(ctx, eng)
 	srcDone := make(chan error, 1)
-	go func() { srcDone <- rig.Run(ctx, eng) }()
+	go func() { srcDone <- rig.Run(ctx, stage) }()
 	progress := time.NewTicker(time.Second)
 	defer progress.Stop()
 	reason := "duration reached"

@@ -111,6 +111,12 @@ func ScanArrow(path string) (*ArrowScan, error) {
 		case errors.Is(err, io.EOF): // end-of-stream marker
 			s.EOS = off
 			s.Footer = checkFooter(f, off, s.Size)
+			if s.Footer {
+				if err := footerMatches(f, s); err != nil {
+					s.Footer = false
+					s.Damage = append(s.Damage, &CorruptionError{Path: path, Offset: off + 8, Err: fmt.Errorf("footer: %w", err)})
+				}
+			}
 			return s, nil
 		case err != nil:
 			next := resync(f, off+8, s.Size)
@@ -344,6 +350,12 @@ func decodeBatch(schemaMsg, batchMsg []byte, fn func(arrow.RecordBatch) error) (
 			err = fmt.Errorf("malformed record batch: %v", p)
 		}
 	}()
+	if err := checkFramed(schemaMsg); err != nil {
+		return 0, fmt.Errorf("schema: %w", err)
+	}
+	if err := checkFramed(batchMsg); err != nil {
+		return 0, err
+	}
 	buf := make([]byte, 0, len(schemaMsg)+len(batchMsg))
 	buf = append(append(buf, schemaMsg...), batchMsg...)
 	rd, err := ipc.NewReader(bytes.NewReader(buf), ipc.WithMetadataSizeLimit(MaxMetadataSize), ipc.WithBodySizeLimit(MaxBodySize))
@@ -386,6 +398,9 @@ func validate(rec arrow.RecordBatch) error {
 }
 
 func decodeSchema(schemaMsg []byte) (s *arrow.Schema, err error) {
+	if err := checkFramed(schemaMsg); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("malformed schema: %v", p)
@@ -449,4 +464,46 @@ func parseMessageMeta(b []byte) (ipc.MessageType, int64, error) {
 		return 0, 0, fmt.Errorf("unknown message type %d", typ)
 	}
 	return typ, body, nil
+}
+
+// footerMatches opens the file through its footer, as other Arrow readers will, and
+// checks that the footer lists exactly the batches the scan found.
+func footerMatches(r io.ReaderAt, s *ArrowScan) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed footer: %v", p)
+		}
+	}()
+	fr, err := ipc.NewFileReader(io.NewSectionReader(r, 0, s.Size), ipc.WithMetadataSizeLimit(MaxMetadataSize), ipc.WithBodySizeLimit(MaxBodySize))
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	if fr.NumRecords() != len(s.Batches) {
+		return fmt.Errorf("lists %d batches, the file holds %d", fr.NumRecords(), len(s.Batches))
+	}
+	for i := 0; i < fr.NumRecords(); i++ {
+		rec, err := fr.RecordBatchAt(i)
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		n := rec.NumRows()
+		rec.Release()
+		if n != s.Batches[i].Rows {
+			return fmt.Errorf("batch %d has %d rows through the footer, %d in the stream", i, n, s.Batches[i].Rows)
+		}
+	}
+	return nil
+}
+
+// checkFramed checks a whole framed message (continuation, length, metadata, body).
+func checkFramed(msg []byte) error {
+	if len(msg) < 8 {
+		return errors.New("message too short")
+	}
+	n := int64(int32(binary.LittleEndian.Uint32(msg[4:])))
+	if n < 4 || 8+n > int64(len(msg)) {
+		return fmt.Errorf("metadata length %d out of range", n)
+	}
+	return checkMessage(msg[8:8+n], msg[8+n:])
 }

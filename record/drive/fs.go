@@ -21,6 +21,7 @@ type File interface {
 type FS interface {
 	Create(path string) (File, error)
 	MkdirAll(path string) error
+	Remove(path string) error
 }
 
 // OSFS is the real file system.
@@ -37,6 +38,9 @@ func (OSFS) Create(path string) (File, error) {
 
 // MkdirAll creates a folder and its parents.
 func (OSFS) MkdirAll(path string) error { return os.MkdirAll(path, 0o755) }
+
+// Remove removes a file.
+func (OSFS) Remove(path string) error { return os.Remove(path) }
 
 // dataSyncFile syncs with fdatasync: file data and the size, not the inode times.
 type dataSyncFile struct{ *os.File }

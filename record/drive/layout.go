@@ -20,8 +20,9 @@ const (
 	ManifestFile = "manifest.json"
 	RigFile      = "rig.yaml"
 	DBCDir       = "dbc"
-	DamagedDir   = "damaged" // repair moves damaged originals here, same relative paths
-	RunsDir      = "runs"    // replay runs: runs/<run-id>/objects.arrow …
+	DamagedDir   = "damaged"  // repair moves damaged originals here, same relative paths
+	RunsDir      = "runs"     // replay runs: runs/<run-id>/objects.arrow …
+	ReserveFile  = ".reserve" // space the recorder holds back to close a drive cleanly when the disk fills
 	segPrefix    = "seg-"
 )
 

@@ -55,6 +55,7 @@ func Repair(dir string, sw Software) (*RepairReport, error) {
 		rep.Cuts = append(rep.Cuts, Cut{File: ManifestFile, Action: "rebuilt", Reason: err.Error()})
 	}
 	os.Remove(filepath.Join(dir, ManifestFile+".tmp"))
+	os.Remove(filepath.Join(dir, ReserveFile))
 	segs, err := Segments(dir)
 	if err != nil {
 		return nil, err
@@ -66,15 +67,43 @@ func Repair(dir string, sw Software) (*RepairReport, error) {
 			return nil, fmt.Errorf("repair: %w", err)
 		}
 		for _, e := range ents {
-			if !e.IsDir() {
-				files = append(files, filepath.Join(SegmentDir(s), e.Name()))
+			if e.IsDir() {
+				continue
 			}
+			rel := filepath.Join(SegmentDir(s), e.Name())
+			if isLeftover(e.Name()) {
+				// a temp file of an interrupted rewrite: the original it was to replace is intact
+				if err := os.Remove(filepath.Join(dir, rel)); err != nil {
+					return nil, fmt.Errorf("repair: %w", err)
+				}
+				rep.Cuts = append(rep.Cuts, Cut{File: rel, Action: "removed", Reason: "temp file of an interrupted rewrite"})
+				continue
+			}
+			files = append(files, rel)
 		}
 	}
-	cuts, err := repairFiles(dir, files, Codec(m.Compression), true)
+	cuts, err := repairFiles(dir, files, Codec(m.Compression))
 	rep.Cuts = append(rep.Cuts, cuts...)
 	if err != nil {
 		return rep, err
+	}
+	// Tables that had no rows yet when the segment was cut short get an empty file, as
+	// every closed segment has.
+	for _, seg := range segs {
+		for _, t := range schema.Tables() {
+			rel := filepath.Join(SegmentDir(seg), TableFile(t.TableName()))
+			if _, err := os.Stat(filepath.Join(dir, rel)); !errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			f, err := OSFS{}.Create(filepath.Join(dir, rel))
+			if err != nil {
+				return rep, fmt.Errorf("repair: %w", err)
+			}
+			if err := WriteEmpty(f, t, Codec(m.Compression)); err != nil {
+				return rep, err
+			}
+			rep.Cuts = append(rep.Cuts, Cut{File: rel, Action: "created", Reason: "the table had no rows in this segment yet: empty table written"})
+		}
 	}
 	rep.Changed = len(rep.Cuts) > 0
 	if !rep.Changed && m.Status != StatusRecording {
@@ -100,13 +129,7 @@ func (m *Manifest) Cuts() []Cut {
 	return m.Recovery.Cuts
 }
 
-// RepairFiles repairs the named files of a drive (paths relative to it) and the frames
-// rows of their segments; the recorder uses it on files a failed write left damaged.
-func RepairFiles(dir string, rels []string, sw Software) ([]Cut, error) {
-	return repairFiles(dir, rels, CodecZSTD, false)
-}
-
-func repairFiles(dir string, rels []string, codec Codec, all bool) ([]Cut, error) {
+func repairFiles(dir string, rels []string, codec Codec) ([]Cut, error) {
 	var cuts []Cut
 	segs := map[string]bool{}
 	var errs []error
@@ -536,4 +559,15 @@ func TableFileStats(path string) (TableStats, error) {
 	}
 	st.Bytes = scan.Size
 	return st, nil
+}
+
+// isLeftover reports whether a file name is a temp file of an interrupted rewrite
+// (sort at segment close, repair, atomic manifest write).
+func isLeftover(name string) bool {
+	for _, suf := range []string{".sort", ".repair", ".tmp"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
 }

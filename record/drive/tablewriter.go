@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -35,51 +36,38 @@ func (c Codec) option() []ipc.Option {
 
 // TableWriter writes rows of one table into one Arrow IPC file. Rows are buffered by
 // Append and written as one record batch by Flush, so each batch reaches the file as
-// soon as it is flushed; Close writes the footer. A TableWriter is used by one
-// goroutine at a time.
+// soon as it is flushed; Close writes the footer. The schema is on disk as soon as the
+// writer exists. A TableWriter is used by one goroutine at a time.
 type TableWriter[R any] struct {
 	tbl    *schema.Table[R]
 	f      File
 	cw     *countingWriter
-	w      *ipc.FileWriter
-	bld    *array.RecordBuilder
+	iw     *ipcWriter[R]
 	closed bool
 	failed error // a write failed: the file is left footerless for repair
 
 	Rows, Batches  int64
-	RawBytes       int64 // uncompressed buffer bytes written
 	Late           int64 // rows appended with t before an earlier row's t
 	FirstT, LastT  int64
 	pendingRows    int
 	lastGoodOffset int64 // end of the last batch that was fully written
 }
 
-// NewTableWriter starts an Arrow IPC file for table tbl on f. The schema is written at
-// once, so even an empty table is a valid file once closed.
+// NewTableWriter starts an Arrow IPC file for table tbl on f and writes the magic and
+// the schema at once, so even a file cut short right away is a valid empty table after
+// repair.
 func NewTableWriter[R any](f File, tbl *schema.Table[R], codec Codec) (*TableWriter[R], error) {
 	cw := &countingWriter{w: f}
-	opts := append([]ipc.Option{ipc.WithSchema(tbl.Schema()), ipc.WithAllocator(memory.DefaultAllocator)}, codec.option()...)
-	w, err := ipc.NewFileWriter(cw, opts...)
+	iw, err := newIPCWriter(cw, tbl, codec)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", f.Name(), err)
 	}
-	tw := &TableWriter[R]{tbl: tbl, f: f, cw: cw, w: w, bld: array.NewRecordBuilder(memory.DefaultAllocator, tbl.Schema())}
-	// Write the magic and schema now, so that even a file cut short at once is a valid
-	// empty table after repair: arrow-go starts the stream on the first write, and has no
-	// other public way to do it, so the file begins with one empty batch.
-	empty := tw.bld.NewRecordBatch()
-	err = w.Write(empty)
-	empty.Release()
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", f.Name(), err)
-	}
-	tw.lastGoodOffset = cw.n
-	return tw, nil
+	return &TableWriter[R]{tbl: tbl, f: f, cw: cw, iw: iw, lastGoodOffset: cw.n}, nil
 }
 
 // Append buffers one row; rowT is the row's t (for order and range bookkeeping).
 func (w *TableWriter[R]) Append(r *R, rowT int64) {
-	w.tbl.Append(w.bld, r)
+	w.iw.append(r)
 	if w.Rows+int64(w.pendingRows) == 0 {
 		w.FirstT = rowT
 	} else if rowT < w.LastT {
@@ -104,16 +92,7 @@ func (w *TableWriter[R]) Flush() error {
 	if w.pendingRows == 0 {
 		return nil
 	}
-	rec := w.bld.NewRecordBatch()
-	defer rec.Release()
-	for _, c := range rec.Columns() {
-		for _, b := range c.Data().Buffers() {
-			if b != nil {
-				w.RawBytes += int64(b.Len())
-			}
-		}
-	}
-	if err := w.w.Write(rec); err != nil {
+	if err := w.iw.flush(); err != nil {
 		w.failed = fmt.Errorf("write batch to %s: %w", w.f.Name(), err)
 		return w.failed
 	}
@@ -148,11 +127,11 @@ func (w *TableWriter[R]) Close() error {
 		return nil
 	}
 	w.closed = true
-	defer w.bld.Release()
+	defer w.iw.release()
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("close %s: %w (closed without footer)", w.f.Name(), errjoin(err, w.f.Close()))
 	}
-	if err := w.w.Close(); err != nil {
+	if err := w.iw.close(); err != nil {
 		w.failed = err
 		return fmt.Errorf("close %s: %w", w.f.Name(), errjoin(err, w.f.Close()))
 	}
@@ -164,7 +143,7 @@ func (w *TableWriter[R]) Close() error {
 
 // Stats returns the writer's figures in manifest form.
 func (w *TableWriter[R]) Stats() TableStats {
-	return TableStats{Rows: w.Rows, Batches: int(w.Batches), Bytes: w.cw.n, RawBytes: w.RawBytes, Late: w.Late, FirstT: w.FirstT, LastT: w.LastT}
+	return TableStats{Rows: w.Rows, Batches: int(w.Batches), Bytes: w.cw.n, RawBytes: w.iw.raw, Late: w.Late, FirstT: w.FirstT, LastT: w.LastT}
 }
 
 type countingWriter struct {
@@ -215,23 +194,34 @@ func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
 // a temp file and a rename. The recorder uses it at segment close on files that
 // received late rows.
 func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec) (TableStats, error) {
+	return RewriteTableFile(fs, path, tbl, codec, nil)
+}
+
+// RewriteTableFile rewrites a table file (closed, or footerless after a failed write)
+// with every readable row plus extra rows, all in t order (stable), through a temp file
+// and a rename.
+func RewriteTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec, extra []R) (TableStats, error) {
 	var rows []R
 	if _, err := ReadRows(path, tbl, func(r *R) error {
 		rows = append(rows, *r)
 		return nil
 	}); err != nil {
-		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+		var ce *CorruptionError
+		if !errors.As(err, &ce) {
+			return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+		}
 	}
+	rows = append(rows, extra...)
 	sort.SliceStable(rows, func(i, j int) bool { return tbl.T(&rows[i]) < tbl.T(&rows[j]) })
 	tmp := path + ".sort"
 	f, err := fs.Create(tmp)
 	if err != nil {
-		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
 	}
 	w, err := NewTableWriter(f, tbl, codec)
 	if err != nil {
 		f.Close()
-		os.Remove(tmp)
+		fs.Remove(tmp)
 		return TableStats{}, err
 	}
 	for i := range rows {
@@ -239,17 +229,17 @@ func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec)
 		if w.Pending() >= 1<<16 {
 			if err := w.Flush(); err != nil {
 				w.Close()
-				os.Remove(tmp)
+				fs.Remove(tmp)
 				return TableStats{}, err
 			}
 		}
 	}
 	if err := w.Close(); err != nil {
-		os.Remove(tmp)
+		fs.Remove(tmp)
 		return TableStats{}, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return TableStats{}, fmt.Errorf("sort %s: %w", path, err)
+		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
 	}
 	return w.Stats(), nil
 }

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"roadlog/record/drive"
+	"roadlog/schema"
+)
+
+// TestUsageErrorsExit2 runs the binary with bad invocations: each must print a clear
+// message and exit with status 2.
+func TestUsageErrorsExit2(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"record"}, "--sim"},
+		{[]string{"record", "--sim", "--cameras", "5"}, "--cameras 5"},
+		{[]string{"record", "--sim", "--camera-size", "big"}, "--camera-size"},
+		{[]string{"record", "--sim", "--speed", "-1"}, "--speed"},
+		{[]string{"record", "--sim", "--compression", "gzip"}, "compression"},
+		{[]string{"record", "--sim", "--flush", "5s"}, "flush interval"},
+		{[]string{"record", "--bogus"}, "unknown flag"},
+		{[]string{"verify"}, "accepts 1 arg"},
+		{[]string{"inspect", "a", "b"}, "accepts 1 arg"},
+		{[]string{"frobnicate"}, "unknown command"},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(roadlogBin, c.args...)
+		cmd.Dir = t.TempDir()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("roadlog %v: %v, want exit status 2 (stderr %q)", c.args, err, stderr.String())
+			continue
+		}
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("roadlog %v: stderr %q does not mention %q", c.args, stderr.String(), c.want)
+		}
+	}
+}
+
+func TestRecordInspectVerifyRepair(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(roadlogBin, "record", "--sim", "--duration", "3s", "--speed", "0", "--camera-size", "160x96", "--out", out, "--quiet")
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	dir := strings.TrimSpace(string(b))
+	if filepath.Dir(dir) != out {
+		t.Fatalf("record printed %q", dir)
+	}
+	for _, args := range [][]string{{"inspect", dir}, {"inspect", "--json", dir}, {"verify", dir}, {"repair", dir}} {
+		if b, err := exec.Command(roadlogBin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("roadlog %v: %v\n%s", args, err, b)
+		}
+	}
+	// A damaged drive makes verify exit 1, and repair fixes it.
+	can := filepath.Join(dir, "seg-000000", "can.arrow")
+	raw, _ := os.ReadFile(can)
+	os.WriteFile(can, raw[:len(raw)-20], 0o644)
+	err = exec.Command(roadlogBin, "verify", dir).Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("verify of a damaged drive: %v, want exit status 1", err)
+	}
+	if b, err := exec.Command(roadlogBin, "repair", dir).CombinedOutput(); err != nil || !strings.Contains(string(b), "can.arrow") {
+		t.Fatalf("repair: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(roadlogBin, "verify", dir).CombinedOutput(); err != nil {
+		t.Fatalf("verify after repair: %v\n%s", err, b)
+	}
+	// Not a drive: a clear error, exit status 1.
+	b, err = exec.Command(roadlogBin, "verify", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "not a roadlog drive") {
+		t.Fatalf("verify of an empty folder: %v %s", err, b)
+	}
+}
+
+// TestFramesCarryTriggerIDs records a simulated drive and checks that every camera frame
+// was assigned to its trigger by the frame-set stage: the same id for the four cameras
+// of one instant, consecutive ids 1/30 s apart.
+func TestFramesCarryTriggerIDs(t *testing.T) {
+	out := t.TempDir()
+	b, err := exec.Command(roadlogBin, "record", "--sim", "--duration", "2s", "--speed", "0", "--camera-size", "96x64", "--out", out, "--quiet").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(b))
+	byTrigger := map[int64][]schema.Frame{}
+	if _, err := drive.ReadRows(filepath.Join(dir, "seg-000000", "frames.arrow"), schema.FramesTable, func(r *schema.Frame) error {
+		byTrigger[r.TriggerID] = append(byTrigger[r.TriggerID], *r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, bad := byTrigger[-1]; bad || len(byTrigger) < 55 {
+		t.Fatalf("%d frame sets; unassigned frames: %v", len(byTrigger), bad)
+	}
+	for id, fs := range byTrigger {
+		if len(fs) != 4 {
+			t.Fatalf("trigger %d has %d frames", id, len(fs))
+		}
+		for _, f := range fs {
+			if f.T != fs[0].T {
+				t.Fatalf("trigger %d: frames at %d and %d", id, f.T, fs[0].T)
+			}
+		}
+	}
+}

@@ -1,0 +1,549 @@
+package drive
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	flatbuffers "github.com/google/flatbuffers/go"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+
+	"roadlog/schema"
+)
+
+// This file writes Arrow IPC files (format version V5) by hand, column by column,
+// straight from Go rows. arrow-go writes the same format, but on the recorder's hot
+// path it costs too much: every row goes through a generic array builder, every batch
+// allocates its buffers anew, and each buffer is compressed by a streaming zstd encoder
+// at the default level that allocates its history window per buffer. Here each column
+// appends into a reused byte slice, buffers are compressed with one reused zstd
+// encoder at its fastest level (EncodeAll into a reused slice), and the flatbuffer
+// metadata (Schema, RecordBatch, Footer; Arrow's format/Message.fbs, Schema.fbs,
+// File.fbs) is built with the flatbuffers builder. Files are read back by arrow-go,
+// pyarrow and Apache Arrow's JavaScript reader in the tests.
+
+const metadataV5 = 4 // MetadataVersion.V5
+
+// colEncoder accumulates one column of a batch.
+type colEncoder[R any] interface {
+	add(r *R)
+	// buffers returns the column's Arrow buffers in IPC order (validity first) and
+	// its null count.
+	buffers() ([][]byte, int)
+	reset()
+}
+
+// validity tracks a nullable column's validity bitmap; it is only materialised when a
+// null appears (an empty validity buffer means "no nulls").
+type validity struct {
+	bits  []byte
+	n     int
+	nulls int
+}
+
+func (v *validity) add(valid bool) {
+	if !valid && v.nulls == 0 {
+		// first null: materialise the bitmap for the rows so far (all valid)
+		v.bits = v.bits[:0]
+		for i := 0; i < (v.n+8)/8; i++ {
+			v.bits = append(v.bits, 0xFF)
+		}
+		if rem := v.n % 8; rem != 0 {
+			v.bits[len(v.bits)-1] = byte(1<<rem) - 1
+		} else {
+			v.bits[len(v.bits)-1] = 0
+		}
+	}
+	if v.nulls > 0 || !valid {
+		if v.n%8 == 0 && v.n/8 >= len(v.bits) {
+			v.bits = append(v.bits, 0)
+		}
+		if valid {
+			v.bits[v.n/8] |= 1 << (v.n % 8)
+		}
+	}
+	if !valid {
+		v.nulls++
+	}
+	v.n++
+}
+
+func (v *validity) buf() []byte {
+	if v.nulls == 0 {
+		return nil
+	}
+	return v.bits
+}
+
+func (v *validity) reset() { v.bits, v.n, v.nulls = v.bits[:0], 0, 0 }
+
+// fixedEnc encodes a fixed-width column.
+type fixedEnc[R any, T any] struct {
+	get   func(*R) T
+	null  func(*R) bool
+	put   func([]byte, T) []byte
+	vals  []byte
+	valid validity
+}
+
+func (e *fixedEnc[R, T]) add(r *R) {
+	if e.null != nil {
+		isNull := e.null(r)
+		e.valid.add(!isNull)
+		if isNull {
+			var zero T
+			e.vals = e.put(e.vals, zero)
+			return
+		}
+	}
+	e.vals = e.put(e.vals, e.get(r))
+}
+
+func (e *fixedEnc[R, T]) buffers() ([][]byte, int) {
+	return [][]byte{e.valid.buf(), e.vals}, e.valid.nulls
+}
+
+func (e *fixedEnc[R, T]) reset() { e.vals = e.vals[:0]; e.valid.reset() }
+
+// boolEnc encodes a boolean column (bit-packed values).
+type boolEnc[R any] struct {
+	get  func(*R) bool
+	bits []byte
+	n    int
+}
+
+func (e *boolEnc[R]) add(r *R) {
+	if e.n%8 == 0 {
+		e.bits = append(e.bits, 0)
+	}
+	if e.get(r) {
+		e.bits[e.n/8] |= 1 << (e.n % 8)
+	}
+	e.n++
+}
+
+func (e *boolEnc[R]) buffers() ([][]byte, int) { return [][]byte{nil, e.bits}, 0 }
+func (e *boolEnc[R]) reset()                   { e.bits, e.n = e.bits[:0], 0 }
+
+// varEnc encodes a utf8 or binary column (int32 offsets + data).
+type varEnc[R any] struct {
+	getS func(*R) string
+	getB func(*R) []byte
+	offs []byte
+	data []byte
+}
+
+func (e *varEnc[R]) add(r *R) {
+	if len(e.offs) == 0 {
+		e.offs = binary.LittleEndian.AppendUint32(e.offs, 0)
+	}
+	if e.getS != nil {
+		e.data = append(e.data, e.getS(r)...)
+	} else {
+		e.data = append(e.data, e.getB(r)...)
+	}
+	e.offs = binary.LittleEndian.AppendUint32(e.offs, uint32(len(e.data)))
+}
+
+func (e *varEnc[R]) buffers() ([][]byte, int) {
+	if len(e.offs) == 0 {
+		e.offs = binary.LittleEndian.AppendUint32(e.offs, 0)
+	}
+	return [][]byte{nil, e.offs, e.data}, 0
+}
+
+func (e *varEnc[R]) reset() { e.offs, e.data = e.offs[:0], e.data[:0] }
+
+func newEncoder[R any](c *schema.Column[R]) (colEncoder[R], error) {
+	le := binary.LittleEndian
+	switch g := c.Get.(type) {
+	case func(*R) int64:
+		return &fixedEnc[R, int64]{get: g, null: c.Null, put: func(b []byte, v int64) []byte { return le.AppendUint64(b, uint64(v)) }}, nil
+	case func(*R) int32:
+		return &fixedEnc[R, int32]{get: g, null: c.Null, put: func(b []byte, v int32) []byte { return le.AppendUint32(b, uint32(v)) }}, nil
+	case func(*R) uint32:
+		return &fixedEnc[R, uint32]{get: g, null: c.Null, put: func(b []byte, v uint32) []byte { return le.AppendUint32(b, v) }}, nil
+	case func(*R) uint16:
+		return &fixedEnc[R, uint16]{get: g, null: c.Null, put: func(b []byte, v uint16) []byte { return le.AppendUint16(b, v) }}, nil
+	case func(*R) uint8:
+		return &fixedEnc[R, uint8]{get: g, null: c.Null, put: func(b []byte, v uint8) []byte { return append(b, v) }}, nil
+	case func(*R) int8:
+		return &fixedEnc[R, int8]{get: g, null: c.Null, put: func(b []byte, v int8) []byte { return append(b, byte(v)) }}, nil
+	case func(*R) float32:
+		return &fixedEnc[R, float32]{get: g, null: c.Null, put: func(b []byte, v float32) []byte { return le.AppendUint32(b, math.Float32bits(v)) }}, nil
+	case func(*R) float64:
+		return &fixedEnc[R, float64]{get: g, null: c.Null, put: func(b []byte, v float64) []byte { return le.AppendUint64(b, math.Float64bits(v)) }}, nil
+	case func(*R) bool:
+		return &boolEnc[R]{get: g}, nil
+	case func(*R) string:
+		return &varEnc[R]{getS: g}, nil
+	case func(*R) []byte:
+		return &varEnc[R]{getB: g}, nil
+	}
+	return nil, fmt.Errorf("column %s: no encoder for %T", c.Field.Name, c.Get)
+}
+
+// ipcWriter writes one Arrow IPC file of rows of type R.
+type ipcWriter[R any] struct {
+	tbl     *schema.Table[R]
+	w       *countingWriter
+	codec   Codec
+	encs    []colEncoder[R]
+	rows    int
+	zenc    *zstd.Encoder
+	lz      *lz4.Writer
+	lzBuf   bytes.Buffer
+	fb      *flatbuffers.Builder
+	body    []byte
+	scratch []byte
+	raw     int64      // uncompressed bytes of the buffers written
+	nodes   [][2]int64 // length, null count
+	bufs    [][2]int64 // offset, length within the body
+	blocks  []block
+	schemaT []byte // the Schema table, encoded once, for the footer
+}
+
+type block struct {
+	offset  int64
+	metaLen int32
+	bodyLen int64
+}
+
+// zstd encoders are expensive to make; writers of one process share a pool.
+var zstdEncoders = make(chan *zstd.Encoder, 16)
+
+func getZstd() *zstd.Encoder {
+	select {
+	case e := <-zstdEncoders:
+		return e
+	default:
+	}
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(true))
+	if err != nil {
+		panic(err) // only bad options fail
+	}
+	return e
+}
+
+func putZstd(e *zstd.Encoder) {
+	select {
+	case zstdEncoders <- e:
+	default:
+	}
+}
+
+func newIPCWriter[R any](w *countingWriter, tbl *schema.Table[R], codec Codec) (*ipcWriter[R], error) {
+	for _, f := range tbl.Schema().Fields() {
+		switch f.Type.ID() {
+		case arrow.INT8, arrow.UINT8, arrow.UINT16, arrow.INT32, arrow.UINT32, arrow.INT64, arrow.FLOAT32,
+			arrow.FLOAT64, arrow.BINARY, arrow.STRING, arrow.BOOL, arrow.TIMESTAMP:
+		default:
+			return nil, fmt.Errorf("table %s column %s: no IPC encoding for %s", tbl.Name, f.Name, f.Type)
+		}
+	}
+	iw := &ipcWriter[R]{tbl: tbl, w: w, codec: codec, fb: flatbuffers.NewBuilder(1024)}
+	for i := range tbl.Columns {
+		e, err := newEncoder(&tbl.Columns[i])
+		if err != nil {
+			return nil, err
+		}
+		iw.encs = append(iw.encs, e)
+	}
+	switch codec {
+	case CodecZSTD:
+		iw.zenc = getZstd()
+	case CodecLZ4:
+		iw.lz = lz4.NewWriter(nil)
+		if err := iw.lz.Apply(lz4.ChecksumOption(false), lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
+			return nil, err
+		}
+	}
+	// magic, then the schema message
+	if _, err := w.Write([]byte("ARROW1\x00\x00")); err != nil {
+		return nil, err
+	}
+	iw.fb.Reset()
+	sch := buildSchema(iw.fb, tbl.Schema())
+	msg := buildMessage(iw.fb, 1, sch, 0)
+	iw.fb.Finish(msg)
+	if _, err := iw.writeMessage(iw.fb.FinishedBytes(), nil); err != nil {
+		return nil, err
+	}
+	return iw, nil
+}
+
+func (iw *ipcWriter[R]) append(r *R) {
+	for _, e := range iw.encs {
+		e.add(r)
+	}
+	iw.rows++
+}
+
+// compress appends buffer b to the body in the file's codec (8-byte uncompressed
+// length prefix; -1 when stored raw because compression did not help).
+func (iw *ipcWriter[R]) compress(b []byte) {
+	start := len(iw.body)
+	iw.raw += int64(len(b))
+	if len(b) == 0 {
+		iw.bufs = append(iw.bufs, [2]int64{int64(start), 0})
+		return
+	}
+	switch iw.codec {
+	case CodecZSTD, CodecLZ4:
+		iw.body = binary.LittleEndian.AppendUint64(iw.body, uint64(len(b)))
+		before := len(iw.body)
+		if iw.codec == CodecZSTD {
+			iw.body = iw.zenc.EncodeAll(b, iw.body)
+		} else {
+			iw.lzBuf.Reset()
+			iw.lz.Reset(&iw.lzBuf)
+			iw.lz.Write(b)
+			iw.lz.Close()
+			iw.body = append(iw.body, iw.lzBuf.Bytes()...)
+		}
+		if len(iw.body)-before >= len(b) {
+			iw.body = iw.body[:before-8]
+			iw.body = binary.LittleEndian.AppendUint64(iw.body, math.MaxUint64) // -1: raw
+			iw.body = append(iw.body, b...)
+		}
+	default:
+		iw.body = append(iw.body, b...)
+	}
+	iw.bufs = append(iw.bufs, [2]int64{int64(start), int64(len(iw.body) - start)})
+	for len(iw.body)%8 != 0 {
+		iw.body = append(iw.body, 0)
+	}
+}
+
+// flush writes the appended rows as one record batch.
+func (iw *ipcWriter[R]) flush() error {
+	iw.body, iw.nodes, iw.bufs = iw.body[:0], iw.nodes[:0], iw.bufs[:0]
+	for _, e := range iw.encs {
+		bufs, nulls := e.buffers()
+		iw.nodes = append(iw.nodes, [2]int64{int64(iw.rows), int64(nulls)})
+		for _, b := range bufs {
+			iw.compress(b)
+		}
+		e.reset()
+	}
+	fb := iw.fb
+	fb.Reset()
+	rb := buildBatch(fb, int64(iw.rows), iw.nodes, iw.bufs, iw.codec)
+	msg := buildMessage(fb, 3, rb, int64(len(iw.body)))
+	fb.Finish(msg)
+	iw.rows = 0
+	_, err := iw.writeMessage(fb.FinishedBytes(), iw.body)
+	return err
+}
+
+// writeMessage frames and writes one message (continuation marker, padded metadata
+// length, metadata, body) and records its block for the footer.
+func (iw *ipcWriter[R]) writeMessage(meta, body []byte) (block, error) {
+	pad := (8 - (8+len(meta))%8) % 8
+	b := iw.scratch[:0]
+	b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFFF)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(meta)+pad))
+	b = append(b, meta...)
+	for i := 0; i < pad; i++ {
+		b = append(b, 0)
+	}
+	iw.scratch = b
+	blk := block{offset: iw.w.n, metaLen: int32(len(b)), bodyLen: int64(len(body))}
+	if _, err := iw.w.Write(b); err != nil {
+		return blk, err
+	}
+	if len(body) > 0 {
+		if _, err := iw.w.Write(body); err != nil {
+			return blk, err
+		}
+		iw.blocks = append(iw.blocks, blk)
+	}
+	return blk, nil
+}
+
+// close writes the end-of-stream marker and the footer.
+func (iw *ipcWriter[R]) close() error {
+	defer iw.release()
+	fb := iw.fb
+	fb.Reset()
+	sch := buildSchema(fb, iw.tbl.Schema())
+	fb.StartVector(24, len(iw.blocks), 8)
+	for i := len(iw.blocks) - 1; i >= 0; i-- {
+		b := iw.blocks[i]
+		fb.Prep(8, 24)
+		fb.PrependInt64(b.bodyLen)
+		fb.Pad(4)
+		fb.PrependInt32(b.metaLen)
+		fb.PrependInt64(b.offset)
+	}
+	recs := fb.EndVector(len(iw.blocks))
+	fb.StartObject(5) // Footer
+	fb.PrependInt16Slot(0, metadataV5, 0)
+	fb.PrependUOffsetTSlot(1, sch, 0)
+	fb.PrependUOffsetTSlot(3, recs, 0)
+	fb.Finish(fb.EndObject())
+	footer := fb.FinishedBytes()
+	out := iw.scratch[:0]
+	out = binary.LittleEndian.AppendUint32(out, 0xFFFFFFFF)
+	out = binary.LittleEndian.AppendUint32(out, 0)
+	out = append(out, footer...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
+	out = append(out, "ARROW1"...)
+	_, err := iw.w.Write(out)
+	return err
+}
+
+func (iw *ipcWriter[R]) release() {
+	if iw.zenc != nil {
+		putZstd(iw.zenc)
+		iw.zenc = nil
+	}
+}
+
+// buildMessage builds a Message table around a header (1 Schema, 3 RecordBatch).
+func buildMessage(fb *flatbuffers.Builder, headerType byte, header flatbuffers.UOffsetT, bodyLen int64) flatbuffers.UOffsetT {
+	fb.StartObject(5)
+	fb.PrependInt64Slot(3, bodyLen, 0)
+	fb.PrependUOffsetTSlot(2, header, 0)
+	fb.PrependByteSlot(1, headerType, 0)
+	fb.PrependInt16Slot(0, metadataV5, 0)
+	return fb.EndObject()
+}
+
+func buildBatch(fb *flatbuffers.Builder, length int64, nodes, bufs [][2]int64, codec Codec) flatbuffers.UOffsetT {
+	var comp flatbuffers.UOffsetT
+	if codec == CodecZSTD || codec == CodecLZ4 {
+		fb.StartObject(2) // BodyCompression
+		var c byte        // LZ4_FRAME
+		if codec == CodecZSTD {
+			c = 1
+		}
+		fb.PrependByteSlot(0, c, 0)
+		comp = fb.EndObject()
+	}
+	fb.StartVector(16, len(bufs), 8)
+	for i := len(bufs) - 1; i >= 0; i-- {
+		fb.Prep(8, 16)
+		fb.PrependInt64(bufs[i][1])
+		fb.PrependInt64(bufs[i][0])
+	}
+	bv := fb.EndVector(len(bufs))
+	fb.StartVector(16, len(nodes), 8)
+	for i := len(nodes) - 1; i >= 0; i-- {
+		fb.Prep(8, 16)
+		fb.PrependInt64(nodes[i][1])
+		fb.PrependInt64(nodes[i][0])
+	}
+	nv := fb.EndVector(len(nodes))
+	fb.StartObject(5) // RecordBatch
+	fb.PrependInt64Slot(0, length, 0)
+	fb.PrependUOffsetTSlot(1, nv, 0)
+	fb.PrependUOffsetTSlot(2, bv, 0)
+	if comp != 0 {
+		fb.PrependUOffsetTSlot(3, comp, 0)
+	}
+	return fb.EndObject()
+}
+
+func buildKeyValues(fb *flatbuffers.Builder, md arrow.Metadata) flatbuffers.UOffsetT {
+	kvs := make([]flatbuffers.UOffsetT, md.Len())
+	for i := range kvs {
+		k := fb.CreateString(md.Keys()[i])
+		v := fb.CreateString(md.Values()[i])
+		fb.StartObject(2)
+		fb.PrependUOffsetTSlot(0, k, 0)
+		fb.PrependUOffsetTSlot(1, v, 0)
+		kvs[i] = fb.EndObject()
+	}
+	fb.StartVector(4, len(kvs), 4)
+	for i := len(kvs) - 1; i >= 0; i-- {
+		fb.PrependUOffsetT(kvs[i])
+	}
+	return fb.EndVector(len(kvs))
+}
+
+// buildSchema encodes the Schema table for the types roadlog's tables use.
+func buildSchema(fb *flatbuffers.Builder, s *arrow.Schema) flatbuffers.UOffsetT {
+	fields := make([]flatbuffers.UOffsetT, s.NumFields())
+	for i, f := range s.Fields() {
+		name := fb.CreateString(f.Name)
+		typType, typ := buildType(fb, f.Type)
+		md := buildKeyValues(fb, f.Metadata)
+		fb.StartVector(4, 0, 4)
+		children := fb.EndVector(0)
+		fb.StartObject(7) // Field
+		fb.PrependUOffsetTSlot(0, name, 0)
+		fb.PrependBoolSlot(1, f.Nullable, false)
+		fb.PrependByteSlot(2, typType, 0)
+		fb.PrependUOffsetTSlot(3, typ, 0)
+		fb.PrependUOffsetTSlot(5, children, 0)
+		fb.PrependUOffsetTSlot(6, md, 0)
+		fields[i] = fb.EndObject()
+	}
+	fb.StartVector(4, len(fields), 4)
+	for i := len(fields) - 1; i >= 0; i-- {
+		fb.PrependUOffsetT(fields[i])
+	}
+	fv := fb.EndVector(len(fields))
+	md := buildKeyValues(fb, s.Metadata())
+	fb.StartObject(4)            // Schema
+	fb.PrependInt16Slot(0, 0, 0) // little endian
+	fb.PrependUOffsetTSlot(1, fv, 0)
+	fb.PrependUOffsetTSlot(2, md, 0)
+	return fb.EndObject()
+}
+
+// buildType encodes a field's type: the union tag (Schema.fbs `union Type`) and table.
+func buildType(fb *flatbuffers.Builder, t arrow.DataType) (byte, flatbuffers.UOffsetT) {
+	intType := func(bits int32, signed bool) (byte, flatbuffers.UOffsetT) {
+		fb.StartObject(2)
+		fb.PrependInt32Slot(0, bits, 0)
+		fb.PrependBoolSlot(1, signed, false)
+		return 2, fb.EndObject()
+	}
+	switch t.ID() {
+	case arrow.INT8:
+		return intType(8, true)
+	case arrow.UINT8:
+		return intType(8, false)
+	case arrow.UINT16:
+		return intType(16, false)
+	case arrow.INT32:
+		return intType(32, true)
+	case arrow.UINT32:
+		return intType(32, false)
+	case arrow.INT64:
+		return intType(64, true)
+	case arrow.FLOAT32, arrow.FLOAT64:
+		prec := int16(1)
+		if t.ID() == arrow.FLOAT64 {
+			prec = 2
+		}
+		fb.StartObject(1)
+		fb.PrependInt16Slot(0, prec, 0)
+		return 3, fb.EndObject()
+	case arrow.BINARY:
+		fb.StartObject(0)
+		return 4, fb.EndObject()
+	case arrow.STRING:
+		fb.StartObject(0)
+		return 5, fb.EndObject()
+	case arrow.BOOL:
+		fb.StartObject(0)
+		return 6, fb.EndObject()
+	case arrow.TIMESTAMP:
+		ts := t.(*arrow.TimestampType)
+		tz := fb.CreateString(ts.TimeZone)
+		fb.StartObject(2)
+		fb.PrependInt16Slot(0, int16(ts.Unit), 0)
+		fb.PrependUOffsetTSlot(1, tz, 0)
+		return 10, fb.EndObject()
+	}
+	// newIPCWriter rejected every other type before writing anything.
+	panic("drive: no IPC encoding for type " + t.String() + " (" + strconv.Itoa(int(t.ID())) + ")")
+}
