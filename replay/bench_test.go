@@ -36,7 +36,7 @@ func setupBench(b *testing.B) (drivePath, mcapPath string, rows int64) {
 			return
 		}
 		benchDrive.dir = dir
-		benchDrive.path, benchDrive.err = testdrive.SimDrive(dir, 20*time.Second, 4, true)
+		benchDrive.path, benchDrive.err = testdrive.SimDrive(dir, testdrive.SimSpec{Duration: 20 * time.Second, Cameras: 4, Render: true})
 		if benchDrive.err != nil {
 			return
 		}

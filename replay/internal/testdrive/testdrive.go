@@ -338,23 +338,33 @@ func create(path string) (drive.File, error) {
 	return noSync{f}, nil
 }
 
-// Sim records a simulated drive of dur with the real recorder and the simulated rig
-// (cameras 4 or 8, small static images unless render) into a folder under dir and
-// returns its path.
-func Sim(tb testing.TB, dir string, dur time.Duration, cameras int, render bool) string {
+// SimSpec describes a simulated drive.
+type SimSpec struct {
+	Duration      time.Duration
+	Cameras       int  // 4 or 8
+	Width, Height int  // default 160×96
+	Render        bool // render every frame (default: one static image per camera)
+}
+
+// Sim records a simulated drive with the real recorder and the simulated rig into a
+// folder under dir and returns its path.
+func Sim(tb testing.TB, dir string, spec SimSpec) string {
 	tb.Helper()
-	p, err := SimDrive(dir, dur, cameras, render)
+	p, err := SimDrive(dir, spec)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return p
 }
 
-// SimDrive is Sim without a testing.TB, for benchmarks' shared setup.
-func SimDrive(dir string, dur time.Duration, cameras int, render bool) (string, error) {
+// SimDrive is Sim without a testing.TB, for shared setups.
+func SimDrive(dir string, spec SimSpec) (string, error) {
+	if spec.Width == 0 {
+		spec.Width, spec.Height = 160, 96
+	}
 	tb := clock.NewSystem()
-	rig, err := sim.New(sim.Config{Cameras: cameras, Width: 160, Height: 96, Speed: 0, Duration: dur, Timebase: tb,
-		StaticFrames: !render, Seed: 7, RawNMEA: true})
+	rig, err := sim.New(sim.Config{Cameras: spec.Cameras, Width: spec.Width, Height: spec.Height, Speed: 0, Duration: spec.Duration,
+		Timebase: tb, StaticFrames: !spec.Render, Seed: 7, RawNMEA: true})
 	if err != nil {
 		return "", err
 	}
