@@ -109,7 +109,7 @@ func escape(b []byte) (Key, int) {
 }
 
 // ControlHelp lists the keys Controls understands.
-const ControlHelp = `space pause/resume   . step   ←/→ ∓10s   ↑/↓ ±60s (PgUp/PgDn too)   g start
+const ControlHelp = `space pause/resume   . step   ←/→ −/+10s   ↓/↑ −/+60s (PgDn/PgUp too)   g start
 n next event   f FCW   a AEB   c cut-in   m driver mark   d drop
 +/- rate ×2/÷2   1 real time   0 as fast as possible   q quit`
 

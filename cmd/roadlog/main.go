@@ -54,6 +54,8 @@ Start here:
 		newRepairCmd(),
 		newInspectCmd(),
 		newRigCmd(),
+		newReplayCmd(),
+		newDiffCmd(),
 	)
 	return root
 }

@@ -15,9 +15,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
+	"os"
+	"path/filepath"
 
 	"roadlog/record/drive"
+	"roadlog/replay"
 	"roadlog/schema"
 )
 
@@ -129,3 +133,60 @@ type Stats struct {
 
 // InfoFile is the name of a run's description.
 const InfoFile = "run.json"
+
+// Model names Select knows.
+const (
+	ModelTruth = "truth" // the truth-fed perception (simulated drives)
+)
+
+// Devices.
+const (
+	DeviceCPU = "cpu"
+	DeviceGPU = "gpu"
+)
+
+// ErrNoEngine reports a model or device this build cannot run.
+var ErrNoEngine = errors.New("detection engine not available")
+
+// Select returns the perception for a model and device: "truth" (the default on a
+// simulated drive) feeds the simulator's truth through the pipeline; image models run
+// on the CPU engine or the GPU engine when this build has them.
+func Select(d *replay.Drive, model, device string) (Perception, error) {
+	switch device {
+	case "", DeviceCPU, DeviceGPU:
+	default:
+		return Perception{}, fmt.Errorf("select device %q: %w (want cpu or gpu)", device, ErrBadDevice)
+	}
+	if model == "" && d.Manifest != nil && d.Manifest.Simulated {
+		model = ModelTruth
+	}
+	switch model {
+	case ModelTruth:
+		if !hasTruth(d) {
+			return Perception{}, fmt.Errorf("select model truth for %s: %w", d.Dir, ErrNoTruth)
+		}
+		return Truth(), nil
+	case "":
+		return Perception{}, fmt.Errorf("select model: %w: no image model in this build yet; re-run simulated drives with --model truth", ErrNoEngine)
+	}
+	return Perception{}, fmt.Errorf("select model %q on %s: %w: this build has the truth-fed perception only", model, orCPU(device), ErrNoEngine)
+}
+
+// ErrBadDevice reports an unknown device name.
+var ErrBadDevice = errors.New("unknown device")
+
+func orCPU(device string) string {
+	if device == "" {
+		return DeviceCPU
+	}
+	return device
+}
+
+func hasTruth(d *replay.Drive) bool {
+	for _, s := range d.Segments {
+		if _, err := os.Stat(filepath.Join(s.Dir, drive.TableFile(schema.TableTruth))); err == nil {
+			return true
+		}
+	}
+	return false
+}
