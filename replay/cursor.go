@@ -23,6 +23,8 @@ type cursor interface {
 	// seek positions the cursor on the first row with t ≥ t.
 	seek(t int64)
 	counts() counts
+	// halt stops the cursor's prefetch goroutine until the next seek.
+	halt()
 	close() error
 }
 
@@ -46,6 +48,10 @@ type loaded struct {
 	perm []int32 // row order by t when the batch is not already in t order; nil otherwise
 	pos  int
 	file *batchFile
+	// prepared per row by the producer (frames: the video frame, or why it could
+	// not be read — reported once per file)
+	prep    []schema.Sample
+	prepErr []*DamageError
 }
 
 func newLoaded(rec arrow.RecordBatch, f *batchFile) *loaded {
@@ -92,12 +98,20 @@ const slabRows = 128
 type tableCursor[R any, P rowPtr[R]] struct {
 	tbl    *schema.Table[R]
 	files  []*batchFile
-	window int64                                      // reorder window (ns) for files not known to be in t order
-	accept func(*R) bool                              // row filter; nil keeps every row
-	emit   func(*batchFile, *R) (schema.Sample, bool) // turns a row into the sample (frames → video frames); nil: the row itself
-	damage func(*DamageError) *schema.Event           // makes the event that reports damage
+	window int64                                                // reorder window (ns) for files not known to be in t order
+	accept func(*R) bool                                        // row filter; nil keeps every row
+	emit   func(l *loaded, row int, r *R) (schema.Sample, bool) // turns a row into the sample (frames → video frames); nil: the row itself
+	damage func(*DamageError) *schema.Event                     // makes the event that reports damage
+	// around each row read: lets a table carve its byte columns out of a shared
+	// arena (CAN data) instead of allocating each
+	beforeRead, kept func(*R)
 
-	fi, bi    int // next batch to load: batch bi of file fi
+	prefetch int           // batches decoded ahead in a goroutine (0: inline)
+	prepare  func(*loaded) // runs on each decoded batch, in the producer
+	prod     *producer     // the batches from the current position
+	pf       *prefetcher   // running prod, when prefetching
+	sorted   bool          // the last batch loaded came from a file in t order
+
 	active    []*loaded
 	maxLoaded int64
 	floor     int64
@@ -155,7 +169,7 @@ func (c *tableCursor[R, P]) fill() {
 	for {
 		if len(c.active) > 0 {
 			w := int64(0)
-			if c.fi < len(c.files) && !c.files[c.fi].ref.sorted {
+			if !c.sorted {
 				w = c.window
 			}
 			if w == 0 || c.maxLoaded-w >= c.active[c.minActive()].t() {
@@ -168,62 +182,34 @@ func (c *tableCursor[R, P]) fill() {
 	}
 }
 
-// loadNext decodes the next batch holding rows at or past the floor; false when
-// there is none.
+// loadNext takes the next batch from the producer (reporting damage on the way);
+// false when there is none.
 func (c *tableCursor[R, P]) loadNext() bool {
-	for c.fi < len(c.files) {
-		f := c.files[c.fi]
-		if !f.opened {
-			f.open()
+	if c.prod == nil {
+		return false
+	}
+	for {
+		var it item
+		var ok bool
+		if c.pf != nil {
+			it, ok = c.pf.next()
+		} else {
+			it, ok = c.prod.next()
 		}
-		if f.openErr != nil {
-			if !f.reported {
-				f.reported = true
-				c.report(f.openErr.(*DamageError))
-			}
-			c.fi, c.bi = c.fi+1, 0
+		if !ok {
+			return false
+		}
+		if it.dmg != nil {
+			c.report(it.dmg)
 			continue
 		}
-		if c.bi >= f.numBatches() {
-			c.reportDamageBefore(f, math.MaxInt64)
-			c.fi, c.bi = c.fi+1, 0
-			continue
-		}
-		c.reportDamageBefore(f, f.blocks[c.bi].offset)
-		i := c.bi
-		c.bi++
-		if bd := f.bounds[i]; bd.known && (bd.rows == 0 || bd.max < c.floor) {
-			continue
-		}
-		rec, err := f.batch(i)
-		if err != nil {
-			c.report(err.(*DamageError))
-			continue
-		}
-		if rec.NumRows() == 0 {
-			rec.Release()
-			continue
-		}
-		l := newLoaded(rec, f)
-		l.skipBelow(c.floor)
-		if l.done() {
-			l.release()
-			continue
-		}
+		l := it.l
 		if m := l.last(); len(c.active) == 0 || m > c.maxLoaded {
 			c.maxLoaded = m
 		}
+		c.sorted = l.file.ref.sorted
 		c.active = append(c.active, l)
 		return true
-	}
-	return false
-}
-
-// reportDamageBefore reports the damage a scan found before offset off of f: damage
-// comes out where it lies in the file.
-func (c *tableCursor[R, P]) reportDamageBefore(f *batchFile, off int64) {
-	for ; f.nextDamage < len(f.damage) && f.damage[f.nextDamage].Offset < off; f.nextDamage++ {
-		c.report(f.damage[f.nextDamage])
 	}
 }
 
@@ -251,7 +237,11 @@ func (c *tableCursor[R, P]) take() (schema.Sample, bool) {
 		c.slab = make([]R, slabRows)
 	}
 	r := &c.slab[0]
-	c.tbl.Read(l.rec, l.row(), r)
+	row := l.row()
+	if c.beforeRead != nil {
+		c.beforeRead(r)
+	}
+	c.tbl.Read(l.rec, row, r)
 	t := l.t()
 	l.pos++
 	if l.done() {
@@ -266,13 +256,16 @@ func (c *tableCursor[R, P]) take() (schema.Sample, bool) {
 		}
 		c.lastT = t
 		if c.emit != nil {
-			out, ok = c.emit(l.file, r)
+			out, ok = c.emit(l, row, r)
 		} else {
 			out = P(r)
 			c.slab = c.slab[1:]
 		}
 		if ok {
 			c.n.rows++
+			if c.kept != nil {
+				c.kept(r)
+			}
 		}
 	}
 	c.fill()
@@ -281,6 +274,7 @@ func (c *tableCursor[R, P]) take() (schema.Sample, bool) {
 }
 
 func (c *tableCursor[R, P]) seek(t int64) {
+	c.halt()
 	for _, l := range c.active {
 		l.release()
 	}
@@ -288,22 +282,35 @@ func (c *tableCursor[R, P]) seek(t int64) {
 	for _, f := range c.files {
 		f.reported, f.nextDamage = false, 0
 	}
-	c.fi, c.bi = c.findFile(t), 0
-	if c.fi < len(c.files) {
-		f := c.files[c.fi]
-		c.bi = c.findBatch(f, t)
-		if c.bi > 0 { // damage before the seek point is not on the way
+	p := &producer{files: c.files, floor: t, prepare: c.prepare}
+	p.fi = c.findFile(t)
+	if p.fi < len(c.files) {
+		f := c.files[p.fi]
+		p.bi = c.findBatch(f, t)
+		if p.bi > 0 { // damage before the seek point is not on the way
 			off := int64(math.MaxInt64)
-			if c.bi < len(f.blocks) {
-				off = f.blocks[c.bi].offset
+			if p.bi < len(f.blocks) {
+				off = f.blocks[p.bi].offset
 			}
 			for f.nextDamage < len(f.damage) && f.damage[f.nextDamage].Offset < off {
 				f.nextDamage++
 			}
 		}
 	}
+	c.prod = p
+	if c.prefetch > 0 {
+		c.pf = startPrefetch(p, c.prefetch)
+	}
 	c.fill()
 	c.updateHead()
+}
+
+// halt stops the prefetch goroutine, if any: the files are the cursor's again.
+func (c *tableCursor[R, P]) halt() {
+	if c.pf != nil {
+		c.pf.halt()
+		c.pf = nil
+	}
 }
 
 // fileFirstT returns the first t of file i (from the manifest when it says), false
@@ -337,6 +344,9 @@ func (c *tableCursor[R, P]) fileFirstT(i int) (int64, bool) {
 
 // findFile returns the last file whose first row is at or before t (0 if none).
 func (c *tableCursor[R, P]) findFile(t int64) int {
+	if t == 0 {
+		return 0
+	}
 	lo, hi := 0, len(c.files) // invariant: files before lo start ≤ t; files from hi start > t
 	for lo < hi {
 		mid := (lo + hi) / 2
@@ -365,6 +375,9 @@ func (c *tableCursor[R, P]) findFile(t int64) int {
 
 // findBatch returns the first batch of f that may hold rows with t ≥ t.
 func (c *tableCursor[R, P]) findBatch(f *batchFile, t int64) int {
+	if t == 0 || (f.ref.sorted && f.ref.firstT != 0 && t <= f.ref.firstT) {
+		return 0 // the start: nothing to search (and nothing to decode twice)
+	}
 	f.open()
 	n := f.numBatches()
 	reaches := func(i int) bool {
@@ -393,6 +406,7 @@ func (c *tableCursor[R, P]) findBatch(f *batchFile, t int64) int {
 }
 
 func (c *tableCursor[R, P]) close() error {
+	c.halt()
 	for _, l := range c.active {
 		l.release()
 	}

@@ -258,6 +258,25 @@ func (d *batchDecoder) decode(sch *arrow.Schema, msg []byte) (rec arrow.RecordBa
 	if nNodes != sch.NumFields() {
 		return nil, false, fmt.Errorf("batch has %d columns, schema %d", nNodes, sch.NumFields())
 	}
+	// one allocation holds every decompressed buffer of the batch (8-byte aligned)
+	var arena []byte
+	if codec >= 0 {
+		total := 0
+		for k := 0; k < nBufs; k++ {
+			e := meta[bufAt+16*k:]
+			off, n := int64(binary.LittleEndian.Uint64(e)), int64(binary.LittleEndian.Uint64(e[8:]))
+			if off < 0 || n < 8 || off+n > int64(len(body)) {
+				continue // checked again below
+			}
+			if size := int64(binary.LittleEndian.Uint64(body[off:])); size > 0 && size <= drive.MaxBodySize {
+				total += int(size+7) &^ 7
+			}
+		}
+		if total > drive.MaxBodySize {
+			return nil, false, fmt.Errorf("batch decompresses to %d bytes", total)
+		}
+		arena = make([]byte, 0, total)
+	}
 	nextBuf := 0
 	buffer := func() (*memory.Buffer, error) {
 		if nextBuf >= nBufs {
@@ -287,7 +306,12 @@ func (d *batchDecoder) decode(sch *arrow.Schema, msg []byte) (rec arrow.RecordBa
 		if size < 0 || size > drive.MaxBodySize {
 			return nil, fmt.Errorf("uncompressed size %d out of range", size)
 		}
-		out, err := d.decompress(codec, raw[8:], int(size))
+		var dst []byte
+		if pos, sz := len(arena), int(size+7)&^7; pos+sz <= cap(arena) {
+			dst = arena[pos : pos : pos+int(size)]
+			arena = arena[:pos+sz]
+		}
+		out, err := d.decompress(codec, raw[8:], int(size), dst)
 		if err != nil {
 			return nil, err
 		}
@@ -320,8 +344,13 @@ func (d *batchDecoder) decode(sch *arrow.Schema, msg []byte) (rec arrow.RecordBa
 	return rec, codec < 0 || aliased, nil
 }
 
-func (d *batchDecoder) decompress(codec int, src []byte, size int) ([]byte, error) {
-	out := make([]byte, 0, size)
+// decompress decompresses src, of size bytes uncompressed, into dst (a new slice when
+// dst has no room).
+func (d *batchDecoder) decompress(codec int, src []byte, size int, dst []byte) ([]byte, error) {
+	out := dst[:0]
+	if cap(out) < size {
+		out = make([]byte, 0, size)
+	}
 	switch codec {
 	case 1:
 		if d.zstd == nil {

@@ -31,6 +31,10 @@ type Options struct {
 	// still being written or left by a crash) may be late and still come out in
 	// order (default 2 s).
 	ReorderWindow time.Duration
+	// Prefetch is how many record batches of each table are decoded ahead by a
+	// goroutine of that table (default 2; negative: none, everything is decoded in
+	// Next). Close stops the goroutines.
+	Prefetch int
 }
 
 // ErrBadOptions reports reader options that cannot be satisfied.
@@ -64,6 +68,12 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	if opts.ReorderWindow == 0 {
 		opts.ReorderWindow = 2 * time.Second
 	}
+	switch {
+	case opts.Prefetch == 0:
+		opts.Prefetch = 2
+	case opts.Prefetch < 0:
+		opts.Prefetch = 0
+	}
 	for _, t := range opts.Tables {
 		if _, ok := schema.Lookup(t); !ok {
 			return nil, fmt.Errorf("%w: unknown table %q", ErrBadOptions, t)
@@ -92,6 +102,7 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 
 func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 	w := int64(r.opts.ReorderWindow)
+	pf := r.opts.Prefetch
 	dmg := func(d *DamageError) *schema.Event { return damageEvent(name, d) }
 	cams := r.opts.Cameras
 	checkAll := func(check func(*arrow.Schema) error) {
@@ -102,7 +113,27 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 	switch name {
 	case schema.TableCAN:
 		checkAll(schema.CANTable.Check)
-		c := &tableCursor[schema.CAN, *schema.CAN]{tbl: schema.CANTable, files: files, window: w, damage: dmg}
+		c := &tableCursor[schema.CAN, *schema.CAN]{tbl: schema.CANTable, files: files, window: w, damage: dmg, prefetch: pf}
+		// payloads (0–64 bytes) go into a shared arena: the read appends into the
+		// arena's free tail, and a kept row's bytes are cut off it (capped, so the
+		// consumer's appends cannot reach the next row's)
+		var arena []byte
+		c.beforeRead = func(f *schema.CAN) {
+			if cap(arena)-len(arena) < 64 {
+				arena = make([]byte, 0, 16<<10)
+			}
+			f.Data = arena[len(arena):len(arena):cap(arena)]
+		}
+		c.kept = func(f *schema.CAN) {
+			n := len(f.Data)
+			switch {
+			case n == 0:
+				f.Data = nil
+			case len(arena)+n <= cap(arena) && &arena[:len(arena)+n][len(arena)] == &f.Data[0]:
+				arena = arena[:len(arena)+n]
+				f.Data = f.Data[:n:n]
+			}
+		}
 		if r.opts.CANBuses != nil || r.opts.CANIDs != nil {
 			buses, ids := r.opts.CANBuses, r.opts.CANIDs
 			c.accept = func(f *schema.CAN) bool {
@@ -112,56 +143,77 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 		return c
 	case schema.TableGNSS:
 		checkAll(schema.GNSSTable.Check)
-		return &tableCursor[schema.GNSS, *schema.GNSS]{tbl: schema.GNSSTable, files: files, window: w, damage: dmg}
+		return &tableCursor[schema.GNSS, *schema.GNSS]{tbl: schema.GNSSTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableIMU:
 		checkAll(schema.IMUTable.Check)
-		return &tableCursor[schema.IMU, *schema.IMU]{tbl: schema.IMUTable, files: files, window: w, damage: dmg}
+		return &tableCursor[schema.IMU, *schema.IMU]{tbl: schema.IMUTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableEgo:
 		checkAll(schema.EgoTable.Check)
-		return &tableCursor[schema.Ego, *schema.Ego]{tbl: schema.EgoTable, files: files, window: w, damage: dmg}
+		return &tableCursor[schema.Ego, *schema.Ego]{tbl: schema.EgoTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableFrames:
 		checkAll(schema.FramesTable.Check)
-		c := &tableCursor[schema.Frame, *schema.Frame]{tbl: schema.FramesTable, files: files, window: w, damage: dmg}
+		c := &tableCursor[schema.Frame, *schema.Frame]{tbl: schema.FramesTable, files: files, window: w, damage: dmg, prefetch: pf}
 		if cams != nil {
 			c.accept = func(f *schema.Frame) bool { return slices.Contains(cams, f.Camera) }
 		}
 		if !r.opts.NoVideoData {
-			c.emit = func(bf *batchFile, f *schema.Frame) (schema.Sample, bool) {
-				vf, file, err := r.video.frame(bf.ref.dir, f)
-				if err != nil {
-					if !file.reported {
-						file.reported = true
-						c.report(err.(*DamageError))
+			// the producer (a prefetch goroutine) reads each batch's frames from the
+			// video files; take hands them out
+			c.prepare = func(l *loaded) {
+				l.prep = make([]schema.Sample, len(l.ts))
+				l.prepErr = make([]*DamageError, len(l.ts))
+				var f schema.Frame
+				for k := l.pos; k < len(l.ts); k++ {
+					row := l.rowAt(k)
+					schema.FramesTable.Read(l.rec, row, &f)
+					if cams != nil && !slices.Contains(cams, f.Camera) {
+						continue
 					}
-					return nil, false
+					vf, file, err := r.video.frame(l.file.ref.dir, &f)
+					if err != nil {
+						if !file.reported {
+							file.reported = true
+							l.prepErr[row] = err.(*DamageError)
+						}
+						continue
+					}
+					l.prep[row] = vf
 				}
-				return vf, true
+			}
+			c.emit = func(l *loaded, row int, _ *schema.Frame) (schema.Sample, bool) {
+				if d := l.prepErr[row]; d != nil {
+					c.report(d)
+				}
+				if vf := l.prep[row]; vf != nil {
+					return vf, true
+				}
+				return nil, false
 			}
 		}
 		return c
 	case schema.TableObjects:
 		checkAll(schema.ObjectsTable.Check)
-		c := &tableCursor[schema.Object, *schema.Object]{tbl: schema.ObjectsTable, files: files, window: w, damage: dmg}
+		c := &tableCursor[schema.Object, *schema.Object]{tbl: schema.ObjectsTable, files: files, window: w, damage: dmg, prefetch: pf}
 		if cams != nil {
 			c.accept = func(o *schema.Object) bool { return slices.Contains(cams, o.Camera) }
 		}
 		return c
 	case schema.TableTargets:
 		checkAll(schema.TargetsTable.Check)
-		return &tableCursor[schema.Target, *schema.Target]{tbl: schema.TargetsTable, files: files, window: w, damage: dmg}
+		return &tableCursor[schema.Target, *schema.Target]{tbl: schema.TargetsTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableEvents:
 		checkAll(schema.EventsTable.Check)
-		return &tableCursor[schema.Event, *schema.Event]{tbl: schema.EventsTable, files: files, window: w, damage: dmg}
+		return &tableCursor[schema.Event, *schema.Event]{tbl: schema.EventsTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableTruth:
 		checkAll(schema.TruthTable.Check)
-		c := &tableCursor[schema.Truth, *schema.Truth]{tbl: schema.TruthTable, files: files, window: w, damage: dmg}
+		c := &tableCursor[schema.Truth, *schema.Truth]{tbl: schema.TruthTable, files: files, window: w, damage: dmg, prefetch: pf}
 		if cams != nil {
 			c.accept = func(o *schema.Truth) bool { return o.Camera == schema.TruthNoCamera || slices.Contains(cams, o.Camera) }
 		}
 		return c
 	case schema.TableSync:
 		checkAll(schema.SyncTable.Check)
-		return &tableCursor[schema.SyncRow, *schema.SyncRow]{tbl: schema.SyncTable, files: files, window: w, damage: dmg}
+		return &tableCursor[schema.SyncRow, *schema.SyncRow]{tbl: schema.SyncTable, files: files, window: w, damage: dmg, prefetch: pf}
 	}
 	panic("replay: no cursor for table " + string(name)) // schema.Tables and this switch disagree: a programming error
 }
@@ -198,6 +250,9 @@ func (r *Reader) Next() (schema.Sample, error) {
 func (r *Reader) SeekTime(t int64) {
 	if t < r.opts.From {
 		t = r.opts.From
+	}
+	for _, c := range r.curs {
+		c.halt() // the frames producer reads video files in its goroutine
 	}
 	r.video.rewind()
 	r.heap = r.heap[:0]

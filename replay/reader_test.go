@@ -282,3 +282,40 @@ func TestOpenBadInput(t *testing.T) {
 		t.Fatalf("inverted range: %v, want ErrBadOptions", err)
 	}
 }
+
+// Samples are the caller's: appending to or changing one leaves every other as read.
+func TestSamplesAreOwned(t *testing.T) {
+	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 61, Segments: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(td.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := readAll(t, r)
+	want := keys(got)
+	var mutated []schema.Sample
+	for _, s := range got {
+		switch v := s.(type) {
+		case *schema.CAN:
+			_ = append(v.Data, 0xEE, 0xEE, 0xEE) // would land on the next row's bytes if capacity were shared
+		case *schema.VideoFrame:
+			_ = append(v.Data, 0xEE)
+			if len(v.Data) > 0 {
+				c := *v
+				c.Data = append([]byte(nil), v.Data...)
+				mutated = append(mutated, &c)
+			}
+		}
+	}
+	sameKeys(t, keys(got), want)
+	if len(mutated) == 0 {
+		t.Fatal("no video frames read")
+	}
+}

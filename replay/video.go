@@ -19,14 +19,14 @@ const MaxFrameSize = 64 << 20
 
 // readAhead is how much of a video file is read at once: frames are asked for in time
 // order, so a camera's frames follow each other in its file and one read serves many.
-const readAhead = 1 << 20
+const readAhead = 256 << 10
 
 // videoFile is one camera's video file of one segment, opened on first use.
 type videoFile struct {
 	rel    string
 	f      *os.File
 	size   int64
-	win    []byte // bytes read ahead, from winOff
+	win    []byte // bytes read ahead, from winOff (reused)
 	winOff int64
 	params [][]byte // codec parameter sets from the init segment (H.264/H.265)
 	err    error    // the file cannot be read
@@ -38,21 +38,31 @@ type videoFile struct {
 }
 
 // videoFiles reads frame payloads out of the segments' video files by the offset and
-// size their frames rows give — no scanning of the video.
+// size their frames rows give — no scanning of the video. Used by one goroutine at a
+// time (the frames table's producer).
 type videoFiles struct {
-	files map[string]*videoFile
-	buf   []byte
+	files map[videoKey]*videoFile
+	last  *videoFile // of lastKey: frames come in runs from one file
+	lastK videoKey
 }
 
-func newVideoFiles() *videoFiles { return &videoFiles{files: map[string]*videoFile{}} }
+type videoKey struct{ dir, name string }
+
+func newVideoFiles() *videoFiles { return &videoFiles{files: map[videoKey]*videoFile{}} }
 
 func (v *videoFiles) get(dir, name string) *videoFile {
-	p := filepath.Join(dir, name)
-	if vf := v.files[p]; vf != nil {
+	k := videoKey{dir, name}
+	if v.last != nil && v.lastK == k {
+		return v.last
+	}
+	if vf := v.files[k]; vf != nil {
+		v.last, v.lastK = vf, k
 		return vf
 	}
+	p := filepath.Join(dir, name)
 	vf := &videoFile{rel: filepath.Join(filepath.Base(dir), name)}
-	v.files[p] = vf
+	v.files[k] = vf
+	v.last, v.lastK = vf, k
 	if filepath.Base(name) != name || name == "" {
 		vf.err = fmt.Errorf("frames row names video file %q, which is not a file of the segment", name)
 		return vf
@@ -109,32 +119,35 @@ func (v *videoFiles) frame(dir string, r *schema.Frame) (*schema.VideoFrame, *vi
 	return out, vf, nil
 }
 
-// read returns n bytes at off. The bytes come from a read-ahead window that is never
-// written again (each window is a new buffer), so frames may share it.
+// read returns n bytes at off in a new slice. Small frames are copied out of a
+// read-ahead window (one read serves many frames of a camera, which follow each other
+// in its file); large ones are read alone.
 func (vf *videoFile) read(off int64, n int) ([]byte, error) {
-	if off >= vf.winOff && off+int64(n) <= vf.winOff+int64(len(vf.win)) {
-		p := off - vf.winOff
-		return vf.win[p : p+int64(n) : p+int64(n)], nil
+	out := make([]byte, n)
+	if n > readAhead/4 {
+		_, err := vf.f.ReadAt(out, off)
+		return out, err
 	}
-	if n >= readAhead/4 { // a large frame: read it alone
-		b := make([]byte, n)
-		_, err := vf.f.ReadAt(b, off)
-		return b, err
-	}
-	w := int64(readAhead)
-	if rest := vf.size - off; rest < w {
-		w = rest
-	}
-	win := make([]byte, w)
-	k, err := vf.f.ReadAt(win, off)
-	if k < n {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
+	if off < vf.winOff || off+int64(n) > vf.winOff+int64(len(vf.win)) {
+		if vf.win == nil {
+			vf.win = make([]byte, readAhead)
 		}
-		return nil, err
+		w := int64(readAhead)
+		if rest := vf.size - off; rest < w {
+			w = rest
+		}
+		k, err := vf.f.ReadAt(vf.win[:w], off)
+		if k < n {
+			vf.win, vf.winOff = vf.win[:0], 0
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		vf.win, vf.winOff = vf.win[:k], off
 	}
-	vf.win, vf.winOff = win[:k], off
-	return win[:n:n], nil
+	copy(out, vf.win[off-vf.winOff:])
+	return out, nil
 }
 
 // rewind forgets what the pass reported, after a seek.
@@ -146,12 +159,13 @@ func (v *videoFiles) rewind() {
 
 func (v *videoFiles) close() error {
 	var err error
-	for p, vf := range v.files {
+	for k, vf := range v.files {
 		if vf.f != nil {
 			err = errors.Join(err, vf.f.Close())
 		}
-		delete(v.files, p)
+		delete(v.files, k)
 	}
+	v.last = nil
 	return err
 }
 
