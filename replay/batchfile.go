@@ -3,12 +3,10 @@ package replay
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"roadlog/record/drive"
 )
@@ -44,10 +42,10 @@ type bounds struct {
 }
 
 // batchFile reads one Arrow table file a batch at a time: the batches its footer
-// lists when it has a valid one, else those drive.ScanArrow finds in the stream.
+// lists when it has a valid one, else those a walk over the message stream finds.
 type batchFile struct {
-	ref   fileRef
-	check func(*arrow.Schema) error // the file's schema must pass it
+	ref  fileRef
+	want *arrow.Schema // the table's schema: the file's must match it
 
 	opened  bool
 	openErr error // the file cannot be read at all
@@ -88,56 +86,22 @@ func (b *batchFile) open() {
 		b.fail(-1, err)
 		return
 	}
-	if blocks, err := footerBlocks(f, st.Size()); err == nil {
-		end := st.Size()
-		if len(blocks) > 0 {
-			end = blocks[0].offset
-		}
-		if sch, err := readSchema(f, end); err == nil {
-			b.schema, b.blocks = sch, blocks
-		}
+	size := st.Size()
+	first, err := checkSchema(f, size, b.want)
+	if err != nil {
+		b.fail(8, err)
+		return
 	}
-	if b.schema == nil {
-		// No footer (being written, or left by a crash) or a damaged one: scan the stream.
-		s, err := drive.ScanArrow(b.ref.path)
-		if err != nil {
-			b.fail(offsetOf(err), err)
-			return
-		}
-		for _, d := range s.Damage {
-			b.damage = append(b.damage, &DamageError{Path: b.ref.rel, Batch: -1, Offset: d.Offset, Err: d.Err})
-		}
-		b.schema = s.Schema
-		for _, bi := range s.Batches {
-			b.blocks = append(b.blocks, block{offset: bi.Offset, body: bi.Length})
-		}
+	if blocks, err := footerBlocks(f, size); err == nil && (len(blocks) == 0 || blocks[0].offset >= first) {
+		b.blocks = blocks
+	} else {
+		// No footer (being written, or left by a crash) or a damaged one: walk the
+		// message stream.
+		b.blocks, b.damage = scanStream(f, first, size, b.ref.rel)
 		b.ref.sorted = false // a footerless file may hold late rows across batches
 	}
-	if b.check != nil {
-		if err := b.check(b.schema); err != nil {
-			b.fail(8, err)
-			return
-		}
-	}
+	b.schema = b.want
 	b.bounds = make([]bounds, len(b.blocks))
-}
-
-// readSchema decodes the schema message that follows the magic.
-func readSchema(r io.ReaderAt, end int64) (s *arrow.Schema, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed schema: %v", p)
-		}
-	}()
-	if end <= 8 || end-8 > drive.MaxMetadataSize {
-		return nil, errors.New("no room for a schema")
-	}
-	rd, err := ipc.NewReader(io.NewSectionReader(r, 8, end-8), ipc.WithMetadataSizeLimit(drive.MaxMetadataSize))
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Release()
-	return rd.Schema(), nil
 }
 
 func offsetOf(err error) int64 {

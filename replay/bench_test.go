@@ -60,8 +60,10 @@ func cpuTime() time.Duration {
 }
 
 func cleanupBench() {
-	if benchDrive.dir != "" {
-		os.RemoveAll(benchDrive.dir)
+	for _, dir := range []string{benchDrive.dir, seekDrive.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 }
 
@@ -210,5 +212,71 @@ func BenchmarkMergedRead(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
+	})
+}
+
+// seekDrive is a 10-minute random drive of 10 segments (4 cameras at 30 fps), for
+// the seek benchmarks.
+var seekDrive struct {
+	once sync.Once
+	dir  string
+	td   *testdrive.Drive
+	err  error
+}
+
+func setupSeek(b *testing.B) *testdrive.Drive {
+	b.Helper()
+	seekDrive.once.Do(func() {
+		if seekDrive.dir, seekDrive.err = os.MkdirTemp("", "replay-seek-"); seekDrive.err != nil {
+			return
+		}
+		seekDrive.td, seekDrive.err = testdrive.Write(seekDrive.dir, testdrive.Spec{Seed: 99, Segments: 10, SegLen: time.Minute,
+			Cameras: 4, FPS: 30, CANRate: 500, IMURate: 200, BatchRows: 100})
+	})
+	if seekDrive.err != nil {
+		b.Fatal(seekDrive.err)
+	}
+	return seekDrive.td
+}
+
+// BenchmarkSeek jumps to a random camera frame (by camera and sequence number, found
+// through the frames tables) or a random time of a 10-minute, 10-segment drive and
+// reads the first sample there (for a frame: its bytes from the MP4). Goal: ≤ 100 ms.
+func BenchmarkSeek(b *testing.B) {
+	td := setupSeek(b)
+	frames := td.Rows[schema.TableFrames]
+	d, err := Open(td.Dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := d.NewReader(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.Run("to=frame", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			vf := frames[(i*7919)%len(frames)].(*schema.VideoFrame)
+			i++
+			if _, err := r.SeekFrame(vf.Camera, vf.Seq); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/seek")
+	})
+	b.Run("to=time", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			r.SeekTime(testdrive.T0 + int64(i*7919)%int64(10*time.Minute))
+			i++
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/seek")
 	})
 }

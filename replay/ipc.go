@@ -183,6 +183,15 @@ func footerBlocks(r io.ReaderAt, size int64) ([]block, error) {
 	return out, nil
 }
 
+// Limits on what a batch may claim (STYLE: every length from a file is capped).
+const (
+	// maxBatchRows caps a batch's rows; the recorder writes at most 65536.
+	maxBatchRows = 1 << 24
+	// maxRatio caps a buffer's compression ratio: zstd reaches about 30000:1 on runs
+	// of zeros; a larger claim is damage, not data (and must not be allocated).
+	maxRatio = 1 << 15
+)
+
 // batchDecoder decodes record batch messages; it keeps its decompressors between
 // batches. Not safe for concurrent use.
 type batchDecoder struct {
@@ -234,7 +243,7 @@ func (d *batchDecoder) decode(sch *arrow.Schema, msg []byte) (rec arrow.RecordBa
 		return nil, false, fmt.Errorf("record batch header missing: %v", err)
 	}
 	length, err := rb.int64(0, 0)
-	if err != nil || length < 0 || length > 1<<31 {
+	if err != nil || length < 0 || length > maxBatchRows {
 		return nil, false, fmt.Errorf("record batch length %d out of range", length)
 	}
 	nodeAt, nNodes, err := rb.vector(1, 16)
@@ -268,7 +277,11 @@ func (d *batchDecoder) decode(sch *arrow.Schema, msg []byte) (rec arrow.RecordBa
 			if off < 0 || n < 8 || off+n > int64(len(body)) {
 				continue // checked again below
 			}
-			if size := int64(binary.LittleEndian.Uint64(body[off:])); size > 0 && size <= drive.MaxBodySize {
+			size := int64(binary.LittleEndian.Uint64(body[off:]))
+			if size > maxRatio*(n-8)+4096 {
+				return nil, false, fmt.Errorf("buffer %d claims %d bytes from %d compressed", k, size, n-8)
+			}
+			if size > 0 {
 				total += int(size+7) &^ 7
 			}
 		}

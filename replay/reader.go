@@ -52,12 +52,13 @@ type Stats struct {
 // cursor per table, each reading a batch at a time. Ties between tables go in the
 // order of schema.Tables; within a table, file order. Not safe for concurrent use.
 type Reader struct {
-	d     *Drive
-	opts  Options
-	curs  []cursor
-	heap  []int // indices into curs, a min-heap on (head t, index)
-	video *videoFiles
-	t     int64 // of the last sample
+	d      *Drive
+	opts   Options
+	curs   []cursor
+	heap   []int // indices into curs, a min-heap on (head t, index)
+	video  *videoFiles
+	frames *frameIndex // for SeekFrame, built on first use
+	t      int64       // of the last sample
 }
 
 // NewReader opens a merged reader over the drive, positioned at opts.From.
@@ -105,14 +106,14 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 	pf := r.opts.Prefetch
 	dmg := func(d *DamageError) *schema.Event { return damageEvent(name, d) }
 	cams := r.opts.Cameras
-	checkAll := func(check func(*arrow.Schema) error) {
+	checkAll := func(want *arrow.Schema) {
 		for _, f := range files {
-			f.check = check
+			f.want = want
 		}
 	}
 	switch name {
 	case schema.TableCAN:
-		checkAll(schema.CANTable.Check)
+		checkAll(schema.CANTable.Schema())
 		c := &tableCursor[schema.CAN, *schema.CAN]{tbl: schema.CANTable, files: files, window: w, damage: dmg, prefetch: pf}
 		// payloads (0–64 bytes) go into a shared arena: the read appends into the
 		// arena's free tail, and a kept row's bytes are cut off it (capped, so the
@@ -142,16 +143,16 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 		}
 		return c
 	case schema.TableGNSS:
-		checkAll(schema.GNSSTable.Check)
+		checkAll(schema.GNSSTable.Schema())
 		return &tableCursor[schema.GNSS, *schema.GNSS]{tbl: schema.GNSSTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableIMU:
-		checkAll(schema.IMUTable.Check)
+		checkAll(schema.IMUTable.Schema())
 		return &tableCursor[schema.IMU, *schema.IMU]{tbl: schema.IMUTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableEgo:
-		checkAll(schema.EgoTable.Check)
+		checkAll(schema.EgoTable.Schema())
 		return &tableCursor[schema.Ego, *schema.Ego]{tbl: schema.EgoTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableFrames:
-		checkAll(schema.FramesTable.Check)
+		checkAll(schema.FramesTable.Schema())
 		c := &tableCursor[schema.Frame, *schema.Frame]{tbl: schema.FramesTable, files: files, window: w, damage: dmg, prefetch: pf}
 		if cams != nil {
 			c.accept = func(f *schema.Frame) bool { return slices.Contains(cams, f.Camera) }
@@ -192,27 +193,27 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 		}
 		return c
 	case schema.TableObjects:
-		checkAll(schema.ObjectsTable.Check)
+		checkAll(schema.ObjectsTable.Schema())
 		c := &tableCursor[schema.Object, *schema.Object]{tbl: schema.ObjectsTable, files: files, window: w, damage: dmg, prefetch: pf}
 		if cams != nil {
 			c.accept = func(o *schema.Object) bool { return slices.Contains(cams, o.Camera) }
 		}
 		return c
 	case schema.TableTargets:
-		checkAll(schema.TargetsTable.Check)
+		checkAll(schema.TargetsTable.Schema())
 		return &tableCursor[schema.Target, *schema.Target]{tbl: schema.TargetsTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableEvents:
-		checkAll(schema.EventsTable.Check)
+		checkAll(schema.EventsTable.Schema())
 		return &tableCursor[schema.Event, *schema.Event]{tbl: schema.EventsTable, files: files, window: w, damage: dmg, prefetch: pf}
 	case schema.TableTruth:
-		checkAll(schema.TruthTable.Check)
+		checkAll(schema.TruthTable.Schema())
 		c := &tableCursor[schema.Truth, *schema.Truth]{tbl: schema.TruthTable, files: files, window: w, damage: dmg, prefetch: pf}
 		if cams != nil {
 			c.accept = func(o *schema.Truth) bool { return o.Camera == schema.TruthNoCamera || slices.Contains(cams, o.Camera) }
 		}
 		return c
 	case schema.TableSync:
-		checkAll(schema.SyncTable.Check)
+		checkAll(schema.SyncTable.Schema())
 		return &tableCursor[schema.SyncRow, *schema.SyncRow]{tbl: schema.SyncTable, files: files, window: w, damage: dmg, prefetch: pf}
 	}
 	panic("replay: no cursor for table " + string(name)) // schema.Tables and this switch disagree: a programming error
@@ -292,6 +293,10 @@ func (r *Reader) Close() error {
 		err = errors.Join(err, c.close())
 	}
 	r.curs, r.heap = nil, nil
+	if r.frames != nil {
+		r.frames.close()
+		r.frames = nil
+	}
 	return errors.Join(err, r.video.close())
 }
 

@@ -35,8 +35,10 @@ var (
 
 // simDrive is a 16 s simulated drive (the lead car brakes hard from 9 s: FCW),
 // recorded once for the package.
-func simDrive(t *testing.T) string {
-	t.Helper()
+func simDrive(t testing.TB) string {
+	if t != nil {
+		t.Helper()
+	}
 	simOnce.Do(func() {
 		simDir, simErr = os.MkdirTemp("", "rerun-test-")
 		if simErr == nil {
@@ -44,13 +46,15 @@ func simDrive(t *testing.T) string {
 		}
 	})
 	if simErr != nil {
-		t.Fatal(simErr)
+		panic(simErr)
 	}
 	return simPath
 }
 
 // copyDrive copies a drive so that a test can add runs to it.
-func copyDrive(t *testing.T, src string) *replay.Drive {
+func copyDrive(t *testing.T, src string) *replay.Drive { return copyDriveB(t, src) }
+
+func copyDriveB(t testing.TB, src string) *replay.Drive {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
