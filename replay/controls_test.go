@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/creack/pty"
 	"golang.org/x/term"
 
 	"roadlog/replay/internal/testdrive"
@@ -83,28 +83,12 @@ func BenchmarkKeyDecoder(b *testing.B) {
 	}
 }
 
-// openPTY opens a pseudo-terminal pair through /dev/ptmx (posix_openpt, unlockpt,
-// ptsname done with the Linux ioctls; x/sys has no openpty and the team's library
-// list has no pty package).
+// openPTY opens a pseudo-terminal pair (master, slave).
 func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	m, s, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		t.Fatalf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		t.Fatalf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		m.Close()
-		t.Skipf("open the pty's slave: %v", err)
 	}
 	return m, s
 }
