@@ -29,8 +29,9 @@ type Supervisor struct {
 	MaxBackoff time.Duration  // default 30 s
 }
 
-// ErrFinished is what a source returns when it has nothing more to give (a file
-// played to its end): the supervisor stops it instead of restarting it.
+// ErrFinished is what a source may return when it has nothing more to give (a file
+// played to its end); a source that returns nil before its context ends means the
+// same. The supervisor stops such a source instead of restarting it.
 var ErrFinished = errors.New("source finished")
 
 // Run supervises one named source until ctx ends.
@@ -65,12 +66,9 @@ func (s *Supervisor) Run(ctx context.Context, name string, src Source) {
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, ErrFinished) {
+		if err == nil || errors.Is(err, ErrFinished) {
 			log.Info("source finished", "source", name)
 			return
-		}
-		if err == nil {
-			err = errors.New("source stopped without an error")
 		}
 		now := tb.Ref(clock.HostNow())
 		downSince = now
