@@ -73,7 +73,8 @@ Compare runs with 'roadlog diff'.`,
   roadlog replay drives/D --json --rate 0 --tables can --can-id 0x1a0 > can.jsonl
   roadlog replay drives/D --from 1m30s --to 2m --rate 0.5 --cameras 0
   roadlog replay drives/D --foxglove :8765 --loop
-  roadlog replay drives/D --detect --device gpu --model centernet`,
+  roadlog replay drives/D --detect --device gpu --model centernet
+  roadlog replay drives/D --detect --model truth --run-id truth1`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if f.detect {
@@ -101,8 +102,8 @@ Compare runs with 'roadlog diff'.`,
 	fl.BoolVar(&f.noControls, "no-controls", false, "do not read keys from the terminal")
 	fl.BoolVar(&f.quiet, "quiet", false, "no status line")
 	fl.BoolVar(&f.detect, "detect", false, "re-run perception over the drive into runs/<run-id>/")
-	fl.StringVar(&f.device, "device", "cpu", "with --detect: cpu or gpu")
-	fl.StringVar(&f.model, "model", "", "with --detect: model (default: truth on simulated drives)")
+	fl.StringVar(&f.device, "device", "cpu", "with --detect: the engine, cpu or gpu")
+	fl.StringVar(&f.model, "model", "", "with --detect: truth (simulated drives; their default), centernet (the embedded COCO model; the default otherwise) or a folder with a TF.js model.json")
 	fl.StringVar(&f.runID, "run-id", "", "with --detect: the new run's id (default: UTC time and model)")
 	return c
 }

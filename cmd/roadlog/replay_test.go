@@ -111,7 +111,8 @@ func TestReplayDetectDiffCLI(t *testing.T) {
 		{[]string{"replay", dir, "--can-id", "0xZZ"}, 2, "--can-id"},
 		{[]string{"replay", dir, "--detect", "--device", "tpu"}, 2, "--device"},
 		{[]string{"replay", dir, "--detect", "--run-id", "r1"}, 2, "already exists"},
-		{[]string{"replay", dir, "--detect", "--model", "yolo"}, 1, "not available"},
+		{[]string{"replay", dir, "--detect", "--model", "nowhere"}, 1, "nowhere"},
+		{[]string{"replay", dir, "--detect", "--device", "gpu", "--model", "centernet"}, 1, "no GPU engine"},
 		{[]string{"diff", dir, "--runs", "live,nope"}, 1, "no such run"},
 		{[]string{"diff", dir, "--runs", "r1"}, 2, "two runs"},
 	}

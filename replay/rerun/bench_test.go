@@ -6,25 +6,48 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
-// BenchmarkRerun re-runs the 16 s, 4-camera simulated drive (640×360 MJPEG) through
-// the truth-fed perception: with images=false the frame sets carry sizes only (the
-// pipeline's own cost and the writing of the run); with images=true every frame is
-// also read and decoded as a CPU image detector needs (image/jpeg), the part of
-// re-inference that does not depend on the model. x-realtime is drive seconds per
-// wall second. The network's own cost is measured by the perception engines'
-// benchmarks; 'roadlog replay --detect --device gpu' runs the GPU engine.
+// BenchmarkRerun re-runs the 16 s, 4-camera simulated drive (640×360 MJPEG):
+//   - model=truth: the truth-fed detector through detect/pipeline, frame sets with
+//     sizes only (the pipeline, the run's tables);
+//   - model=truth-decode: the same with every frame read and decoded (image/jpeg), the
+//     part of re-inference that does not depend on the network;
+//   - model=centernet: the COCO CenterNet on the CPU engine, camera 0 for 2 s (the
+//     CPU re-inference rate; 'roadlog replay --detect --device gpu' is the command
+//     for the GPU engine).
+//
+// frames/s counts camera frames; x-realtime is drive seconds per wall second for the
+// cameras run.
 func BenchmarkRerun(b *testing.B) {
 	d := copyDriveB(b, simDrive(nil))
-	for _, images := range []bool{false, true} {
-		b.Run(fmt.Sprintf("images=%v", images), func(b *testing.B) {
+	cases := []struct {
+		name    string
+		model   string
+		images  bool
+		cameras []uint8
+		span    time.Duration
+	}{
+		{"truth", ModelTruth, false, nil, 0},
+		{"truth-decode", ModelTruth, true, nil, 0},
+		{"centernet", ModelCenterNet, true, []uint8{0}, 2 * time.Second},
+	}
+	for _, c := range cases {
+		b.Run("model="+c.name, func(b *testing.B) {
 			var frames, media float64
 			i := 0
 			for b.Loop() {
-				p := Truth()
-				p.NeedImages = images
-				info, err := Run(context.Background(), d, Options{RunID: fmt.Sprintf("bench-%v-%d", images, i), Perception: p})
+				p, err := Select(d, c.model, DeviceCPU)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.NeedImages = p.NeedImages || c.images
+				opt := Options{RunID: fmt.Sprintf("bench-%s-%d", c.name, i), Perception: p, Cameras: c.cameras}
+				if c.span > 0 {
+					opt.From, opt.To = d.StartT()+int64(time.Second), d.StartT()+int64(time.Second+c.span)
+				}
+				info, err := Run(context.Background(), d, opt)
 				if err != nil {
 					b.Fatal(err)
 				}

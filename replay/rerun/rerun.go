@@ -12,59 +12,27 @@
 package rerun
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"image"
-	"os"
-	"path/filepath"
 
+	"roadlog/detect/obs"
+	"roadlog/detect/pipeline"
 	"roadlog/record/drive"
-	"roadlog/replay"
 	"roadlog/schema"
 )
 
-// Frame is one camera's frame of a frame set, as a detector needs it.
-type Frame struct {
-	Camera        uint8
-	Seq           int64
-	Width, Height int
-	Image         image.Image // the decoded picture (nil when the detector needs none)
-}
-
-// FrameSet is one trigger's frames, and in simulated drives the truth of that
-// instant.
-type FrameSet struct {
-	T         int64
-	TriggerID int64
-	Frames    []Frame
-	Truth     []schema.Truth
-}
-
-// Detection is one object a detector found in one camera image.
-type Detection struct {
-	Camera         uint8
-	X1, Y1, X2, Y2 float32 // box, px
-	Class          uint16  // COCO class index
-	Label          string
-	Score          float32
-}
-
-// Result is what a pipeline made of one frame set; the rows are the caller's.
-type Result struct {
-	Objects []*schema.Object
-	Target  *schema.Target
-	Events  []*schema.Event
-}
-
-// Detector finds objects in a frame set. Called from one goroutine.
-type Detector interface {
-	Detect(ctx context.Context, fs *FrameSet) ([]Detection, error)
-}
+// The frame sets, detections and results of detect/pipeline: a re-run goes through
+// the same detector and pipeline types as the live recorder.
+type (
+	Frame     = pipeline.Frame
+	FrameSet  = pipeline.FrameSet
+	Detection = obs.Detection
+	Result    = pipeline.Result
+	Detector  = pipeline.Detector
+)
 
 // Pipeline turns detections into objects, targets and events: tracking, ranging and
-// the ADAS assessment, as the live recorder runs them. Called from one goroutine.
+// the ADAS assessment (*pipeline.Pipeline). Called from one goroutine.
 type Pipeline interface {
 	Ego(e *schema.Ego)
 	Process(fs *FrameSet, dets []Detection) Result
@@ -87,8 +55,9 @@ type Perception struct {
 	// without it frame sets carry sizes only (a truth-fed detector).
 	NeedImages bool
 	Model      Model
-	Device     string // cpu, gpu, none
-	Config     any    // detector and pipeline configuration, written to run.json
+	Device     string       // cpu, gpu, none
+	Config     any          // detector and pipeline configuration, written to run.json
+	Close      func() error // releases the detector's engine (nil: nothing to release)
 }
 
 // Errors.
@@ -133,60 +102,3 @@ type Stats struct {
 
 // InfoFile is the name of a run's description.
 const InfoFile = "run.json"
-
-// Model names Select knows.
-const (
-	ModelTruth = "truth" // the truth-fed perception (simulated drives)
-)
-
-// Devices.
-const (
-	DeviceCPU = "cpu"
-	DeviceGPU = "gpu"
-)
-
-// ErrNoEngine reports a model or device this build cannot run.
-var ErrNoEngine = errors.New("detection engine not available")
-
-// Select returns the perception for a model and device: "truth" (the default on a
-// simulated drive) feeds the simulator's truth through the pipeline; image models run
-// on the CPU engine or the GPU engine when this build has them.
-func Select(d *replay.Drive, model, device string) (Perception, error) {
-	switch device {
-	case "", DeviceCPU, DeviceGPU:
-	default:
-		return Perception{}, fmt.Errorf("select device %q: %w (want cpu or gpu)", device, ErrBadDevice)
-	}
-	if model == "" && d.Manifest != nil && d.Manifest.Simulated {
-		model = ModelTruth
-	}
-	switch model {
-	case ModelTruth:
-		if !hasTruth(d) {
-			return Perception{}, fmt.Errorf("select model truth for %s: %w", d.Dir, ErrNoTruth)
-		}
-		return Truth(), nil
-	case "":
-		return Perception{}, fmt.Errorf("select model: %w: no image model in this build yet; re-run simulated drives with --model truth", ErrNoEngine)
-	}
-	return Perception{}, fmt.Errorf("select model %q on %s: %w: this build has the truth-fed perception only", model, orCPU(device), ErrNoEngine)
-}
-
-// ErrBadDevice reports an unknown device name.
-var ErrBadDevice = errors.New("unknown device")
-
-func orCPU(device string) string {
-	if device == "" {
-		return DeviceCPU
-	}
-	return device
-}
-
-func hasTruth(d *replay.Drive) bool {
-	for _, s := range d.Segments {
-		if _, err := os.Stat(filepath.Join(s.Dir, drive.TableFile(schema.TableTruth))); err == nil {
-			return true
-		}
-	}
-	return false
-}

@@ -76,6 +76,17 @@ type checkingDetector struct {
 	images bool
 	sets   int
 	lastT  int64
+	inner  Detector
+}
+
+// truth is the truth-fed perception of d.
+func truth(t testing.TB, d *replay.Drive) Perception {
+	t.Helper()
+	p, err := Select(d, ModelTruth, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // framesPerSet counts the frames of each instant in the drive (cameras nil: all).
@@ -119,22 +130,22 @@ func (c *checkingDetector) Detect(ctx context.Context, fs *FrameSet) ([]Detectio
 			c.t.Errorf("truth row at %d in the frame set at %d", tr.T, fs.T)
 		}
 	}
-	return TruthDetector{}.Detect(ctx, fs)
+	return c.inner.Detect(ctx, fs)
 }
 
 func TestRunIsDeterministic(t *testing.T) {
 	d := copyDrive(t, simDrive(t))
-	runA, err := Run(context.Background(), d, Options{RunID: "a", Perception: Truth(), Software: drive.Software{Name: "roadlog", Version: "test"}})
+	runA, err := Run(context.Background(), d, Options{RunID: "a", Perception: truth(t, d), Software: drive.Software{Name: "roadlog", Version: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := Truth()
+	p := truth(t, d)
 	perSet := framesPerSet(t, d, nil, 0, 0)
 	frames := 0
 	for _, n := range perSet {
 		frames += n
 	}
-	det := &checkingDetector{t: t, perSet: perSet}
+	det := &checkingDetector{t: t, perSet: perSet, inner: p.Detector}
 	p.Detector = det
 	runB, err := Run(context.Background(), d, Options{RunID: "b", Perception: p, FlushSets: 30})
 	if err != nil {
@@ -187,9 +198,9 @@ func TestRunIsDeterministic(t *testing.T) {
 
 func TestRunDecodesImages(t *testing.T) {
 	d := copyDrive(t, simDrive(t))
-	p := Truth()
+	p := truth(t, d)
 	from := d.StartT() + int64(2*time.Second)
-	det := &checkingDetector{t: t, perSet: framesPerSet(t, d, []uint8{0, 2}, from, from+int64(time.Second)), images: true}
+	det := &checkingDetector{t: t, perSet: framesPerSet(t, d, []uint8{0, 2}, from, from+int64(time.Second)), images: true, inner: p.Detector}
 	p.Detector, p.NeedImages = det, true
 	info, err := Run(context.Background(), d, Options{RunID: "img", Perception: p, Cameras: []uint8{0, 2},
 		From: from, To: from + int64(time.Second)})
@@ -203,18 +214,18 @@ func TestRunDecodesImages(t *testing.T) {
 
 func TestRunBadInput(t *testing.T) {
 	d := copyDrive(t, simDrive(t))
-	if _, err := Run(context.Background(), d, Options{RunID: "../x", Perception: Truth()}); !errors.Is(err, ErrBadRunID) {
+	if _, err := Run(context.Background(), d, Options{RunID: "../x", Perception: truth(t, d)}); !errors.Is(err, ErrBadRunID) {
 		t.Fatalf("run id with a path: %v", err)
 	}
-	if _, err := Run(context.Background(), d, Options{RunID: "x", Perception: Truth(), To: d.StartT() + 1e8}); err != nil {
+	if _, err := Run(context.Background(), d, Options{RunID: "x", Perception: truth(t, d), To: d.StartT() + 1e8}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), d, Options{RunID: "x", Perception: Truth()}); !errors.Is(err, ErrRunExists) {
+	if _, err := Run(context.Background(), d, Options{RunID: "x", Perception: truth(t, d)}); !errors.Is(err, ErrRunExists) {
 		t.Fatalf("same run id twice: %v", err)
 	}
 	// a cancelled run leaves nothing behind
 	ctx, cancel := context.WithCancel(context.Background())
-	p := Truth()
+	p := truth(t, d)
 	n := 0
 	p.Detector = detectorFunc(func(ctx context.Context, fs *FrameSet) ([]Detection, error) {
 		if n++; n == 10 {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"roadlog/record/drive"
+	"roadlog/record/videoread"
 	"roadlog/replay"
 	"roadlog/schema"
 )
@@ -95,6 +96,9 @@ func Run(ctx context.Context, d *replay.Drive, opt Options) (*Info, error) {
 			return nil, fmt.Errorf("rerun: encode config: %w", err)
 		}
 	}
+	if p.Close != nil {
+		defer p.Close()
+	}
 	st, err := run(ctx, d, opt, w)
 	if err != nil {
 		w.abort()
@@ -163,7 +167,7 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 	sets := make(chan *pendingSet, 4)
 	decoded := make(chan *pendingSet, 4)
 	var wg sync.WaitGroup
-	var readErr error
+	var readErr, decErr error
 	wg.Add(2)
 	go func() { // stage 1: assemble frame sets in time order
 		defer wg.Done()
@@ -173,10 +177,16 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 	go func() { // stage 2: decode each set's frames (in parallel within a set)
 		defer wg.Done()
 		defer close(decoded)
-		dec := newDecoders(opt.Decoders)
+		dec := newDecoders(d, opt.Decoders)
+		defer dec.close()
 		for ps := range sets {
 			if p.NeedImages {
-				dec.decode(ps)
+				dec.decode(ctx, ps)
+				if dec.fatal != nil {
+					decErr = dec.fatal
+					cancel()
+					return
+				}
 			}
 			select {
 			case decoded <- ps:
@@ -210,6 +220,9 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 	wg.Wait()
 	if procErr != nil {
 		return st, procErr
+	}
+	if decErr != nil {
+		return st, decErr
 	}
 	if readErr != nil {
 		return st, readErr
@@ -349,15 +362,73 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 	return nil
 }
 
-// decoders decodes frames; a frame set's frames are decoded at once, at most n at a
-// time.
+// decoders decodes frames: MJPEG in process, H.264/H.265 through record/videoread
+// (an ffmpeg decoder per video file, fed in order). A frame set's frames are decoded
+// at once, at most n at a time.
 type decoders struct {
-	sem chan struct{}
+	d     *replay.Drive
+	sem   chan struct{}
+	mu    sync.Mutex // guards video
+	video map[string]*videoread.Reader
+	fatal error // the decoder program is missing: the run cannot go on
 }
 
-func newDecoders(n int) *decoders { return &decoders{sem: make(chan struct{}, n)} }
+func newDecoders(d *replay.Drive, n int) *decoders {
+	return &decoders{d: d, sem: make(chan struct{}, n), video: map[string]*videoread.Reader{}}
+}
 
-func (d *decoders) decode(ps *pendingSet) {
+func (d *decoders) close() {
+	for p, r := range d.video {
+		r.Close()
+		delete(d.video, p)
+	}
+}
+
+// reader returns the video reader of the file a frame lies in: its segment is the
+// last one starting at or before the frame.
+func (d *decoders) reader(vf *schema.VideoFrame) (*videoread.Reader, error) {
+	seg := ""
+	for _, s := range d.d.Segments {
+		if s.StartT != 0 && s.StartT <= vf.T {
+			seg = s.Dir
+		}
+	}
+	if seg == "" {
+		return nil, fmt.Errorf("no segment known to hold the frame at %d", vf.T)
+	}
+	p := filepath.Join(seg, vf.File)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r := d.video[p]; r != nil {
+		return r, nil
+	}
+	r, err := videoread.OpenFile(p, videoread.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d.video[p] = r
+	return r, nil
+}
+
+func (d *decoders) decodeOne(ctx context.Context, vf *schema.VideoFrame) (image.Image, error) {
+	if vf.Codec == schema.CodecMJPEG {
+		img, err := jpeg.Decode(bytes.NewReader(vf.Data))
+		if err != nil {
+			return nil, fmt.Errorf("decode jpeg: %w", err)
+		}
+		return img, nil
+	}
+	if vf.Codec != schema.CodecH264 && vf.Codec != schema.CodecH265 {
+		return nil, fmt.Errorf("decode %v frame: %w", vf.Codec, ErrNoDecoder)
+	}
+	r, err := d.reader(vf)
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode(ctx, int(vf.Sample))
+}
+
+func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 	if ps.fs == nil {
 		return
 	}
@@ -372,7 +443,7 @@ func (d *decoders) decode(ps *pendingSet) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-d.sem }()
-			img, err := decodeFrame(vf)
+			img, err := d.decodeOne(ctx, vf)
 			if err != nil {
 				errs[i] = err
 				return
@@ -388,6 +459,10 @@ func (d *decoders) decode(ps *pendingSet) {
 		if err == nil {
 			continue
 		}
+		if errors.Is(err, videoread.ErrNoFFmpeg) {
+			d.fatal = fmt.Errorf("decode frames: %w", err)
+			return
+		}
 		vf := ps.frames[i]
 		ev := schema.NewEvent(vf.T, schema.EvVideoError, schema.SevWarn, fmt.Sprintf("cam%d", vf.Camera),
 			fmt.Sprintf("frame %d of camera %d not decoded: %v", vf.Seq, vf.Camera, err))
@@ -397,19 +472,6 @@ func (d *decoders) decode(ps *pendingSet) {
 	for i := range ps.frames {
 		ps.frames[i] = nil // the payloads are done with
 	}
-}
-
-// decodeFrame decodes one recorded frame into a picture.
-func decodeFrame(vf *schema.VideoFrame) (image.Image, error) {
-	switch vf.Codec {
-	case schema.CodecMJPEG:
-		img, err := jpeg.Decode(bytes.NewReader(vf.Data))
-		if err != nil {
-			return nil, fmt.Errorf("decode jpeg: %w", err)
-		}
-		return img, nil
-	}
-	return nil, fmt.Errorf("decode %v frame: %w", vf.Codec, ErrNoDecoder)
 }
 
 func sampleT(s schema.Sample) int64 {

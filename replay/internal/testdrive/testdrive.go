@@ -5,6 +5,7 @@ package testdrive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -372,8 +373,13 @@ func SimDrive(dir string, spec SimSpec) (string, error) {
 	for _, c := range rig.Cameras() {
 		cams = append(cams, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 30})
 	}
+	// the manifest carries the scenario and the cameras' calibration, as roadlog record --sim writes it
+	extra, err := json.Marshal(map[string]any{"scenario": "roadlog-sim-1", "seed": 7, "calibration": rig.Cameras()})
+	if err != nil {
+		return "", err
+	}
 	eng, err := record.New(record.Options{Root: dir, Vehicle: "sim", Timebase: tb, Simulated: true, Cameras: cams,
-		SegmentDuration: time.Hour, MinFreeBytes: 1})
+		SegmentDuration: time.Hour, MinFreeBytes: 1, Extra: extra})
 	if err != nil {
 		return "", err
 	}
