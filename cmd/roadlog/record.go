@@ -155,6 +155,7 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
+	s.congested = eng.Congested
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	sink, err := s.live(ctx, eng, ref, f.detector, f.seed)

@@ -55,6 +55,7 @@ type setup struct {
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
 	duration  time.Duration // the sim stops by itself after this
+	congested func() bool   // the engine's backpressure, for sources that can wait
 }
 
 type simOptions struct {
@@ -115,6 +116,15 @@ func rigSetup(path string, ref *reference.Clock) (*setup, error) {
 		tbKind: "host", opts: r.Recorder}
 	if r.Trigger != nil {
 		s.trigger = frameset.Trigger{Rate: int(math.Round(r.Trigger.RateHz)), Phase: r.Trigger.Phase}
+	} else {
+		// free-running cameras: frame sets at the fastest camera's rate
+		fps := 0.0
+		for _, c := range r.Cameras {
+			fps = math.Max(fps, c.FPS)
+		}
+		if fps >= 1 {
+			s.trigger.Rate = int(math.Round(fps))
+		}
 	}
 	for _, b := range r.CAN {
 		cfg := can.Config{Bus: b.Name, Kind: can.Kind(b.Kind), Address: b.Address, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate,
