@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -178,41 +179,138 @@ func BenchmarkMergedRead(b *testing.B) {
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
 	})
-	b.Run("reader=mcap", func(b *testing.B) {
-		cpu0 := cpuTime()
-		var n int64
-		for b.Loop() {
-			f, err := os.Open(mcapPath)
-			if err != nil {
+	b.Run("reader=mcap", func(b *testing.B) { benchMCAP(b, mcapPath, rows, false) })
+	// the MCAP reader with every JSON row decoded (into maps: the MCAP file has no Go
+	// types), as a consumer of such a file does
+	b.Run("reader=mcap+decode", func(b *testing.B) { benchMCAP(b, mcapPath, rows, true) })
+}
+
+// readRoadlog reads the whole drive once and returns the samples read.
+func readRoadlog(b *testing.B, d *Drive, prefetch int) int64 {
+	r, err := d.NewReader(Options{Prefetch: prefetch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var n int64
+	for {
+		if _, err := r.Next(); err != nil {
+			if !errors.Is(err, io.EOF) {
 				b.Fatal(err)
 			}
-			rd, err := mcap.NewReader(f)
-			if err != nil {
+			return n
+		}
+		n++
+	}
+}
+
+// readMCAP reads the MCAP file once in log-time order through its index.
+func readMCAP(b *testing.B, path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := mcap.NewReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rd.Close()
+	it, err := rd.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var msg mcap.Message
+	var n int64
+	for {
+		if _, _, _, err := it.NextInto(&msg); err != nil {
+			if !errors.Is(err, io.EOF) {
 				b.Fatal(err)
 			}
-			it, err := rd.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var msg mcap.Message
-			for {
-				if _, _, _, err := it.NextInto(&msg); err != nil {
-					if !errors.Is(err, io.EOF) {
-						b.Fatal(err)
-					}
-					break
+			return n
+		}
+		n++
+	}
+}
+
+// BenchmarkMergedReadInterleaved reads the drive with roadlog's reader and the MCAP
+// file with the MCAP reader alternately, pass after pass, and reports both rates and
+// their ratio: on a shared machine the load drifts, and alternating exposes both
+// readers to the same load.
+func BenchmarkMergedReadInterleaved(b *testing.B) {
+	drivePath, mcapPath, rows := setupBench(b)
+	d, err := Open(drivePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, pf := range []int{0, -1} {
+		name := "prefetch=2"
+		if pf < 0 {
+			name = "prefetch=none"
+		}
+		b.Run(name, func(b *testing.B) {
+			var tr, tm time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if n := readRoadlog(b, d, pf); n != rows {
+					b.Fatalf("roadlog read %d samples, want %d", n, rows)
 				}
-				n++
+				t1 := time.Now()
+				if n := readMCAP(b, mcapPath); n != rows {
+					b.Fatalf("mcap read %d messages, want %d", n, rows)
+				}
+				tr, tm = tr+t1.Sub(t0), tm+time.Since(t1)
 			}
-			rd.Close()
-			f.Close()
+			nr := float64(rows) * float64(b.N)
+			b.ReportMetric(nr/tr.Seconds(), "roadlog-rows/s")
+			b.ReportMetric(nr/tm.Seconds(), "mcap-rows/s")
+			b.ReportMetric(tm.Seconds()/tr.Seconds(), "ratio")
+		})
+	}
+}
+
+// benchMCAP reads the MCAP file in log-time order through its index, rows times.
+func benchMCAP(b *testing.B, mcapPath string, rows int64, decode bool) {
+	cpu0 := cpuTime()
+	var n int64
+	for b.Loop() {
+		f, err := os.Open(mcapPath)
+		if err != nil {
+			b.Fatal(err)
 		}
-		if n != rows*int64(b.N) {
-			b.Fatalf("read %d messages, want %d", n/int64(b.N), rows)
+		rd, err := mcap.NewReader(f)
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
-		b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
-	})
+		it, err := rd.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var msg mcap.Message
+		for {
+			_, ch, _, err := it.NextInto(&msg)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					b.Fatal(err)
+				}
+				break
+			}
+			if decode && ch.MessageEncoding == "json" {
+				var row map[string]any
+				if err := json.Unmarshal(msg.Data, &row); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n++
+		}
+		rd.Close()
+		f.Close()
+	}
+	if n != rows*int64(b.N) {
+		b.Fatalf("read %d messages, want %d", n/int64(b.N), rows)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
 }
 
 // seekDrive is a 10-minute random drive of 10 segments (4 cameras at 30 fps), for

@@ -52,6 +52,10 @@ type loaded struct {
 	// not be read — reported once per file)
 	prep    []schema.Sample
 	prepErr []*DamageError
+	// the rows, read by the producer ([]R by row index), and which the filter keeps
+	// (nil: all)
+	rows any
+	keep []bool
 }
 
 func newLoaded(rec arrow.RecordBatch, f *batchFile) *loaded {
@@ -233,44 +237,81 @@ func (c *tableCursor[R, P]) take() (schema.Sample, bool) {
 	}
 	k := c.minActive()
 	l := c.active[k]
-	if len(c.slab) == 0 {
-		c.slab = make([]R, slabRows)
-	}
-	r := &c.slab[0]
 	row := l.row()
-	if c.beforeRead != nil {
-		c.beforeRead(r)
-	}
-	c.tbl.Read(l.rec, row, r)
 	t := l.t()
+	var r *R
+	var ok bool
+	if l.rows != nil { // read by the producer
+		r = &l.rows.([]R)[row]
+		ok = t >= c.floor && (l.keep == nil || l.keep[row])
+	} else {
+		if len(c.slab) == 0 {
+			c.slab = make([]R, slabRows)
+		}
+		r = &c.slab[0]
+		if c.beforeRead != nil {
+			c.beforeRead(r)
+		}
+		c.tbl.Read(l.rec, row, r)
+		ok = t >= c.floor && (c.accept == nil || c.accept(r))
+	}
 	l.pos++
 	if l.done() {
 		l.release()
 		c.active = slices.Delete(c.active, k, k+1)
 	}
 	var out schema.Sample
-	ok := t >= c.floor && (c.accept == nil || c.accept(r))
 	if ok {
 		if t < c.lastT {
 			c.n.late++
 		}
 		c.lastT = t
-		if c.emit != nil {
+		switch {
+		case c.emit != nil:
 			out, ok = c.emit(l, row, r)
-		} else {
+		case l.rows != nil:
+			out = P(r)
+		default:
 			out = P(r)
 			c.slab = c.slab[1:]
-		}
-		if ok {
-			c.n.rows++
 			if c.kept != nil {
 				c.kept(r)
 			}
+		}
+		if ok {
+			c.n.rows++
 		}
 	}
 	c.fill()
 	c.updateHead()
 	return out, ok
+}
+
+// materialize reads a batch's rows (from its position on) in the producer, so that
+// the merge only hands them out: decoding rows runs beside the merge on another core.
+func (c *tableCursor[R, P]) materialize(l *loaded) {
+	rows := make([]R, len(l.ts))
+	var keep []bool
+	if c.accept != nil {
+		keep = make([]bool, len(l.ts))
+	}
+	for k := l.pos; k < len(l.ts); k++ {
+		row := l.rowAt(k)
+		r := &rows[row]
+		if c.beforeRead != nil {
+			c.beforeRead(r)
+		}
+		c.tbl.Read(l.rec, row, r)
+		if keep != nil {
+			if keep[row] = c.accept(r); !keep[row] {
+				continue
+			}
+		}
+		if c.kept != nil {
+			c.kept(r)
+		}
+	}
+	l.rows, l.keep = rows, keep
 }
 
 func (c *tableCursor[R, P]) seek(t int64) {
@@ -283,6 +324,9 @@ func (c *tableCursor[R, P]) seek(t int64) {
 		f.reported, f.nextDamage = false, 0
 	}
 	p := &producer{files: c.files, floor: t, prepare: c.prepare}
+	if p.prepare == nil {
+		p.prepare = c.materialize
+	}
 	p.fi = c.findFile(t)
 	if p.fi < len(c.files) {
 		f := c.files[p.fi]
