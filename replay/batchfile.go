@@ -21,6 +21,7 @@ type DamageError struct {
 	Err    error
 }
 
+// Error says what was skipped where.
 func (e *DamageError) Error() string {
 	s := e.Path
 	if e.Batch >= 0 {
@@ -32,6 +33,7 @@ func (e *DamageError) Error() string {
 	return s + ": " + e.Err.Error()
 }
 
+// Unwrap returns the cause.
 func (e *DamageError) Unwrap() error { return e.Err }
 
 // bounds are the smallest and largest t of one batch.

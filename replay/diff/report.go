@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -141,19 +142,15 @@ func (r *Report) WriteHTML(dir string, window float64) error {
 		Events []Differing
 		Text   string
 	}{R: r, Events: evs}
-	var sb textBuf
+	var sb bytes.Buffer
 	r.WriteText(&sb)
-	data.Text = string(sb)
+	data.Text = sb.String()
 	if err := reportTmpl.Execute(f, data); err != nil {
 		f.Close()
 		return fmt.Errorf("write report: %w", err)
 	}
 	return f.Close()
 }
-
-type textBuf []byte
-
-func (b *textBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"off": func(r *Report, t int64) string { return fmt.Sprintf("%.2fs", float64(t-r.StartT)/1e9) },
