@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,49 @@ func TestReplayDetectDiffCLI(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("roadlog %v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr, c.code, c.want)
 		}
+	}
+}
+
+// A drive recorded from an H.264 file camera re-runs through the CNN: its frames are
+// decoded by ffmpeg through record/videoread.
+func TestReplayDetectH264(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed (apt-get install ffmpeg)")
+	}
+	dir := t.TempDir()
+	clip := filepath.Join(dir, "clip.mp4")
+	if out, err := exec.Command(ffmpeg, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", "2",
+		"-c:v", "libx264", "-g", "15", "-bf", "0", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	rigFile := filepath.Join(dir, "rig.yaml")
+	if err := os.WriteFile(rigFile, []byte(`vehicle: h264test
+cameras:
+  - {index: 0, name: front, kind: file, file: clip.mp4, codec: h264, width: 320, height: 240, fps: 30,
+     calibration: {fx: 300, fy: 300, cx: 160, cy: 120, height_m: 1.3}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := roadlog(t, "record", "--rig", rigFile, "--duration", "2s", "--out", filepath.Join(dir, "drives"), "--quiet")
+	if code != 0 {
+		t.Fatalf("record: %s", stderr)
+	}
+	drv := strings.TrimSpace(stdout)
+	if _, stderr, code = roadlog(t, "replay", drv, "--detect", "--model", "centernet", "--to", "0.5s", "--run-id", "h"); code != 0 {
+		t.Fatalf("detect: %s", stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(drv, "runs", "h", "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Stats struct {
+			Frames       int `json:"frames"`
+			DecodeErrors int `json:"decode_errors"`
+		}
+	}
+	if err := json.Unmarshal(b, &info); err != nil || info.Stats.Frames < 10 || info.Stats.DecodeErrors != 0 {
+		t.Fatalf("run.json %s: %v", b, err)
 	}
 }
