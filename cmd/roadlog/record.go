@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"roadlog/acquire/sim"
 	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/sync/clock"
@@ -38,6 +39,7 @@ type recordFlags struct {
 	quiet        bool
 	extraBuses   int
 	extraRate    float64
+	idealClocks  bool
 }
 
 func newRecordCmd() *cobra.Command {
@@ -80,6 +82,7 @@ IMU and 4 or 8 cameras, with ground truth. It needs no hardware.`,
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	fl.IntVar(&f.extraBuses, "sim-extra-can-buses", 0, "simulation: extra CAN buses of filler traffic (benchmarks)")
 	fl.Float64Var(&f.extraRate, "sim-extra-can-rate", 2000, "simulation: frames per second on each extra bus")
+	fl.BoolVar(&f.idealClocks, "sim-ideal-clocks", false, "simulation: every t is true time (no simulated device clocks, transports, PPS discipline or sync rows of the sources)")
 	return c
 }
 
@@ -98,7 +101,15 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The drive's reference timebase: the host clock until a PPS discipline locks it.
-	ref := reference.New(reference.Config{Start: clock.NewSystem()})
+	// The simulated rig brings its own clocks: its host clock runs with the simulation.
+	wall := clock.NewSystem()
+	refCfg := reference.Config{Start: wall}
+	var clocks *sim.Clocks
+	if f.sim && !f.idealClocks {
+		clocks = sim.NewClocks(f.seed, wall)
+		refCfg.Now, refCfg.EdgeJitter = clocks.HostNow, time.Duration(clocks.PPSJitter)
+	}
+	ref := reference.New(refCfg)
 	var s *setup
 	var err error
 	var eng *record.Engine // set before any source starts
@@ -113,7 +124,7 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
 		}
 		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
-			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate,
+			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate, clocks: clocks,
 			congested: func() bool { return eng.Congested() }}, ref)
 	} else {
 		if !cmd.Flags().Changed("detector") {
