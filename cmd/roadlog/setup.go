@@ -205,8 +205,7 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 			return nil, usagef("--detector truth needs the simulated rig (--sim): real drives have no truth")
 		}
 		det := truthdet.New(truthdet.Config{Seed: seed})
-		es, ef := det.EdgeNoise()
-		p := pipeline.New(pipeline.Config{Cameras: s.calib, Ranging: ranging.Config{EdgeSigma: es, EdgeFraction: ef}})
+		p := pipeline.New(pipeline.Config{Cameras: s.calib, Ranging: det.Ranging()})
 		runner := pipeline.NewRunner(det, p, pipeline.RunnerConfig{})
 		tagger = live.New(runner)
 		go runner.Run(ctx, eng)
