@@ -124,9 +124,11 @@ func dist(ms []float64) Dist {
 }
 
 // Run takes frame sets until ctx ends, publishing objects, targets and events to
-// sink, and a detector_stats event every StatsInterval and when it returns. It
-// returns nil when ctx ends; detector errors are counted and reported as events,
-// not returned.
+// sink, and a detector_stats event every StatsInterval and when it returns (a frame
+// set still waiting then counts as dropped, so that submitted = processed + dropped +
+// errors over the drive). It returns nil when ctx ends; detector errors are counted
+// and reported as events, not returned. Cancel ctx and wait for Run to return before
+// the sink closes, or the last report is lost.
 func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 	var (
 		lat, det     []float64
@@ -171,6 +173,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 	for {
 		select {
 		case <-ctx.Done():
+			r.queue.Discard()
 			report(r.cfg.Now())
 			return nil
 		case <-tick.C:
