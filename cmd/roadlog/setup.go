@@ -54,7 +54,7 @@ type setup struct {
 	tbKind    string
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
-	stopLive  func() // stops live detection and waits for its last rows (nil: none runs)
+	stopLive  func()        // set by live: stops detection and waits for its last rows
 	duration  time.Duration // the sim stops by itself after this
 }
 
