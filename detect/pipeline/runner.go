@@ -20,6 +20,44 @@ type Detector interface {
 	Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 }
 
+// FrameError is a Detector's report that it could not read one frame of a set (a JPEG
+// that does not decode). A Detector returns the detections of the other frames
+// together with one FrameError per bad frame (errors.Join for several): the runner
+// keeps the detections, counts each bad frame as an error and reports it, and
+// detection goes on.
+type FrameError struct {
+	Camera uint8
+	Seq    int64 // the camera's frame counter
+	Err    error
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("camera %d frame %d: %v", e.Camera, e.Seq, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *FrameError) Unwrap() error { return e.Err }
+
+// frameErrors returns the FrameErrors err consists of, and false when it holds
+// anything else (the whole frame set failed).
+func frameErrors(err error) ([]*FrameError, bool) {
+	var fe *FrameError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*FrameError
+		for _, e := range j.Unwrap() {
+			if !errors.As(e, &fe) {
+				return nil, false
+			}
+			out = append(out, fe)
+		}
+		return out, len(out) > 0
+	}
+	if errors.As(err, &fe) {
+		return []*FrameError{fe}, true
+	}
+	return nil, false
+}
+
 // DetectorFunc adapts a function to Detector.
 type DetectorFunc func(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 
@@ -190,14 +228,25 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 				if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 					continue
 				}
-				errs++
+				bad, partial := frameErrors(err)
+				n := uint64(1)
+				if partial {
+					n = uint64(len(bad))
+				}
+				errs += n
 				if t1.Sub(lastErrEvent) >= r.cfg.StatsInterval { // rate-limited
 					lastErrEvent = t1
 					ev := schema.NewEvent(it.fs.T, schema.EvSourceError, schema.SevError, r.pipe.cfg.Source,
 						fmt.Sprintf("detect frame set %d: %v", it.fs.TriggerID, err))
+					ev.Count = int64(n)
+					if partial {
+						ev.Category = "bad_frame"
+					}
 					sink.Publish(ev)
 				}
-				continue
+				if !partial {
+					continue
+				}
 			}
 			r.mu.Lock()
 			ego := r.ego
