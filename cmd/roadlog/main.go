@@ -56,6 +56,7 @@ Start here:
 		newDetectCmd(),
 		newRigCmd(),
 		newDecodeCmd(),
+		newServeCmd(),
 	)
 	return root
 }

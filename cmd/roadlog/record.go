@@ -101,6 +101,7 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	ref := reference.New(reference.Config{Start: clock.NewSystem()})
 	var s *setup
 	var err error
+	var eng *record.Engine // set before any source starts
 	if f.sim {
 		if f.cameras == 0 {
 			f.cameras = -1
@@ -112,7 +113,8 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
 		}
 		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
-			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate}, ref)
+			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate,
+			congested: func() bool { return eng.Congested() }}, ref)
 	} else {
 		if !cmd.Flags().Changed("detector") {
 			f.detector = "cnn"
@@ -149,10 +151,11 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	if err != nil {
 		return fmt.Errorf("repair unfinished drives: %w", err)
 	}
-	eng, err := record.New(opt)
+	eng, err = record.New(opt)
 	if err != nil {
 		return usageError{err}
 	}
+	s.congested = eng.Congested
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	sink, err := s.live(ctx, eng, ref, f.detector, f.seed)

@@ -81,3 +81,46 @@ can:
 		t.Fatalf("bad rig: %v, exit %d, stderr %q", err, cmd.ProcessState.ExitCode(), stderr.String())
 	}
 }
+
+// TestRecordFromRigWithVideoFile records the dash-cam video through a file camera
+// (played as fast as the recorder takes it) beside a CAN log: every frame of the video
+// is in frames.arrow and in cam0.mp4, and the drive verifies.
+func TestRecordFromRigWithVideoFile(t *testing.T) {
+	video := shared.Path(t, "testdata/images/video/udacity_lanes_solidWhiteRight.mp4")
+	log := shared.Path(t, "testdata/candump/eldominio/gt86__revrev.log")
+	dir := t.TempDir()
+	rigFile := filepath.Join(dir, "dashcam.yaml")
+	os.WriteFile(rigFile, []byte(`vehicle: dashcam
+can:
+  - name: can0
+    kind: candump
+    file: `+log+`
+cameras:
+  - index: 0
+    name: front
+    kind: file
+    file: `+video+`
+    codec: h264
+    width: 960
+    height: 540
+    fps: 25
+    options: {fast: "true"}
+`), 0o644)
+	out := filepath.Join(dir, "drives")
+	b, err := exec.Command(roadlogBin, "record", "--rig", rigFile, "--out", out, "--quiet", "--detector", "none").Output()
+	if err != nil {
+		t.Fatalf("record --rig: %v", err)
+	}
+	drv := strings.TrimSpace(string(b))
+	rep, err := drive.Verify(drv)
+	if err != nil || !rep.OK() {
+		var sb strings.Builder
+		if rep != nil {
+			rep.Print(&sb)
+		}
+		t.Fatalf("verify: %v\n%s", err, sb.String())
+	}
+	if rep.Frames != 221 || rep.Rows["frames"] != 221 {
+		t.Fatalf("%d video frames, %d frames rows; the file has 221", rep.Frames, rep.Rows["frames"])
+	}
+}

@@ -56,6 +56,7 @@ type setup struct {
 	cleanup   func()
 	stopLive  func()        // set by live: stops detection and waits for its last rows
 	duration  time.Duration // the sim stops by itself after this
+	congested func() bool   // the engine's backpressure, for sources that can wait
 }
 
 type simOptions struct {
@@ -66,12 +67,14 @@ type simOptions struct {
 	static                 bool
 	extraBuses             int
 	extraRate              float64
+	congested              func() bool
 }
 
 // simSetup builds the simulated rig.
 func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 	r, err := sim.New(sim.Config{Cameras: o.cameras, Width: o.width, Height: o.height, Speed: o.speed, Duration: o.duration,
-		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate})
+		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate,
+		Congested: o.congested})
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -114,6 +117,15 @@ func rigSetup(path string, ref *reference.Clock) (*setup, error) {
 		tbKind: "host", opts: r.Recorder}
 	if r.Trigger != nil {
 		s.trigger = frameset.Trigger{Rate: int(math.Round(r.Trigger.RateHz)), Phase: r.Trigger.Phase}
+	} else {
+		// free-running cameras: frame sets at the fastest camera's rate
+		fps := 0.0
+		for _, c := range r.Cameras {
+			fps = math.Max(fps, c.FPS)
+		}
+		if fps >= 1 {
+			s.trigger.Rate = int(math.Round(fps))
+		}
 	}
 	for _, b := range r.CAN {
 		cfg := can.Config{Bus: b.Name, Kind: can.Kind(b.Kind), Address: b.Address, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate,
