@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"roadlog/acquire/sim"
+	"roadlog/internal/shared"
 	"roadlog/record/drive"
 	"roadlog/schema"
 )
@@ -283,5 +286,104 @@ func TestRecordedDriveMeetsTheADASBars(t *testing.T) {
 	}
 	if n > 0 {
 		t.Errorf("FCW or AEB on in %d targets rows of the quiet stretches %v", n, sim.Quiet)
+	}
+}
+
+// TestRecordRigWithoutCalibration records a rig whose one camera (a file camera playing
+// an MJPEG stream of a nuScenes street, in real time at 1 frame/s) has no calibration,
+// with the default live detector of rigs (the CNN). Detection must run — objects and
+// targets rows, unranged — with one ranging_disabled warning; one frame of the stream
+// does not decode (a 12-bit JPEG): the recorder keeps it like any other, and the
+// detector counts it as an error with a bad_frame event unless the latest-wins queue
+// dropped it first; the detector's counts add up.
+func TestRecordRigWithoutCalibration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CNN on the CPU")
+	}
+	jpg, err := os.ReadFile(shared.Path(t, "testdata/images/nuscenes/samples/n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sof := bytes.Index(jpg, []byte{0xff, 0xc0})
+	if sof < 0 {
+		t.Fatal("no baseline SOF in the test image")
+	}
+	bad := bytes.Clone(jpg)
+	bad[sof+4] = 12 // sample precision: 12 bits, which no live decoder here reads
+	dir := t.TempDir()
+	var stream []byte
+	const frames = 6
+	for i := 0; i < frames; i++ {
+		if i == 2 {
+			stream = append(stream, bad...)
+		} else {
+			stream = append(stream, jpg...)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "front.mjpeg"), stream, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rigFile := filepath.Join(dir, "rig.yaml")
+	if err := os.WriteFile(rigFile, []byte(`vehicle: testcar
+cameras:
+  - index: 0
+    name: front
+    kind: file
+    file: front.mjpeg
+    codec: mjpeg
+    width: 1600
+    height: 900
+    fps: 1
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := exec.Command(roadlogBin, "record", "--rig", rigFile, "--out", filepath.Join(dir, "drives"), "--quiet").Output()
+	if err != nil {
+		t.Fatalf("record --rig: %v", err)
+	}
+	rec := readDrive(t, strings.TrimSpace(string(b)))
+	if rec.frames != frames {
+		t.Fatalf("%d frames recorded, the stream has %d", rec.frames, frames)
+	}
+	var submitted, processed, dropped, errs int64
+	var warnings, badFrames int
+	for _, e := range rec.events {
+		switch {
+		case e.Code == schema.EvDetectorStats:
+			var st struct{ Submitted, Processed, Dropped, Errors int64 }
+			if err := json.Unmarshal([]byte(e.Detail), &st); err != nil {
+				t.Fatal(err)
+			}
+			submitted, processed, dropped, errs = submitted+st.Submitted, processed+st.Processed, dropped+st.Dropped, errs+st.Errors
+		case e.Code == schema.EvConfig && e.Category == "ranging_disabled":
+			warnings++
+			if e.Severity != schema.SevWarn || e.Detail != `{"camera":0}` {
+				t.Errorf("ranging_disabled event %+v", e)
+			}
+		case e.Code == schema.EvSourceError && e.Category == "bad_frame":
+			badFrames++
+		}
+	}
+	objects, ranged := 0, 0
+	for _, os := range rec.objects {
+		for _, o := range os {
+			objects++
+			if !math.IsNaN(float64(o.Distance)) || !math.IsNaN(float64(o.TTC)) {
+				ranged++
+			}
+		}
+	}
+	t.Logf("frame sets %d: submitted %d, processed %d (targets rows %d), dropped %d, errors %d; objects %d; warnings %d; bad_frame events %d",
+		len(rec.sets), submitted, processed, len(rec.targets), dropped, errs, objects, warnings, badFrames)
+	// a frame set whose only frame does not decode is processed with no detections
+	// (its tracks coast) and counts one error
+	if submitted != frames || submitted != processed+dropped || processed != int64(len(rec.targets)) {
+		t.Errorf("counts do not add up: %d frames, %d submitted, %d processed (%d targets rows), %d dropped", frames, submitted, processed, len(rec.targets), dropped)
+	}
+	if errs > 1 || int64(badFrames) != errs {
+		t.Errorf("%d detector errors and %d bad_frame events: want the same, at most 1", errs, badFrames)
+	}
+	if warnings != 1 || processed == 0 || objects == 0 || ranged != 0 {
+		t.Errorf("%d ranging_disabled warnings (want 1); %d frame sets processed, %d objects of which %d ranged: want detection without ranging", warnings, processed, objects, ranged)
 	}
 }

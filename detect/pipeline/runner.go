@@ -163,8 +163,9 @@ func dist(ms []float64) Dist {
 
 // Run takes frame sets until ctx ends, publishing objects, targets and events to
 // sink, and a detector_stats event every StatsInterval and when it returns (a frame
-// set still waiting then counts as dropped, so that submitted = processed + dropped +
-// errors over the drive). It returns nil when ctx ends; detector errors are counted
+// set still waiting then, or whose detection the end of ctx cut short, counts as
+// dropped, so that over the drive every frame set submitted is processed, dropped or
+// failed as a whole). It returns nil when ctx ends; detector errors are counted
 // and reported as events, not returned. Cancel ctx and wait for Run to return before
 // the sink closes, or the last report is lost.
 func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
@@ -176,11 +177,12 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 		lastDrop     uint64
 		lastT        int64
 		lastErrEvent time.Time
+		abandoned    uint64 // frame sets whose detection the end of ctx cut short: dropped
 		since        = r.cfg.Now()
 	)
 	report := func(now time.Time) {
 		put, dropped := r.queue.Counts()
-		if put == lastPut && processed == 0 && errs == 0 {
+		if put == lastPut && processed == 0 && errs == 0 && abandoned == 0 {
 			since = now
 			return // nothing happened: nothing to say
 		}
@@ -188,7 +190,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			lastT = r.lastSubmitted.Load()
 		}
 		st := Stats{Interval: now.Sub(since).Seconds(), Submitted: put - lastPut, Processed: processed,
-			Dropped: dropped - lastDrop, Errors: errs, Latency: dist(lat), Detect: dist(det)}
+			Dropped: dropped - lastDrop + abandoned, Errors: errs, Latency: dist(lat), Detect: dist(det)}
 		if st.Interval > 0 {
 			st.RateHz = float64(processed) / st.Interval
 		}
@@ -204,7 +206,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			d.Category = "detector_busy"
 			sink.Publish(d)
 		}
-		lastPut, lastDrop, processed, errs, lat, det, since = put, dropped, 0, 0, lat[:0], det[:0], now
+		lastPut, lastDrop, processed, errs, abandoned, lat, det, since = put, dropped, 0, 0, 0, lat[:0], det[:0], now
 	}
 	tick := time.NewTicker(r.cfg.StatsInterval)
 	defer tick.Stop()
@@ -226,6 +228,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			t1 := r.cfg.Now()
 			if err != nil {
 				if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+					abandoned++
 					continue
 				}
 				bad, partial := frameErrors(err)
