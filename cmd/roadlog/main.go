@@ -57,6 +57,8 @@ Start here:
 		newRigCmd(),
 		newDecodeCmd(),
 		newServeCmd(),
+		newReplayCmd(),
+		newDiffCmd(),
 	)
 	return root
 }
