@@ -1,0 +1,378 @@
+// gemm.cu: convolutions as implicit GEMM over NHWC views. M = images x output pixels,
+// N = output channels, K = KH x KW x input channels. The FP16 kernel feeds tensor cores
+// (WMMA 16x16x16, FP32 accumulators) from double-buffered shared memory; the FP32 kernel
+// is plain FFMA. Both fuse the epilogue: bias, residual, activation, a squeeze-excitation
+// scale of the input channels applied while loading, and the store into a strided view
+// (a concat slice) in FP16 or FP32.
+#include <mma.h>
+
+#include "internal.cuh"
+
+using namespace nvcuda;
+
+struct ConvArgs {
+	char *arena;
+	View x, y, z, s;
+	const void *w; // [Kp][Np]
+	const float *bias;
+	int M, K, N, np;
+	int kh, kw, sh, sw, dh, dw, pt, pl;
+	int oh, ow, cin;
+	int act;
+	float alpha, beta;
+	int residual, scale, epilogue;
+};
+
+// Row m of the GEMM: which image and output pixel.
+struct RowInfo {
+	int64_t base; // element offset of the image in x
+	int iy0, ix0; // input coordinates of the window's top-left
+	int b;        // image (for the input scale)
+	bool valid;
+};
+
+__device__ __forceinline__ RowInfo row_info(const ConvArgs &a, int m) {
+	RowInfo r;
+	r.valid = m < a.M;
+	if (!r.valid)
+		m = 0;
+	int hw = a.oh * a.ow;
+	int b = m / hw, rem = m - b * hw;
+	int oy = rem / a.ow, ox = rem - oy * a.ow;
+	r.b = b;
+	r.base = (int64_t)b * a.x.s0;
+	r.iy0 = oy * a.sh - a.pt;
+	r.ix0 = ox * a.sw - a.pl;
+	return r;
+}
+
+// Element offset in y (or z) of row m.
+__device__ __forceinline__ int64_t out_row(const ConvArgs &a, const View &v, int m) {
+	int hw = a.oh * a.ow;
+	int b = m / hw, rem = m - b * hw;
+	int oy = rem / a.ow, ox = rem - oy * a.ow;
+	return (int64_t)b * v.s0 + (int64_t)oy * v.s1 + (int64_t)ox * v.s2;
+}
+
+__device__ __forceinline__ float epi(const ConvArgs &a, float v, int n, int64_t zrow) {
+	if (!a.epilogue)
+		return v;
+	v += a.bias[n];
+	if (a.residual)
+		v += ldf(a.arena, a.z, zrow + n);
+	return rl_act(a.act, v, a.alpha, a.beta);
+}
+
+template <typename TO> __device__ __forceinline__ void store_out(char *arena, const View &y, int64_t i, float v);
+template <> __device__ __forceinline__ void store_out<__half>(char *arena, const View &y, int64_t i, float v) {
+	reinterpret_cast<__half *>(arena + y.off)[i] = __float2half_rn(v);
+}
+template <> __device__ __forceinline__ void store_out<float>(char *arena, const View &y, int64_t i, float v) {
+	reinterpret_cast<float *>(arena + y.off)[i] = v;
+}
+
+// ---------------------------------------------------------------- FP16, tensor cores
+
+#define HBM 128
+#define HBK 32
+#define HLDA (HBK + 8)
+
+template <int BN> struct HSmem {
+	static constexpr int LDB = BN + 8;
+	static constexpr int LDC = BN + 4;
+	static constexpr int A = HBM * HLDA;
+	static constexpr int B = HBK * LDB;
+	static constexpr int STAGE = A + B; // halves
+	static constexpr int AB_BYTES = 2 * STAGE * 2;
+	static constexpr int C_BYTES = HBM * LDC * 4;
+	static constexpr int BYTES = AB_BYTES > C_BYTES ? AB_BYTES : C_BYTES;
+};
+
+// load8 reads 8 consecutive K elements of row r into v (zero outside the input).
+template <bool VEC>
+__device__ __forceinline__ void load_a8(const ConvArgs &a, const RowInfo &r, int k, uint4 &out) {
+	const __half *x = reinterpret_cast<const __half *>(a.arena + a.x.off);
+	__align__(16) __half v[8];
+	if (VEC) {
+		// the 8 channels share one tap: cin % 8 == 0
+		*reinterpret_cast<uint4 *>(v) = make_uint4(0, 0, 0, 0);
+		if (r.valid && k < a.K) {
+			int tap = k / a.cin, ci = k - tap * a.cin;
+			int ky = tap / a.kw, kx = tap - ky * a.kw;
+			int iy = r.iy0 + ky * a.dh, ix = r.ix0 + kx * a.dw;
+			if (iy >= 0 && iy < a.x.h && ix >= 0 && ix < a.x.w) {
+				const __half *p = x + r.base + (int64_t)iy * a.x.s1 + (int64_t)ix * a.x.s2 + ci;
+				*reinterpret_cast<uint4 *>(v) = __ldg(reinterpret_cast<const uint4 *>(p));
+				if (a.scale) {
+					const float *s = reinterpret_cast<const float *>(a.arena + a.s.off) + (int64_t)r.b * a.s.s0 + ci;
+#pragma unroll
+					for (int j = 0; j < 8; j++)
+						v[j] = __float2half_rn(__half2float(v[j]) * s[j]);
+				}
+			}
+		}
+	} else {
+#pragma unroll
+		for (int j = 0; j < 8; j++) {
+			float f = 0.f;
+			int kk = k + j;
+			if (r.valid && kk < a.K) {
+				int tap = kk / a.cin, ci = kk - tap * a.cin;
+				int ky = tap / a.kw, kx = tap - ky * a.kw;
+				int iy = r.iy0 + ky * a.dh, ix = r.ix0 + kx * a.dw;
+				if (iy >= 0 && iy < a.x.h && ix >= 0 && ix < a.x.w) {
+					f = __half2float(x[r.base + (int64_t)iy * a.x.s1 + (int64_t)ix * a.x.s2 + (int64_t)ci * a.x.s3]);
+					if (a.scale)
+						f *= reinterpret_cast<const float *>(a.arena + a.s.off)[(int64_t)r.b * a.s.s0 + ci];
+				}
+			}
+			v[j] = __float2half_rn(f);
+		}
+	}
+	out = *reinterpret_cast<uint4 *>(v);
+}
+
+template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) conv_h(ConvArgs a) {
+	typedef HSmem<BN> S;
+	__shared__ __align__(128) unsigned char smem[S::BYTES];
+	__shared__ int64_t yrow[HBM], zrow[HBM];
+	__half *sm = reinterpret_cast<__half *>(smem);
+	const int t = threadIdx.x, warp = t >> 5;
+	const int m0 = blockIdx.x * HBM, n0 = blockIdx.y * BN;
+	const __half *w = reinterpret_cast<const __half *>(a.w);
+
+	// this thread loads A vectors (row t/4 + 32i, k offset (t%4)*8) and B vectors
+	const int kv = (t & 3) * 8;
+	RowInfo rows[4];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		rows[i] = row_info(a, m0 + (t >> 2) + 32 * i);
+	constexpr int BV = HBK * BN / 8; // B vectors per tile
+	constexpr int BPT = (BV + 127) / 128;
+
+	uint4 ra[4], rb[BPT];
+	auto load = [&](int k0) {
+#pragma unroll
+		for (int i = 0; i < 4; i++)
+			load_a8<VEC>(a, rows[i], k0 + kv, ra[i]);
+#pragma unroll
+		for (int i = 0; i < BPT; i++) {
+			int v = t + i * 128;
+			if (v < BV) {
+				int kr = v / (BN / 8), c8 = v - kr * (BN / 8);
+				rb[i] = __ldg(reinterpret_cast<const uint4 *>(w + (int64_t)(k0 + kr) * a.np + n0 + c8 * 8));
+			}
+		}
+	};
+	auto store = [&](int stage) {
+		__half *As = sm + stage * S::STAGE, *Bs = As + S::A;
+#pragma unroll
+		for (int i = 0; i < 4; i++)
+			*reinterpret_cast<uint4 *>(As + ((t >> 2) + 32 * i) * HLDA + kv) = ra[i];
+#pragma unroll
+		for (int i = 0; i < BPT; i++) {
+			int v = t + i * 128;
+			if (v < BV) {
+				int kr = v / (BN / 8), c8 = v - kr * (BN / 8);
+				*reinterpret_cast<uint4 *>(Bs + kr * S::LDB + c8 * 8) = rb[i];
+			}
+		}
+	};
+
+	constexpr int FN = BN / 16;
+	wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][FN];
+#pragma unroll
+	for (int i = 0; i < 2; i++)
+#pragma unroll
+		for (int j = 0; j < FN; j++)
+			wmma::fill_fragment(acc[i][j], 0.f);
+
+	const int KT = (a.K + HBK - 1) / HBK;
+	load(0);
+	store(0);
+	__syncthreads();
+	for (int kt = 0; kt < KT; kt++) {
+		if (kt + 1 < KT)
+			load((kt + 1) * HBK);
+		const __half *As = sm + (kt & 1) * S::STAGE, *Bs = As + S::A;
+#pragma unroll
+		for (int kk = 0; kk < HBK; kk += 16) {
+			wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+			wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[FN];
+#pragma unroll
+			for (int i = 0; i < 2; i++)
+				wmma::load_matrix_sync(fa[i], As + (warp * 32 + i * 16) * HLDA + kk, HLDA);
+#pragma unroll
+			for (int j = 0; j < FN; j++)
+				wmma::load_matrix_sync(fb[j], Bs + kk * S::LDB + j * 16, S::LDB);
+#pragma unroll
+			for (int i = 0; i < 2; i++)
+#pragma unroll
+				for (int j = 0; j < FN; j++)
+					wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+		}
+		if (kt + 1 < KT)
+			store((kt + 1) & 1);
+		__syncthreads();
+	}
+
+	// epilogue through shared memory
+	float *Cs = reinterpret_cast<float *>(smem);
+#pragma unroll
+	for (int i = 0; i < 2; i++)
+#pragma unroll
+		for (int j = 0; j < FN; j++)
+			wmma::store_matrix_sync(Cs + (warp * 32 + i * 16) * S::LDC + j * 16, acc[i][j], S::LDC, wmma::mem_row_major);
+	{
+		int m = m0 + t;
+		if (m < a.M) {
+			yrow[t] = out_row(a, a.y, m);
+			zrow[t] = a.residual ? out_row(a, a.z, m) : 0;
+		}
+	}
+	__syncthreads();
+	for (int e = t; e < HBM * BN; e += 128) {
+		int r = e / BN, c = e - r * BN;
+		int m = m0 + r, n = n0 + c;
+		if (m >= a.M || n >= a.N)
+			continue;
+		float v = epi(a, Cs[r * S::LDC + c], n, zrow[r]);
+		store_out<TO>(a.arena, a.y, yrow[r] + (int64_t)n * a.y.s3, v);
+	}
+}
+
+// ---------------------------------------------------------------- FP32, FFMA
+
+#define FBM 64
+#define FBN 64
+#define FBK 16
+
+__global__ void __launch_bounds__(256) conv_f(ConvArgs a) {
+	__shared__ __align__(16) float As[FBK][FBM + 4];
+	__shared__ __align__(16) float Bs[FBK][FBN];
+	const int t = threadIdx.x;
+	const int m0 = blockIdx.x * FBM, n0 = blockIdx.y * FBN;
+	const float *x = reinterpret_cast<const float *>(a.arena + a.x.off);
+	const float *w = reinterpret_cast<const float *>(a.w);
+	const int kk = t & 15;
+	RowInfo rows[4];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		rows[i] = row_info(a, m0 + (t >> 4) + 16 * i);
+	const int tx = t & 15, ty = t >> 4;
+	float acc[4][4];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+			acc[i][j] = 0.f;
+	for (int k0 = 0; k0 < a.K; k0 += FBK) {
+		int k = k0 + kk;
+		int tap = 0, ci = 0, ky = 0, kx = 0;
+		if (k < a.K) {
+			tap = k / a.cin, ci = k - tap * a.cin;
+			ky = tap / a.kw, kx = tap - ky * a.kw;
+		}
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			const RowInfo &r = rows[i];
+			float f = 0.f;
+			int iy = r.iy0 + ky * a.dh, ix = r.ix0 + kx * a.dw;
+			if (r.valid && k < a.K && iy >= 0 && iy < a.x.h && ix >= 0 && ix < a.x.w) {
+				f = x[r.base + (int64_t)iy * a.x.s1 + (int64_t)ix * a.x.s2 + (int64_t)ci * a.x.s3];
+				if (a.scale)
+					f *= reinterpret_cast<const float *>(a.arena + a.s.off)[(int64_t)r.b * a.s.s0 + ci];
+			}
+			As[kk][(t >> 4) + 16 * i] = f;
+		}
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			int kr = (t >> 6) + 4 * i, c = t & 63;
+			Bs[kr][c] = w[(int64_t)(k0 + kr) * a.np + n0 + c];
+		}
+		__syncthreads();
+#pragma unroll
+		for (int q = 0; q < FBK; q++) {
+			float4 av = *reinterpret_cast<const float4 *>(&As[q][ty * 4]);
+			float4 bv = *reinterpret_cast<const float4 *>(&Bs[q][tx * 4]);
+			float ar[4] = {av.x, av.y, av.z, av.w}, br[4] = {bv.x, bv.y, bv.z, bv.w};
+#pragma unroll
+			for (int i = 0; i < 4; i++)
+#pragma unroll
+				for (int j = 0; j < 4; j++)
+					acc[i][j] = fmaf(ar[i], br[j], acc[i][j]);
+		}
+		__syncthreads();
+	}
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		int m = m0 + ty * 4 + i;
+		if (m >= a.M)
+			continue;
+		int64_t yr = out_row(a, a.y, m), zr = a.residual ? out_row(a, a.z, m) : 0;
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			int n = n0 + tx * 4 + j;
+			if (n < a.N)
+				store_out<float>(a.arena, a.y, yr + (int64_t)n * a.y.s3, epi(a, acc[i][j], n, zr));
+		}
+	}
+}
+
+// ---------------------------------------------------------------- launch
+
+static bool aligned16(const View &v) {
+	return v.off % 16 == 0 && v.s0 % 8 == 0 && v.s1 % 8 == 0 && v.s2 % 8 == 0 && v.s3 == 1;
+}
+
+template <int BN, typename TO> static void go_h(const ConvArgs &a, bool vec, dim3 grid, cudaStream_t st) {
+	if (vec)
+		conv_h<BN, true, TO><<<grid, 128, 0, st>>>(a);
+	else
+		conv_h<BN, false, TO><<<grid, 128, 0, st>>>(a);
+}
+
+Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
+	const rl_op &d = op->d;
+	ConvArgs a;
+	a.arena = p->arena;
+	a.x = make_view(d.x, n);
+	a.y = make_view(d.y, n);
+	a.z = make_view(d.z, n);
+	a.s = make_view(d.s, n);
+	a.w = op->w;
+	a.bias = op->bias;
+	a.oh = a.y.h, a.ow = a.y.w, a.cin = a.x.c;
+	a.M = a.y.n * a.oh * a.ow;
+	a.K = d.kh * d.kw * a.cin;
+	a.N = a.y.c;
+	a.np = op->np;
+	a.kh = d.kh, a.kw = d.kw, a.sh = d.sh, a.sw = d.sw, a.dh = d.dh, a.dw = d.dw, a.pt = d.pad_t, a.pl = d.pad_l;
+	a.act = d.act, a.alpha = d.alpha, a.beta = d.beta;
+	a.residual = (d.flags & RL_OPF_RESIDUAL) != 0;
+	a.scale = (d.flags & RL_OPF_SCALE) != 0;
+	a.epilogue = epilogue;
+	if (a.M == 0 || a.N == 0)
+		return ok_status();
+	if (e->dtype == RL_F32) {
+		dim3 grid((a.M + FBM - 1) / FBM, (a.N + FBN - 1) / FBN);
+		conv_f<<<grid, 256, 0, p->stream>>>(a);
+	} else {
+		bool vec = a.cin % 8 == 0 && aligned16(a.x) && (!a.scale || (a.s.off % 16 == 0 && a.s.s0 % 4 == 0));
+		int bn = a.N <= 16 ? 16 : (a.N <= 32 ? 32 : 64);
+		dim3 grid((a.M + HBM - 1) / HBM, (a.N + bn - 1) / bn);
+		bool f32 = d.y.dtype == RL_F32;
+		switch (bn) {
+		case 16:
+			f32 ? go_h<16, float>(a, vec, grid, p->stream) : go_h<16, __half>(a, vec, grid, p->stream);
+			break;
+		case 32:
+			f32 ? go_h<32, float>(a, vec, grid, p->stream) : go_h<32, __half>(a, vec, grid, p->stream);
+			break;
+		default:
+			f32 ? go_h<64, float>(a, vec, grid, p->stream) : go_h<64, __half>(a, vec, grid, p->stream);
+		}
+	}
+	RL_CUDA(cudaGetLastError(), "launch convolution");
+	return ok_status();
+}
