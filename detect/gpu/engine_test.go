@@ -23,7 +23,7 @@ func TestReferenceTensors(t *testing.T) {
 			defer e.Close()
 			t.Logf("%s: %s", e.Name(), e.Stats())
 			for _, c := range cases {
-				copy(e.Input(0), refTensor(t, c.stem, "input_512.bin"))
+				copy(e.Input(0), refInput(t, c))
 				start := time.Now()
 				if err := e.Run(context.Background(), 1); err != nil {
 					t.Fatal(err)

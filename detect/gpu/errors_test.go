@@ -10,6 +10,7 @@ import (
 
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/gpu/gputest"
 	"roadlog/detect/internal/onnxcase"
 	"roadlog/detect/model"
 )
@@ -46,7 +47,7 @@ func TestLibraryErrors(t *testing.T) {
 	})
 	twinPath := buildTwin(t)
 	t.Run("abi", func(t *testing.T) {
-		_, err := New(g, Options{Library: filepath.Join(filepath.Dir(twinPath), "libabi99.so")})
+		_, err := New(g, Options{Library: filepath.Join(filepath.Dir(twinPath), gputest.NameABI99)})
 		if !errors.Is(err, ErrABI) || !strings.Contains(err.Error(), "99") {
 			t.Fatalf("got %v, want ErrABI naming version 99", err)
 		}
@@ -175,7 +176,7 @@ func TestPeakOverflow(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			copy(e.Input(0), refTensor(t, refCases[0].stem, "input_512.bin"))
+			copy(e.Input(0), refInput(t, refCases[0]))
 			p := e.Pipeline(0)
 			low := make([]float32, 80) // every class at threshold 0: thousands of peaks
 			pk, err := p.RunPeaks(context.Background(), 1, low, 100)

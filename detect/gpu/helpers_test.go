@@ -1,67 +1,31 @@
 package gpu
 
 import (
+	"context"
 	"encoding/binary"
-	"errors"
+	"image"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
+	"slices"
+	"strings"
 	"testing"
 
 	"roadlog/detect/centernet"
+	"roadlog/detect/gpu/gputest"
 	"roadlog/detect/model"
 	"roadlog/internal/shared"
 )
 
 // Two libraries implement the C ABI in these tests: the CPU twin
-// (testdata/stub/roadlog_gpu_stub.c, compiled with gcc here, so that the binding, the
+// (gputest/twin/roadlog_gpu_stub.c, compiled with gcc here, so that the binding, the
 // planner and the pre/post-processing contracts are tested on any machine) and, where a
 // GPU is, the CUDA library itself: ROADLOG_GPU_LIB names it (bin/libroadlog_gpu.so
 // after `make gpu`). Tests run once per library present.
 
-var twin struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
 // buildTwin compiles the CPU twin (and a variant claiming another ABI version) once.
-func buildTwin(t testing.TB) string {
-	t.Helper()
-	twin.once.Do(func() {
-		gcc, err := exec.LookPath("gcc")
-		if err != nil {
-			twin.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "roadlog-gpu-twin")
-		if err != nil {
-			twin.err = err
-			return
-		}
-		for _, v := range []struct{ out, def string }{{LibraryName, ""}, {"libabi99.so", "-DSTUB_ABI_VERSION=99"}} {
-			args := []string{"-O3", "-shared", "-fPIC", "-ffp-contract=off", "-Icuda", "-o", filepath.Join(dir, v.out),
-				"testdata/stub/roadlog_gpu_stub.c", "-lm"}
-			if v.def != "" {
-				args = append([]string{v.def}, args...)
-			}
-			if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-				twin.err = errors.Join(err, errors.New(string(out)))
-				return
-			}
-		}
-		twin.dir = dir
-	})
-	if twin.err != nil {
-		if errors.Is(twin.err, exec.ErrNotFound) {
-			t.Skip("gcc is not installed: the CPU twin of the GPU library cannot be built (apt-get install gcc)")
-		}
-		t.Fatalf("build the CPU twin: %v", twin.err)
-	}
-	return filepath.Join(twin.dir, LibraryName)
-}
+func buildTwin(t testing.TB) string { return gputest.Twin(t) }
 
 // testLib is one library under test.
 type testLib struct {
@@ -118,6 +82,22 @@ func readF32(t testing.TB, p string) []float32 {
 // refTensor reads a reference tensor, skipping when the corpus lacks it.
 func refTensor(t testing.TB, stem, file string) []float32 {
 	return readF32(t, filepath.Join(shared.Path(t, "testdata/reference/centernet/"+stem), file))
+}
+
+// refInput returns a reference image's exact network input: input_512.bin, or for a
+// PNG whose file is absent the CPU stretch pre-processing, which reproduces it bit for
+// bit (detect/centernet TestStretchMatchesReference).
+func refInput(t testing.TB, c refCase) []float32 {
+	t.Helper()
+	p := filepath.Join(shared.Path(t, "testdata/reference/centernet/"+c.stem), "input_512.bin")
+	if _, err := os.Stat(p); err == nil || !strings.HasSuffix(c.image, ".png") {
+		return readF32(t, p)
+	}
+	d := newCPUDetector(t, centernet.Config{Fit: centernet.FitStretch})
+	if _, err := d.Detect(context.Background(), []image.Image{loadImage(t, c.image)}); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(d.Engine().Input(0))
 }
 
 func maxAbs(a, b []float32) (float64, int) {

@@ -49,7 +49,7 @@ func TestNodeParity(t *testing.T) {
 		t.Skip("-short: the reference kernels take seconds")
 	}
 	g := centerNetGraph(t, 1)
-	input := refTensor(t, refCases[0].stem, "input_512.bin")
+	input := refInput(t, refCases[0])
 	start := time.Now()
 	ref := reference(t, g, input)
 	t.Logf("reference forward pass: %v", time.Since(start))

@@ -34,8 +34,6 @@ static int32_t cuda_code(cudaError_t err) {
 	case cudaErrorInsufficientDriver:
 	case cudaErrorNoKernelImageForDevice:
 	case cudaErrorUnsupportedPtxVersion:
-	case cudaErrorSystemDriverMismatch:
-	case cudaErrorCompatNotSupportedOnDevice:
 		return RL_ERR_DRIVER;
 	default:
 		return RL_ERR_CUDA;
@@ -227,7 +225,7 @@ Status launch_cublas(Engine *e, Pipe *p, Op *op, int n) {
 	cudaDataType_t ct = y.dtype == RL_F16 ? CUDA_R_16F : CUDA_R_32F;
 	cublasStatus_t st = cublasGemmEx(p->cublas, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, op->w, ab, op->np,
 	                                 p->arena + x.off, ab, x.s2, &zero, p->arena + y.off, ct, y.s2, CUBLAS_COMPUTE_32F,
-	                                 e->dtype == RL_F16 ? CUBLAS_GEMM_DEFAULT_TENSOR_OP : CUBLAS_GEMM_DEFAULT);
+	                                 CUBLAS_GEMM_DEFAULT);
 	if (st != CUBLAS_STATUS_SUCCESS)
 		return make_status(RL_ERR_LIBRARY, "cublasGemmEx %dx%dx%d: status %d", M, N, K, (int)st);
 	return launch_epilogue(e, p, op, n);
