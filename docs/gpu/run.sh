@@ -26,6 +26,7 @@ build() { (cd src && make -j8 OUT="$PWD/../bin" ARCHS="$ARCHS" "$@"); }
 	ldd bin/libroadlog_gpu.so
 } >"$OUT/build.txt" 2>&1
 tail -3 "$OUT/build.txt"
+[ -f bin/libroadlog_gpu.so ] || { grep -B2 -A8 -iE "error" "$OUT/build.txt" | head -60; exit 1; }
 export ROADLOG_GPU_LIB=$PWD/bin/libroadlog_gpu.so
 CUDNN_LIB=$(python3 -c "import nvidia.cudnn as c; print(list(c.__path__)[0] + '/lib')" 2>/dev/null)
 export LD_LIBRARY_PATH=${CUDNN_LIB}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}

@@ -5,14 +5,20 @@
 package gputest
 
 import (
+	_ "embed"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
+
+	"roadlog/detect/gpu/cuda"
 )
+
+//go:embed twin/roadlog_gpu_stub.c
+var twinSource []byte
 
 var twin struct {
 	once sync.Once
@@ -46,16 +52,30 @@ func build() {
 		twin.err = err
 		return
 	}
-	_, file, _, _ := runtime.Caller(0)
-	here := filepath.Dir(file)
 	dir, err := os.MkdirTemp("", "roadlog-gpu-twin")
 	if err != nil {
 		twin.err = err
 		return
 	}
+	// the twin's source and the library's headers, written out for gcc
+	src := filepath.Join(dir, "roadlog_gpu_stub.c")
+	err = os.WriteFile(src, twinSource, 0o644)
+	for _, h := range []string{"roadlog_gpu.h", "rl_math.h"} {
+		if err != nil {
+			break
+		}
+		var b []byte
+		if b, err = fs.ReadFile(cuda.Headers, h); err == nil {
+			err = os.WriteFile(filepath.Join(dir, h), b, 0o644)
+		}
+	}
+	if err != nil {
+		twin.err = err
+		return
+	}
 	for _, v := range []struct{ out, def string }{{Name, "-DSTUB_ABI_VERSION=1"}, {NameABI99, "-DSTUB_ABI_VERSION=99"}} {
-		args := []string{v.def, "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-I" + filepath.Join(here, "..", "cuda"),
-			"-o", filepath.Join(dir, v.out), filepath.Join(here, "twin", "roadlog_gpu_stub.c"), "-lm"}
+		args := []string{v.def, "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-I" + dir,
+			"-o", filepath.Join(dir, v.out), src, "-lm"}
 		if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 			twin.err = errors.Join(err, errors.New(string(out)))
 			return
