@@ -199,9 +199,37 @@ func BenchmarkNetwork(b *testing.B) {
 				b.ReportMetric(imgs/r, "x-torch")
 			}
 			results[v.name] = benchResult{imgs, p50, p99}
+			if v.runs == 1 && (v.name == "fp16/b8/fused-graph" || v.name == "fp16/b1/fused-graph" || v.name == "fp32/b8/fused-graph") {
+				printProfile(b, v.name, p, v.batch)
+			}
 		})
 	}
 	summary(results, rates)
+}
+
+// printProfile prints where one configuration's time goes, op by op (launched one by
+// one with events between them, so the sum exceeds a graph replay's time).
+func printProfile(b *testing.B, name string, p *Pipeline, n int) {
+	ops, err := p.Profile(n, 20)
+	if err != nil {
+		b.Logf("profile %s: %v", name, err)
+		return
+	}
+	byKind := map[string]float64{}
+	total := 0.0
+	for _, o := range ops {
+		k, _, _ := strings.Cut(o.Kind, " ")
+		byKind[k] += o.Ms
+		total += o.Ms
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Ms > ops[j].Ms })
+	fmt.Printf("\nprofile %s: %.3f ms in %d ops\n", name, total, len(ops))
+	for k, v := range byKind {
+		fmt.Printf("  %-16s %7.3f ms\n", k, v)
+	}
+	for _, o := range ops[:min(18, len(ops))] {
+		fmt.Printf("  %3d %-28s %-22s %7.4f ms  %s\n", o.Index, o.Kind, o.Out, o.Ms, o.Node)
+	}
 }
 
 func percentile(v []float64, p float64) float64 {

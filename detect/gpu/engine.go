@@ -439,3 +439,44 @@ func (p *Pipeline) readView(t *tview) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// OpTime is one op's share of a profiled run.
+type OpTime struct {
+	Index int
+	Node  string  // the IR node it comes from
+	Kind  string  // conv, depthwise, ...
+	Out   string  // output dims and type, e.g. "8x128x128x64 f16"
+	Ms    float64 // mean milliseconds
+}
+
+var opKinds = map[int32]string{opConv: "conv", opDW: "depthwise", opBinary: "binary", opUnary: "unary", opMean: "mean",
+	opSE: "squeeze-excite", opScale: "scale", opResize: "resize", opPool: "pool", opCopy: "copy"}
+
+// Profile runs the network reps times op by op (no graph) on n images and returns
+// every op's mean time: where the time goes.
+func (p *Pipeline) Profile(n, reps int) ([]OpTime, error) {
+	ops := p.e.p.ops
+	ms := make([]float32, len(ops))
+	ptr, k := p.b.ptr()
+	if err := status("rl_profile", p.e.l.profile(p.e.h, p.i, int32(n), int32(reps), &ms[0], ptr, k), &p.b); err != nil {
+		return nil, fmt.Errorf("profile gpu engine: %w", err)
+	}
+	out := make([]OpTime, len(ops))
+	for i, op := range ops {
+		d := op.op.Y.Dims
+		dt := "f32"
+		if op.op.Y.DType == rlF16 {
+			dt = "f16"
+		}
+		nb := d[0]
+		if op.op.Y.Batched != 0 {
+			nb = int32(n)
+		}
+		kind := opKinds[op.op.Kind]
+		if op.op.Kind == opConv || op.op.Kind == opDW {
+			kind += fmt.Sprintf(" %dx%d/%d cin %d", op.op.KH, op.op.KW, op.op.SH, op.op.X.Dims[3])
+		}
+		out[i] = OpTime{Index: i, Node: op.name, Kind: kind, Out: fmt.Sprintf("%dx%dx%dx%d %s", nb, d[1], d[2], d[3], dt), Ms: float64(ms[i])}
+	}
+	return out, nil
+}

@@ -22,6 +22,15 @@ func TestReferenceTensors(t *testing.T) {
 			}
 			defer e.Close()
 			t.Logf("%s: %s", e.Name(), e.Stats())
+			ops, err := e.Pipeline(0).Profile(1, 1)
+			if err != nil || len(ops) != len(e.p.ops) {
+				t.Fatalf("profile: %d ops, %v", len(ops), err)
+			}
+			for _, o := range ops {
+				if o.Ms < 0 || o.Kind == "" {
+					t.Fatalf("profile entry %+v", o)
+				}
+			}
 			for _, c := range cases {
 				copy(e.Input(0), refInput(t, c))
 				start := time.Now()

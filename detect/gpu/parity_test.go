@@ -77,6 +77,10 @@ func TestNodeParity(t *testing.T) {
 				if c.o.Precision == FP16 {
 					tol = 3e-2
 				}
+				if c.o.Precision == FP16 && c.o.Unfused {
+					// the raw accumulator is rounded to FP16 before bias and residual are added
+					tol = 6e-2
+				}
 				checkViews(t, e, g, ref, tol)
 			})
 		}

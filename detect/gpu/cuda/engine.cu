@@ -430,8 +430,9 @@ extern "C" int32_t rl_preprocess(rl_engine *eh, int32_t pi, int32_t n, const rl_
 	for (int j = 0; j < n; j++)
 		nonjpeg += imgs[j].format != RL_PIX_JPEG;
 	if (nonjpeg) {
-		cudaError_t ce = sync ? cudaMemcpy(p->dstaging, p->staging, (size_t)end, cudaMemcpyHostToDevice)
-		                      : cudaMemcpyAsync(p->dstaging, p->staging, (size_t)end, cudaMemcpyHostToDevice, p->stream);
+		cudaError_t ce = cudaMemcpyAsync(p->dstaging, p->staging, (size_t)end, cudaMemcpyHostToDevice, p->stream);
+		if (ce == cudaSuccess && sync)
+			ce = cudaStreamSynchronize(p->stream);
 		if (ce != cudaSuccess)
 			return report(cuda_status(ce, "upload staged pixels"), err, errlen);
 	}
@@ -528,8 +529,10 @@ extern "C" int32_t rl_run(rl_engine *eh, int32_t pi, int32_t n, int32_t source, 
 	if (source == RL_SRC_HOST) {
 		size_t b = (size_t)n * e->cfg.in_h * e->cfg.in_w * e->cfg.in_c * sizeof(float);
 		void *dst = e->dtype == RL_F16 ? (void *)p->dev_in : (void *)(p->arena + e->cfg.input_offset);
-		cudaError_t ce = sync ? cudaMemcpy(dst, p->host_in, b, cudaMemcpyHostToDevice)
-		                      : cudaMemcpyAsync(dst, p->host_in, b, cudaMemcpyHostToDevice, p->stream);
+		// (a pageable cudaMemcpy may return before its DMA lands: copy on the stream, then wait)
+		cudaError_t ce = cudaMemcpyAsync(dst, p->host_in, b, cudaMemcpyHostToDevice, p->stream);
+		if (ce == cudaSuccess && sync)
+			ce = cudaStreamSynchronize(p->stream);
 		if (ce != cudaSuccess)
 			return report(cuda_status(ce, "upload input"), err, errlen);
 		if (e->dtype == RL_F16) {
@@ -647,6 +650,52 @@ extern "C" int32_t rl_read(rl_engine *eh, int32_t pi, int64_t offset, int64_t by
 	if (ce != cudaSuccess)
 		return report(cuda_status(ce, "read arena"), err, errlen);
 	return RL_OK;
+}
+
+extern "C" int32_t rl_profile(rl_engine *eh, int32_t pi, int32_t n, int32_t reps, float *ms, char *err,
+                              int32_t errlen) {
+	Engine *e = (Engine *)eh;
+	if (!e->final || n < 1 || n > e->cfg.max_batch || reps < 1)
+		return report(make_status(RL_ERR_ARG, "profile %d images, %d repetitions", n, reps), err, errlen);
+	Pipe *p = &e->pipes[pi];
+	cudaSetDevice(e->cfg.device);
+	if (!e->cfg.batched_run)
+		n = e->cfg.max_batch;
+	cudaEvent_t *ev = (cudaEvent_t *)calloc((size_t)e->nops + 1, sizeof(cudaEvent_t));
+	if (!ev)
+		return report(make_status(RL_ERR_OOM, "events"), err, errlen);
+	Status s = ok_status();
+	for (int i = 0; i <= e->nops && s.code == RL_OK; i++) {
+		cudaError_t ce = cudaEventCreate(&ev[i]);
+		if (ce != cudaSuccess)
+			s = cuda_status(ce, "create event");
+	}
+	for (int i = 0; i < e->nops; i++)
+		ms[i] = 0;
+	for (int r = 0; r < reps && s.code == RL_OK; r++) {
+		for (int i = 0; i < e->nops && s.code == RL_OK; i++) {
+			cudaEventRecord(ev[i], p->stream);
+			s = launch_op(e, p, &e->ops[i], n);
+		}
+		if (s.code != RL_OK)
+			break;
+		cudaEventRecord(ev[e->nops], p->stream);
+		cudaError_t ce = cudaEventSynchronize(ev[e->nops]);
+		if (ce != cudaSuccess) {
+			s = cuda_status(ce, "profile");
+			break;
+		}
+		for (int i = 0; i < e->nops; i++) {
+			float t = 0;
+			cudaEventElapsedTime(&t, ev[i], ev[i + 1]);
+			ms[i] += t / (float)reps;
+		}
+	}
+	for (int i = 0; i <= e->nops; i++)
+		if (ev[i])
+			cudaEventDestroy(ev[i]);
+	free(ev);
+	return report(s, err, errlen);
 }
 
 extern "C" int32_t rl_info(rl_engine *eh, char *buf, int32_t len) {

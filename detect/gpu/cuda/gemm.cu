@@ -231,6 +231,49 @@ template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) 
 		}
 	}
 	__syncthreads();
+	// 8 channels per thread with 16-byte stores where the output (and residual) allow
+	bool wide = sizeof(TO) == 2 && a.N % 8 == 0 && a.y.s3 == 1 && (a.y.off & 15) == 0 && (a.y.s2 & 7) == 0 &&
+	            (a.y.s1 & 7) == 0 && (a.y.s0 & 7) == 0 &&
+	            (!a.residual || (a.z.dtype == RL_F16 && a.z.s3 == 1 && (a.z.off & 15) == 0 && (a.z.s2 & 7) == 0 &&
+	                             (a.z.s1 & 7) == 0 && (a.z.s0 & 7) == 0));
+	if (wide) {
+		for (int e = t; e < HBM * BN / 8; e += 128) {
+			int r = e / (BN / 8), c = (e - r * (BN / 8)) * 8;
+			int m = m0 + r, n = n0 + c;
+			if (m >= a.M || n >= a.N)
+				continue;
+			float v[8];
+#pragma unroll
+			for (int j = 0; j < 8; j++)
+				v[j] = Cs[r * S::LDC + c + j];
+			if (a.epilogue) {
+				float zv[8];
+				if (a.residual) {
+					uint4 u = *reinterpret_cast<const uint4 *>(reinterpret_cast<const __half *>(a.arena + a.z.off) + zrow[r] + n);
+					const __half2 *h2 = reinterpret_cast<const __half2 *>(&u);
+#pragma unroll
+					for (int j = 0; j < 4; j++) {
+						float2 f = __half22float2(h2[j]);
+						zv[2 * j] = f.x, zv[2 * j + 1] = f.y;
+					}
+				}
+#pragma unroll
+				for (int j = 0; j < 8; j++) {
+					float f = v[j] + a.bias[n + j];
+					if (a.residual)
+						f += zv[j];
+					v[j] = rl_act(a.act, f, a.alpha, a.beta);
+				}
+			}
+			__align__(16) __half h[8];
+#pragma unroll
+			for (int j = 0; j < 8; j++)
+				h[j] = __float2half_rn(v[j]);
+			*reinterpret_cast<uint4 *>(reinterpret_cast<__half *>(a.arena + a.y.off) + yrow[r] + n) =
+			    *reinterpret_cast<const uint4 *>(h);
+		}
+		return;
+	}
 	for (int e = t; e < HBM * BN; e += 128) {
 		int r = e / BN, c = e - r * BN;
 		int m = m0 + r, n = n0 + c;

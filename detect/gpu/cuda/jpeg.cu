@@ -20,6 +20,7 @@ static int32_t jcode(nvjpegStatus_t s) {
 	switch (s) {
 	case NVJPEG_STATUS_BAD_JPEG:
 	case NVJPEG_STATUS_JPEG_NOT_SUPPORTED:
+	case NVJPEG_STATUS_INCOMPLETE_BITSTREAM:
 		return RL_ERR_DECODE;
 	case NVJPEG_STATUS_ALLOCATOR_FAILURE:
 		return RL_ERR_OOM;
@@ -71,7 +72,10 @@ Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb) {
 		int comps = 0, ws[NVJPEG_MAX_COMPONENT], hs[NVJPEG_MAX_COMPONENT];
 		nvjpegChromaSubsampling_t sub;
 		const unsigned char *bits = p->staging + im.off[0];
-		JPG(nvjpegGetImageInfo(e->jpeg1, bits, (size_t)im.len, &comps, &sub, ws, hs), "read JPEG header");
+		nvjpegStatus_t hs0 = nvjpegGetImageInfo(e->jpeg1, bits, (size_t)im.len, &comps, &sub, ws, hs);
+		if (hs0 != NVJPEG_STATUS_SUCCESS) // a header nvJPEG cannot read is a bad bitstream
+			return make_status(hs0 == NVJPEG_STATUS_ALLOCATOR_FAILURE ? RL_ERR_OOM : RL_ERR_DECODE,
+			                   "image %d: read JPEG header (%lld bytes): nvJPEG status %d", j, (long long)im.len, (int)hs0);
 		if (ws[0] != im.width || hs[0] != im.height)
 			return make_status(RL_ERR_DECODE, "image %d: JPEG is %dx%d, expected %dx%d", j, ws[0], hs[0], im.width,
 			                   im.height);

@@ -24,71 +24,114 @@ template <typename T> __device__ __forceinline__ float tof(T v);
 template <> __device__ __forceinline__ float tof<float>(float v) { return v; }
 template <> __device__ __forceinline__ float tof<__half>(__half v) { return __half2float(v); }
 
-// One thread: VEC consecutive output channels of one output pixel.
+// Vector loads of VEC consecutive elements as floats.
+template <typename T, int VEC> struct Vec;
+template <> struct Vec<__half, 8> {
+	static __device__ __forceinline__ void load(const __half *p, float *o) {
+		uint4 u = __ldg(reinterpret_cast<const uint4 *>(p));
+		const __half2 *h = reinterpret_cast<const __half2 *>(&u);
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			float2 f = __half22float2(h[i]);
+			o[2 * i] = f.x, o[2 * i + 1] = f.y;
+		}
+	}
+};
+template <> struct Vec<__half, 2> {
+	static __device__ __forceinline__ void load(const __half *p, float *o) {
+		float2 f = __half22float2(*reinterpret_cast<const __half2 *>(p));
+		o[0] = f.x, o[1] = f.y;
+	}
+};
+template <> struct Vec<float, 4> {
+	static __device__ __forceinline__ void load(const float *p, float *o) {
+		float4 f = __ldg(reinterpret_cast<const float4 *>(p));
+		o[0] = f.x, o[1] = f.y, o[2] = f.z, o[3] = f.w;
+	}
+};
+template <> struct Vec<float, 2> {
+	static __device__ __forceinline__ void load(const float *p, float *o) {
+		float2 f = *reinterpret_cast<const float2 *>(p);
+		o[0] = f.x, o[1] = f.y;
+	}
+};
+
+// Grid (x: output columns x channel groups, y: output rows, z: images); one thread: VEC
+// consecutive output channels of one output pixel (VEC == 1: any multiplier and layout).
 template <typename T, int VEC> __global__ void dw_kernel(DwArgs a) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= a.total)
+	const unsigned CV = (unsigned)(a.y.c / VEC);
+	unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= CV * (unsigned)a.y.w)
 		return;
-	const int C = a.y.c, CV = C / VEC;
-	int cv = (int)(i % CV);
-	int64_t pix = i / CV;
-	int ox = (int)(pix % a.y.w);
-	int64_t r = pix / a.y.w;
-	int oy = (int)(r % a.y.h);
-	int b = (int)(r / a.y.h);
-	int oc = cv * VEC;
-	const T *x = reinterpret_cast<const T *>(a.arena + a.x.off);
+	const int ox = (int)(i / CV), oc = (int)(i - (unsigned)ox * CV) * VEC;
+	const int oy = blockIdx.y, b = blockIdx.z;
+	const int C = a.y.c;
+	const T *x = reinterpret_cast<const T *>(a.arena + a.x.off) + (int64_t)b * a.x.s0;
 	const T *w = reinterpret_cast<const T *>(a.w);
 	float acc[VEC];
 #pragma unroll
 	for (int v = 0; v < VEC; v++)
 		acc[v] = 0.f;
-	int64_t xb = (int64_t)b * a.x.s0;
 	for (int ky = 0; ky < a.kh; ky++) {
 		int iy = oy * a.sh - a.pt + ky * a.dh;
 		if (iy < 0 || iy >= a.x.h)
 			continue;
+		const T *row = x + (int64_t)iy * a.x.s1;
 		for (int kx = 0; kx < a.kw; kx++) {
 			int ix = ox * a.sw - a.pl + kx * a.dw;
 			if (ix < 0 || ix >= a.x.w)
 				continue;
-			const T *px = x + xb + (int64_t)iy * a.x.s1 + (int64_t)ix * a.x.s2;
-			const T *pw = w + (int64_t)(ky * a.kw + kx) * C + oc;
-			if (VEC == 2 && a.mult == 1) {
-				if (sizeof(T) == 2) {
-					float2 xv = __half22float2(*reinterpret_cast<const __half2 *>(px + oc));
-					float2 wv = __half22float2(*reinterpret_cast<const __half2 *>(pw));
-					acc[0] = fmaf(xv.x, wv.x, acc[0]);
-					acc[VEC - 1] = fmaf(xv.y, wv.y, acc[VEC - 1]);
-				} else {
-					float2 xv = *reinterpret_cast<const float2 *>(px + oc);
-					float2 wv = *reinterpret_cast<const float2 *>(pw);
-					acc[0] = fmaf(xv.x, wv.x, acc[0]);
-					acc[VEC - 1] = fmaf(xv.y, wv.y, acc[VEC - 1]);
-				}
-			} else {
+			const T *px = row + (int64_t)ix * a.x.s2;
+			const T *pw = w + (ky * a.kw + kx) * C + oc;
+			if constexpr (VEC > 1) {
+				float xv[VEC], wv[VEC];
+				Vec<T, VEC>::load(px + oc, xv);
+				Vec<T, VEC>::load(pw, wv);
 #pragma unroll
 				for (int v = 0; v < VEC; v++)
-					acc[v] = fmaf(tof<T>(px[(int64_t)((oc + v) / a.mult) * a.x.s3]), tof<T>(pw[v]), acc[v]);
+					acc[v] = fmaf(xv[v], wv[v], acc[v]);
+			} else {
+				acc[0] = fmaf(tof<T>(px[(int64_t)(oc / a.mult) * a.x.s3]), tof<T>(pw[0]), acc[0]);
 			}
 		}
 	}
 	int64_t yo = (int64_t)b * a.y.s0 + (int64_t)oy * a.y.s1 + (int64_t)ox * a.y.s2;
 	int64_t zo = (int64_t)b * a.z.s0 + (int64_t)oy * a.z.s1 + (int64_t)ox * a.z.s2;
+	const float *sc = a.scale ? reinterpret_cast<const float *>(a.arena + a.s.off) + (int64_t)b * a.s.s0 : nullptr;
+	float out[VEC];
 #pragma unroll
 	for (int v = 0; v < VEC; v++) {
 		int c = oc + v;
 		float f = acc[v];
-		if (a.scale)
-			f *= reinterpret_cast<const float *>(a.arena + a.s.off)[(int64_t)b * a.s.s0 + c / a.mult];
+		if (sc)
+			f *= sc[c / a.mult];
 		if (a.epilogue) {
 			f += a.bias[c];
 			if (a.residual)
 				f += ldf(a.arena, a.z, zo + c);
 			f = rl_act(a.act, f, a.alpha, a.beta);
 		}
-		stf(a.arena, a.y, yo + (int64_t)c * a.y.s3, f);
+		out[v] = f;
 	}
+	if constexpr (VEC == 8) {
+		if (a.y.s3 == 1 && a.y.dtype == RL_F16 && ((a.y.off / 2 + yo + oc) & 7) == 0) {
+			__align__(16) __half h[8];
+#pragma unroll
+			for (int v = 0; v < 8; v++)
+				h[v] = __float2half_rn(out[v]);
+			*reinterpret_cast<uint4 *>(reinterpret_cast<__half *>(a.arena + a.y.off) + yo + oc) =
+			    *reinterpret_cast<uint4 *>(h);
+			return;
+		}
+	}
+#pragma unroll
+	for (int v = 0; v < VEC; v++)
+		stf(a.arena, a.y, yo + (int64_t)(oc + v) * a.y.s3, out[v]);
+}
+
+static bool vec_ok(const View &v, int vec, int es) {
+	return v.s3 == 1 && v.c % vec == 0 && v.s2 % vec == 0 && v.s1 % vec == 0 && v.s0 % vec == 0 &&
+	       v.off % (vec * es) == 0;
 }
 
 static Status launch_dw(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
@@ -101,24 +144,34 @@ static Status launch_dw(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 	a.mult = d.mult > 0 ? d.mult : 1;
 	a.act = d.act, a.alpha = d.alpha, a.beta = d.beta;
 	a.residual = (d.flags & RL_OPF_RESIDUAL) != 0, a.scale = (d.flags & RL_OPF_SCALE) != 0, a.epilogue = epilogue;
-	int es = e->dtype == RL_F16 ? 2 : 4;
-	bool vec = a.y.c % 2 == 0 && a.mult == 1 && a.x.s3 == 1 && a.x.s2 % 2 == 0 && a.x.s1 % 2 == 0 && a.x.s0 % 2 == 0 &&
-	           a.x.off % (2 * es) == 0;
-	int64_t pix = (int64_t)a.y.n * a.y.h * a.y.w;
-	a.total = pix * (vec ? a.y.c / 2 : a.y.c);
-	if (a.total == 0)
+	a.total = 0;
+	if (a.y.n == 0 || a.y.h == 0 || a.y.w == 0 || a.y.c == 0)
 		return ok_status();
-	unsigned g = blocks(a.total, 256);
+	int es = e->dtype == RL_F16 ? 2 : 4;
+	int vec = 1;
+	if (a.mult == 1) {
+		int wide = e->dtype == RL_F16 ? 8 : 4;
+		if (vec_ok(a.x, wide, es) && a.y.c % wide == 0)
+			vec = wide;
+		else if (vec_ok(a.x, 2, es) && a.y.c % 2 == 0)
+			vec = 2;
+	}
+	unsigned cols = (unsigned)(a.y.c / vec) * (unsigned)a.y.w;
+	dim3 grid((cols + 127) / 128, a.y.h, a.y.n);
 	if (e->dtype == RL_F16) {
-		if (vec)
-			dw_kernel<__half, 2><<<g, 256, 0, p->stream>>>(a);
+		if (vec == 8)
+			dw_kernel<__half, 8><<<grid, 128, 0, p->stream>>>(a);
+		else if (vec == 2)
+			dw_kernel<__half, 2><<<grid, 128, 0, p->stream>>>(a);
 		else
-			dw_kernel<__half, 1><<<g, 256, 0, p->stream>>>(a);
+			dw_kernel<__half, 1><<<grid, 128, 0, p->stream>>>(a);
 	} else {
-		if (vec)
-			dw_kernel<float, 2><<<g, 256, 0, p->stream>>>(a);
+		if (vec == 4)
+			dw_kernel<float, 4><<<grid, 128, 0, p->stream>>>(a);
+		else if (vec == 2)
+			dw_kernel<float, 2><<<grid, 128, 0, p->stream>>>(a);
 		else
-			dw_kernel<float, 1><<<g, 256, 0, p->stream>>>(a);
+			dw_kernel<float, 1><<<grid, 128, 0, p->stream>>>(a);
 	}
 	RL_CUDA(cudaGetLastError(), "launch depthwise convolution");
 	return ok_status();
@@ -137,16 +190,14 @@ struct EwArgs {
 	int64_t total;
 };
 
+// Grid (x: columns x channels, y: rows, z: images): one thread per element.
 __global__ void ew_kernel(EwArgs a) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= a.total)
+	unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+	const unsigned C = (unsigned)a.y.c;
+	if (i >= C * (unsigned)a.y.w)
 		return;
-	int c = (int)(i % a.y.c);
-	int64_t r = i / a.y.c;
-	int xw = (int)(r % a.y.w);
-	r /= a.y.w;
-	int yh = (int)(r % a.y.h);
-	int b = (int)(r / a.y.h);
+	const int xw = (int)(i / C), c = (int)(i - (unsigned)xw * C);
+	const int yh = blockIdx.y, b = blockIdx.z;
 	int64_t yi = vidx(a.y, b, yh, xw, c);
 	float v;
 	switch (a.kind) {
@@ -174,6 +225,8 @@ __global__ void ew_kernel(EwArgs a) {
 	stf(a.arena, a.y, yi, rl_act(a.act, v, a.alpha, a.beta));
 }
 
+static dim3 ew_grid(const View &y, unsigned t) { return dim3(((unsigned)y.w * (unsigned)y.c + t - 1) / t, y.h, y.n); }
+
 static Status launch_ew(Engine *, Pipe *p, Op *op, int n) {
 	const rl_op &d = op->d;
 	EwArgs a;
@@ -185,7 +238,7 @@ static Status launch_ew(Engine *, Pipe *p, Op *op, int n) {
 	a.total = (int64_t)a.y.n * a.y.h * a.y.w * a.y.c;
 	if (a.total == 0)
 		return ok_status();
-	ew_kernel<<<blocks(a.total, 256), 256, 0, p->stream>>>(a);
+	ew_kernel<<<ew_grid(a.y, 256), 256, 0, p->stream>>>(a);
 	RL_CUDA(cudaGetLastError(), "launch elementwise op");
 	return ok_status();
 }
@@ -201,7 +254,7 @@ Status launch_epilogue(Engine *, Pipe *p, Op *op, int n) {
 	a.total = (int64_t)a.y.n * a.y.h * a.y.w * a.y.c;
 	if (a.total == 0)
 		return ok_status();
-	ew_kernel<<<blocks(a.total, 256), 256, 0, p->stream>>>(a);
+	ew_kernel<<<ew_grid(a.y, 256), 256, 0, p->stream>>>(a);
 	RL_CUDA(cudaGetLastError(), "launch conv epilogue");
 	return ok_status();
 }
@@ -304,16 +357,12 @@ struct ResizeArgs {
 };
 
 __global__ void resize_kernel(ResizeArgs a) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= a.total)
+	const unsigned CG = (unsigned)(a.y.c + 7) / 8;
+	unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= CG * (unsigned)a.y.w)
 		return;
-	int CG = (a.y.c + 7) / 8;
-	int cg = (int)(i % CG);
-	int64_t pix = i / CG;
-	int ox = (int)(pix % a.y.w);
-	int64_t r = pix / a.y.w;
-	int oy = (int)(r % a.y.h);
-	int b = (int)(r / a.y.h);
+	const int ox = (int)(i / CG), cg = (int)(i - (unsigned)ox * CG);
+	const int oy = blockIdx.y, b = blockIdx.z;
 	double sy = rl_resize_coord(a.coord, oy, a.x.h, a.y.h, a.rh);
 	double sx = rl_resize_coord(a.coord, ox, a.x.w, a.y.w, a.rw);
 	int c0 = cg * 8, c1 = min(c0 + 8, a.y.c);
@@ -347,7 +396,7 @@ static Status launch_resize(Engine *, Pipe *p, Op *op, int n) {
 	a.total = (int64_t)a.y.n * a.y.h * a.y.w * ((a.y.c + 7) / 8);
 	if (a.total == 0)
 		return ok_status();
-	resize_kernel<<<blocks(a.total, 256), 256, 0, p->stream>>>(a);
+	resize_kernel<<<ew_grid(View{0, a.y.n, a.y.h, a.y.w, (a.y.c + 7) / 8, 0, 0, 0, 0, 0}, 256), 256, 0, p->stream>>>(a);
 	RL_CUDA(cudaGetLastError(), "launch resize");
 	return ok_status();
 }
@@ -362,15 +411,12 @@ struct PoolArgs {
 };
 
 __global__ void pool_kernel(PoolArgs a) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= a.total)
+	unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+	const unsigned C = (unsigned)a.y.c;
+	if (i >= C * (unsigned)a.y.w)
 		return;
-	int c = (int)(i % a.y.c);
-	int64_t r = i / a.y.c;
-	int ox = (int)(r % a.y.w);
-	r /= a.y.w;
-	int oy = (int)(r % a.y.h);
-	int b = (int)(r / a.y.h);
+	const int ox = (int)(i / C), c = (int)(i - (unsigned)ox * C);
+	const int oy = blockIdx.y, b = blockIdx.z;
 	float acc = a.avg ? 0.f : -INFINITY;
 	int cnt = 0;
 	for (int ky = 0; ky < a.kh; ky++) {
@@ -404,7 +450,7 @@ static Status launch_pool(Engine *, Pipe *p, Op *op, int n) {
 	a.total = (int64_t)a.y.n * a.y.h * a.y.w * a.y.c;
 	if (a.total == 0)
 		return ok_status();
-	pool_kernel<<<blocks(a.total, 256), 256, 0, p->stream>>>(a);
+	pool_kernel<<<ew_grid(a.y, 256), 256, 0, p->stream>>>(a);
 	RL_CUDA(cudaGetLastError(), "launch pool");
 	return ok_status();
 }
@@ -459,13 +505,11 @@ Status launch_input_convert(Engine *e, Pipe *p, int n) {
 // One thread: one output pixel (3 channels) of one image; zero outside the fitted area.
 template <typename T>
 __global__ void preprocess_kernel(const ImgDesc *imgs, T *out, int H, int W, int n) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= (int64_t)n * H * W)
+	int ox = blockIdx.x * blockDim.x + threadIdx.x;
+	if (ox >= W)
 		return;
-	int ox = (int)(i % W);
-	int64_t r = i / W;
-	int oy = (int)(r % H);
-	int j = (int)(r / H);
+	const int oy = blockIdx.y, j = blockIdx.z;
+	const int64_t i = ((int64_t)j * H + oy) * W + ox;
 	const ImgDesc &d = imgs[j];
 	const rl_image &im = d.im;
 	T *o = out + i * 3;
@@ -487,13 +531,12 @@ __global__ void preprocess_kernel(const ImgDesc *imgs, T *out, int H, int W, int
 
 Status launch_preprocess(Engine *e, Pipe *p, int n, const void *descs_dev) {
 	int H = e->cfg.in_h, W = e->cfg.in_w;
-	int64_t k = (int64_t)n * H * W;
 	const ImgDesc *d = reinterpret_cast<const ImgDesc *>(descs_dev);
 	if (e->dtype == RL_F16)
-		preprocess_kernel<__half><<<blocks(k, 256), 256, 0, p->stream>>>(
+		preprocess_kernel<__half><<<dim3((W + 127) / 128, H, n), 128, 0, p->stream>>>(
 		    d, reinterpret_cast<__half *>(p->arena + e->cfg.input_offset), H, W, n);
 	else
-		preprocess_kernel<float><<<blocks(k, 256), 256, 0, p->stream>>>(
+		preprocess_kernel<float><<<dim3((W + 127) / 128, H, n), 128, 0, p->stream>>>(
 		    d, reinterpret_cast<float *>(p->arena + e->cfg.input_offset), H, W, n);
 	RL_CUDA(cudaGetLastError(), "launch pre-processing");
 	return ok_status();
@@ -506,19 +549,16 @@ Status launch_preprocess(Engine *e, Pipe *p, int n, const void *descs_dev) {
 // (~orderable(score) << 32) | index.
 __global__ void peak_candidates(const float *kp, int64_t istride, int H, int W, int C, const float *thr, int n,
                                 int32_t *count, uint64_t *cand) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	int64_t per = (int64_t)H * W * C;
-	if (i >= per * n)
+	unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= (unsigned)W * (unsigned)C)
 		return;
-	int b = (int)(i / per);
-	int64_t k = i - (int64_t)b * per;
+	const int x = (int)(i / (unsigned)C), c = (int)(i - (unsigned)x * (unsigned)C);
+	const int y = blockIdx.y, b = blockIdx.z;
 	const float *m = kp + (int64_t)b * istride;
+	const int64_t k = ((int64_t)y * W + x) * C + c;
 	float v = m[k];
-	int c = (int)(k % C);
 	if (!(v > thr[c]))
 		return;
-	int64_t cell = k / C;
-	int y = (int)(cell / W), x = (int)(cell % W);
 	for (int yy = max(y - 1, 0); yy <= min(y + 1, H - 1); yy++)
 		for (int xx = max(x - 1, 0); xx <= min(x + 1, W - 1); xx++)
 			if (m[((int64_t)yy * W + xx) * C + c] > v)
@@ -588,8 +628,7 @@ Status launch_peaks(Engine *e, Pipe *p, int n, int kp, int wh, int top_k) {
 	const rl_tensor &tk = e->outs[kp], &tw = e->outs[wh];
 	int H = tk.dims[1], W = tk.dims[2], C = tk.dims[3];
 	RL_CUDA(cudaMemsetAsync(p->cand_count, 0, sizeof(int32_t) * (size_t)n, p->stream), "clear peak counts");
-	int64_t total = (int64_t)n * H * W * C;
-	peak_candidates<<<blocks(total, 256), 256, 0, p->stream>>>(
+	peak_candidates<<<dim3(((unsigned)W * C + 255) / 256, H, n), 256, 0, p->stream>>>(
 	    reinterpret_cast<const float *>(p->arena + tk.offset), tk.strides[0], H, W, C, p->thr_dev, n, p->cand_count,
 	    p->cand);
 	RL_CUDA(cudaGetLastError(), "launch peak candidates");

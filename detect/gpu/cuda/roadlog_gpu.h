@@ -272,6 +272,10 @@ int64_t rl_peaks_offset(rl_engine *e);
  * tests that compare every intermediate tensor) and waits. */
 int32_t rl_read(rl_engine *e, int32_t p, int64_t offset, int64_t bytes, void *host, char *err, int32_t errlen);
 
+/* rl_profile runs the network reps times op by op on pipeline p for n images, timing
+ * every op with events, and writes each op's mean milliseconds to ms[nops]. */
+int32_t rl_profile(rl_engine *e, int32_t p, int32_t n, int32_t reps, float *ms, char *err, int32_t errlen);
+
 /* rl_info describes the engine (device, precision, back ends, memory) into buf. */
 int32_t rl_info(rl_engine *e, char *buf, int32_t len);
 

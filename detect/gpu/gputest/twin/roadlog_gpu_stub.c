@@ -612,6 +612,32 @@ int32_t rl_read(rl_engine *e, int32_t p, int64_t offset, int64_t bytes, void *ho
 	return RL_OK;
 }
 
+#include <time.h>
+
+int32_t rl_profile(rl_engine *e, int32_t p, int32_t n, int32_t reps, float *ms, char *err, int32_t errlen) {
+	if (!e->final || n < 1 || n > e->cfg.max_batch || reps < 1)
+		return fail(err, errlen, RL_ERR_ARG, "profile %d images, %d repetitions", n, reps);
+	for (int i = 0; i < e->nops; i++)
+		ms[i] = 0;
+	for (int r = 0; r < reps; r++)
+		for (int i = 0; i < e->nops; i++) {
+			struct timespec a, b;
+			int saved = e->nops;
+			opd_t keep = e->ops[0];
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			e->ops[0] = e->ops[i];
+			e->nops = 1;
+			int32_t st = rl_run(e, p, n, RL_SRC_DEVICE, err, errlen);
+			e->nops = saved;
+			e->ops[0] = keep;
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			if (st != RL_OK)
+				return st;
+			ms[i] += (float)((b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6) / (float)reps;
+		}
+	return RL_OK;
+}
+
 int32_t rl_info(rl_engine *e, char *buf, int32_t len) {
 	return snprintf(buf, (size_t)len, "gpu-twin (CPU) %s ×%d", e->cfg.precision == RL_PREC_FP16 ? "fp16" : "fp32",
 	                e->cfg.pipelines);
