@@ -106,6 +106,8 @@ type netVariant struct {
 
 var netVariants = []netVariant{
 	{"fp16/b8/fused-graph", Options{}, 8, 1, "float16/8/graph"},
+	{"fp16/b8/own-graph", Options{Conv: ConvOwn}, 8, 1, ""},
+	{"fp16/b1/own-graph", Options{Conv: ConvOwn}, 1, 1, ""},
 	{"fp16/b1/fused-graph", Options{}, 1, 1, "float16/1/graph"},
 	{"fp16/8xb1/fused-graph", Options{}, 1, 8, ""},
 	{"fp32/b8/fused-graph", Options{Precision: FP32}, 8, 1, "float32/8/graph"},
@@ -257,8 +259,10 @@ func summary(r map[string]benchResult, torch map[string]float64) {
 		{"CUDA graph vs launches (batch 8)", "fp16/b8/fused-graph", "fp16/b8/fused-launches"},
 		{"CUDA graph vs launches (batch 1)", "fp16/b1/fused-graph", "fp16/b1/fused-launches"},
 		{"batch 8 vs 8x batch 1", "fp16/b8/fused-graph", "fp16/8xb1/fused-graph"},
-		{"own convs vs cuBLAS (batch 8)", "fp16/b8/fused-graph", "fp16/b8/cublas-graph"},
-		{"own convs vs cuDNN (batch 8)", "fp16/b8/fused-graph", "fp16/b8/cudnn-graph"},
+		{"auto-tuned vs own convs (batch 8)", "fp16/b8/fused-graph", "fp16/b8/own-graph"},
+		{"auto-tuned vs own convs (batch 1)", "fp16/b1/fused-graph", "fp16/b1/own-graph"},
+		{"auto-tuned vs cuBLAS (batch 8)", "fp16/b8/fused-graph", "fp16/b8/cublas-graph"},
+		{"auto-tuned vs cuDNN (batch 8)", "fp16/b8/fused-graph", "fp16/b8/cudnn-graph"},
 	}
 	for _, row := range rows {
 		fmt.Printf("%-33s %-24s %-24s %s  (%.0f vs %.0f img/s)\n", row[0], row[1], row[2], ratio(row[1], row[2]), r[row[1]].imgs, r[row[2]].imgs)

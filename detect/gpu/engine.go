@@ -52,23 +52,42 @@ type ConvBackend int
 
 // Convolution back ends.
 const (
-	ConvOwn    ConvBackend = 0 // fused implicit-GEMM kernels of the library (tensor cores in FP16)
-	ConvCUBLAS ConvBackend = 1 // cuBLAS GEMM for 1x1 convolutions, epilogue kernel after
-	ConvCuDNN  ConvBackend = 2 // cuDNN, with bias+ReLU fused by cuDNN where it can
+	// ConvAuto times every convolution on the first run with each back end that can run
+	// it (the library's fused kernels, cuBLAS, cuDNN) and keeps the fastest.
+	ConvAuto   ConvBackend = 0
+	ConvOwn    ConvBackend = 1 // fused implicit-GEMM kernels of the library (tensor cores in FP16)
+	ConvCUBLAS ConvBackend = 2 // cuBLAS GEMM for 1x1 convolutions, epilogue kernel after
+	ConvCuDNN  ConvBackend = 3 // cuDNN, with bias+ReLU fused by cuDNN where it can
 )
+
+// rl returns the library's RL_CONV_* number.
+func (c ConvBackend) rl() int32 {
+	switch c {
+	case ConvOwn:
+		return 0
+	case ConvCUBLAS:
+		return 1
+	case ConvCuDNN:
+		return 2
+	}
+	return 3
+}
 
 func (c ConvBackend) String() string {
 	switch c {
+	case ConvOwn:
+		return "own"
 	case ConvCUBLAS:
 		return "cublas"
 	case ConvCuDNN:
 		return "cudnn"
 	}
-	return "own"
+	return "auto"
 }
 
 // Options configure an engine. The zero value is the fast configuration: FP16, the
-// library's fused convolutions, graph-level fusions, CUDA graphs, one pipeline.
+// fastest convolution back end per layer, graph-level fusions, CUDA graphs, one
+// pipeline.
 type Options struct {
 	// Library is the path of libroadlog_gpu.so; empty searches $ROADLOG_GPU_LIB, the
 	// executable's folder, ../lib beside it, then the dynamic loader's path.
@@ -159,7 +178,7 @@ func newEngine(g *model.Graph, o Options, po planOptions) (*Engine, error) {
 func (e *Engine) build() error {
 	p, o, l := e.p, e.o, e.l
 	cfg := rlConfig{Device: int32(o.Device), MaxBatch: int32(p.batch), Precision: p.dtype,
-		Pipelines: int32(max(o.Pipelines, 1)), Conv: int32(o.Conv), ArenaBytes: p.arena,
+		Pipelines: int32(max(o.Pipelines, 1)), Conv: o.Conv.rl(), ArenaBytes: p.arena,
 		InputOffset: p.input.tensor().Offset, InH: int32(p.inShape[1]), InW: int32(p.inShape[2]), InC: int32(p.inShape[3])}
 	if o.Unfused {
 		cfg.Flags |= cfgUnfused

@@ -123,7 +123,7 @@ func (pl *planner) emitSE(n *model.Node, grp *seGroup, x *tview) error {
 		b2 = f2.In[2].Const.Float32s()
 	}
 	p := pl.add(n, op, x, nil, nil, sc, f1.In[1].Const.Float32s(), b1, f2.In[1].Const.Float32s(), b2)
-	p.scratch = pl.newBuf(int64(d[0]) * int64(c) * 4)
+	p.scratch = pl.newBuf(int64(d[0]) * int64(c+hidden) * 4) // channel sums (zeroed after use), then the hidden layer
 	p.scratch.pinned = true
 	return nil
 }

@@ -203,7 +203,9 @@ Status cudnn_prepare_op(Engine *e, Op *op) {
 		e->cudnn_fallback++;
 		return ok_status();
 	}
-	op->backend = RL_CONV_CUDNN;
+	op->cudnn_ok = 1;
+	if (e->cfg.conv == RL_CONV_CUDNN)
+		op->backend = RL_CONV_CUDNN;
 	return ok_status();
 }
 
@@ -215,7 +217,7 @@ Status cudnn_pipe_init(Engine *e, Pipe *p) {
 	DNN(cudnnCreateTensorDescriptor(&p->tz), "create tensor descriptor");
 	size_t ws = 0;
 	for (int i = 0; i < e->nops; i++)
-		if (e->ops[i].backend == RL_CONV_CUDNN && e->ops[i].cudnn_ws > ws)
+		if (e->ops[i].cudnn_ok && e->ops[i].cudnn_ws > ws)
 			ws = e->ops[i].cudnn_ws;
 	if (ws) {
 		RL_CUDA(cudaMalloc(&p->cudnn_ws, ws), "allocate cuDNN workspace");

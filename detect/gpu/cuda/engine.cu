@@ -174,6 +174,7 @@ extern "C" int32_t rl_create(const rl_config *cfg, rl_engine **out, char *err, i
 		return report(make_status(RL_ERR_OOM, "engine struct"), err, errlen);
 	e->cfg = *cfg;
 	e->dtype = cfg->precision == RL_PREC_FP16 ? RL_F16 : RL_F32;
+	e->tune_mu = new std::mutex();
 	Status s = select_device(cfg->device, &e->prop);
 	if (s.code == RL_OK)
 		s = kernels_check(e->prop);
@@ -182,6 +183,8 @@ extern "C" int32_t rl_create(const rl_config *cfg, rl_engine **out, char *err, i
 		                e->prop.major, e->prop.minor);
 	if (s.code == RL_OK && cfg->conv == RL_CONV_CUDNN)
 		s = cudnn_init(e);
+	if (s.code == RL_OK && cfg->conv == RL_CONV_AUTO && cudnn_init(e).code != RL_OK)
+		e->cudnn_ok = 0; // auto: cuDNN is one candidate of three
 	for (int i = 0; i < cfg->pipelines && s.code == RL_OK; i++) {
 		s = create_pipe(e, &e->pipes[i]);
 		if (s.code != RL_OK)
@@ -259,12 +262,13 @@ extern "C" int32_t rl_add_op(rl_engine *eh, const rl_op *op, const float *w0, co
 		s = upload_conv_weights(e, o, w0);
 		if (s.code == RL_OK)
 			s = upload_constant(e, (void **)&o->bias, w1, cout, 0);
-		if (s.code == RL_OK && e->cfg.conv == RL_CONV_CUBLAS && cublas_fits(e, o)) {
+		o->cublas_ok = cublas_fits(e, o);
+		if (s.code == RL_OK && e->cfg.conv == RL_CONV_CUBLAS && o->cublas_ok) {
 			o->backend = RL_CONV_CUBLAS;
 			e->cublas_ops++;
 		}
-		if (s.code == RL_OK && e->cfg.conv == RL_CONV_CUDNN)
-			s = cudnn_prepare_op(e, o); // sets backend, or leaves ours where cuDNN cannot
+		if (s.code == RL_OK && (e->cfg.conv == RL_CONV_CUDNN || (e->cfg.conv == RL_CONV_AUTO && e->cudnn_ok)))
+			s = cudnn_prepare_op(e, o); // marks it cuDNN-capable (and cuDNN's under RL_CONV_CUDNN)
 		break;
 	case RL_OP_DW:
 		if (!w0 || !w1)
@@ -280,6 +284,16 @@ extern "C" int32_t rl_add_op(rl_engine *eh, const rl_op *op, const float *w0, co
 			if (!w[i])
 				return report(make_status(RL_ERR_ARG, "squeeze-excitation constant %d missing", i), err, errlen);
 			s = upload_constant(e, (void **)&o->se[i], w[i], k[i], 0);
+		}
+		if (s.code == RL_OK) { // the first FC read row by row: [hidden][C]
+			float *t = (float *)malloc(sizeof(float) * (size_t)k[0]);
+			if (!t)
+				return report(make_status(RL_ERR_OOM, "host memory"), err, errlen);
+			for (int c = 0; c < cin; c++)
+				for (int r = 0; r < op->hidden; r++)
+					t[(int64_t)r * cin + c] = w0[(int64_t)c * op->hidden + r];
+			s = upload_constant(e, (void **)&o->se_t, t, k[0], 0);
+			free(t);
 		}
 		break;
 	}
@@ -331,7 +345,7 @@ extern "C" int32_t rl_finalize(rl_engine *eh, char *err, int32_t errlen) {
 					return report(cuda_status(ce, "allocate pinned output buffer"), err, errlen);
 			}
 		}
-		if (e->cfg.conv == RL_CONV_CUDNN) {
+		if (e->cfg.conv == RL_CONV_CUDNN || (e->cfg.conv == RL_CONV_AUTO && e->cudnn_ok)) {
 			Status s = cudnn_pipe_init(e, p);
 			if (s.code != RL_OK)
 				return report(s, err, errlen);
@@ -489,8 +503,57 @@ static Status enqueue_ops(Engine *e, Pipe *p, int n, int sync) {
 	return ok_status();
 }
 
+// autotune times every convolution on each back end that can run it (the network has
+// just run once, so the arena holds real activations) and keeps the fastest.
+static Status autotune(Engine *e, Pipe *p, int n) {
+	cudaEvent_t a, b;
+	RL_CUDA(cudaEventCreate(&a), "create event");
+	RL_CUDA(cudaEventCreate(&b), "create event");
+	Status s = ok_status();
+	for (int i = 0; i < e->nops && s.code == RL_OK; i++) {
+		Op *op = &e->ops[i];
+		if (op->d.kind != RL_OP_CONV)
+			continue;
+		int cands[3] = {RL_CONV_OWN, -1, -1}, nc = 1;
+		if (op->cublas_ok)
+			cands[nc++] = RL_CONV_CUBLAS;
+		if (op->cudnn_ok)
+			cands[nc++] = RL_CONV_CUDNN;
+		float best = 1e30f;
+		int pick = RL_CONV_OWN;
+		for (int c = 0; c < nc && s.code == RL_OK; c++) {
+			op->backend = cands[c];
+			s = launch_op(e, p, op, n); // warm
+			cudaEventRecord(a, p->stream);
+			for (int r = 0; r < 5 && s.code == RL_OK; r++)
+				s = launch_op(e, p, op, n);
+			cudaEventRecord(b, p->stream);
+			cudaError_t ce = cudaEventSynchronize(b);
+			if (ce != cudaSuccess)
+				s = cuda_status(ce, "time a convolution");
+			float t = 0;
+			cudaEventElapsedTime(&t, a, b);
+			if (s.code == RL_OK && t < best)
+				best = t, pick = cands[c];
+		}
+		op->backend = pick;
+		e->chosen[pick]++;
+	}
+	cudaEventDestroy(a);
+	cudaEventDestroy(b);
+	return s;
+}
+
 static Status run_network(Engine *e, Pipe *p, int n) {
 	int sync = (e->cfg.flags & RL_CFG_SYNC) != 0;
+	if (e->cfg.conv == RL_CONV_AUTO) {
+		std::lock_guard<std::mutex> lock(*e->tune_mu);
+		if (!e->tuned) {
+			RL_TRY(enqueue_ops(e, p, n, 0));
+			RL_TRY(autotune(e, p, n));
+			e->tuned = 1;
+		}
+	}
 	if (sync || (e->cfg.flags & RL_CFG_NO_GRAPH))
 		return enqueue_ops(e, p, n, sync);
 	if (!p->graph[n]) {
@@ -700,13 +763,20 @@ extern "C" int32_t rl_profile(rl_engine *eh, int32_t pi, int32_t n, int32_t reps
 
 extern "C" int32_t rl_info(rl_engine *eh, char *buf, int32_t len) {
 	Engine *e = (Engine *)eh;
-	const char *conv = e->cfg.conv == RL_CONV_CUBLAS ? "cublas" : (e->cfg.conv == RL_CONV_CUDNN ? "cudnn" : "own");
+	const char *conv = e->cfg.conv == RL_CONV_CUBLAS ? "cublas"
+	                   : e->cfg.conv == RL_CONV_CUDNN ? "cudnn"
+	                   : e->cfg.conv == RL_CONV_AUTO  ? "auto"
+	                                                  : "own";
+	char tuned[96] = "";
+	if (e->cfg.conv == RL_CONV_AUTO)
+		snprintf(tuned, sizeof tuned, " (%s: own %d, cuBLAS %d, cuDNN %d)", e->tuned ? "tuned" : "untuned", e->chosen[0],
+		         e->chosen[1], e->chosen[2]);
 	int jpeg_hw = 0;
 #ifndef ROADLOG_NO_NVJPEG
 	jpeg_hw = e->jpeg_hw;
 #endif
-	return snprintf(buf, (size_t)len, "gpu %s sm_%d%d %s conv=%s%s%s%s ×%d (cuBLAS ops %d, cuDNN fallbacks %d, nvJPEG %s)",
-	                e->prop.name, e->prop.major, e->prop.minor, e->dtype == RL_F16 ? "fp16" : "fp32", conv,
+	return snprintf(buf, (size_t)len, "gpu %s sm_%d%d %s conv=%s%s%s%s%s ×%d (cuBLAS ops %d, cuDNN fallbacks %d, nvJPEG %s)",
+	                e->prop.name, e->prop.major, e->prop.minor, e->dtype == RL_F16 ? "fp16" : "fp32", conv, tuned,
 	                (e->cfg.flags & RL_CFG_UNFUSED) ? " unfused" : "",
 	                (e->cfg.flags & (RL_CFG_NO_GRAPH | RL_CFG_SYNC)) ? " launches" : " graph",
 	                (e->cfg.flags & RL_CFG_SYNC) ? " sync" : "", e->cfg.pipelines, e->cublas_ops, e->cudnn_fallback,
@@ -766,8 +836,10 @@ static void destroy_engine(Engine *e) {
 		cudaFree(o->bias_c);
 		for (int k = 0; k < 4; k++)
 			cudaFree(o->se[k]);
+		cudaFree(o->se_t);
 	}
 	free(e->ops);
+	delete e->tune_mu;
 	free(e);
 }
 

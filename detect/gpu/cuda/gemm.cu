@@ -274,6 +274,24 @@ template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) 
 		}
 		return;
 	}
+	if constexpr (sizeof(TO) == 4) { // float outputs 4 channels per thread
+		if (a.N % 4 == 0 && a.y.s3 == 1 && (a.y.off & 15) == 0 && (a.y.s2 & 3) == 0 && (a.y.s1 & 3) == 0 &&
+		    (a.y.s0 & 3) == 0) {
+			for (int e = t; e < HBM * BN / 4; e += 128) {
+				int r = e / (BN / 4), c = (e - r * (BN / 4)) * 4;
+				int m = m0 + r, n = n0 + c;
+				if (m >= a.M || n >= a.N)
+					continue;
+				float4 v;
+				v.x = epi(a, Cs[r * S::LDC + c], n, zrow[r]);
+				v.y = epi(a, Cs[r * S::LDC + c + 1], n + 1, zrow[r]);
+				v.z = epi(a, Cs[r * S::LDC + c + 2], n + 2, zrow[r]);
+				v.w = epi(a, Cs[r * S::LDC + c + 3], n + 3, zrow[r]);
+				*reinterpret_cast<float4 *>(reinterpret_cast<float *>(a.arena + a.y.off) + yrow[r] + n) = v;
+			}
+			return;
+		}
+	}
 	for (int e = t; e < HBM * BN; e += 128) {
 		int r = e / BN, c = e - r * BN;
 		int m = m0 + r, n = n0 + c;
@@ -281,6 +299,51 @@ template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) 
 			continue;
 		float v = epi(a, Cs[r * S::LDC + c], n, zrow[r]);
 		store_out<TO>(a.arena, a.y, yrow[r] + (int64_t)n * a.y.s3, v);
+	}
+}
+
+// ---------------------------------------------------------------- few input channels
+
+// Direct convolution for layers with few input channels (a network's first layer, RGB):
+// one thread per output pixel computes every output channel from the KH x KW x Cin
+// window, the weights in shared memory. Grid (x: columns, y: rows, z: images).
+template <typename T> __global__ void conv_small(ConvArgs a) {
+	extern __shared__ float ws[]; // [K][N]
+	const T *wsrc = reinterpret_cast<const T *>(a.w);
+	for (int i = threadIdx.x; i < a.K * a.N; i += blockDim.x) {
+		int k = i / a.N, n = i - k * a.N;
+		ws[i] = (float)wsrc[(int64_t)k * a.np + n];
+	}
+	__syncthreads();
+	int ox = blockIdx.x * blockDim.x + threadIdx.x, oy = blockIdx.y, b = blockIdx.z;
+	if (ox >= a.ow)
+		return;
+	const T *x = reinterpret_cast<const T *>(a.arena + a.x.off) + (int64_t)b * a.x.s0;
+	float in[64];
+#pragma unroll 1
+	for (int k = 0; k < a.K; k++) {
+		int tap = k / a.cin, ci = k - tap * a.cin;
+		int ky = tap / a.kw, kx = tap - ky * a.kw;
+		int iy = oy * a.sh - a.pt + ky * a.dh, ix = ox * a.sw - a.pl + kx * a.dw;
+		in[k & 63] = (iy >= 0 && iy < a.x.h && ix >= 0 && ix < a.x.w)
+		                 ? (float)x[(int64_t)iy * a.x.s1 + (int64_t)ix * a.x.s2 + (int64_t)ci * a.x.s3]
+		                 : 0.f;
+	}
+	int64_t yo = (int64_t)b * a.y.s0 + (int64_t)oy * a.y.s1 + (int64_t)ox * a.y.s2;
+	int64_t zo = a.residual ? (int64_t)b * a.z.s0 + (int64_t)oy * a.z.s1 + (int64_t)ox * a.z.s2 : 0;
+	for (int n0 = 0; n0 < a.N; n0 += 8) {
+		float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+		for (int k = 0; k < a.K; k++) {
+			float v = in[k & 63];
+#pragma unroll
+			for (int j = 0; j < 8; j++)
+				if (n0 + j < a.N)
+					acc[j] = fmaf(v, ws[k * a.N + n0 + j], acc[j]);
+		}
+#pragma unroll
+		for (int j = 0; j < 8; j++)
+			if (n0 + j < a.N)
+				stf(a.arena, a.y, yo + (int64_t)(n0 + j) * a.y.s3, epi(a, acc[j], n0 + j, zo));
 	}
 }
 
@@ -397,7 +460,14 @@ Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 	a.epilogue = epilogue;
 	if (a.M == 0 || a.N == 0)
 		return ok_status();
-	if (e->dtype == RL_F32) {
+	if (a.cin <= 4 && a.K <= 64 && a.N <= 64 && !a.scale && d.y.dtype == e->dtype) {
+		dim3 grid((a.ow + 127) / 128, a.oh, a.y.n);
+		size_t sm = sizeof(float) * (size_t)a.K * a.N;
+		if (e->dtype == RL_F16)
+			conv_small<__half><<<grid, 128, sm, p->stream>>>(a);
+		else
+			conv_small<float><<<grid, 128, sm, p->stream>>>(a);
+	} else if (e->dtype == RL_F32) {
 		dim3 grid((a.M + FBM - 1) / FBM, (a.N + FBN - 1) / FBN);
 		conv_f<<<grid, 256, 0, p->stream>>>(a);
 	} else {

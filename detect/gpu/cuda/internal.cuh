@@ -97,6 +97,9 @@ struct Op {
 	void *cz;       // binary: the constant operand, compute type
 	int kp, np;     // conv: padded K and N of w
 	int backend;    // RL_CONV_* actually used for this op
+	int cublas_ok;  // cuBLAS can run it (a 1x1 GEMM over uniformly strided rows)
+	int cudnn_ok;   // cuDNN can run it
+	float *se_t;    // squeeze-excitation: the first FC's weights transposed to [hidden][C]
 	// cuDNN
 	void *w_krsc;   // weights as [Cout][KH][KW][Cin] for cuDNN
 	void *bias_c;   // bias in the compute type for cudnnConvolutionBiasActivationForward
@@ -110,6 +113,8 @@ struct Op {
 	cudnnTensorDescriptor_t bdesc;
 #endif
 };
+
+#include <mutex>
 
 // Device scratch for one pipeline's JPEG decoding.
 struct JpegSlot {
@@ -158,6 +163,7 @@ struct Pipe {
 
 struct Engine {
 	rl_config cfg;
+	std::mutex *tune_mu; // guards tuning (the first runs of several pipelines)
 	int dtype; // RL_F16 or RL_F32
 	Op *ops;
 	int nops, capops;
@@ -169,6 +175,8 @@ struct Engine {
 	int cudnn_ok;       // cuDNN usable
 	int cudnn_fallback; // ops the cuDNN back end gave to our kernels
 	int cublas_ops;     // ops run by cuBLAS
+	int tuned;          // RL_CONV_AUTO: back ends chosen
+	int chosen[3];      // convolutions per back end after tuning
 #ifndef ROADLOG_NO_NVJPEG
 	nvjpegHandle_t jpeg;  // hardware back end where the GPU has one, else default
 	nvjpegHandle_t jpeg1; // default back end

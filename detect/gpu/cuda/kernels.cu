@@ -58,7 +58,7 @@ template <> struct Vec<float, 2> {
 
 // Grid (x: output columns x channel groups, y: output rows, z: images); one thread: VEC
 // consecutive output channels of one output pixel (VEC == 1: any multiplier and layout).
-template <typename T, int VEC> __global__ void dw_kernel(DwArgs a) {
+template <typename T, int VEC, int KS> __global__ void dw_kernel(DwArgs a) {
 	const unsigned CV = (unsigned)(a.y.c / VEC);
 	unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= CV * (unsigned)a.y.w)
@@ -72,17 +72,20 @@ template <typename T, int VEC> __global__ void dw_kernel(DwArgs a) {
 #pragma unroll
 	for (int v = 0; v < VEC; v++)
 		acc[v] = 0.f;
-	for (int ky = 0; ky < a.kh; ky++) {
+	const int KH = KS ? KS : a.kh, KW = KS ? KS : a.kw;
+#pragma unroll
+	for (int ky = 0; ky < KH; ky++) {
 		int iy = oy * a.sh - a.pt + ky * a.dh;
 		if (iy < 0 || iy >= a.x.h)
 			continue;
 		const T *row = x + (int64_t)iy * a.x.s1;
-		for (int kx = 0; kx < a.kw; kx++) {
+#pragma unroll
+		for (int kx = 0; kx < KW; kx++) {
 			int ix = ox * a.sw - a.pl + kx * a.dw;
 			if (ix < 0 || ix >= a.x.w)
 				continue;
 			const T *px = row + (int64_t)ix * a.x.s2;
-			const T *pw = w + (ky * a.kw + kx) * C + oc;
+			const T *pw = w + (ky * KW + kx) * C + oc;
 			if constexpr (VEC > 1) {
 				float xv[VEC], wv[VEC];
 				Vec<T, VEC>::load(px + oc, xv);
@@ -158,21 +161,32 @@ static Status launch_dw(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 	}
 	unsigned cols = (unsigned)(a.y.c / vec) * (unsigned)a.y.w;
 	dim3 grid((cols + 127) / 128, a.y.h, a.y.n);
+	int ks = a.kh == a.kw && (a.kh == 3 || a.kh == 5) ? a.kh : 0;
+#define DW(T, V)                                                                                                       \
+	do {                                                                                                               \
+		if (ks == 3)                                                                                                   \
+			dw_kernel<T, V, 3><<<grid, 128, 0, p->stream>>>(a);                                                        \
+		else if (ks == 5)                                                                                              \
+			dw_kernel<T, V, 5><<<grid, 128, 0, p->stream>>>(a);                                                        \
+		else                                                                                                           \
+			dw_kernel<T, V, 0><<<grid, 128, 0, p->stream>>>(a);                                                        \
+	} while (0)
 	if (e->dtype == RL_F16) {
 		if (vec == 8)
-			dw_kernel<__half, 8><<<grid, 128, 0, p->stream>>>(a);
+			DW(__half, 8);
 		else if (vec == 2)
-			dw_kernel<__half, 2><<<grid, 128, 0, p->stream>>>(a);
+			DW(__half, 2);
 		else
-			dw_kernel<__half, 1><<<grid, 128, 0, p->stream>>>(a);
+			DW(__half, 1);
 	} else {
 		if (vec == 4)
-			dw_kernel<float, 4><<<grid, 128, 0, p->stream>>>(a);
+			DW(float, 4);
 		else if (vec == 2)
-			dw_kernel<float, 2><<<grid, 128, 0, p->stream>>>(a);
+			DW(float, 2);
 		else
-			dw_kernel<float, 1><<<grid, 128, 0, p->stream>>>(a);
+			DW(float, 1);
 	}
+#undef DW
 	RL_CUDA(cudaGetLastError(), "launch depthwise convolution");
 	return ok_status();
 }
@@ -295,31 +309,38 @@ __global__ void mean_final(char *arena, View y, float *sums, float inv, int C, i
 	sums[i] = 0.f;
 }
 
-// Squeeze-excitation FCs, one block per image: s = act2(W1 act(W0 mean + b0) + b1).
-__global__ void se_fc(char *arena, View y, float *sums, float inv, int C, int R, const float *w0, const float *b0,
-                      const float *w1, const float *b1, int act, float alpha, float beta, int act2, float alpha2,
-                      float beta2) {
-	extern __shared__ float sh[];
-	float *m = sh, *h = sh + C;
-	int b = blockIdx.x;
-	for (int c = threadIdx.x; c < C; c += blockDim.x) {
-		m[c] = sums[(int64_t)b * C + c] * inv;
-		sums[(int64_t)b * C + c] = 0.f;
-	}
-	__syncthreads();
-	for (int r = threadIdx.x; r < R; r += blockDim.x) {
-		float acc = b0[r];
-		for (int c = 0; c < C; c++)
-			acc = fmaf(m[c], w0[(int64_t)c * R + r], acc);
-		h[r] = rl_act(act, acc, alpha, beta);
-	}
-	__syncthreads();
-	for (int c = threadIdx.x; c < C; c += blockDim.x) {
-		float acc = b1[c];
-		for (int r = 0; r < R; r++)
-			acc = fmaf(h[r], w1[(int64_t)r * C + c], acc);
-		stf(arena, y, vidx(y, b, 0, 0, c), rl_act(act2, acc, alpha2, beta2));
-	}
+// Squeeze-excitation, first FC: grid (hidden / 8, images), one warp per hidden unit:
+// h[b][r] = act(W0t[r] . sums[b] / HW + b0[r]) (W0t: [hidden][C], rows read whole).
+__global__ void se_fc1(const float *sums, float *h, float inv, int C, int R, const float *w0t, const float *b0, int act,
+                       float alpha, float beta) {
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+	int r = blockIdx.x * 8 + warp, b = blockIdx.y;
+	if (r >= R)
+		return;
+	const float *m = sums + (int64_t)b * C, *w = w0t + (int64_t)r * C;
+	float acc = 0.f;
+	for (int c = lane; c < C; c += 32)
+		acc = fmaf(m[c], w[c], acc);
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1)
+		acc += __shfl_down_sync(0xffffffffu, acc, o);
+	if (lane == 0)
+		h[(int64_t)b * R + r] = rl_act(act, acc * inv + b0[r], alpha, beta);
+}
+
+// Second FC: grid (C / 128, images), one thread per channel: s[b][c] = act2(W1[:,c] . h[b]
+// + b1[c]); the channel's sum is zeroed for the next run.
+__global__ void se_fc2(char *arena, View y, float *sums, const float *h, int C, int R, const float *w1, const float *b1,
+                       int act2, float alpha2, float beta2) {
+	int c = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
+	if (c >= C)
+		return;
+	const float *hb = h + (int64_t)b * R;
+	float acc = b1[c];
+	for (int r = 0; r < R; r++)
+		acc = fmaf(hb[r], w1[(int64_t)r * C + c], acc);
+	stf(arena, y, vidx(y, b, 0, 0, c), rl_act(act2, acc, alpha2, beta2));
+	sums[(int64_t)b * C + c] = 0.f;
 }
 
 static Status launch_mean(Engine *, Pipe *p, Op *op, int n) {
@@ -337,9 +358,12 @@ static Status launch_mean(Engine *, Pipe *p, Op *op, int n) {
 		int total = x.n * x.c;
 		mean_final<<<blocks(total, 256), 256, 0, p->stream>>>(p->arena, y, sums, inv, x.c, total);
 	} else {
-		size_t sm = sizeof(float) * (size_t)(x.c + d.hidden);
-		se_fc<<<x.n, 256, sm, p->stream>>>(p->arena, y, sums, inv, x.c, d.hidden, op->se[0], op->se[1], op->se[2], op->se[3],
-		                                   d.act, d.alpha, d.beta, d.act2, d.alpha2, d.beta2);
+		float *h = sums + (int64_t)x.n * x.c; // the scratch holds [N][C] sums, then [N][hidden]
+		se_fc1<<<dim3((d.hidden + 7) / 8, x.n), 256, 0, p->stream>>>(sums, h, inv, x.c, d.hidden, op->se_t, op->se[1], d.act,
+		                                                           d.alpha, d.beta);
+		RL_CUDA(cudaGetLastError(), "launch squeeze-excitation");
+		se_fc2<<<dim3((x.c + 127) / 128, x.n), 128, 0, p->stream>>>(p->arena, y, sums, h, x.c, d.hidden, op->se[2],
+		                                                          op->se[3], d.act2, d.alpha2, d.beta2);
 	}
 	RL_CUDA(cudaGetLastError(), "launch mean/squeeze-excitation");
 	return ok_status();

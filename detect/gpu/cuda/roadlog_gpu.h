@@ -54,6 +54,7 @@ extern "C" {
 #define RL_CONV_OWN 0    /* our fused implicit-GEMM kernels (tensor cores in FP16) */
 #define RL_CONV_CUBLAS 1 /* cuBLAS GEMM for 1x1 convolutions, epilogue kernel after */
 #define RL_CONV_CUDNN 2  /* cuDNN, bias+ReLU fused by cuDNN where it can */
+#define RL_CONV_AUTO 3   /* per convolution the fastest of the three, timed on the first run */
 
 /* rl_config.flags */
 #define RL_CFG_UNFUSED 1  /* split every conv epilogue (bias, residual, activation) into its own kernel */
