@@ -39,7 +39,7 @@ if [ "$BENCH" != "-" ]; then
 fi
 if [ -n "${ALLARCH:-}" ]; then
 	# every architecture this nvcc builds (CUDA 13: sm_87 sm_80 sm_90; sm_72 needs CUDA <= 12)
-	(cd src && time make -j8 OUT="$PWD/../bin-all" $ALLARCH) >"$OUT/build-all.txt" 2>&1
+	(cd src && time make -j8 OUT="$PWD/../bin-all") >"$OUT/build-all.txt" 2>&1
 	tail -4 "$OUT/build-all.txt"
 	cuobjdump --list-elf bin-all/libroadlog_gpu.so 2>/dev/null | sed 's/.*\.//' | sort | uniq -c >>"$OUT/build-all.txt"
 fi
