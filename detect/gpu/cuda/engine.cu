@@ -175,6 +175,7 @@ extern "C" int32_t rl_create(const rl_config *cfg, rl_engine **out, char *err, i
 	e->cfg = *cfg;
 	e->dtype = cfg->precision == RL_PREC_FP16 ? RL_F16 : RL_F32;
 	e->tune_mu = new std::mutex();
+	e->tune_policy = -1;
 	Status s = select_device(cfg->device, &e->prop);
 	if (s.code == RL_OK)
 		s = kernels_check(e->prop);
@@ -344,6 +345,21 @@ extern "C" int32_t rl_finalize(rl_engine *eh, char *err, int32_t errlen) {
 				if (ce != cudaSuccess)
 					return report(cuda_status(ce, "allocate pinned output buffer"), err, errlen);
 			}
+		}
+		// split-K workspace: the largest M x N of a convolution with a long K
+		int64_t cap = 0;
+		for (int i = 0; i < e->nops; i++) {
+			const rl_op &d = e->ops[i].d;
+			if (d.kind == RL_OP_CONV && (int64_t)d.kh * d.kw * d.x.dims[3] >= 256) {
+				int64_t mn = (int64_t)d.y.dims[0] * d.y.dims[1] * d.y.dims[2] * d.y.dims[3];
+				cap = cap > mn ? cap : mn;
+			}
+		}
+		if (cap > 0 && cap <= ((int64_t)64 << 20)) {
+			cudaError_t ce = cudaMalloc((void **)&p->split_ws, sizeof(float) * (size_t)cap);
+			if (ce != cudaSuccess)
+				return report(cuda_status(ce, "allocate split-K workspace"), err, errlen);
+			p->split_cap = cap;
 		}
 		if (e->cfg.conv == RL_CONV_CUDNN || (e->cfg.conv == RL_CONV_AUTO && e->cudnn_ok)) {
 			Status s = cudnn_pipe_init(e, p);
@@ -537,8 +553,56 @@ static Status autotune(Engine *e, Pipe *p, int n) {
 				best = t, pick = cands[c];
 		}
 		op->backend = pick;
-		e->chosen[pick]++;
 	}
+	// a network is not the sum of its ops (caches, overlap): compare the per-op choice with
+	// every convolution on one back end where it can, over whole runs, and keep the best
+	int nc = 0;
+	for (int i = 0; i < e->nops; i++)
+		nc += e->ops[i].d.kind == RL_OP_CONV;
+	int *tuned = (int *)malloc(sizeof(int) * (size_t)(e->nops + 1));
+	if (!tuned) {
+		cudaEventDestroy(a);
+		cudaEventDestroy(b);
+		return make_status(RL_ERR_OOM, "host memory");
+	}
+	for (int i = 0; i < e->nops; i++)
+		tuned[i] = e->ops[i].backend;
+	int policy_best = -1;
+	float best = 1e30f;
+	for (int policy = -1; policy <= RL_CONV_CUDNN && s.code == RL_OK && nc > 0; policy++) {
+		for (int i = 0; i < e->nops; i++) {
+			Op *op = &e->ops[i];
+			if (op->d.kind != RL_OP_CONV)
+				continue;
+			int want = policy < 0 ? tuned[i] : policy;
+			op->backend = (want == RL_CONV_CUBLAS && !op->cublas_ok) || (want == RL_CONV_CUDNN && !op->cudnn_ok)
+			                  ? tuned[i]
+			                  : want;
+		}
+		s = enqueue_ops(e, p, n, 0); // warm
+		cudaEventRecord(a, p->stream);
+		for (int r = 0; r < 3 && s.code == RL_OK; r++)
+			s = enqueue_ops(e, p, n, 0);
+		cudaEventRecord(b, p->stream);
+		cudaError_t ce = cudaEventSynchronize(b);
+		if (ce != cudaSuccess && s.code == RL_OK)
+			s = cuda_status(ce, "time the network");
+		float t = 0;
+		cudaEventElapsedTime(&t, a, b);
+		if (s.code == RL_OK && t < best)
+			best = t, policy_best = policy;
+	}
+	for (int i = 0; i < e->nops; i++) {
+		Op *op = &e->ops[i];
+		if (op->d.kind != RL_OP_CONV)
+			continue;
+		int want = policy_best < 0 ? tuned[i] : policy_best;
+		op->backend = (want == RL_CONV_CUBLAS && !op->cublas_ok) || (want == RL_CONV_CUDNN && !op->cudnn_ok) ? tuned[i]
+		                                                                                                    : want;
+		e->chosen[op->backend]++;
+	}
+	e->tune_policy = policy_best;
+	free(tuned);
 	cudaEventDestroy(a);
 	cudaEventDestroy(b);
 	return s;
@@ -769,8 +833,8 @@ extern "C" int32_t rl_info(rl_engine *eh, char *buf, int32_t len) {
 	                                                  : "own";
 	char tuned[96] = "";
 	if (e->cfg.conv == RL_CONV_AUTO)
-		snprintf(tuned, sizeof tuned, " (%s: own %d, cuBLAS %d, cuDNN %d)", e->tuned ? "tuned" : "untuned", e->chosen[0],
-		         e->chosen[1], e->chosen[2]);
+		snprintf(tuned, sizeof tuned, " (%s%s: own %d, cuBLAS %d, cuDNN %d)", e->tuned ? "tuned" : "untuned",
+		         e->tune_policy < 0 ? " per op" : " network-wide", e->chosen[0], e->chosen[1], e->chosen[2]);
 	int jpeg_hw = 0;
 #ifndef ROADLOG_NO_NVJPEG
 	jpeg_hw = e->jpeg_hw;
@@ -822,6 +886,7 @@ static void destroy_engine(Engine *e) {
 			cublasDestroy(p->cublas);
 		cudaFree(p->cublas_ws);
 		cudaFree(p->cudnn_ws);
+		cudaFree(p->split_ws);
 		if (p->stream)
 			cudaStreamDestroy(p->stream);
 	}

@@ -21,6 +21,8 @@ struct ConvArgs {
 	int act;
 	float alpha, beta;
 	int residual, scale, epilogue;
+	float *split;  // split-K: float partial sums [M][N] (zeroed), or null
+	int kt_per;    // split-K: K tiles per split
 };
 
 // Row m of the GEMM: which image and output pixel.
@@ -187,11 +189,13 @@ template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) 
 		for (int j = 0; j < FN; j++)
 			wmma::fill_fragment(acc[i][j], 0.f);
 
-	const int KT = (a.K + HBK - 1) / HBK;
-	load(0);
-	store(0);
+	// split-K: this block's share of the K tiles
+	const int KT0 = a.split ? blockIdx.z * a.kt_per : 0;
+	const int KT = a.split ? min((a.K + HBK - 1) / HBK, KT0 + a.kt_per) : (a.K + HBK - 1) / HBK;
+	load(KT0 * HBK);
+	store(KT0 & 1);
 	__syncthreads();
-	for (int kt = 0; kt < KT; kt++) {
+	for (int kt = KT0; kt < KT; kt++) {
 		if (kt + 1 < KT)
 			load((kt + 1) * HBK);
 		const __half *As = sm + (kt & 1) * S::STAGE, *Bs = As + S::A;
@@ -223,6 +227,16 @@ template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) 
 #pragma unroll
 		for (int j = 0; j < FN; j++)
 			wmma::store_matrix_sync(Cs + (warp * 32 + i * 16) * S::LDC + j * 16, acc[i][j], S::LDC, wmma::mem_row_major);
+	if (a.split) { // partial sums; split_finish applies the epilogue
+		__syncthreads();
+		for (int e = t; e < HBM * BN; e += 128) {
+			int r = e / BN, c = e - r * BN;
+			int m = m0 + r, n = n0 + c;
+			if (m < a.M && n < a.N)
+				atomicAdd(&a.split[(int64_t)m * a.N + n], Cs[r * S::LDC + c]);
+		}
+		return;
+	}
 	{
 		int m = m0 + t;
 		if (m < a.M) {
@@ -425,6 +439,66 @@ __global__ void __launch_bounds__(256) conv_f(ConvArgs a) {
 	}
 }
 
+// split_finish: y = act(partial + bias + z) for a split-K convolution.
+__global__ void split_finish(ConvArgs a) {
+	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= (int64_t)a.M * a.N)
+		return;
+	int m = (int)(i / a.N), n = (int)(i - (int64_t)m * a.N);
+	float v = epi(a, a.split[i], n, a.residual ? out_row(a, a.z, m) : 0);
+	stf(a.arena, a.y, out_row(a, a.y, m) + (int64_t)n * a.y.s3, v);
+}
+
+// conv_rgb: the 3x3, 3-channel, 16-output first layer of a network, one output pixel per
+// thread with the window and accumulators in registers, 16-byte stores.
+__global__ void conv_rgb(ConvArgs a) {
+	__shared__ float ws[27 * 16];
+	const __half *wsrc = reinterpret_cast<const __half *>(a.w);
+	for (int i = threadIdx.x; i < 27 * 16; i += blockDim.x)
+		ws[i] = __half2float(wsrc[(int64_t)(i / 16) * a.np + i % 16]);
+	__syncthreads();
+	int ox = blockIdx.x * blockDim.x + threadIdx.x, oy = blockIdx.y, b = blockIdx.z;
+	if (ox >= a.ow)
+		return;
+	const __half *x = reinterpret_cast<const __half *>(a.arena + a.x.off) + (int64_t)b * a.x.s0;
+	float in[27];
+#pragma unroll
+	for (int ky = 0; ky < 3; ky++)
+#pragma unroll
+		for (int kx = 0; kx < 3; kx++) {
+			int iy = oy * a.sh - a.pt + ky * a.dh, ix = ox * a.sw - a.pl + kx * a.dw;
+			bool ok = iy >= 0 && iy < a.x.h && ix >= 0 && ix < a.x.w;
+			const __half *p = x + (int64_t)iy * a.x.s1 + (int64_t)ix * a.x.s2;
+#pragma unroll
+			for (int c = 0; c < 3; c++)
+				in[(ky * 3 + kx) * 3 + c] = ok ? __half2float(p[c * a.x.s3]) : 0.f;
+		}
+	float acc[16];
+#pragma unroll
+	for (int n = 0; n < 16; n++)
+		acc[n] = 0.f;
+#pragma unroll
+	for (int k = 0; k < 27; k++)
+#pragma unroll
+		for (int n = 0; n < 16; n++)
+			acc[n] = fmaf(in[k], ws[k * 16 + n], acc[n]);
+	int64_t yo = (int64_t)b * a.y.s0 + (int64_t)oy * a.y.s1 + (int64_t)ox * a.y.s2;
+	int64_t zo = a.residual ? (int64_t)b * a.z.s0 + (int64_t)oy * a.z.s1 + (int64_t)ox * a.z.s2 : 0;
+	__align__(16) __half h[16];
+#pragma unroll
+	for (int n = 0; n < 16; n++)
+		h[n] = __float2half_rn(epi(a, acc[n], n, zo));
+	__half *y = reinterpret_cast<__half *>(a.arena + a.y.off) + yo;
+	if ((((uintptr_t)y) & 15) == 0 && a.y.s3 == 1) {
+		reinterpret_cast<uint4 *>(y)[0] = reinterpret_cast<const uint4 *>(h)[0];
+		reinterpret_cast<uint4 *>(y)[1] = reinterpret_cast<const uint4 *>(h)[1];
+	} else {
+#pragma unroll
+		for (int n = 0; n < 16; n++)
+			y[(int64_t)n * a.y.s3] = h[n];
+	}
+}
+
 // ---------------------------------------------------------------- launch
 
 static bool aligned16(const View &v) {
@@ -458,8 +532,14 @@ Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 	a.residual = (d.flags & RL_OPF_RESIDUAL) != 0;
 	a.scale = (d.flags & RL_OPF_SCALE) != 0;
 	a.epilogue = epilogue;
+	a.split = nullptr, a.kt_per = 0;
 	if (a.M == 0 || a.N == 0)
 		return ok_status();
+	if (e->dtype == RL_F16 && a.cin == 3 && a.N == 16 && d.kh == 3 && d.kw == 3 && !a.scale && d.y.dtype == RL_F16) {
+		conv_rgb<<<dim3((a.ow + 127) / 128, a.oh, a.y.n), 128, 0, p->stream>>>(a);
+		RL_CUDA(cudaGetLastError(), "launch convolution");
+		return ok_status();
+	}
 	if (a.cin <= 4 && a.K <= 64 && a.N <= 64 && !a.scale && d.y.dtype == e->dtype) {
 		dim3 grid((a.ow + 127) / 128, a.oh, a.y.n);
 		size_t sm = sizeof(float) * (size_t)a.K * a.N;
@@ -474,6 +554,17 @@ Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 		bool vec = a.cin % 8 == 0 && aligned16(a.x) && (!a.scale || (a.s.off % 16 == 0 && a.s.s0 % 4 == 0));
 		int bn = a.N <= 16 ? 16 : (a.N <= 32 ? 32 : 64);
 		dim3 grid((a.M + HBM - 1) / HBM, (a.N + bn - 1) / bn);
+		// split-K where a long K would leave most multiprocessors idle
+		int kt = (a.K + HBK - 1) / HBK, tiles = (int)(grid.x * grid.y), sms = e->prop.multiProcessorCount;
+		if (p->split_ws && kt >= 8 && 2 * tiles < sms && (int64_t)a.M * a.N <= p->split_cap) {
+			int s = min(min(kt / 2, (2 * sms + tiles - 1) / tiles), 16);
+			if (s >= 2) {
+				a.kt_per = (kt + s - 1) / s;
+				grid.z = (kt + a.kt_per - 1) / a.kt_per;
+				a.split = p->split_ws;
+				RL_CUDA(cudaMemsetAsync(a.split, 0, sizeof(float) * (size_t)a.M * a.N, p->stream), "clear split-K sums");
+			}
+		}
 		bool f32 = d.y.dtype == RL_F32;
 		switch (bn) {
 		case 16:
@@ -484,6 +575,10 @@ Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 			break;
 		default:
 			f32 ? go_h<64, float>(a, vec, grid, p->stream) : go_h<64, __half>(a, vec, grid, p->stream);
+		}
+		if (a.split) {
+			RL_CUDA(cudaGetLastError(), "launch convolution");
+			split_finish<<<(unsigned)(((int64_t)a.M * a.N + 255) / 256), 256, 0, p->stream>>>(a);
 		}
 	}
 	RL_CUDA(cudaGetLastError(), "launch convolution");

@@ -153,6 +153,8 @@ struct Pipe {
 #endif
 	void *cudnn_ws;
 	size_t cudnn_ws_size;
+	float *split_ws; // split-K partial sums
+	int64_t split_cap;
 #ifndef ROADLOG_NO_NVJPEG
 	nvjpegJpegState_t jstate;
 	nvjpegJpegState_t jstate1; // single-image fallback on the default backend
@@ -177,6 +179,7 @@ struct Engine {
 	int cublas_ops;     // ops run by cuBLAS
 	int tuned;          // RL_CONV_AUTO: back ends chosen
 	int chosen[3];      // convolutions per back end after tuning
+	int tune_policy;    // -1: per-op choice kept; else the back end all convolutions use where they can
 #ifndef ROADLOG_NO_NVJPEG
 	nvjpegHandle_t jpeg;  // hardware back end where the GPU has one, else default
 	nvjpegHandle_t jpeg1; // default back end
