@@ -10,15 +10,16 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/frameset"
 )
 
 // Config configures the simulated rig. The zero value of a field means its default.
 type Config struct {
-	Cameras     int     // 0, 4 or 8 (default 4; -1 for none)
-	Width       int     // camera image width, default 640
-	Height      int     // camera image height, default 360
-	FPS         float64 // camera trigger rate, default 30
-	JPEGQuality int     // default 75
+	Cameras     int // 0, 4 or 8 (default 4; -1 for none)
+	Width       int // camera image width, default 640
+	Height      int // camera image height, default 360
+	FPS         int // camera trigger rate, default 30; triggers are aligned to UTC seconds (frameset.Trigger)
+	JPEGQuality int // default 75
 
 	// Speed is how fast simulated time runs against the wall clock: 1 real time,
 	// 10 ten times faster, 0 as fast as possible.
@@ -38,10 +39,23 @@ type Config struct {
 	// RawNMEA keeps the raw sentences in the gnss table.
 	RawNMEA bool
 
+	// Congested, when set, is asked every 10 ms of simulated time in as-fast-as-possible
+	// mode; while it says true the simulation waits (the recorder's queues are filling),
+	// so that as fast as possible never means dropped samples.
+	Congested func() bool
+
 	// Timebase maps host time to reference time; the drive starts at its "now"
 	// unless Start is set (reference ns).
 	Timebase clock.Timebase
 	Start    int64
+
+	// Clocks gives every simulated source its own clock and transport, and maps their
+	// samples back with the estimators of the real sources, onto Timebase (nil: every t
+	// is true time and t_host the machine's clock). Discipline, when set, is the
+	// reference clock the simulated PPS edges discipline; the rig ticks it (and the
+	// sources' clock models) with the simulated host time, Clocks.HostNow.
+	Clocks     *Clocks
+	Discipline Discipline
 }
 
 // Rig is the simulated rig: one scenario driving every sensor.
@@ -76,7 +90,7 @@ func New(cfg Config) (*Rig, error) {
 		cfg.FPS = 30
 	}
 	if cfg.FPS < 1 || cfg.FPS > 240 {
-		return nil, fmt.Errorf("simulated rig: %v fps out of range", cfg.FPS)
+		return nil, fmt.Errorf("simulated rig: %d fps out of range", cfg.FPS)
 	}
 	if cfg.JPEGQuality == 0 {
 		cfg.JPEGQuality = 75
@@ -85,7 +99,13 @@ func New(cfg Config) (*Rig, error) {
 		return nil, fmt.Errorf("simulated rig: speed %v is negative", cfg.Speed)
 	}
 	if cfg.Timebase == nil {
+		cfg.Timebase = cfg.Discipline
+	}
+	if cfg.Timebase == nil {
 		cfg.Timebase = clock.NewSystem()
+	}
+	if cfg.Clocks != nil {
+		cfg.Clocks.TriggerRate = cfg.FPS
 	}
 	msgs, err := loadDBC()
 	if err != nil {
@@ -106,19 +126,17 @@ func (r *Rig) Name() string { return "sim" }
 
 // camJob asks a camera goroutine to render one frame.
 type camJob struct {
-	t, seq int64
-	w      *World
+	t, seq, trigger int64
+	thost, tdev     int64 // arrival (0: when published) and kernel stamp (0: none)
+	w               *World
 }
 
 // Run plays the scenario into sink until Duration of simulated time has passed or ctx
 // ends. Samples are published in time order per sensor; t is the drive's reference
-// time (Start + simulated time).
+// time: true time (Start + simulated time), or with Clocks its estimate, as the real
+// sources make it.
 func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 	cfg := r.cfg
-	t0 := cfg.Start
-	if t0 == 0 {
-		t0 = cfg.Timebase.Ref(clock.HostNow())
-	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	const step = int64(time.Millisecond)
 	end := int64(math.MaxInt64)
@@ -146,8 +164,11 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 				} else {
 					data = rd.render(j.w)
 				}
+				if j.thost == 0 {
+					j.thost = clock.HostNow()
+				}
 				sink.Publish(&schema.VideoFrame{Frame: schema.Frame{
-					T: j.t, THost: clock.HostNow(), Camera: c.Index, Seq: j.seq, TriggerID: j.seq,
+					T: j.t, TDevice: j.tdev, THost: j.thost, Camera: c.Index, Seq: j.seq, TriggerID: j.trigger,
 					ExposureUS: 2000, Codec: schema.CodecMJPEG, Width: uint16(c.Width), Height: uint16(c.Height), Keyframe: true,
 				}, Data: data})
 			}
@@ -159,9 +180,26 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		}
 		wg.Wait()
 	}()
+	send := func(cam int, j camJob) {
+		select {
+		case jobs[cam] <- j:
+		case <-ctx.Done():
+		}
+	}
+	var tm timing = &idealTiming{cfg: cfg, sink: sink, send: send}
+	if cfg.Clocks != nil {
+		tm = newClockTiming(cfg, sink, send)
+	}
+	t0 := tm.start()
 
-	framePeriod := 1e9 / cfg.FPS
-	nextFrame := int64(0)
+	// Camera triggers fire on the rig's trigger model: cfg.FPS a second, aligned to the
+	// UTC second, so trigger ids are global (frameset.Trigger).
+	trig := frameset.Trigger{Rate: cfg.FPS}
+	trigger, _ := trig.Nearest(t0)
+	if trig.Time(trigger) < t0 {
+		trigger++
+	}
+	nextFrame := trig.Time(trigger) - t0
 	frameSeq := int64(0)
 	canNext := make([]int64, len(canSchedule))
 	canCount := make([]int64, len(canSchedule))
@@ -173,13 +211,21 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 	var gnssErrN, gnssErrE float64
 	accBias := [3]float64{0.03, -0.02, 0.05}
 	gyroBias := [3]float64{0.002, -0.001, 0.0015}
-	imuBoot := int64(123_456_789_000)
 
 	wallStart := time.Now()
 	for sim := int64(0); sim < end; sim += step {
 		if sim%(10*step) == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil
+			}
+			if cfg.Speed == 0 && cfg.Congested != nil {
+				for cfg.Congested() {
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(time.Millisecond):
+					}
+				}
 			}
 			if cfg.Speed > 0 {
 				target := wallStart.Add(time.Duration(float64(sim) / cfg.Speed))
@@ -193,6 +239,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 			}
 		}
 		t := t0 + sim
+		tm.advance(t)
 		secs := float64(sim) / 1e9
 		lap := math.Floor(secs / Period)
 		s := secs - lap*Period
@@ -200,7 +247,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		w := &World{T: secs, S: s, Ego: ego, EgoX: ego.X + lap*lapLength}
 
 		// IMU, 1 kHz
-		sink.Publish(&schema.IMU{T: t, TDevice: imuBoot + sim, THost: clock.HostNow(), Sensor: "sim",
+		tm.imu(t, &schema.IMU{Sensor: "sim",
 			AX:   float32(ego.A + accBias[0] + rng.NormFloat64()*0.04),
 			AY:   float32(accBias[1] + rng.NormFloat64()*0.04),
 			AZ:   float32(9.80665 + accBias[2] + rng.NormFloat64()*0.05),
@@ -221,15 +268,16 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 				return err
 			}
 			canCount[i]++
-			sink.Publish(&schema.CAN{T: t, THost: clock.HostNow(), Bus: c.bus, ID: m.id, Ext: m.ext, DLC: uint8(len(data)), Data: data})
+			var ego *schema.Ego
 			if c.msg == "SPEED" {
-				sink.Publish(egoOf(w, t))
+				ego = egoOf(w, t)
 			}
+			tm.can(t, &schema.CAN{Bus: c.bus, ID: m.id, Ext: m.ext, DLC: uint8(len(data)), Data: data}, ego)
 		}
 		for extraPeriod > 0 && sim >= extraNext {
 			for b := 0; b < cfg.ExtraCANBuses; b++ {
 				d := []byte{byte(extraCount), byte(extraCount >> 8), byte(b), 0, 1, 2, 3, 4}
-				sink.Publish(&schema.CAN{T: t, THost: clock.HostNow(), Bus: fmt.Sprintf("bench%d", b), ID: 0x100 + uint32(extraCount%256), DLC: 8, Data: d})
+				tm.can(t, &schema.CAN{Bus: fmt.Sprintf("bench%d", b), ID: 0x100 + uint32(extraCount%256), DLC: 8, Data: d}, nil)
 			}
 			extraCount++
 			extraNext += extraPeriod
@@ -240,32 +288,34 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 			gnssErrN += rng.NormFloat64()*0.05 - gnssErrN*0.02
 			gnssErrE += rng.NormFloat64()*0.05 - gnssErrE*0.02
 			ep := epoch(t, w.EgoX+EgoLength/2, ego.V, gnssErrN, gnssErrE, rng.NormFloat64()*0.3, GNSSOutage(s), cfg.RawNMEA)
-			ep.row.THost = clock.HostNow()
-			sink.Publish(ep.row)
+			n := 0
+			for _, x := range ep.sentences {
+				n += len(x) + 2
+			}
+			tm.gnss(t, ep.row, n)
 		}
 
 		// Cameras and truth at the trigger rate
 		if sim >= nextFrame {
 			tf := t0 + nextFrame
-			full := At(r.actors, secs)
-			if len(r.cams) > 0 {
-				for i := range r.cams {
-					select {
-					case jobs[i] <- camJob{t: tf, seq: frameSeq, w: &full}:
-					case <-ctx.Done():
-						return nil
-					}
+			full := At(r.actors, float64(nextFrame)/1e9)
+			for i := range r.cams {
+				tm.frame(i, tf, camJob{seq: frameSeq, trigger: trigger, w: &full})
+				if ctx.Err() != nil {
+					return nil
 				}
 			}
 			if !cfg.NoTruth {
-				for _, tr := range r.truth(&full, tf, frameSeq) {
+				for _, tr := range r.truth(&full, tf, trigger) {
 					sink.Publish(tr)
 				}
 			}
 			frameSeq++
-			nextFrame = int64(math.Round(float64(frameSeq) * framePeriod))
+			trigger++
+			nextFrame = trig.Time(trigger) - t0
 		}
 	}
+	tm.finish()
 	return nil
 }
 

@@ -5,8 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"roadlog/record/drive"
+	"roadlog/schema"
 )
 
 // TestUsageErrorsExit2 runs the binary with bad invocations: each must print a clear
@@ -79,5 +83,50 @@ func TestRecordInspectVerifyRepair(t *testing.T) {
 	b, err = exec.Command(roadlogBin, "verify", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "not a roadlog drive") {
 		t.Fatalf("verify of an empty folder: %v %s", err, b)
+	}
+}
+
+// TestFramesCarryTriggerIDs records a simulated drive and checks that every camera frame
+// was assigned to its trigger by the frame-set stage: the same id for the four cameras
+// of one instant (their time stamps within a millisecond: each camera has its own
+// latency and jitter), consecutive ids 1/30 s apart.
+func TestFramesCarryTriggerIDs(t *testing.T) {
+	out := t.TempDir()
+	b, err := exec.Command(roadlogBin, "record", "--sim", "--duration", "2s", "--speed", "0", "--camera-size", "96x64", "--out", out, "--quiet").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(b))
+	byTrigger := map[int64][]schema.Frame{}
+	if _, err := drive.ReadRows(filepath.Join(dir, "seg-000000", "frames.arrow"), schema.FramesTable, func(r *schema.Frame) error {
+		byTrigger[r.TriggerID] = append(byTrigger[r.TriggerID], *r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, bad := byTrigger[-1]; bad || len(byTrigger) < 55 {
+		t.Fatalf("%d frame sets; unassigned frames: %v", len(byTrigger), bad)
+	}
+	var ids []int64
+	mid := map[int64]int64{}
+	for id, fs := range byTrigger {
+		if len(fs) != 4 {
+			t.Fatalf("trigger %d has %d frames", id, len(fs))
+		}
+		lo, hi := fs[0].T, fs[0].T
+		for _, f := range fs {
+			lo, hi = min(lo, f.T), max(hi, f.T)
+		}
+		if hi-lo > 1e6 {
+			t.Fatalf("trigger %d: frames %d ns apart", id, hi-lo)
+		}
+		ids = append(ids, id)
+		mid[id] = (lo + hi) / 2
+	}
+	slices.Sort(ids)
+	for i := 1; i < len(ids); i++ {
+		if d := mid[ids[i]] - mid[ids[i-1]]; ids[i] != ids[i-1]+1 || d < 16.7e6 || d > 50e6 { // within half a period: the reference may step
+			t.Fatalf("trigger %d follows %d, %d ns later", ids[i], ids[i-1], d)
+		}
 	}
 }

@@ -54,6 +54,9 @@ Start here:
 		newRepairCmd(),
 		newInspectCmd(),
 		newDetectCmd(),
+		newRigCmd(),
+		newDecodeCmd(),
+		newServeCmd(),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/model"
 	"roadlog/internal/shared"
 )
 
@@ -184,5 +185,43 @@ func TestReferenceImages(t *testing.T) {
 				t.Errorf("%d detections, reference %d", len(got[0]), len(ref.NMSMax100.Results))
 			}
 		})
+	}
+}
+
+// TestGraphDecode runs the whole graph, its own decode included (MaxPool, Equal, Cast,
+// TopK, Gather, StridedSlice, integer arithmetic), on the CPU engine and compares
+// tower_0/detections with the reference's rows above 0.2.
+func TestGraphDecode(t *testing.T) {
+	dir := shared.Path(t, "testdata/reference/centernet")
+	g, err := centernet.LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Prepare(model.PrepareOptions{Outputs: []string{centernet.DetectionsName}}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := cpu.New(g, cpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, c := range refCases[:2] {
+		copy(e.Input(0), readF32(t, filepath.Join(dir, c.stem, "input_512.bin")))
+		if err := e.Run(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		got, want := e.Output(0), readF32(t, filepath.Join(dir, c.stem, "detections_raw.bin"))
+		for i := 0; i < 100 && want[i*6+4] > 0.2; i++ {
+			for k := 0; k < 6; k++ {
+				tol := 0.02
+				if k == 4 {
+					tol = 1e-3
+				}
+				if math.Abs(float64(got[i*6+k]-want[i*6+k])) > tol {
+					t.Errorf("%s row %d: %v, reference %v", c.stem, i, got[i*6:i*6+6], want[i*6:i*6+6])
+					break
+				}
+			}
+		}
 	}
 }

@@ -33,6 +33,14 @@ func (e *Engine) compile(n *model.Node) (step, error) {
 		if s := newMeanStep(e, n); s != nil {
 			return s, nil
 		}
+	case model.OpEqual, model.OpGreater, model.OpLess:
+		if s := newCompareStep(e, n); s != nil {
+			return s, nil
+		}
+	case model.OpCast:
+		if s := newCastStep(e, n); s != nil {
+			return s, nil
+		}
 	case model.OpMaxPool, model.OpAvgPool:
 		if s := newPoolStep(e, n); s != nil {
 			return s, nil

@@ -37,9 +37,9 @@ type convStep struct {
 	tiles       int
 	pgroup      int // panels per task
 	pgroups     int
-	scratch     [][]float32   // per worker: im2col rows
-	edge        [][]float32   // per worker: 6×32 block for partial tiles
-	rows        [][6]*float32 // per worker: A row addresses for the kernel
+	scratch     [][]float32     // per worker: im2col rows
+	edge        [][]float32     // per worker: 6×32 block for partial tiles
+	rows        [][][6]*float32 // per worker: A row addresses of each 6-row group of a tile
 	kern        *kernelSet
 }
 
@@ -120,7 +120,7 @@ func newConvStep(e *Engine, n *model.Node) *convStep {
 			s.scratch = append(s.scratch, make([]float32, s.mt*s.k+16))
 		}
 		s.edge = append(s.edge, make([]float32, 6*32))
-		s.rows = append(s.rows, [6]*float32{})
+		s.rows = append(s.rows, make([][6]*float32, s.mt/6+1))
 	}
 	return s
 }
@@ -138,13 +138,22 @@ func (s *convStep) do(wk, i int) {
 	p0 := pg * s.pgroup
 	p1 := min(p0+s.pgroup, len(s.panels))
 	group := -1
-	a := &s.rows[wk]
+	ptrs := s.rows[wk]
 	edge := s.edge[wk]
 	for pi := p0; pi < p1; pi++ {
 		pn := &s.panels[pi]
-		if s.im2col && pn.group != group {
+		if pn.group != group {
 			group = pn.group
-			s.gather(s.scratch[wk], r0, r1, group)
+			if s.im2col {
+				s.gather(s.scratch[wk], r0, r1, group)
+			}
+			for r := r0; r < r1; r += 6 {
+				rows := min(6, r1-r)
+				a := &ptrs[(r-r0)/6]
+				for j := 0; j < 6; j++ {
+					a[j] = s.rowPtr(wk, r0, r+min(j, rows-1), group)
+				}
+			}
 		}
 		gemm := s.kern.gemm16
 		switch pn.nr {
@@ -155,9 +164,7 @@ func (s *convStep) do(wk, i int) {
 		}
 		for r := r0; r < r1; r += 6 {
 			rows := min(6, r1-r)
-			for j := 0; j < 6; j++ {
-				a[j] = s.rowPtr(wk, r0, r+min(j, rows-1), pn.group)
-			}
+			a := &ptrs[(r-r0)/6]
 			if rows == 6 && pn.width == pn.nr {
 				gemm(s.k, a, &pn.w[0], &s.out[r*s.oc+pn.col0], s.oc*4, &pn.bias[0], &s.ep)
 				continue

@@ -392,3 +392,69 @@ func countWithPad(iy0, ix0 int, p *model.ConvParams, h, w int) int {
 	}
 	return n
 }
+
+// compareStep is Equal/Greater/Less of two float tensors of one shape (a bool output).
+type compareStep struct {
+	a, b []float32
+	out  []int32
+	op   model.Op
+}
+
+func newCompareStep(e *Engine, n *model.Node) step {
+	a, b := n.In[0], n.In[1]
+	if a.DType != model.Float32 || a.IsConst() || b.IsConst() || !a.Shape.Equal(b.Shape) {
+		return nil
+	}
+	return &compareStep{a: e.views[a].F32, b: e.views[b].F32, out: e.views[n.Out[0]].I32, op: n.Op}
+}
+
+func (s *compareStep) run(e *Engine) error {
+	e.pool.run(s, (len(s.out)+chunk-1)/chunk)
+	return nil
+}
+
+func (s *compareStep) do(_, i int) {
+	lo, hi := i*chunk, min((i+1)*chunk, len(s.out))
+	o, a, b := s.out[lo:hi], s.a[lo:hi], s.b[lo:hi]
+	for j := range o {
+		var r bool
+		switch s.op {
+		case model.OpEqual:
+			r = a[j] == b[j]
+		case model.OpGreater:
+			r = a[j] > b[j]
+		default:
+			r = a[j] < b[j]
+		}
+		o[j] = 0
+		if r {
+			o[j] = 1
+		}
+	}
+}
+
+// castStep is Cast from int32/bool to float32.
+type castStep struct {
+	x   []int32
+	out []float32
+}
+
+func newCastStep(e *Engine, n *model.Node) step {
+	if n.In[0].DType == model.Float32 || n.To != model.Float32 || n.In[0].IsConst() {
+		return nil
+	}
+	return &castStep{x: e.views[n.In[0]].I32, out: e.views[n.Out[0]].F32}
+}
+
+func (s *castStep) run(e *Engine) error {
+	e.pool.run(s, (len(s.out)+chunk-1)/chunk)
+	return nil
+}
+
+func (s *castStep) do(_, i int) {
+	lo, hi := i*chunk, min((i+1)*chunk, len(s.out))
+	o, x := s.out[lo:hi], s.x[lo:hi]
+	for j, v := range x {
+		o[j] = float32(v)
+	}
+}
