@@ -20,6 +20,7 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/gpu"
 	"roadlog/detect/live"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/ranging"
@@ -226,7 +227,10 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 	case "none":
 		close(ran)
 	case "cnn":
-		d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+		// the GPU engine batching the cameras of a frame set where it can run, else the CPU
+		// engine (gpu.NewDetector logs why)
+		d, err := gpu.NewDetector(centernet.Config{Thresholds: detect.RoadThresholds()},
+			gpu.DetectorOptions{Device: gpu.DeviceAuto, Batch: max(len(s.calib), 1), CPU: cpu.Options{}})
 		if err != nil {
 			return nil, fmt.Errorf("load the detector: %w", err)
 		}
