@@ -54,7 +54,10 @@ type Perception struct {
 	// NeedImages: the detector looks at pictures, so frames are read and decoded;
 	// without it frame sets carry sizes only (a truth-fed detector).
 	NeedImages bool
-	Model      Model
+	// JPEG: the detector decodes MJPEG frames itself (the GPU engine, through nvJPEG),
+	// so they are handed over as bytes, not decoded on the CPU first.
+	JPEG  bool
+	Model Model
 	Device     string       // cpu, gpu, none
 	Config     any          // detector and pipeline configuration, written to run.json
 	Close      func() error // releases the detector's engine (nil: nothing to release)

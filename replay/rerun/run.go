@@ -178,6 +178,7 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 		defer wg.Done()
 		defer close(decoded)
 		dec := newDecoders(d, opt.Decoders)
+		dec.jpegDirect = p.JPEG
 		defer dec.close()
 		for ps := range sets {
 			if p.NeedImages {
@@ -366,7 +367,8 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 // (an ffmpeg decoder per video file, fed in order). A frame set's frames are decoded
 // at once, at most n at a time.
 type decoders struct {
-	d     *replay.Drive
+	d          *replay.Drive
+	jpegDirect bool // hand MJPEG bytes to the detector undecoded
 	sem   chan struct{}
 	mu    sync.Mutex // guards video
 	video map[string]*videoread.Reader
@@ -436,6 +438,10 @@ func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 	errs := make([]error, len(ps.frames))
 	for i, vf := range ps.frames {
 		if vf == nil {
+			continue
+		}
+		if d.jpegDirect && vf.Codec == schema.CodecMJPEG {
+			ps.fs.Frames[i].JPEG = vf.Data // the detector decodes JPEG itself (nvJPEG on the GPU)
 			continue
 		}
 		wg.Add(1)

@@ -15,6 +15,7 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/gpu"
 	"roadlog/detect/live"
 	"roadlog/detect/model"
 	"roadlog/detect/pipeline"
@@ -82,8 +83,21 @@ func Select(d *replay.Drive, name, device string) (Perception, error) {
 			Model:  Model{Name: ModelTruth, Labels: "coco80"},
 			Config: map[string]any{"detector": "truth", "seed": simSeed(d), "pipeline": cfg}}, nil
 	}
+	calibN := max(len(calib), 1)
 	if device == DeviceGPU {
-		return Perception{}, fmt.Errorf("select model %s on gpu: %w: this build has no GPU engine; use --device cpu", name, ErrNoEngine)
+		if name != ModelCenterNet {
+			return Perception{}, fmt.Errorf("select model %s on gpu: %w: the GPU runs the embedded CenterNet model; use --device cpu for other models", name, ErrNoEngine)
+		}
+		dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
+		det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
+		if err != nil {
+			return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
+		}
+		sum, _ := hashFS(models.CenterNet())
+		cfg := pipeline.Config{Cameras: calib}
+		return Perception{Detector: live.Images(det), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
+			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: det.Close,
+			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "pipeline": cfg}}, nil
 	}
 	var g *model.Graph
 	m := Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512"}
