@@ -239,6 +239,18 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 
 // assemble groups frames by trigger (by instant when a frame has none) with the
 // truth rows of that instant, and passes ego rows and damage events along in order.
+// setWindow bounds how far apart the rows of one frame set may be stamped.
+const setWindow = 20 * int64(1e6)
+
+// sameTrigger reports whether a frame or truth row (trigger id, t) belongs to set ps:
+// the same trigger id when both have one, else the same t.
+func sameTrigger(ps *pendingSet, trigger, t int64) bool {
+	if trigger >= 0 && ps.fs.TriggerID >= 0 {
+		return trigger == ps.fs.TriggerID
+	}
+	return t == ps.fs.T
+}
+
 func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) error {
 	var cur *pendingSet
 	var pre []schema.Sample
@@ -259,7 +271,11 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 			return err
 		}
 		t := sampleT(s)
-		if cur != nil && t > cur.fs.T {
+		// A set is the frames (and truth rows) of one trigger. With real clocks the
+		// cameras of one trigger are stamped a little apart, and other rows fall between
+		// them: a set ends when another trigger's frame or truth arrives, or when a row
+		// comes later than the set's start by more than setWindow.
+		if cur != nil && t > cur.fs.T+setWindow {
 			if err := emit(cur); err != nil {
 				return err
 			}
@@ -273,20 +289,32 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 		case *schema.Frame:
 			fr = *v
 		case *schema.Truth:
-			if cur == nil || cur.fs.T != v.T {
+			if cur != nil && !sameTrigger(cur, v.TriggerID, v.T) {
+				if err := emit(cur); err != nil {
+					return err
+				}
+				cur = nil
+			}
+			if cur == nil {
 				cur = newSet(v.T, v.TriggerID, &pre)
 			}
 			cur.fs.Truth = append(cur.fs.Truth, *v)
 			continue
 		default: // ego rows, damage events
 			if cur != nil {
-				cur.pre = append(cur.pre, s) // same instant as the set: before it
+				cur.pre = append(cur.pre, s) // within the set's window: before it
 			} else {
 				pre = append(pre, s)
 			}
 			continue
 		}
-		if cur == nil || cur.fs.T != fr.T {
+		if cur != nil && !sameTrigger(cur, fr.TriggerID, fr.T) {
+			if err := emit(cur); err != nil {
+				return err
+			}
+			cur = nil
+		}
+		if cur == nil {
 			cur = newSet(fr.T, fr.TriggerID, &pre)
 		}
 		if cur.fs.TriggerID < 0 {
