@@ -56,11 +56,11 @@ type Perception struct {
 	NeedImages bool
 	// JPEG: the detector decodes MJPEG frames itself (the GPU engine, through nvJPEG),
 	// so they are handed over as bytes, not decoded on the CPU first.
-	JPEG  bool
-	Model Model
-	Device     string       // cpu, gpu, none
-	Config     any          // detector and pipeline configuration, written to run.json
-	Close      func() error // releases the detector's engine (nil: nothing to release)
+	JPEG   bool
+	Model  Model
+	Device string       // cpu, gpu, none
+	Config any          // detector and pipeline configuration, written to run.json
+	Close  func() error // releases the detector's engine (nil: nothing to release)
 }
 
 // Errors.

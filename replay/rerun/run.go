@@ -397,10 +397,10 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 type decoders struct {
 	d          *replay.Drive
 	jpegDirect bool // hand MJPEG bytes to the detector undecoded
-	sem   chan struct{}
-	mu    sync.Mutex // guards video
-	video map[string]*videoread.Reader
-	fatal error // the decoder program is missing: the run cannot go on
+	sem        chan struct{}
+	mu         sync.Mutex // guards video
+	video      map[string]*videoread.Reader
+	fatal      error // the decoder program is missing: the run cannot go on
 }
 
 func newDecoders(d *replay.Drive, n int) *decoders {
