@@ -50,6 +50,10 @@ type Model struct {
 // Perception is a detector and a pipeline with what run.json says about them.
 type Perception struct {
 	Detector Detector
+	// More are further detectors like Detector (e.g. more GPU pipelines): frame sets
+	// are detected on all of them at once and tracked in order, so the run's tables do
+	// not depend on how many there are.
+	More     []Detector
 	Pipeline Pipeline
 	// NeedImages: the detector looks at pictures, so frames are read and decoded;
 	// without it frame sets carry sizes only (a truth-fed detector).

@@ -150,6 +150,9 @@ type pendingSet struct {
 	frames []*schema.VideoFrame // payloads, parallel to fs.Frames (nil entries without images)
 	pre    []schema.Sample      // ego rows and damage events that come before it
 	errs   []*schema.Event      // decode errors
+	seq    int64                // order of the set in the drive
+	dets   []Detection          // what the detector found (detect stage)
+	detErr error
 }
 
 // run reads the drive, assembles frame sets, decodes, detects and writes.
@@ -180,7 +183,10 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 		dec := newDecoders(d, opt.Decoders)
 		dec.jpegDirect = p.JPEG
 		defer dec.close()
+		var seq int64
 		for ps := range sets {
+			ps.seq = seq
+			seq++
 			if p.NeedImages {
 				dec.decode(ctx, ps)
 				if dec.fatal != nil {
@@ -196,26 +202,62 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 			}
 		}
 	}()
+	// stage 3: detect — frame sets are independent, so several detectors (GPU
+	// pipelines) work on sets in flight at once
+	detectors := append([]Detector{p.Detector}, p.More...)
+	detected := make(chan *pendingSet, 2*len(detectors))
+	var dwg sync.WaitGroup
+	for _, det := range detectors {
+		dwg.Add(1)
+		go func(det Detector) {
+			defer dwg.Done()
+			for ps := range decoded {
+				if ps.fs != nil && (len(ps.fs.Frames) > 0 || len(ps.fs.Truth) > 0) && ctx.Err() == nil {
+					ps.dets, ps.detErr = det.Detect(ctx, ps.fs)
+				}
+				select {
+				case detected <- ps:
+				case <-ctx.Done():
+					// keep draining so the stage above finishes
+				}
+			}
+		}(det)
+	}
+	go func() {
+		dwg.Wait()
+		close(detected)
+	}()
 	var st Stats
 	var first, last int64
 	var procErr error
-	for ps := range decoded { // stage 3: detect and track, in order
-		if procErr != nil {
-			continue // drain so the stages above finish
-		}
-		procErr = process(ctx, p, ps, w, &st, opt.FlushSets)
-		if ps.fs != nil {
-			if first == 0 {
-				first = ps.fs.T
+	waiting := map[int64]*pendingSet{}
+	next := int64(0)
+	for got := range detected { // stage 4: track, range and write, in the drive's order
+		waiting[got.seq] = got
+		for {
+			ps, ok := waiting[next]
+			if !ok {
+				break
 			}
-			last = ps.fs.T
-		}
-		if procErr != nil {
-			cancel()
-			continue
-		}
-		if opt.Progress != nil && ps.fs != nil {
-			opt.Progress(st)
+			delete(waiting, next)
+			next++
+			if procErr != nil {
+				continue // drain so the stages above finish
+			}
+			procErr = process(ctx, p, ps, w, &st, opt.FlushSets)
+			if ps.fs != nil {
+				if first == 0 {
+					first = ps.fs.T
+				}
+				last = ps.fs.T
+			}
+			if procErr != nil {
+				cancel()
+				continue
+			}
+			if opt.Progress != nil && ps.fs != nil {
+				opt.Progress(st)
+			}
 		}
 	}
 	wg.Wait()
@@ -365,7 +407,7 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 	if len(ps.fs.Frames) == 0 && len(ps.fs.Truth) == 0 {
 		return nil
 	}
-	dets, err := p.Detector.Detect(ctx, ps.fs)
+	dets, err := ps.dets, ps.detErr
 	if err != nil {
 		return fmt.Errorf("detect frame set at %d: %w", ps.fs.T, err)
 	}
