@@ -1,0 +1,64 @@
+package tableread
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"roadlog/record/drive"
+	"roadlog/schema"
+	"roadlog/tools/internal/testdrive"
+)
+
+// TestWindowMatchesFilter compares indexed windows (footer) and streamed windows (no
+// footer) with a plain filter of every row.
+func TestWindowMatchesFilter(t *testing.T) {
+	for _, noFooter := range []bool{false, true} {
+		info, err := testdrive.Write(t.TempDir(), testdrive.Options{Duration: 3 * time.Second, Segment: 5 * time.Second, NoFooter: noFooter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(info.Dir, "seg-000000", "imu.arrow")
+		var all []int64
+		if _, err := drive.ReadRows(path, schema.IMUTable, func(r *schema.IMU) error { all = append(all, r.T); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var c Cache
+		f := c.File(path)
+		if c.File(path) != f {
+			t.Fatal("cache returned a second File for the same path")
+		}
+		s := testdrive.Start
+		for _, w := range [][2]int64{{s, s + 1}, {s + 250e6, s + 1750e6}, {s - 1e9, s + 10e9}, {s + 5e9, s + 6e9}, {s + 1e9, s + 1e9}} {
+			var want, got []int64
+			for _, v := range all {
+				if v >= w[0] && v < w[1] {
+					want = append(want, v)
+				}
+			}
+			if err := Rows(f, schema.IMUTable, w[0], w[1], func(r *schema.IMU) error { got = append(got, r.T); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("footer %v, window %v: %d rows, want %d", !noFooter, w, len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("footer %v, window %v: row %d t %d, want %d", !noFooter, w, i, got[i], want[i])
+				}
+			}
+		}
+		if f.footer == noFooter {
+			t.Errorf("file with footer=%v indexed as footer=%v", !noFooter, f.footer)
+		}
+	}
+}
+
+func TestMissingFileHasNoRows(t *testing.T) {
+	var c Cache
+	n := 0
+	err := Rows(c.File(filepath.Join(t.TempDir(), "none.arrow")), schema.IMUTable, 0, 1<<62, func(*schema.IMU) error { n++; return nil })
+	if err != nil || n != 0 {
+		t.Fatalf("missing file: %d rows, %v", n, err)
+	}
+}
