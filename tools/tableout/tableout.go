@@ -100,11 +100,11 @@ func (p *Parquet) Rows() int64 { return p.rows }
 
 // CSV writes one CSV file.
 type CSV struct {
-	w      *csv.Writer
-	cols   []colFormat
-	rec    []string
-	buf    []byte
-	rows   int64
+	w    *csv.Writer
+	cols []colFormat
+	rec  []string
+	buf  []byte
+	rows int64
 }
 
 type colFormat struct {
