@@ -1,0 +1,647 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"roadlog/record/drive"
+	"roadlog/schema"
+	"roadlog/tools/internal/tableread"
+)
+
+// ClipFile is the provenance file of a clip; a clip folder holding it is finished.
+const ClipFile = "clip.json"
+
+// ClipFormat and ClipVersion identify clip.json.
+const (
+	ClipFormat  = "roadlog-clip"
+	ClipVersion = 1
+)
+
+// subWindow is how much of a clip is read at once (frames, objects).
+const subWindow = int64(10e9)
+
+// maxGOP is how far before a clip's start the MP4 remux looks for a keyframe.
+const maxGOP = int64(120e9)
+
+// clipWriter writes one clip into its partial folder.
+type clipWriter struct {
+	x     *exporter
+	w     Window
+	name  string
+	tmp   string
+	files []FileEntry
+	dirs  map[string]bool
+
+	frames, annotations, skippedFrames int64
+	bytes                              int64
+	buf                                []byte
+}
+
+// FileEntry is one file of a clip, as clip.json lists it.
+type FileEntry struct {
+	Path   string `json:"path"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// clip writes (or skips) one clip.
+func (x *exporter) clip(ctx context.Context, w Window) (ClipResult, error) {
+	name := ClipName(w)
+	final := filepath.Join(x.opt.Out, name)
+	res := ClipResult{Name: name, Dir: final}
+	if h, ok := readClipHash(final); ok {
+		if h != x.settingsHash {
+			return res, fmt.Errorf("export clip %s: %w (remove it or use another output folder)", final, ErrClipMismatch)
+		}
+		res.Skipped = true
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	c := &clipWriter{x: x, w: w, name: name, tmp: filepath.Join(x.opt.Out, "."+name+".partial"), dirs: map[string]bool{}}
+	fs := x.opt.FS
+	if err := fs.RemoveAll(c.tmp); err != nil {
+		return res, fmt.Errorf("export clip %s: %w", name, err)
+	}
+	err := c.write(ctx)
+	if err == nil {
+		err = c.publish(final)
+	}
+	if err != nil {
+		fs.RemoveAll(c.tmp)
+		return res, fmt.Errorf("export clip %s: %w", name, wrapNoSpace(err))
+	}
+	res.Frames, res.Annotations, res.Bytes = c.frames, c.annotations, c.bytes
+	return res, nil
+}
+
+func (c *clipWriter) write(ctx context.Context) error {
+	if err := c.mkdir(""); err != nil {
+		return err
+	}
+	if err := c.writeFrames(ctx); err != nil {
+		return err
+	}
+	if err := c.writeTables(ctx); err != nil {
+		return err
+	}
+	if err := c.writeCalibration(); err != nil {
+		return err
+	}
+	return c.writeManifest()
+}
+
+// publish makes the partial folder durable and renames it into place.
+func (c *clipWriter) publish(final string) error {
+	fs := c.x.opt.FS
+	dirs := make([]string, 0, len(c.dirs))
+	for d := range c.dirs {
+		dirs = append(dirs, d)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // deepest first
+	for _, d := range dirs {
+		if err := fs.SyncDir(filepath.Join(c.tmp, d)); err != nil {
+			return err
+		}
+	}
+	if err := fs.Rename(c.tmp, final); err != nil {
+		return err
+	}
+	return fs.SyncDir(c.x.opt.Out)
+}
+
+func (c *clipWriter) mkdir(rel string) error {
+	if c.dirs[rel] {
+		return nil
+	}
+	if err := c.x.opt.FS.MkdirAll(filepath.Join(c.tmp, rel)); err != nil {
+		return err
+	}
+	for d := rel; ; d = path.Dir(d) {
+		if d == "." || d == "/" {
+			d = ""
+		}
+		c.dirs[d] = true
+		if d == "" {
+			break
+		}
+	}
+	return nil
+}
+
+// trackedFile hashes and counts what is written and lists the file in clip.json when
+// it is closed.
+type trackedFile struct {
+	c   *clipWriter
+	rel string
+	w   io.WriteCloser
+	h   hash.Hash
+	n   int64
+}
+
+func (f *trackedFile) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	f.h.Write(p[:n])
+	f.n += int64(n)
+	return n, err
+}
+
+func (f *trackedFile) Close() error {
+	if err := f.w.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.rel, err)
+	}
+	f.c.files = append(f.c.files, FileEntry{Path: f.rel, Bytes: f.n, SHA256: hex.EncodeToString(f.h.Sum(nil))})
+	f.c.bytes += f.n
+	return nil
+}
+
+// create creates a clip file (rel uses forward slashes).
+func (c *clipWriter) create(rel string) (io.WriteCloser, error) {
+	if err := c.mkdir(path.Dir(rel)); err != nil {
+		return nil, err
+	}
+	w, err := c.x.opt.FS.Create(filepath.Join(c.tmp, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, err
+	}
+	return &trackedFile{c: c, rel: rel, w: w, h: sha256.New()}, nil
+}
+
+func (c *clipWriter) writeFile(rel string, data []byte) error {
+	w, err := c.create(rel)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	return w.Close()
+}
+
+func (c *clipWriter) has(f LabelFormat) bool {
+	for _, l := range c.x.opt.Labels {
+		if l == f {
+			return true
+		}
+	}
+	return false
+}
+
+// frameRow is a frames row with the segment folder its video file is in.
+type frameRow struct {
+	schema.Frame
+	seg string
+}
+
+// readFrames returns the frames rows of the chosen cameras in [from, to), sorted by t,
+// camera and seq.
+func (c *clipWriter) readFrames(from, to int64, cams map[uint8]bool) ([]frameRow, error) {
+	var rows []frameRow
+	for _, f := range c.x.d.files(drive.TableFile(schema.TableFrames), from, to) {
+		seg := filepath.Dir(f.Path)
+		err := tableread.Rows(f, schema.FramesTable, from, to, func(r *schema.Frame) error {
+			if cams[r.Camera] {
+				rows = append(rows, frameRow{*r, seg})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := &rows[i], &rows[j]
+		if a.T != b.T {
+			return a.T < b.T
+		}
+		if a.Camera != b.Camera {
+			return a.Camera < b.Camera
+		}
+		return a.Seq < b.Seq
+	})
+	return rows, nil
+}
+
+type objKey struct {
+	cam uint8
+	seq int64
+}
+
+func (c *clipWriter) writeFrames(ctx context.Context) error {
+	opt := &c.x.opt
+	labels := len(opt.Labels) > 0
+	if !opt.Images && !opt.Video && !labels {
+		return nil
+	}
+	cams := map[uint8]bool{}
+	for _, i := range opt.Cameras {
+		cams[i] = true
+	}
+	vf := newVideoFiles()
+	defer vf.close()
+	var coco *cocoWriter
+	var cocoOut io.WriteCloser
+	if c.has(COCO) {
+		var err error
+		if cocoOut, err = c.create("coco.json"); err != nil {
+			return err
+		}
+		defer func() {
+			if cocoOut != nil {
+				cocoOut.Close()
+			}
+		}()
+		m := c.x.d.Manifest
+		info := cocoInfo{Description: fmt.Sprintf("roadlog clip %s of drive %s (labels: %s)", c.name, c.x.d.ID(), c.x.l.Run),
+			Version: "1", Year: time.Unix(0, c.w.From).UTC().Year(), Contributor: m.Vehicle,
+			DateCreated: time.Unix(0, c.x.d.StartT).UTC().Format(time.RFC3339)}
+		if coco, err = newCOCO(cocoOut, c.tmp, info); err != nil {
+			return err
+		}
+	}
+	yoloClasses := map[uint16]string{}
+	videos := map[uint8]*mp4Clip{}
+	if opt.Video {
+		for _, cam := range opt.Cameras {
+			videos[cam] = &mp4Clip{c: c, base: "video/" + camDir(cam)}
+			if err := c.leadIn(videos[cam], cam); err != nil {
+				return err
+			}
+		}
+	}
+	for sub := c.w.From; sub < c.w.To; sub += subWindow {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(sub+subWindow, c.w.To)
+		rows, err := c.readFrames(sub, end, cams)
+		if err != nil {
+			return err
+		}
+		objs := map[objKey][]schema.Object{}
+		if labels {
+			err := readRows(c.x.l.files(schema.TableObjects, sub-1e9, end+1e9), schema.ObjectsTable, sub-1e9, end+1e9, func(o *schema.Object) error {
+				if cams[o.Camera] {
+					k := objKey{o.Camera, o.FrameSeq}
+					objs[k] = append(objs[k], *o)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for i := range rows {
+			r := &rows[i]
+			cam, _ := c.x.d.Camera(r.Camera)
+			ref := frameRef{frame: r.Frame, cam: cam, stem: c.stem(r.T)}
+			ref.image = "images/" + camDir(r.Camera) + "/" + ref.stem + ".jpg"
+			ref.objects = objs[objKey{r.Camera, r.Seq}]
+			sortObjects(ref.objects)
+			if opt.Images || opt.Video {
+				src := filepath.Join(r.seg, r.File)
+				data, err := vf.read(src, r.Offset, r.Size, c.buf)
+				if err != nil {
+					var ce *drive.CorruptionError
+					if errors.As(err, &ce) {
+						c.skippedFrames++
+						continue
+					}
+					return err
+				}
+				c.buf = data[:0]
+				if opt.Video {
+					if err := c.addLead(videos[r.Camera], vf, r); err != nil {
+						return err
+					}
+					in, err := vf.init(src)
+					if err != nil {
+						return err
+					}
+					file, idx, ok, err := videos[r.Camera].add(r.T, r.Keyframe, data, in)
+					if err != nil {
+						return err
+					}
+					if ok {
+						ref.video, ref.videoFrame = file, idx
+					}
+				}
+				if opt.Images {
+					if r.Codec != schema.CodecMJPEG {
+						return fmt.Errorf("camera %d (%v): %w; export it with --frames mp4", r.Camera, r.Codec, ErrNeedsDecoder)
+					}
+					if err := c.writeFile(ref.image, data); err != nil {
+						return err
+					}
+				}
+			}
+			c.frames++
+			if coco != nil {
+				if err := coco.frame(&ref, opt.MinScore); err != nil {
+					return err
+				}
+			}
+			if c.has(YOLO) {
+				if err := c.writeFile("labels/"+camDir(r.Camera)+"/"+ref.stem+".txt", yoloLines(&ref, opt.MinScore, yoloClasses)); err != nil {
+					return err
+				}
+			}
+			if c.has(KITTI) {
+				if err := c.writeFile("kitti/"+camDir(r.Camera)+"/"+ref.stem+".txt", kittiLines(&ref, opt.MinScore)); err != nil {
+					return err
+				}
+			}
+			for i := range ref.objects {
+				if ref.objects[i].Score >= opt.MinScore {
+					if _, _, ok := clipBox(&ref.objects[i], int(r.Width), int(r.Height)); ok {
+						c.annotations++
+					}
+				}
+			}
+		}
+	}
+	for _, cam := range opt.Cameras {
+		if v := videos[cam]; v != nil {
+			if err := v.finish(); err != nil {
+				return err
+			}
+		}
+	}
+	if coco != nil {
+		if err := coco.close(); err != nil {
+			return err
+		}
+		err := cocoOut.Close()
+		cocoOut = nil
+		if err != nil {
+			return err
+		}
+	}
+	if c.has(YOLO) {
+		if err := c.writeFile("data.yaml", yoloDataYAML(yoloClasses)); err != nil {
+			return err
+		}
+	}
+	if c.has(KITTI) {
+		for _, cam := range opt.Cameras {
+			if k, _ := c.x.d.Camera(cam); k.Calibration != nil {
+				if err := c.writeFile("kitti/"+camDir(cam)+"/calib.txt", kittiCalib(k.Calibration)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// leadIn finds the frames from the last keyframe before the clip's start (MJPEG
+// cameras have only keyframes and need none).
+func (c *clipWriter) leadIn(m *mp4Clip, cam uint8) error {
+	if k, _ := c.x.d.Camera(cam); k.Codec == "mjpeg" {
+		return nil
+	}
+	rows, err := c.readFrames(c.w.From-maxGOP, c.w.From, map[uint8]bool{cam: true})
+	if err != nil {
+		return err
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		if rows[i].Keyframe {
+			m.lead = rows[i:]
+			break
+		}
+	}
+	return nil
+}
+
+// addLead adds the lead frames to the clip's MP4 when its first frame (first) is not a
+// keyframe, so that the video starts decodable.
+func (c *clipWriter) addLead(m *mp4Clip, vf *videoFiles, first *frameRow) error {
+	if m.leadDone {
+		return nil
+	}
+	m.leadDone = true
+	if first.Keyframe {
+		return nil
+	}
+	for _, r := range m.lead {
+		src := filepath.Join(r.seg, r.File)
+		data, err := vf.read(src, r.Offset, r.Size, nil)
+		if err != nil {
+			var ce *drive.CorruptionError
+			if errors.As(err, &ce) {
+				continue
+			}
+			return err
+		}
+		in, err := vf.init(src)
+		if err != nil {
+			return err
+		}
+		if _, _, _, err := m.add(r.T, r.Keyframe, data, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stem names a frame's files: milliseconds since the drive's start, 9 digits.
+func (c *clipWriter) stem(t int64) string {
+	ms := (t - c.x.d.StartT) / 1e6
+	if ms < 0 {
+		return fmt.Sprintf("m%09d", -ms)
+	}
+	return fmt.Sprintf("%09d", ms)
+}
+
+// sortObjects orders a frame's objects by track, class and box, so that label files do
+// not depend on the order the detector wrote them in.
+func sortObjects(o []schema.Object) {
+	sort.SliceStable(o, func(i, j int) bool {
+		a, b := &o[i], &o[j]
+		switch {
+		case a.TrackID != b.TrackID:
+			return a.TrackID < b.TrackID
+		case a.Class != b.Class:
+			return a.Class < b.Class
+		case a.X1 != b.X1:
+			return a.X1 < b.X1
+		}
+		return a.Y1 < b.Y1
+	})
+}
+
+// tableSource is one table a clip carries and where its rows come from.
+type tableSource struct {
+	out   string // file name without extension
+	table schema.AnyTable
+	files []*tableread.File
+}
+
+func (c *clipWriter) tableSources() []tableSource {
+	var out []tableSource
+	for _, name := range c.x.opt.Tables {
+		t, ok := schema.Lookup(name)
+		if !ok {
+			continue
+		}
+		ts := tableSource{out: string(name), table: t}
+		switch name {
+		case schema.TableObjects, schema.TableTargets:
+			ts.files = c.x.l.files(name, c.w.From, c.w.To)
+		default:
+			ts.files = c.x.d.files(drive.TableFile(name), c.w.From, c.w.To)
+		}
+		out = append(out, ts)
+		if name == schema.TableEvents && c.x.l.Run != LiveRun {
+			out = append(out, tableSource{out: "run_events", table: t, files: c.x.l.files(name, c.w.From, c.w.To)})
+		}
+	}
+	return out
+}
+
+func (c *clipWriter) writeTables(ctx context.Context) error {
+	if !c.x.opt.Parquet && !c.x.opt.CSV {
+		return nil
+	}
+	for _, ts := range c.tableSources() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.writeTable(ts); err != nil {
+			return fmt.Errorf("table %s: %w", ts.out, err)
+		}
+	}
+	return nil
+}
+
+// writeTable streams one table's rows in the window into Parquet and CSV.
+func (c *clipWriter) writeTable(ts tableSource) error {
+	tw, err := newTableFiles(c, "tables/"+ts.out, ts.table, c.x.opt.Parquet, c.x.opt.CSV)
+	if err != nil {
+		return err
+	}
+	for _, f := range ts.files {
+		if err := f.Window(c.w.From, c.w.To, tw.write); err != nil {
+			tw.abort()
+			return err
+		}
+	}
+	return tw.close()
+}
+
+// writeCalibration writes calibration.json: the chosen cameras with their calibration.
+func (c *clipWriter) writeCalibration() error {
+	type file struct {
+		Frame   string   `json:"frame"`
+		Cameras []Camera `json:"cameras"`
+	}
+	f := file{Frame: "vehicle: x forward, y left, z up (m), origin at the centre of the front bumper on the road; yaw left positive, pitch down positive (deg)"}
+	for _, i := range c.x.opt.Cameras {
+		cam, _ := c.x.d.Camera(i)
+		f.Cameras = append(f.Cameras, cam)
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return c.writeFile("calibration.json", append(b, '\n'))
+}
+
+// Manifest is clip.json.
+type Manifest struct {
+	Format       string          `json:"format"`
+	Version      int             `json:"version"`
+	Name         string          `json:"name"`
+	Drive        ManifestDrive   `json:"drive"`
+	Window       ManifestWindow  `json:"window"`
+	Reasons      []Reason        `json:"reasons"`
+	Selection    SelectionRecord `json:"selection"`
+	Labels       ManifestLabels  `json:"labels"`
+	Software     drive.Software  `json:"software"`
+	Settings     Settings        `json:"settings"`
+	SettingsHash string          `json:"settings_hash"`
+	Counts       ManifestCounts  `json:"counts"`
+	Files        []FileEntry     `json:"files"`
+}
+
+// ManifestDrive identifies the source drive.
+type ManifestDrive struct {
+	ID        string         `json:"id"`
+	Vehicle   string         `json:"vehicle"`
+	Simulated bool           `json:"simulated"`
+	StartT    int64          `json:"start_t"`
+	Software  drive.Software `json:"software"` // what recorded it
+	Timebase  string         `json:"timebase"`
+}
+
+// ManifestWindow is the clip's time range.
+type ManifestWindow struct {
+	From      int64   `json:"from"`
+	To        int64   `json:"to"`
+	FromUTC   string  `json:"from_utc"`
+	ToUTC     string  `json:"to_utc"`
+	Seconds   float64 `json:"seconds"`
+	FromDrive float64 `json:"from_drive_s"` // seconds after the drive's start
+}
+
+// ManifestLabels says whose labels these are.
+type ManifestLabels struct {
+	Run    string          `json:"run"`
+	Model  json.RawMessage `json:"model,omitempty"`
+	Device string          `json:"device,omitempty"`
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// ManifestCounts are the clip's figures.
+type ManifestCounts struct {
+	Frames        int64 `json:"frames"`
+	Annotations   int64 `json:"annotations"`
+	SkippedFrames int64 `json:"skipped_frames"` // frames rows pointing outside their video
+}
+
+func (c *clipWriter) writeManifest() error {
+	d := c.x.d
+	sort.Slice(c.files, func(i, j int) bool { return c.files[i].Path < c.files[j].Path })
+	utc := func(t int64) string { return time.Unix(0, t).UTC().Format(time.RFC3339Nano) }
+	m := Manifest{Format: ClipFormat, Version: ClipVersion, Name: c.name,
+		Drive: ManifestDrive{ID: d.ID(), Vehicle: d.Manifest.Vehicle, Simulated: d.Manifest.Simulated, StartT: d.StartT,
+			Software: d.Manifest.Software, Timebase: d.Manifest.Timebase.Kind},
+		Window: ManifestWindow{From: c.w.From, To: c.w.To, FromUTC: utc(c.w.From), ToUTC: utc(c.w.To),
+			Seconds: float64(c.w.To-c.w.From) / 1e9, FromDrive: float64(c.w.From-d.StartT) / 1e9},
+		Reasons: c.w.Reasons, Selection: c.x.opt.Selection,
+		Labels:   ManifestLabels{Run: c.x.l.Run, Model: compact(c.x.l.Model), Device: c.x.l.Device, Config: compact(c.x.l.Config)},
+		Software: drive.Software{Name: "roadlog", Version: c.x.opt.Software}, Settings: c.x.settings, SettingsHash: c.x.settingsHash,
+		Counts: ManifestCounts{Frames: c.frames, Annotations: c.annotations, SkippedFrames: c.skippedFrames},
+		Files:  c.files}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", ClipFile, err)
+	}
+	return c.writeFile(ClipFile, append(b, '\n'))
+}
+
+func compact(r json.RawMessage) json.RawMessage {
+	if len(strings.TrimSpace(string(r))) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, r); err != nil {
+		return nil
+	}
+	return json.RawMessage(b.Bytes())
+}
