@@ -43,7 +43,7 @@ type clipWriter struct {
 	name  string
 	tmp   string
 	files []FileEntry
-	dirs  map[string]bool
+	dirs  map[string]bool // folders made under tmp
 
 	frames, annotations, skippedFrames int64
 	bytes                              int64
@@ -108,15 +108,8 @@ func (c *clipWriter) write(ctx context.Context) error {
 // publish makes the partial folder durable and renames it into place.
 func (c *clipWriter) publish(final string) error {
 	fs := c.x.opt.FS
-	dirs := make([]string, 0, len(c.dirs))
-	for d := range c.dirs {
-		dirs = append(dirs, d)
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // deepest first
-	for _, d := range dirs {
-		if err := fs.SyncDir(filepath.Join(c.tmp, d)); err != nil {
-			return err
-		}
+	if err := fs.SyncTree(c.tmp); err != nil {
+		return err
 	}
 	if err := fs.Rename(c.tmp, final); err != nil {
 		return err

@@ -11,12 +11,13 @@ import (
 // inject faults (a disk that fills up) through it (prometheus wlog's SegmentFile).
 type FS interface {
 	MkdirAll(path string) error
-	// Create creates a file for writing; Close makes its data durable (fsync) before
-	// it returns.
 	Create(path string) (io.WriteCloser, error)
 	Rename(from, to string) error
 	RemoveAll(path string) error
-	// SyncDir makes a folder's entries (new files, renames) durable.
+	// SyncTree makes everything written under dir durable: file data and folder
+	// entries. A clip is synced once, before the rename that publishes it.
+	SyncTree(dir string) error
+	// SyncDir makes one folder's entries (the rename) durable.
 	SyncDir(path string) error
 }
 
@@ -28,11 +29,7 @@ func (OSFS) MkdirAll(path string) error { return os.MkdirAll(path, 0o755) }
 
 // Create creates (truncates) a file.
 func (OSFS) Create(path string) (io.WriteCloser, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return syncFile{f}, nil
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 }
 
 // Rename renames a file or folder.
@@ -51,11 +48,8 @@ func (OSFS) SyncDir(path string) error {
 	return d.Sync()
 }
 
-type syncFile struct{ *os.File }
-
-func (f syncFile) Close() error {
-	return errors.Join(f.File.Sync(), f.File.Close())
-}
+// SyncTree makes a folder's files durable (see syncTree in fs_linux.go / fs_other.go).
+func (OSFS) SyncTree(dir string) error { return syncTree(dir) }
 
 // ErrDestinationFull reports that the output's file system ran out of space; the
 // clips finished before stay, and running the export again resumes after them.

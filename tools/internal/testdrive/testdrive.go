@@ -43,6 +43,9 @@ type Options struct {
 	// RunID, when set, writes a replay run runs/<RunID>/ with thresholds that differ
 	// from the live ones (FCW 3 s instead of 2.5 s).
 	RunID string
+	// H264 re-encodes the cameras as H.264 with ffmpeg (ErrNoFFmpeg without it), a
+	// keyframe every GOP frames.
+	H264 bool
 	// NoFooter leaves the last segment's table files without their footer, as a crash
 	// would (a drive that was never repaired).
 	NoFooter bool
@@ -125,8 +128,12 @@ func Write(root string, o Options) (*Info, error) {
 		Created: time.Unix(0, Start).UTC(), StartT: Start, EndT: end, Timebase: drive.Timebase{Kind: "host"},
 		SegmentLength: drive.Duration(o.Segment), FlushInterval: drive.Duration(500 * time.Millisecond),
 		Compression: "zstd", Simulated: true, DBC: []string{drive.DBCDir + "/" + sim.DBCName}, StopReason: "duration reached"}
+	codec := "mjpeg"
+	if o.H264 {
+		codec = "h264"
+	}
 	for _, cam := range rig.Cameras() {
-		m.Cameras = append(m.Cameras, drive.Camera{Index: cam.Index, Name: cam.Name, Codec: "mjpeg", Width: cam.Width, Height: cam.Height, FPS: 30})
+		m.Cameras = append(m.Cameras, drive.Camera{Index: cam.Index, Name: cam.Name, Codec: codec, Width: cam.Width, Height: cam.Height, FPS: 30})
 	}
 	extra, err := json.Marshal(map[string]any{"scenario": "roadlog-sim-1", "seed": 1, "calibration": rig.Cameras()})
 	if err != nil {
@@ -149,7 +156,7 @@ func Write(root string, o Options) (*Info, error) {
 		if o.Live {
 			objs, tgts = live.objects, live.targets
 		}
-		frames, vstats, err := writeVideos(sdir, window(c.frames, in, func(r *schema.VideoFrame) int64 { return r.T }))
+		frames, vstats, err := writeVideos(sdir, window(c.frames, in, func(r *schema.VideoFrame) int64 { return r.T }), o.H264)
 		if err != nil {
 			return nil, err
 		}
@@ -245,8 +252,10 @@ func writeTable[R any](dir string, tbl *schema.Table[R], rows []R, footer bool) 
 	return w.Stats(), nil
 }
 
-// writeVideos writes each camera's frames into camN.mp4, 15 frames per fragment.
-func writeVideos(dir string, frames []schema.VideoFrame) ([]schema.Frame, map[string]drive.VideoStats, error) {
+// writeVideos writes each camera's frames into camN.mp4, 15 frames per fragment (as
+// H.264 when h264 is set: each segment's file starts with a keyframe, as the
+// recorder's do).
+func writeVideos(dir string, frames []schema.VideoFrame, h264 bool) ([]schema.Frame, map[string]drive.VideoStats, error) {
 	byCam := map[uint8][]*schema.VideoFrame{}
 	var cams []int
 	for i := range frames {
@@ -261,6 +270,11 @@ func writeVideos(dir string, frames []schema.VideoFrame) ([]schema.Frame, map[st
 	stats := map[string]drive.VideoStats{}
 	for _, c := range cams {
 		fs := byCam[uint8(c)]
+		if h264 {
+			if err := toH264(fs); err != nil {
+				return nil, nil, err
+			}
+		}
 		name := drive.VideoFile(uint8(c), 0)
 		f, err := drive.OSFS{}.Create(filepath.Join(dir, name))
 		if err != nil {

@@ -2,6 +2,7 @@ package testdrive
 
 import (
 	"crypto/sha256"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -64,5 +65,40 @@ func TestWriteIsReproducibleAndVerifies(t *testing.T) {
 	}
 	if objects == 0 {
 		t.Error("no live objects in segment 0")
+	}
+}
+
+func TestH264Drive(t *testing.T) {
+	a, err := Write(t.TempDir(), Options{Duration: 3e9, Segment: 2e9, Cameras: 4, H264: true})
+	if errors.Is(err, ErrNoFFmpeg) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := drive.Verify(a.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if !f.Warn {
+			t.Errorf("verify: %s: %s", f.Path, f.Problem)
+		}
+	}
+	keys, n := 0, 0
+	if _, err := drive.ReadRows(filepath.Join(a.Dir, "seg-000001", "frames.arrow"), schema.FramesTable, func(f *schema.Frame) error {
+		n++
+		if f.Keyframe {
+			keys++
+		}
+		if f.Codec != schema.CodecH264 {
+			t.Fatalf("codec %v", f.Codec)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := 4 * ((n/4 + GOP - 1) / GOP); keys != want {
+		t.Errorf("%d keyframes in %d frames, want %d", keys, n, want)
 	}
 }
