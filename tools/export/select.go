@@ -214,7 +214,7 @@ func eventWindows(d *Drive, l *Labels, specs []EventSpec, before, after int64) (
 			for warn, end := range endCode {
 				if e.Code == end {
 					if i, ok := open[warn]; ok {
-						ws[i].To = max(ws[i].To, e.T+after)
+						ws[i].To = max(ws[i].To, windowEnd(e.T, after))
 						ws[i].Reasons[0].End = e.T
 						delete(open, warn)
 					}
@@ -224,7 +224,7 @@ func eventWindows(d *Drive, l *Labels, specs []EventSpec, before, after int64) (
 				if s.Code != e.Code || (s.Category != "" && !strings.EqualFold(s.Category, e.Category)) {
 					continue
 				}
-				ws = append(ws, Window{From: e.T - before, To: e.T + after, Reasons: []Reason{{Kind: "event", Event: e.Code.String(),
+				ws = append(ws, Window{From: e.T - before, To: windowEnd(e.T, after), Reasons: []Reason{{Kind: "event", Event: e.Code.String(),
 					Code: int(e.Code), Category: e.Category, Source: source, T: e.T}}})
 				if _, ok := endCode[e.Code]; ok {
 					open[e.Code] = len(ws) - 1
@@ -254,6 +254,10 @@ func eventWindows(d *Drive, l *Labels, specs []EventSpec, before, after int64) (
 	}
 	return ws, nil
 }
+
+// windowEnd returns the exclusive end of the window around an instant t: t+after, and at
+// least t+1 so that the instant itself is in it.
+func windowEnd(t, after int64) int64 { return max(t+after, t+1) }
 
 // trackStats counts the rows of every track of the labels' objects.
 func trackStats(ctx context.Context, l *Labels) (map[int64]query.Track, error) {
@@ -299,12 +303,12 @@ func queryWindows(ctx context.Context, d *Drive, l *Labels, q *query.Query, befo
 	hit := func(t int64) {
 		if n := len(ws); n > 0 && t-before <= ws[n-1].To && t >= ws[n-1].Reasons[0].First {
 			w := &ws[n-1]
-			w.To = max(w.To, t+after)
+			w.To = max(w.To, windowEnd(t, after))
 			w.Reasons[0].Hits++
 			w.Reasons[0].Last = max(w.Reasons[0].Last, t)
 			return
 		}
-		ws = append(ws, Window{From: t - before, To: t + after, Reasons: []Reason{{Kind: "query", Query: q.String(),
+		ws = append(ws, Window{From: t - before, To: windowEnd(t, after), Reasons: []Reason{{Kind: "query", Query: q.String(),
 			Table: q.Table().String(), Hits: 1, First: t, Last: t}}})
 	}
 	n := 0
