@@ -31,6 +31,8 @@ type cameraWriter struct {
 	curSeg   atomic.Int64 // segment of the open file; seg+1 once closed; -1 before the first file
 	lastWall atomic.Int64 // wall ns of the latest frame
 
+	params [][]byte // the camera's latest parameter sets (sources send them only when they change)
+
 	statsMu gosync.Mutex // guards stats
 	stats   map[int]map[string]drive.VideoStats
 }
@@ -104,6 +106,13 @@ func (w *cameraWriter) run() {
 }
 
 func (w *cameraWriter) handle(vf *schema.VideoFrame) {
+	// Sources send parameter sets on a camera's first frame and when they change
+	// (schema.VideoFrame); the file a keyframe starts at a segment rotation needs them.
+	if len(vf.Params) > 0 {
+		w.params = vf.Params
+	} else if vf.Keyframe && vf.Codec != schema.CodecMJPEG {
+		vf.Params = w.params
+	}
 	target := w.r.seg.For(vf.T)
 	if m := w.r.framesMinOpen(); target < m {
 		target = m

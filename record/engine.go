@@ -99,13 +99,18 @@ func (e *Engine) Publish(s schema.Sample) {
 }
 
 // Start begins a new drive. input says which input asked (cli, api, web, gpio, can).
-func (e *Engine) Start(input string) (*Drive, error) {
+func (e *Engine) Start(input string) (*Drive, error) { return e.StartAt(e.Now(), input) }
+
+// StartAt begins a new drive whose first segment starts at reference time t0, which
+// may lie in the past: ring-buffer capture starts a drive at the oldest sample of its
+// pre-trigger buffer and then publishes that buffer.
+func (e *Engine) StartAt(t0 int64, input string) (*Drive, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.State() != Idle {
 		return nil, ErrRecording
 	}
-	r, err := newRecording(e, input)
+	r, err := newRecording(e, t0, input)
 	if err != nil {
 		return nil, err
 	}

@@ -235,3 +235,25 @@ func (e *Engine) Drops() map[string]int64 {
 	}
 	return out
 }
+
+// Congested reports whether any queue of the current recording is more than half
+// full. Sources that can wait (a simulation or a file played as fast as possible)
+// pause while it is true, so that "as fast as possible" means as fast as the disk
+// takes it, without drops; live devices never wait.
+func (e *Engine) Congested() bool {
+	r := e.cur.Load()
+	if r == nil {
+		return false
+	}
+	for name, w := range r.tables {
+		if w.queueLen()*2 > r.opt.QueueSizes[name] {
+			return true
+		}
+	}
+	for _, c := range r.cameras() {
+		if len(c.q)*2 > cap(c.q) {
+			return true
+		}
+	}
+	return false
+}

@@ -61,7 +61,7 @@ type stopReq struct {
 	reason, input string
 }
 
-func newRecording(e *Engine, input string) (*recording, error) {
+func newRecording(e *Engine, t0 int64, input string) (*recording, error) {
 	o := e.opt
 	if err := o.FS.MkdirAll(o.Root); err != nil {
 		return nil, fmt.Errorf("create output folder %s: %w", o.Root, err)
@@ -69,7 +69,6 @@ func newRecording(e *Engine, input string) (*recording, error) {
 	if err := checkWritable(o.Root); err != nil {
 		return nil, err
 	}
-	t0 := e.Now()
 	id := time.Unix(0, t0).UTC().Format("20060102T150405Z") + "_" + o.Vehicle
 	dir := filepath.Join(o.Root, id)
 	for i := 1; ; i++ {

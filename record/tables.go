@@ -348,6 +348,9 @@ func cmp64(a, b int64) int {
 }
 
 // rowTime returns a sample's t.
+// SampleTime returns a sample's reference time t (0 for a sample kind it does not know).
+func SampleTime(s schema.Sample) int64 { return rowTime(s) }
+
 func rowTime(s schema.Sample) int64 {
 	switch r := s.(type) {
 	case *schema.CAN:

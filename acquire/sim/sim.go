@@ -39,6 +39,11 @@ type Config struct {
 	// RawNMEA keeps the raw sentences in the gnss table.
 	RawNMEA bool
 
+	// Congested, when set, is asked every 10 ms of simulated time in as-fast-as-possible
+	// mode; while it says true the simulation waits (the recorder's queues are filling),
+	// so that as fast as possible never means dropped samples.
+	Congested func() bool
+
 	// Timebase maps host time to reference time; the drive starts at its "now"
 	// unless Start is set (reference ns).
 	Timebase clock.Timebase
@@ -187,6 +192,15 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		if sim%(10*step) == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil
+			}
+			if cfg.Speed == 0 && cfg.Congested != nil {
+				for cfg.Congested() {
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(time.Millisecond):
+					}
+				}
 			}
 			if cfg.Speed > 0 {
 				target := wallStart.Add(time.Duration(float64(sim) / cfg.Speed))

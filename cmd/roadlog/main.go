@@ -53,7 +53,10 @@ Start here:
 		newVerifyCmd(),
 		newRepairCmd(),
 		newInspectCmd(),
+		newDetectCmd(),
 		newRigCmd(),
+		newDecodeCmd(),
+		newServeCmd(),
 	)
 	return root
 }

@@ -2,27 +2,25 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"roadlog/acquire/sim"
 	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/sync/clock"
-	"roadlog/sync/frameset"
 	"roadlog/sync/reference"
 )
 
 type recordFlags struct {
 	sim          bool
+	rig          string
+	detector     string
 	cameras      int
 	size         string
 	duration     time.Duration
@@ -45,7 +43,7 @@ type recordFlags struct {
 func newRecordCmd() *cobra.Command {
 	var f recordFlags
 	c := &cobra.Command{
-		Use:   "record --sim [flags]",
+		Use:   "record --sim | --rig FILE [flags]",
 		Short: "Record a drive (the simulated rig with --sim)",
 		Long: `Record a drive into a new folder under --out: Arrow tables (can, gnss, imu, ego,
 frames, objects, targets, events, truth, sync) and one MP4 per camera, in segments of
@@ -56,17 +54,20 @@ repaired first. Stop with Ctrl-C (the drive is closed cleanly) or --duration.
 from both sides, a pedestrian crossing, a GNSS outage) driving simulated CAN, GNSS,
 IMU and 4 or 8 cameras, with ground truth. It needs no hardware.`,
 		Example: `  roadlog record --sim --duration 30s --out drives
+  roadlog record --rig examples/car-8cam.yaml --out /data/drives
   roadlog record --sim --cameras 8 --speed 0 --duration 5m --out drives   # as fast as possible`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRecord(cmd, f) },
 	}
 	fl := c.Flags()
 	fl.BoolVar(&f.sim, "sim", false, "record the simulated rig (the embedded default rig)")
+	fl.StringVar(&f.rig, "rig", "", "record the rig this YAML file describes (see docs/format/rig.md)")
+	fl.StringVar(&f.detector, "detector", "truth", "live detector: cnn (the CenterNet COCO model on the CPU; the default with --rig), truth (simulated drives: the scenario's true boxes with realistic noise, misses and false alarms; the default with --sim because a COCO network does not take the simulator's flat shapes for cars) or none")
 	fl.IntVar(&f.cameras, "cameras", 4, "simulated cameras: 4 or 8 (0 for none)")
 	fl.StringVar(&f.size, "camera-size", "640x360", "simulated camera image size, WxH")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this much drive time (0: until Ctrl-C)")
 	fl.StringVar(&f.out, "out", "drives", "folder that holds drives")
-	fl.StringVar(&f.vehicle, "vehicle", "", "vehicle name in the drive id (default: sim with --sim)")
+	fl.StringVar(&f.vehicle, "vehicle", "", "vehicle name in the drive id (default: the rig's, sim with --sim)")
 	fl.Float64Var(&f.speed, "speed", 1, "simulation speed: 1 real time, N times faster, 0 as fast as possible")
 	fl.DurationVar(&f.segment, "segment", 60*time.Second, "segment length")
 	fl.Int64Var(&f.segmentMB, "segment-mb", 0, "also start a new segment after this many MB (0: no limit)")
@@ -83,17 +84,8 @@ IMU and 4 or 8 cameras, with ground truth. It needs no hardware.`,
 }
 
 func runRecord(cmd *cobra.Command, f recordFlags) error {
-	if !f.sim {
-		return usagef("say what to record: --sim for the simulated rig (real rigs: --rig FILE)")
-	}
-	if f.cameras == 0 {
-		f.cameras = -1
-	} else if f.cameras != 4 && f.cameras != 8 {
-		return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
-	}
-	var w, h int
-	if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
-		return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+	if f.sim == (f.rig != "") {
+		return usagef("say what to record: --sim for the simulated rig, or --rig FILE for a real one")
 	}
 	if f.speed < 0 {
 		return usagef("--speed %v: must be 0 (as fast as possible) or positive", f.speed)
@@ -101,33 +93,56 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	if f.duration < 0 {
 		return usagef("--duration %v is negative", f.duration)
 	}
-	if f.vehicle == "" {
-		f.vehicle = "sim"
-	}
 	if strings.ContainsAny(f.vehicle, `/\ `) {
 		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// The drive's reference timebase: the host clock until a PPS discipline locks it
-	// (the simulated rig has no PPS line, so it stays free-running).
+	// The drive's reference timebase: the host clock until a PPS discipline locks it.
 	ref := reference.New(reference.Config{Start: clock.NewSystem()})
-	tb := ref
-	rig, err := sim.New(sim.Config{Cameras: f.cameras, Width: w, Height: h, Speed: f.speed, Duration: f.duration,
-		Seed: f.seed, StaticFrames: f.staticFrames, Timebase: tb, RawNMEA: true,
-		ExtraCANBuses: f.extraBuses, ExtraCANRate: f.extraRate})
-	if err != nil {
-		return usageError{err}
+	var s *setup
+	var err error
+	var eng *record.Engine // set before any source starts
+	if f.sim {
+		if f.cameras == 0 {
+			f.cameras = -1
+		} else if f.cameras != 4 && f.cameras != 8 {
+			return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
+		}
+		var w, h int
+		if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
+			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+		}
+		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
+			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate,
+			congested: func() bool { return eng.Congested() }}, ref)
+	} else {
+		if !cmd.Flags().Changed("detector") {
+			f.detector = "cnn"
+		}
+		s, err = rigSetup(f.rig, ref)
 	}
-	var cams []drive.Camera
-	for _, c := range rig.Cameras() {
-		cams = append(cams, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 30})
-	}
-	extra, _ := json.Marshal(map[string]any{"scenario": "roadlog-sim-1", "seed": f.seed, "calibration": rig.Cameras()})
-	dbc, err := writeTemp("roadlog_sim.dbc", sim.DBC)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(filepath.Dir(dbc))
+	if s.cleanup != nil {
+		defer s.cleanup()
+	}
+	if f.vehicle != "" {
+		s.vehicle = f.vehicle
+	}
+	opt := record.Options{Root: f.out, Vehicle: s.vehicle, SegmentDuration: f.segment, SegmentBytes: f.segmentMB << 20,
+		FlushInterval: f.flush, Compression: record.Compression(f.compression), Loop: f.loop, MinFreeBytes: f.minFreeMB << 20,
+		Timebase: ref, TimebaseKind: s.tbKind, Log: log, Software: version, Simulated: s.simulated, Cameras: s.cameras,
+		DBCFiles: s.dbcFiles, RigYAML: s.rigYAML, Extra: s.extra}
+	if !cmd.Flags().Changed("segment") && s.opts.Segment > 0 {
+		opt.SegmentDuration = s.opts.Segment
+	}
+	if !cmd.Flags().Changed("flush") && s.opts.FlushInterval > 0 {
+		opt.FlushInterval = min(s.opts.FlushInterval, time.Second)
+	}
+	if !cmd.Flags().Changed("compression") && s.opts.Compression != "" {
+		opt.Compression = record.Compression(s.opts.Compression)
+	}
 	sw := drive.Software{Name: "roadlog", Version: version}
 	reps, err := record.RepairUnfinished(f.out, sw)
 	for _, r := range reps {
@@ -136,42 +151,42 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 	if err != nil {
 		return fmt.Errorf("repair unfinished drives: %w", err)
 	}
-	eng, err := record.New(record.Options{Root: f.out, Vehicle: f.vehicle, SegmentDuration: f.segment, SegmentBytes: f.segmentMB << 20,
-		FlushInterval: f.flush, Compression: record.Compression(f.compression), Loop: f.loop, MinFreeBytes: f.minFreeMB << 20,
-		Timebase: tb, Log: log, Software: version, Simulated: true, Cameras: cams, DBCFiles: []string{dbc}, Extra: extra})
+	eng, err = record.New(opt)
 	if err != nil {
 		return usageError{err}
+	}
+	s.congested = eng.Congested
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	sink, err := s.live(ctx, eng, ref, f.detector, f.seed)
+	if err != nil {
+		return err
 	}
 	d, err := eng.Start("cli")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "recording %s\n", d.Dir)
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	// sources → frame sets (trigger ids, frame sets for the detector) → recorder
-	stage := record.NewFrameSets(frameset.Config{Trigger: frameset.Trigger{Rate: 30}, Cameras: len(rig.Cameras()), Timebase: ref},
-		eng, func(*frameset.Set) {})
-	go stage.Run(ctx)
-	go ref.Run(ctx, eng)
-	srcDone := make(chan error, 1)
-	go func() { srcDone <- rig.Run(ctx, stage) }()
+	srcDone := s.run(ctx, sink, ref)
+	var until <-chan time.Time
+	if f.duration > 0 && !s.simulated {
+		until = time.After(f.duration)
+	}
 	progress := time.NewTicker(time.Second)
 	defer progress.Stop()
 	reason := "duration reached"
 loop:
 	for {
 		select {
-		case err := <-srcDone:
-			if err != nil {
-				reason = "source failed: " + err.Error()
-			} else if ctx.Err() != nil {
-				reason = "interrupted"
+		case <-srcDone:
+			if !s.simulated {
+				reason = "every source finished"
 			}
+			break loop
+		case <-until:
 			break loop
 		case <-ctx.Done():
 			reason = "interrupted"
-			<-srcDone
 			break loop
 		case <-d.Done():
 			break loop
@@ -187,6 +202,7 @@ loop:
 			return err
 		}
 	}
+	cancel()
 	if !f.quiet {
 		fmt.Fprintln(cmd.ErrOrStderr())
 	}
@@ -205,13 +221,4 @@ func printProgress(w io.Writer, p record.Progress) {
 	lastRows = p.Rows
 	fmt.Fprintf(w, "\r%s  drive %6.1fs  seg %d  %7d rows/s  %8.1f MB  drops %d   ",
 		p.Elapsed.Round(time.Second), float64(p.SpanT)/1e9, p.Segment, rate, float64(p.Bytes)/1e6, p.Drops)
-}
-
-func writeTemp(name string, data []byte) (string, error) {
-	dir, err := os.MkdirTemp("", "roadlog-")
-	if err != nil {
-		return "", err
-	}
-	p := dir + "/" + name
-	return p, os.WriteFile(p, data, 0o644)
 }

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"roadlog/acquire/can"
+	"roadlog/acquire/gnss"
+	"roadlog/acquire/gnss/pps"
+	"roadlog/acquire/imu"
+	"roadlog/acquire/sim"
+	"roadlog/dbc"
+	"roadlog/detect"
+	"roadlog/detect/centernet"
+	"roadlog/detect/cpu"
+	"roadlog/detect/live"
+	"roadlog/detect/pipeline"
+	"roadlog/detect/ranging"
+	"roadlog/detect/truthdet"
+	"roadlog/record"
+	"roadlog/record/drive"
+	"roadlog/rig"
+	"roadlog/schema"
+	"roadlog/sync/clock"
+	"roadlog/sync/frameset"
+	"roadlog/sync/reference"
+)
+
+// namedSource is one input of the rig, run under the recorder's supervisor.
+type namedSource struct {
+	name string
+	src  record.Source
+}
+
+// setup is everything a recording needs besides the engine: the rig's sources and
+// what the manifest records about it. It is built from --sim or from a rig file.
+type setup struct {
+	vehicle   string
+	simulated bool
+	sources   []namedSource
+	cameras   []drive.Camera
+	calib     map[uint8]ranging.Calibration
+	trigger   frameset.Trigger
+	dbcFiles  []string
+	rigYAML   []byte
+	extra     json.RawMessage
+	tbKind    string
+	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
+	cleanup   func()
+	duration  time.Duration // the sim stops by itself after this
+	congested func() bool   // the engine's backpressure, for sources that can wait
+}
+
+type simOptions struct {
+	cameras, width, height int
+	speed                  float64
+	duration               time.Duration
+	seed                   uint64
+	static                 bool
+	extraBuses             int
+	extraRate              float64
+	congested              func() bool
+}
+
+// simSetup builds the simulated rig.
+func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
+	r, err := sim.New(sim.Config{Cameras: o.cameras, Width: o.width, Height: o.height, Speed: o.speed, Duration: o.duration,
+		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate,
+		Congested: o.congested})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	s := &setup{vehicle: "sim", simulated: true, sources: []namedSource{{"sim", r}}, calib: map[uint8]ranging.Calibration{},
+		trigger: frameset.Trigger{Rate: 30}, tbKind: "host", duration: o.duration}
+	for _, c := range r.Cameras() {
+		s.cameras = append(s.cameras, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 30})
+		s.calib[c.Index] = ranging.Calibration{Width: c.Width, Height: c.Height, Fx: c.FX, Fy: c.FY, Cx: c.CX, Cy: c.CY,
+			MountHeight: c.Z, Pitch: c.Pitch * math.Pi / 180, Yaw: c.Yaw * math.Pi / 180, X: c.X, Y: c.Y}
+	}
+	s.extra, _ = json.Marshal(map[string]any{"scenario": "roadlog-sim-1", "seed": o.seed, "calibration": r.Cameras()})
+	dir, err := os.MkdirTemp("", "roadlog-")
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, sim.DBCName)
+	if err := os.WriteFile(p, sim.DBC, 0o644); err != nil {
+		return nil, err
+	}
+	s.dbcFiles = []string{p}
+	s.cleanup = func() { os.RemoveAll(dir) }
+	return s, nil
+}
+
+// rigSetup builds the sources a rig file describes. A rig file with problems is a
+// usage error naming the key and line.
+func rigSetup(path string, ref *reference.Clock) (*setup, error) {
+	r, err := rig.Load(path)
+	if err == nil {
+		err = r.CheckFiles()
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &setup{vehicle: r.Vehicle, rigYAML: raw, calib: map[uint8]ranging.Calibration{}, trigger: frameset.Trigger{Rate: 30},
+		tbKind: "host", opts: r.Recorder}
+	if r.Trigger != nil {
+		s.trigger = frameset.Trigger{Rate: int(math.Round(r.Trigger.RateHz)), Phase: r.Trigger.Phase}
+	} else {
+		// free-running cameras: frame sets at the fastest camera's rate
+		fps := 0.0
+		for _, c := range r.Cameras {
+			fps = math.Max(fps, c.FPS)
+		}
+		if fps >= 1 {
+			s.trigger.Rate = int(math.Round(fps))
+		}
+	}
+	for _, b := range r.CAN {
+		cfg := can.Config{Bus: b.Name, Kind: can.Kind(b.Kind), Address: b.Address, Bitrate: b.Bitrate, DataBitrate: b.DataBitrate,
+			Baud: b.Baud, FD: b.DataBitrate > 0, ErrorFrames: true}
+		switch b.Kind {
+		case rig.CANSocketCAN:
+			cfg.Device = b.Device
+		case rig.CANSLCAN:
+			cfg.Device = b.Port
+		case rig.CANCandump:
+			cfg.Device = r.Resolve(b.File)
+			if b.Realtime {
+				cfg.Rate = 1
+			}
+		}
+		for _, f := range b.Filters {
+			cfg.Filters = append(cfg.Filters, can.Filter{ID: f.ID, Mask: f.Mask, Extended: f.Extended, Invert: f.Invert})
+		}
+		for _, d := range b.DBC {
+			cfg.DBC = append(cfg.DBC, r.Resolve(d))
+			s.dbcFiles = append(s.dbcFiles, r.Resolve(d))
+		}
+		for col, sig := range b.Ego {
+			msg, name, _ := strings.Cut(sig.Signal, ".")
+			es := dbc.EgoSignal{Column: col, Message: msg, Signal: name, Scale: sig.Scale, Offset: sig.Offset}
+			if len(sig.Values) > 0 {
+				es.Values = map[string]string{}
+				for k, v := range sig.Values {
+					es.Values[strconv.FormatInt(k, 10)] = v
+				}
+			}
+			cfg.Ego = append(cfg.Ego, es)
+		}
+		src, err := can.New(cfg, ref)
+		if err != nil {
+			return nil, fmt.Errorf("CAN bus %s: %w", b.Name, err)
+		}
+		s.sources = append(s.sources, namedSource{"can/" + b.Name, src})
+	}
+	for _, g := range r.GNSS {
+		src, err := gnss.FromRig(g, ref)
+		if err != nil {
+			return nil, fmt.Errorf("GNSS %s: %w", g.Name, err)
+		}
+		s.sources = append(s.sources, namedSource{"gnss/" + g.Name, src})
+		if g.PPS != "" {
+			s.tbKind = "gnss_pps"
+			p := &pps.Source{Device: g.PPS, Name: g.Name + "/pps", Timebase: ref,
+				OnEdge: func(e pps.Edge) { ref.Edge(reference.Edge{Host: e.Host, Seq: uint64(e.Seq)}) }}
+			s.sources = append(s.sources, namedSource{"pps/" + g.Name, p})
+		}
+	}
+	for _, m := range r.IMU {
+		src, err := imu.FromRig(m, ref)
+		if err != nil {
+			return nil, fmt.Errorf("IMU %s: %w", m.Name, err)
+		}
+		s.sources = append(s.sources, namedSource{"imu/" + m.Name, src})
+	}
+	if err := s.addCameras(r, ref); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// live wires what runs beside the sources: the frame-set stage (trigger ids, frame
+// sets), the detector (truth-fed in simulated drives, or none), the reference clock's
+// sync rows, and the GNSS time labels for the PPS discipline. It returns the sink the
+// sources publish into.
+func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clock, detector string, seed uint64) (schema.Sink, error) {
+	next := schema.Sink(eng)
+	var tagger *live.Tagger
+	switch detector {
+	case "none":
+	case "cnn":
+		d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("load the detector: %w", err)
+		}
+		p := pipeline.New(pipeline.Config{Cameras: s.calib})
+		runner := pipeline.NewRunner(live.Images(d), p, pipeline.RunnerConfig{})
+		tagger = live.New(runner)
+		go func() {
+			runner.Run(ctx, eng)
+			d.Close()
+		}()
+		next = tagger.Sink(eng)
+	case "truth":
+		if !s.simulated {
+			return nil, usagef("--detector truth needs the simulated rig (--sim): real drives have no truth")
+		}
+		det := truthdet.New(truthdet.Config{Seed: seed})
+		es, ef := det.EdgeNoise()
+		p := pipeline.New(pipeline.Config{Cameras: s.calib, Ranging: ranging.Config{EdgeSigma: es, EdgeFraction: ef}})
+		runner := pipeline.NewRunner(det, p, pipeline.RunnerConfig{})
+		tagger = live.New(runner)
+		go runner.Run(ctx, eng)
+		next = tagger.Sink(eng)
+	default:
+		return nil, usagef("--detector %q: want cnn, truth or none", detector)
+	}
+	emit := func(*frameset.Set) {}
+	if tagger != nil {
+		emit = func(set *frameset.Set) {
+			fs := &pipeline.FrameSet{T: set.T, TriggerID: set.TriggerID}
+			for _, m := range set.Members {
+				fr := pipeline.Frame{Camera: m.Camera, Seq: m.Frame.Seq, Width: int(m.Frame.Width), Height: int(m.Frame.Height)}
+				if m.Frame.Codec == schema.CodecMJPEG {
+					fr.JPEG = m.Frame.Data // read-only share: the recorder never changes frame bytes
+				}
+				fs.Frames = append(fs.Frames, fr)
+			}
+			tagger.Submit(fs)
+		}
+	}
+	var sink schema.Sink = next
+	if len(s.cameras) > 0 {
+		stage := record.NewFrameSets(frameset.Config{Trigger: s.trigger, Cameras: len(s.cameras), Timebase: ref}, next, emit)
+		go stage.Run(ctx)
+		sink = stage
+	}
+	go ref.Run(ctx, eng)
+	// GNSS fixes date the PPS edges (RMC/ZDA time of a valid fix, with its arrival).
+	return schema.SinkFunc(func(smp schema.Sample) {
+		if g, ok := smp.(*schema.GNSS); ok && g.TDevice != 0 && g.Quality != schema.FixInvalid {
+			ref.UTC(reference.UTCTime{Host: g.THost, UTC: g.TDevice})
+		}
+		sink.Publish(smp)
+	}), nil
+}
+
+// run starts every source under the supervisor and returns a channel that is closed
+// when all of them have finished (a simulation or a file played to its end).
+func (s *setup) run(ctx context.Context, sink schema.Sink, tb clock.Timebase) <-chan struct{} {
+	sup := &record.Supervisor{Sink: sink, Timebase: tb}
+	done := make(chan struct{})
+	left := make(chan struct{}, len(s.sources))
+	for _, ns := range s.sources {
+		go func(ns namedSource) {
+			sup.Run(ctx, ns.name, ns.src)
+			left <- struct{}{}
+		}(ns)
+	}
+	go func() {
+		for range s.sources {
+			<-left
+		}
+		close(done)
+	}()
+	return done
+}

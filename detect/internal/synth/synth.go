@@ -1,0 +1,198 @@
+// Package synth scripts small driving scenarios for the perception tests until (and
+// besides) the simulator: the ego car and other road users move by scripted speed and
+// lateral-position profiles; every frame set carries schema.Truth rows with the boxes
+// a calibrated camera sees (projected with ranging.Calibration.Project) and the true
+// distance, lateral offset, relative speed, TTC and cut-in flag.
+package synth
+
+import (
+	"maps"
+	"math"
+	"slices"
+
+	"roadlog/detect/pipeline"
+	"roadlog/detect/ranging"
+	"roadlog/schema"
+)
+
+// Front is a windscreen camera: 1920×1080, 69° horizontal field of view, 1.3 m up,
+// 1.8 m behind the front bumper, pitched 0.5° down.
+var Front = ranging.Calibration{Width: 1920, Height: 1080, Fx: 1400, Fy: 1400, Cx: 960, Cy: 540,
+	MountHeight: 1.3, Pitch: 0.5 * math.Pi / 180, X: -1.8}
+
+// Actor is a scripted road user: a road-aligned cuboid.
+type Actor struct {
+	ID      int32
+	Kind    schema.ActorKind
+	W, L, H float64 // m
+	X0      float64 // m, initial near-edge distance ahead of the ego front bumper
+	// Speed is the actor's speed along the road, m/s, at time t s.
+	Speed func(t float64) float64
+	// Lateral is the actor centre's lateral offset, m (left positive), at time t.
+	Lateral func(t float64) float64
+	// CutIn reports whether the actor is cutting into the ego lane at time t.
+	CutIn func(t float64) bool
+}
+
+// Scenario is a scripted drive.
+type Scenario struct {
+	Name     string
+	Duration float64 // s
+	Rate     float64 // frame sets per second (default 30)
+	Start    int64   // reference time of t = 0, ns (default 2026-01-01T00:00:00Z)
+	// EgoSpeed is the ego speed, m/s, at time t.
+	EgoSpeed func(t float64) float64
+	Cameras  map[uint8]ranging.Calibration
+	Actors   []Actor
+}
+
+// Step is one frame set of a scenario, with the ego row of that instant.
+type Step struct {
+	FrameSet pipeline.FrameSet
+	Ego      schema.Ego
+	// State holds each actor's state row (Camera 255), by actor id.
+	State map[int32]schema.Truth
+}
+
+// Run integrates the scenario and returns its frame sets.
+func (s *Scenario) Run() []Step {
+	rate := s.Rate
+	if rate == 0 {
+		rate = 30
+	}
+	start := s.Start
+	if start == 0 {
+		start = 1767225600e9
+	}
+	const sub = 20 // integration substeps per frame
+	x := make([]float64, len(s.Actors))
+	for i, a := range s.Actors {
+		x[i] = a.X0
+	}
+	cams := slices.Sorted(maps.Keys(s.Cameras))
+	n := int(s.Duration*rate) + 1
+	out := make([]Step, 0, n)
+	dt := 1 / rate
+	for f := 0; f < n; f++ {
+		t := float64(f) * dt
+		if f > 0 { // advance from t−dt to t (midpoint rule)
+			for k := 0; k < sub; k++ {
+				tm := t - dt + (float64(k)+0.5)*dt/sub
+				ve := s.EgoSpeed(tm)
+				for i, a := range s.Actors {
+					x[i] += (a.Speed(tm) - ve) * dt / sub
+				}
+			}
+		}
+		tn := start + int64(math.Round(t*1e9))
+		st := Step{State: map[int32]schema.Truth{}}
+		st.FrameSet = pipeline.FrameSet{T: tn, TriggerID: int64(f)}
+		for _, cam := range cams {
+			c := s.Cameras[cam]
+			st.FrameSet.Frames = append(st.FrameSet.Frames, pipeline.Frame{Camera: cam, Seq: int64(f), Width: c.Width, Height: c.Height})
+		}
+		ve := s.EgoSpeed(t)
+		st.Ego = *schema.NewEgo()
+		st.Ego.T, st.Ego.Source, st.Ego.Speed, st.Ego.YawRate, st.Ego.SteeringAngle = tn, "sim", float32(ve), 0, 0
+		inPath, best := int32(-1), math.Inf(1)
+		for i, a := range s.Actors {
+			y := a.Lateral(t)
+			if math.Abs(y) < 1.8 && x[i] > 0 && x[i] < best {
+				inPath, best = a.ID, x[i]
+			}
+		}
+		for i, a := range s.Actors {
+			y := a.Lateral(t)
+			rel := a.Speed(t) - ve
+			ttc := math.NaN()
+			if x[i] > 0 && rel < 0 {
+				ttc = x[i] / -rel
+			}
+			lane := schema.LaneOther
+			switch {
+			case math.Abs(y) <= 1.8:
+				lane = schema.LaneEgo
+			case y > 1.8 && y <= 5.4:
+				lane = schema.LaneLeft
+			case y < -1.8 && y >= -5.4:
+				lane = schema.LaneRight
+			}
+			cut := a.CutIn != nil && a.CutIn(t)
+			row := schema.Truth{T: tn, TriggerID: int64(f), ActorID: a.ID, Kind: a.Kind, Camera: schema.TruthNoCamera,
+				X1: nan32, Y1: nan32, X2: nan32, Y2: nan32, Distance: float32(x[i]), Lateral: float32(y),
+				RelSpeed: float32(rel), TTC: float32(ttc), Width: float32(a.W), Lane: lane, CutIn: cut, InPath: a.ID == inPath}
+			st.State[a.ID] = row
+			st.FrameSet.Truth = append(st.FrameSet.Truth, row)
+			for _, cam := range cams {
+				c := s.Cameras[cam]
+				if b, ok := Box(c, x[i], y, a.W, a.L, a.H); ok {
+					r := row
+					r.Camera = cam
+					r.X1, r.Y1, r.X2, r.Y2 = float32(b[0]), float32(b[1]), float32(b[2]), float32(b[3])
+					st.FrameSet.Truth = append(st.FrameSet.Truth, r)
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+var nan32 = float32(math.NaN())
+
+// Box projects a road-aligned cuboid — near edge x m ahead of the front bumper
+// (extending to x+l), centre y, width w, height h — into camera c, clipped to the
+// image; ok is false when any corner is behind the camera or nothing is in view.
+func Box(c ranging.Calibration, x, y, w, l, h float64) (b [4]float64, ok bool) {
+	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, px := range []float64{x, x + l} {
+		for _, py := range []float64{y - w/2, y + w/2} {
+			for _, pz := range []float64{0, h} {
+				u, v, in := c.Project(px, py, pz)
+				if !in {
+					return b, false
+				}
+				x1, x2 = math.Min(x1, u), math.Max(x2, u)
+				y1, y2 = math.Min(y1, v), math.Max(y2, v)
+			}
+		}
+	}
+	W, H := float64(c.Width), float64(c.Height)
+	x1, x2 = math.Max(x1, 0), math.Min(x2, W)
+	y1, y2 = math.Max(y1, 0), math.Min(y2, H)
+	if x2-x1 < 1 || y2-y1 < 1 {
+		return b, false
+	}
+	return [4]float64{x1, y1, x2, y2}, true
+}
+
+// Const returns a constant profile.
+func Const(v float64) func(float64) float64 { return func(float64) float64 { return v } }
+
+// Brake returns a speed profile: v0 until t0, then decelerating at a m/s² down to vEnd.
+func Brake(v0, t0, a, vEnd float64) func(float64) float64 {
+	return func(t float64) float64 {
+		if t < t0 {
+			return v0
+		}
+		return math.Max(vEnd, v0-a*(t-t0))
+	}
+}
+
+// LaneChange returns a lateral profile moving from y0 to y1 between t0 and t0+d on a
+// smoothstep (as the simulator's scenario does), and the cut-in flag: true during the
+// manoeuvre when it ends nearer the ego lane's centre.
+func LaneChange(y0, y1, t0, d float64) (lat func(float64) float64, cutIn func(float64) bool) {
+	lat = func(t float64) float64 {
+		switch {
+		case t <= t0:
+			return y0
+		case t >= t0+d:
+			return y1
+		}
+		u := (t - t0) / d
+		return y0 + (y1-y0)*u*u*(3-2*u)
+	}
+	cutIn = func(t float64) bool { return math.Abs(y1) < math.Abs(y0) && t >= t0 && t < t0+d }
+	return lat, cutIn
+}

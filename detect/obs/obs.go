@@ -1,0 +1,70 @@
+// Package obs is the small vocabulary the tracking, ranging and ADAS packages under
+// detect/ consume: a detection as a detector reports it for one camera (before
+// tracking and ranging) and the COCO class indices the road logic cares about. A
+// detector of any kind (the CNN engines, the truth-fed simulator detector) is adapted
+// to it. The work lives beside it: track (multi-object tracking), ranging (monocular
+// distance from the camera calibration), adas (ego corridor, lanes, CIPV, cut-in,
+// FCW/AEB), truthdet (a detector fed from simulator truth) and pipeline (frame sets
+// in; objects, targets and events out).
+package obs
+
+// Detection is one object found in one camera image by a detector, before tracking.
+type Detection struct {
+	Camera         uint8   // camera index in the rig
+	X1, Y1, X2, Y2 float32 // box, px in the camera image (top-left, bottom-right)
+	Class          uint16  // COCO class index (see the Class constants)
+	Label          string  // class name
+	Score          float32 // confidence, 0..1
+}
+
+// Width returns the box width in pixels.
+func (d Detection) Width() float32 { return d.X2 - d.X1 }
+
+// Height returns the box height in pixels.
+func (d Detection) Height() float32 { return d.Y2 - d.Y1 }
+
+// COCO class indices of the road classes (the default model's labels).
+const (
+	ClassPerson       uint16 = 0
+	ClassBicycle      uint16 = 1
+	ClassCar          uint16 = 2
+	ClassMotorcycle   uint16 = 3
+	ClassBus          uint16 = 5
+	ClassTruck        uint16 = 7
+	ClassTrafficLight uint16 = 9
+	ClassStopSign     uint16 = 11
+)
+
+// ClassLabel returns the COCO name of a road class, or "" for other classes.
+func ClassLabel(c uint16) string {
+	switch c {
+	case ClassPerson:
+		return "person"
+	case ClassBicycle:
+		return "bicycle"
+	case ClassCar:
+		return "car"
+	case ClassMotorcycle:
+		return "motorcycle"
+	case ClassBus:
+		return "bus"
+	case ClassTruck:
+		return "truck"
+	case ClassTrafficLight:
+		return "traffic light"
+	case ClassStopSign:
+		return "stop sign"
+	}
+	return ""
+}
+
+// IsVehicle reports whether c is a motor vehicle class (car, motorcycle, bus, truck):
+// the classes that can be the closest in-path vehicle.
+func IsVehicle(c uint16) bool {
+	return c == ClassCar || c == ClassMotorcycle || c == ClassBus || c == ClassTruck
+}
+
+// IsRoadUser reports whether c is a vehicle, a person or a bicycle.
+func IsRoadUser(c uint16) bool {
+	return IsVehicle(c) || c == ClassPerson || c == ClassBicycle
+}

@@ -1,0 +1,418 @@
+// Package pipeline turns what a detector found in a frame set into rows of the drive:
+// it tracks the detections of each camera, ranges them with the camera's calibration,
+// filters each track's motion, and hands the forward cameras' objects to the ADAS
+// assessor; out come objects.arrow rows, one targets.arrow row and the FCW/AEB/cut-in
+// events. Runner drives it live behind a latest-wins queue so that the recorder never
+// waits for detection.
+package pipeline
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+
+	"roadlog/detect/adas"
+	"roadlog/detect/obs"
+	"roadlog/detect/ranging"
+	"roadlog/detect/track"
+	"roadlog/schema"
+)
+
+// Frame is one camera's frame of a frame set, as a detector needs it.
+type Frame struct {
+	Camera        uint8
+	Seq           int64       // the camera's frame counter (frames.arrow seq)
+	Width, Height int         // px
+	Image         image.Image // decoded picture for image detectors; nil for the truth-fed one
+	JPEG          []byte      // the encoded frame when Image is nil and the camera records MJPEG (detectors decode it)
+}
+
+// FrameSet is one trigger's frames, and in simulated drives the truth of that instant.
+type FrameSet struct {
+	T         int64 // reference time of the trigger
+	TriggerID int64
+	Frames    []Frame
+	Truth     []schema.Truth // simulated drives: every truth row of this trigger
+}
+
+// Config configures a Pipeline. The zero value of a field selects its default.
+type Config struct {
+	// Cameras holds each camera's calibration. A camera without one (or with an
+	// invalid one) is tracked but not ranged, and a warning event says so.
+	Cameras map[uint8]ranging.Calibration
+	Ranging ranging.Config
+	Track   track.Config
+	Motion  track.MotionConfig
+	ADAS    adas.Config
+	// ForwardYaw: cameras looking within this angle of straight ahead feed the ADAS
+	// targets, rad (default 30°).
+	ForwardYaw float64
+	// MinClosing is the least closing speed for a TTC, m/s (default 0.2).
+	MinClosing float64
+	// Source names the pipeline in events (default "detector").
+	Source string
+}
+
+// Result is what one frame set produced. The rows are new: ownership passes to the
+// caller.
+type Result struct {
+	Objects []*schema.Object
+	Target  *schema.Target
+	Events  []*schema.Event
+}
+
+type camera struct {
+	tracker *track.Tracker
+	ranger  *ranging.Ranger // nil: ranging disabled
+	forward bool
+	cos     float64 // cosine of the camera's yaw
+	x       float64 // the camera's position ahead of the front bumper, m
+	warned  bool
+	err     error // why ranging is disabled
+}
+
+type trackInfo struct {
+	motion *track.Motion
+	width  float64 // smoothed width, m
+	cam    uint8
+	first  int64 // time of the first measurement
+}
+
+// measurement turns a range into the track filter's measurement: the distance (x
+// in the vehicle frame), the lateral offset with its frame-to-frame noise, and the
+// drive of the ego's own acceleration.
+func measurement(t int64, rg *ranging.Range, egoAccel float64) track.Measurement {
+	return track.Measurement{T: t, Drive: -egoAccel, Range: rg.Distance, RangeSigma: rg.DistSigma, Lateral: rg.Lateral, LateralSigma: rg.LateralNoise}
+}
+
+// ttc is the time to collision with an object at distance x closing at speed v: the
+// gap ahead of the front bumper for objects ahead; for a rearward camera (at camX,
+// the rear bumper) the gap behind it.
+func ttc(x, v, camX float64, rear bool, minClosing float64) float64 {
+	switch {
+	case x > 0 && -v > minClosing:
+		return x / -v
+	case rear && x < camX && v > minClosing:
+		return (camX - x) / v
+	}
+	return math.NaN()
+}
+
+// Pipeline is the synchronous core: one frame set in, rows out. Not safe for
+// concurrent use.
+type Pipeline struct {
+	cfg     Config
+	ids     track.IDs
+	cams    map[uint8]*camera
+	tracks  map[int64]*trackInfo
+	adas    *adas.Assessor
+	ego     *schema.Ego
+	egoAcc  accelEstimator
+	lastT   int64
+	gone    []int64
+	adasIn  []adas.Object
+	adasRow []*schema.Object // the row of each adasIn entry
+	// adasRowOrig is adasRow before dedup
+	adasRowOrig []*schema.Object
+	adasCut     []bool // whether the image border cuts the box of each adasIn entry
+	pairs       map[[2]int64]pick
+}
+
+// New returns a pipeline.
+func New(cfg Config) *Pipeline {
+	if cfg.ForwardYaw == 0 {
+		cfg.ForwardYaw = 30 * math.Pi / 180
+	}
+	if cfg.MinClosing == 0 {
+		cfg.MinClosing = 0.2
+	}
+	if cfg.Source == "" {
+		cfg.Source = "detector"
+	}
+	p := &Pipeline{cfg: cfg}
+	p.Reset()
+	return p
+}
+
+// Reset forgets every track and warning (replay seeks call it). Track ids keep
+// counting up.
+func (p *Pipeline) Reset() {
+	p.cams = map[uint8]*camera{}
+	p.tracks = map[int64]*trackInfo{}
+	p.pairs = map[[2]int64]pick{}
+	p.adas = adas.New(p.cfg.ADAS, p.cfg.Source)
+	p.lastT = 0
+	p.egoAcc = accelEstimator{}
+}
+
+// Ego records the latest ego state (a copy is kept).
+func (p *Pipeline) Ego(e *schema.Ego) {
+	if e == nil {
+		return
+	}
+	c := *e
+	p.ego = &c
+	p.egoAcc.add(e.T, float64(e.Speed))
+}
+
+func (p *Pipeline) camera(id uint8) *camera {
+	if c := p.cams[id]; c != nil {
+		return c
+	}
+	c := &camera{tracker: track.New(p.cfg.Track, &p.ids)}
+	if cal, ok := p.cfg.Cameras[id]; ok {
+		r, err := ranging.New(cal, p.cfg.Ranging)
+		if err != nil {
+			c.err = err
+		} else {
+			c.ranger = r
+			c.forward = math.Abs(math.Remainder(cal.Yaw, 2*math.Pi)) <= p.cfg.ForwardYaw
+			c.cos = math.Cos(cal.Yaw)
+			c.x = cal.X
+		}
+	} else {
+		c.err = fmt.Errorf("no calibration for camera %d in the rig", id)
+	}
+	p.cams[id] = c
+	return c
+}
+
+// Process runs one frame set's detections through tracking, ranging and the ADAS
+// assessment.
+func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
+	var res Result
+	if p.lastT != 0 && fs.T < p.lastT { // time went back: a replay seek
+		p.Reset()
+	}
+	p.lastT = fs.T
+
+	// cameras of this frame set, in index order
+	var ids []uint8
+	for _, f := range fs.Frames {
+		ids = append(ids, f.Camera)
+	}
+	for _, d := range dets {
+		ids = append(ids, d.Camera)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+
+	p.adasIn, p.adasRow, p.adasCut = p.adasIn[:0], p.adasRow[:0], p.adasCut[:0]
+	egoAcc := p.egoAcc.accel()
+	if math.IsNaN(egoAcc) {
+		egoAcc = 0
+	}
+	var camDets []obs.Detection
+	for _, id := range ids {
+		cam := p.camera(id)
+		if cam.err != nil && !cam.warned {
+			cam.warned = true
+			ev := schema.NewEvent(fs.T, schema.EvConfig, schema.SevWarn, p.cfg.Source,
+				fmt.Sprintf("ranging disabled for camera %d: %v", id, cam.err))
+			ev.Category = "ranging_disabled"
+			ev.Detail = fmt.Sprintf(`{"camera":%d}`, id)
+			res.Events = append(res.Events, ev)
+		}
+		seq := int64(-1)
+		for _, f := range fs.Frames {
+			if f.Camera == id {
+				seq = f.Seq
+			}
+		}
+		camDets = camDets[:0]
+		for _, d := range dets {
+			if d.Camera == id {
+				camDets = append(camDets, d)
+			}
+		}
+		var matched []*track.Track
+		matched, p.gone = cam.tracker.Update(fs.T, camDets, p.gone[:0])
+		for _, gid := range p.gone {
+			delete(p.tracks, gid)
+		}
+		tracked := make([]bool, len(camDets))
+		for _, k := range matched {
+			tracked[k.Det] = true
+			d := camDets[k.Det]
+			d.Class = k.Class // range with the track's settled class
+			row := p.object(fs, id, seq, &d)
+			row.TrackID, row.Class, row.Label = k.ID, k.Class, k.Label
+			if row.Label == "" {
+				row.Label = obs.ClassLabel(k.Class)
+			}
+			ti := p.tracks[k.ID]
+			if cam.ranger != nil {
+				rg := cam.ranger.Range(d)
+				meas := measurement(fs.T, &rg, egoAcc)
+				switch {
+				case ti == nil:
+					mc := p.cfg.Motion
+					if !obs.IsVehicle(k.Class) && p.ego != nil && !math.IsNaN(float64(p.ego.Speed)) {
+						// people stand or walk: they start as standing still on the ground
+						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
+					}
+					if m, ok := track.NewMotion(mc, meas); ok {
+						ti = &trackInfo{motion: m, width: rg.Width, cam: id, first: fs.T}
+						p.tracks[k.ID] = ti
+					}
+				default:
+					ti.motion.Update(meas)
+					if !math.IsNaN(rg.Width) {
+						ti.width += 0.2 * (rg.Width - ti.width)
+					}
+				}
+			}
+			if ti != nil {
+				st := ti.motion.State()
+				dist, speed := st.Range, st.RelSpeed
+				ttc := ttc(dist, speed, cam.x, cam.cos < -0.7, p.cfg.MinClosing)
+				row.Distance, row.Lateral = float32(dist), float32(st.Lateral)
+				row.RelSpeed, row.RelSpeedStd = float32(speed), float32(st.RelSpeedStd)
+				row.TTC = float32(ttc)
+				row.Width = float32(ti.width)
+				if cam.forward {
+					p.adasIn = append(p.adasIn, adas.Object{
+						TrackID: k.ID, Class: k.Class, Vehicle: obs.IsVehicle(k.Class), RoadUser: obs.IsRoadUser(k.Class),
+						Distance: dist, Lateral: st.Lateral, Width: ti.width,
+						RelSpeed: speed, RelSpeedStd: st.RelSpeedStd, ObjAccel: st.ObjAccel, ObjAccelStd: st.ObjAccelStd,
+						LatSpeed: st.LatSpeed, LatSpeedStd: st.LatSpeedStd, TTC: ttc,
+						Age: float64(fs.T-ti.first) / 1e9,
+					})
+					p.adasRow = append(p.adasRow, row)
+					cal := cam.ranger.Calibration()
+					p.adasCut = append(p.adasCut, d.X1 <= 2 || d.Y1 <= 2 || float64(d.X2) >= float64(cal.Width)-2 || float64(d.Y2) >= float64(cal.Height)-2)
+				}
+			}
+			res.Objects = append(res.Objects, row)
+		}
+		// Confident detections not (yet) on a confirmed track: recorded untracked.
+		hi := p.cfg.Track.HighScore
+		if hi == 0 {
+			hi = 0.5
+		}
+		for i := range camDets {
+			d := camDets[i]
+			if tracked[i] || d.Score < hi {
+				continue
+			}
+			row := p.object(fs, id, seq, &d)
+			if cam.ranger != nil {
+				if rg := cam.ranger.Range(d); rg.Cues != 0 {
+					row.Distance, row.Lateral, row.Width = float32(rg.Distance), float32(rg.Lateral), float32(rg.Width)
+				}
+			}
+			res.Objects = append(res.Objects, row)
+		}
+	}
+
+	// ADAS over the forward cameras' objects, one per physical object.
+	p.adasRowOrig = append(p.adasRowOrig[:0], p.adasRow...)
+	for len(p.adasCut) < len(p.adasIn) {
+		p.adasCut = append(p.adasCut, false)
+	}
+	twins := p.dedup(fs.T)
+	ego := adas.EgoFrom(p.ego)
+	tg, evs := p.adas.Assess(fs.T, fs.TriggerID, ego, p.adasIn)
+	for i := range p.adasIn {
+		o := &p.adasIn[i]
+		p.adasRow[i].Lane, p.adasRow[i].Manner = o.Lane, o.Manner
+	}
+	for _, tw := range twins {
+		tw.row.Lane, tw.row.Manner = p.adasIn[tw.of].Lane, p.adasIn[tw.of].Manner
+	}
+	res.Target = &tg
+	res.Events = append(res.Events, evs...)
+	return res
+}
+
+func (p *Pipeline) object(fs *FrameSet, cam uint8, seq int64, d *obs.Detection) *schema.Object {
+	nan := float32(math.NaN())
+	label := d.Label
+	if label == "" {
+		label = obs.ClassLabel(d.Class)
+	}
+	return &schema.Object{T: fs.T, TriggerID: fs.TriggerID, Camera: cam, FrameSeq: seq, TrackID: -1,
+		Class: d.Class, Label: label, Score: d.Score, X1: d.X1, Y1: d.Y1, X2: d.X2, Y2: d.Y2,
+		Distance: nan, Lateral: nan, RelSpeed: nan, RelSpeedStd: nan, TTC: nan, Width: nan}
+}
+
+// dedup keeps one ADAS input per physical object when forward cameras overlap (a
+// narrow and a wide camera): of two tracks of different cameras within 10 % (≥ 1.5 m)
+// in distance and 1 m laterally, the one whose box the image border does not cut
+// stays, else the one with the smaller speed uncertainty; once chosen, a survivor
+// stays chosen while both tracks last, so that the ADAS state of the object does not
+// hop between them. It returns, for each row left out, the index of the input that
+// stands for it.
+func (p *Pipeline) dedup(t int64) (twins []twin) {
+	in, rows := p.adasIn, p.adasRow
+	survivor := make([]int, len(in)) // original index of the input standing for i
+	for i := range survivor {
+		survivor[i] = i
+	}
+	for i := range in {
+		for j := i + 1; j < len(in); j++ {
+			if survivor[i] != i || survivor[j] != j || p.tracks[in[i].TrackID].cam == p.tracks[in[j].TrackID].cam {
+				continue
+			}
+			a, b := &in[i], &in[j]
+			if !(math.Abs(a.Distance-b.Distance) < math.Max(1.5, 0.1*a.Distance) && math.Abs(a.Lateral-b.Lateral) < 1) {
+				continue
+			}
+			key := [2]int64{min(a.TrackID, b.TrackID), max(a.TrackID, b.TrackID)}
+			pick, ok := p.pairs[key]
+			if !ok {
+				pick.id = a.TrackID
+				switch ca, cb := p.adasCut[i], p.adasCut[j]; {
+				case ca && !cb:
+					pick.id = b.TrackID
+				case ca == cb && b.RelSpeedStd < a.RelSpeedStd:
+					pick.id = b.TrackID
+				}
+			}
+			pick.seen = t
+			p.pairs[key] = pick
+			if pick.id == b.TrackID {
+				survivor[i] = j
+			} else {
+				survivor[j] = i
+			}
+		}
+	}
+	newIdx := make([]int, len(in))
+	n := 0
+	for i := range in {
+		if survivor[i] == i {
+			newIdx[i] = n
+			in[n], rows[n] = in[i], rows[i]
+			n++
+		}
+	}
+	for i := range survivor {
+		if survivor[i] != i {
+			s := survivor[i]
+			for survivor[s] != s {
+				s = survivor[s]
+			}
+			twins = append(twins, twin{row: p.adasRowOrig[i], of: newIdx[s]})
+		}
+	}
+	p.adasIn, p.adasRow = in[:n], rows[:n]
+	for k, v := range p.pairs {
+		if t-v.seen > 2e9 {
+			delete(p.pairs, k)
+		}
+	}
+	return twins
+}
+
+// pick is the survivor chosen for a pair of tracks of one object.
+type pick struct {
+	id   int64 // surviving track
+	seen int64 // last time the pair was seen together
+}
+
+type twin struct {
+	row *schema.Object
+	of  int
+}

@@ -1,0 +1,277 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"roadlog/detect/internal/synth"
+	"roadlog/detect/obs"
+	"roadlog/detect/pipeline"
+	"roadlog/detect/ranging"
+	"roadlog/detect/truthdet"
+	"roadlog/schema"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lead is a car 30 m ahead, closing at 2 m/s, in one camera.
+func leadScenario() synth.Scenario {
+	return synth.Scenario{Name: "lead", Duration: 3, EgoSpeed: synth.Const(20), Cameras: frontRig, Actors: []synth.Actor{
+		{ID: 1, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 30, Speed: synth.Const(18), Lateral: synth.Const(0)},
+	}}
+}
+
+func TestNoCalibrationStillTracks(t *testing.T) {
+	sc := leadScenario()
+	steps := sc.Run()
+	det := truthdet.New(truthdet.Config{Seed: 1, FalseRate: 1e-9})
+	p := pipeline.New(pipeline.Config{}) // a rig without calibration
+	warned, tracked := 0, 0
+	for i := range steps {
+		res := p.Process(&steps[i].FrameSet, det.Detections(&steps[i].FrameSet))
+		for _, e := range res.Events {
+			if e.Code == schema.EvConfig && e.Severity == schema.SevWarn && e.Category == "ranging_disabled" {
+				warned++
+			}
+		}
+		for _, o := range res.Objects {
+			if o.TrackID >= 0 {
+				tracked++
+				if !math.IsNaN(float64(o.Distance)) || !math.IsNaN(float64(o.TTC)) {
+					t.Fatalf("object ranged without a calibration: %+v", o)
+				}
+			}
+		}
+		if res.Target == nil || res.Target.CIPV != -1 {
+			t.Fatalf("target %+v: want a row with no CIPV", res.Target)
+		}
+	}
+	if warned != 1 || tracked < len(steps)*8/10 {
+		t.Fatalf("%d warnings (want 1), %d tracked objects in %d frame sets", warned, tracked, len(steps))
+	}
+}
+
+func TestBadCalibrationWarns(t *testing.T) {
+	bad := synth.Front
+	bad.Fx = -1
+	p := pipeline.New(pipeline.Config{Cameras: map[uint8]ranging.Calibration{0: bad}})
+	res := p.Process(&pipeline.FrameSet{T: 1e9, Frames: []pipeline.Frame{{Camera: 0}}}, nil)
+	if len(res.Events) != 1 || res.Events[0].Code != schema.EvConfig {
+		t.Fatalf("events %+v, want one config warning", res.Events)
+	}
+}
+
+func TestRangesAndTTC(t *testing.T) {
+	sc := leadScenario()
+	steps := sc.Run()
+	det := truthdet.New(truthdet.Config{Seed: 1})
+	p := pipeline.New(pipeline.Config{Cameras: frontRig})
+	var last *schema.Object
+	for i := range steps {
+		p.Ego(&steps[i].Ego)
+		res := p.Process(&steps[i].FrameSet, det.Detections(&steps[i].FrameSet))
+		for _, o := range res.Objects {
+			if o.TrackID >= 0 {
+				last = o
+			}
+		}
+		if i == len(steps)-1 && res.Target.CIPV != last.TrackID {
+			t.Fatalf("CIPV %d, want the lead's track %d", res.Target.CIPV, last.TrackID)
+		}
+	}
+	truth := steps[len(steps)-1].State[1]
+	if math.Abs(float64(last.Distance-truth.Distance)) > 0.05*float64(truth.Distance) ||
+		math.Abs(float64(last.RelSpeed-truth.RelSpeed)) > 0.5 || math.Abs(float64(last.TTC-truth.TTC)) > 0.1*float64(truth.TTC) ||
+		last.Lane != schema.LaneEgo || last.Label != "car" || !(last.RelSpeedStd > 0) || math.Abs(float64(last.Width)-1.8) > 0.3 {
+		t.Fatalf("object %+v, truth %+v", last, truth)
+	}
+}
+
+func TestTimeGoingBackResets(t *testing.T) {
+	sc := leadScenario()
+	steps := sc.Run()
+	det := truthdet.New(truthdet.Config{Seed: 1, FalseRate: 1e-9})
+	p := pipeline.New(pipeline.Config{Cameras: frontRig})
+	ids := map[int64]bool{}
+	for _, k := range []int{0, 1, 2, 3, 4, 0, 1, 2, 3, 4} { // a replay seek back to the start
+		for _, o := range p.Process(&steps[k].FrameSet, det.Detections(&steps[k].FrameSet)).Objects {
+			if o.TrackID >= 0 {
+				ids[o.TrackID] = true
+			}
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatalf("track ids %v: want one before the seek and a new one after", ids)
+	}
+}
+
+// gate is a detector that blocks until released, to make the runner slow on purpose.
+type gate struct {
+	mu      sync.Mutex
+	entered chan int64 // receives each frame set's trigger as Detect starts on it (if not nil)
+	release chan struct{}
+	seen    []int64
+	fail    bool
+}
+
+func (g *gate) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
+	if g.entered != nil {
+		g.entered <- fs.TriggerID
+	}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	g.mu.Lock()
+	g.seen = append(g.seen, fs.TriggerID)
+	g.mu.Unlock()
+	if g.fail {
+		return nil, errors.New("engine on fire")
+	}
+	return nil, nil
+}
+
+type collect struct {
+	mu   sync.Mutex
+	rows []schema.Sample
+}
+
+func (c *collect) Publish(s schema.Sample) {
+	c.mu.Lock()
+	c.rows = append(c.rows, s)
+	c.mu.Unlock()
+}
+
+func (c *collect) events(code schema.EventCode) []*schema.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*schema.Event
+	for _, s := range c.rows {
+		if e, ok := s.(*schema.Event); ok && e.Code == code {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for " + what)
+		}
+	}
+}
+
+func TestRunnerLatestWinsAndStats(t *testing.T) {
+	g := &gate{entered: make(chan int64), release: make(chan struct{})}
+	r := pipeline.NewRunner(g, pipeline.New(pipeline.Config{Cameras: frontRig}), pipeline.RunnerConfig{StatsInterval: time.Hour})
+	sink := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx, sink) }()
+
+	r.Submit(&pipeline.FrameSet{T: 1e9, TriggerID: 1})
+	if id := <-g.entered; id != 1 { // the detector is busy with frame set 1 …
+		t.Fatalf("detector started on %d", id)
+	}
+	for i := int64(2); i <= 100; i++ { // … while 99 more arrive: Submit never waits
+		r.Submit(&pipeline.FrameSet{T: i * 1e9, TriggerID: i})
+		r.Ego(&schema.Ego{T: i * 1e9, Speed: 20})
+	}
+	g.release <- struct{}{}
+	if id := <-g.entered; id != 100 { // the next it takes is the latest
+		t.Fatalf("detector took frame set %d next, want 100", id)
+	}
+	g.release <- struct{}{}
+	waitFor(t, "the target row of frame set 100", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, s := range sink.rows {
+			if tg, ok := s.(*schema.Target); ok && tg.TriggerID == 100 {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stats := sink.events(schema.EvDetectorStats)
+	drops := sink.events(schema.EvDrop)
+	if len(stats) != 1 || len(drops) != 1 || drops[0].Count != 98 {
+		t.Fatalf("%d stats events, drop events %+v; want one of each with 98 dropped", len(stats), drops)
+	}
+	var st pipeline.Stats
+	if err := json.Unmarshal([]byte(stats[0].Detail), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Submitted != 100 || st.Processed != 2 || st.Dropped != 98 || st.Latency.Max <= 0 || st.Detect.Max <= 0 || stats[0].T != 100e9 {
+		t.Fatalf("stats %+v at t=%d", st, stats[0].T)
+	}
+}
+
+func TestRunnerReportsDetectorErrors(t *testing.T) {
+	g := &gate{release: make(chan struct{}, 10), fail: true}
+	for i := 0; i < 3; i++ {
+		g.release <- struct{}{}
+	}
+	r := pipeline.NewRunner(g, pipeline.New(pipeline.Config{}), pipeline.RunnerConfig{StatsInterval: time.Hour})
+	sink := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx, sink) }()
+	for i := int64(1); i <= 3; i++ {
+		r.Submit(&pipeline.FrameSet{T: i * 1e9, TriggerID: i})
+		waitFor(t, "the detector", func() bool {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return len(g.seen) >= int(i)
+		})
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	errs := sink.events(schema.EvSourceError)
+	stats := sink.events(schema.EvDetectorStats)
+	var st pipeline.Stats
+	if len(stats) == 1 {
+		json.Unmarshal([]byte(stats[0].Detail), &st)
+	}
+	if len(errs) != 1 || st.Errors != 3 {
+		t.Fatalf("%d error events (want 1: rate-limited), stats %+v (want 3 errors)", len(errs), st)
+	}
+}
+
+func TestLatest(t *testing.T) {
+	q := pipeline.NewLatest[int]()
+	if _, ok := q.TryGet(); ok {
+		t.Fatal("empty mailbox gave an item")
+	}
+	q.Put(1)
+	if old, replaced := q.Put(2); !replaced || old != 1 {
+		t.Fatalf("Put over a waiting item: old %d replaced %v", old, replaced)
+	}
+	if v, err := q.Get(context.Background()); err != nil || v != 2 {
+		t.Fatalf("Get = %d, %v; want 2", v, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := q.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get on an empty mailbox: %v", err)
+	}
+	if put, dropped := q.Counts(); put != 2 || dropped != 1 {
+		t.Fatalf("counts %d %d", put, dropped)
+	}
+}

@@ -1,0 +1,222 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"roadlog/detect/obs"
+	"roadlog/schema"
+)
+
+// Detector finds objects in a frame set. It is called from one goroutine at a time.
+type Detector interface {
+	Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
+}
+
+// DetectorFunc adapts a function to Detector.
+type DetectorFunc func(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
+
+// Detect calls f.
+func (f DetectorFunc) Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error) {
+	return f(ctx, fs)
+}
+
+// RunnerConfig configures a Runner. The zero value of a field selects its default.
+type RunnerConfig struct {
+	// StatsInterval is how often a detector_stats event (and, when frame sets were
+	// dropped, a drop event) is written (default 10 s).
+	StatsInterval time.Duration
+	// Now reads the host's monotonic clock for latency (default time.Now).
+	Now func() time.Time
+}
+
+type submitted struct {
+	fs *FrameSet
+	at time.Time
+}
+
+// Runner runs a detector and a pipeline live. Submit and Ego never block: frame sets
+// wait in a latest-wins mailbox, so when detection is slower than the cameras the
+// frame sets it cannot take are dropped, counted, and reported as events. Run owns
+// the detector and the pipeline.
+type Runner struct {
+	det   Detector
+	pipe  *Pipeline
+	cfg   RunnerConfig
+	queue *Latest[submitted]
+
+	lastSubmitted atomic.Int64 // T of the latest frame set submitted
+
+	mu  sync.Mutex // guards ego
+	ego *schema.Ego
+}
+
+// NewRunner returns a runner of det feeding p.
+func NewRunner(det Detector, p *Pipeline, cfg RunnerConfig) *Runner {
+	if cfg.StatsInterval <= 0 {
+		cfg.StatsInterval = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Runner{det: det, pipe: p, cfg: cfg, queue: NewLatest[submitted]()}
+}
+
+// Submit hands a frame set to the detector; it replaces any frame set still waiting.
+// Never blocks. The runner takes ownership of fs.
+func (r *Runner) Submit(fs *FrameSet) {
+	r.lastSubmitted.Store(fs.T)
+	r.queue.Put(submitted{fs: fs, at: r.cfg.Now()})
+}
+
+// Ego records the latest ego state (copied). Never blocks for long.
+func (r *Runner) Ego(e *schema.Ego) {
+	if e == nil {
+		return
+	}
+	c := *e
+	r.mu.Lock()
+	r.ego = &c
+	r.mu.Unlock()
+}
+
+// Stats are the detector's counters over one reporting interval.
+type Stats struct {
+	Interval  float64 `json:"interval_s"`
+	Submitted uint64  `json:"submitted"`
+	Processed uint64  `json:"processed"`
+	Dropped   uint64  `json:"dropped"`
+	Errors    uint64  `json:"errors"`
+	RateHz    float64 `json:"rate_hz"`
+	// Latency is from Submit to the rows being published; Detect is the detector's
+	// own time. Milliseconds.
+	Latency Dist `json:"latency_ms"`
+	Detect  Dist `json:"detect_ms"`
+}
+
+// Dist summarises durations, ms.
+type Dist struct {
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P95  float64 `json:"p95"`
+	Max  float64 `json:"max"`
+}
+
+func dist(ms []float64) Dist {
+	if len(ms) == 0 {
+		return Dist{}
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	sum := 0.0
+	for _, v := range s {
+		sum += v
+	}
+	q := func(p float64) float64 { return s[min(len(s)-1, int(math.Ceil(p*float64(len(s))))-1)] }
+	return Dist{Mean: sum / float64(len(s)), P50: q(0.5), P95: q(0.95), Max: s[len(s)-1]}
+}
+
+// Run takes frame sets until ctx ends, publishing objects, targets and events to
+// sink, and a detector_stats event every StatsInterval and when it returns. It
+// returns nil when ctx ends; detector errors are counted and reported as events,
+// not returned.
+func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
+	var (
+		lat, det     []float64
+		processed    uint64
+		errs         uint64
+		lastPut      uint64
+		lastDrop     uint64
+		lastT        int64
+		lastErrEvent time.Time
+		since        = r.cfg.Now()
+	)
+	report := func(now time.Time) {
+		put, dropped := r.queue.Counts()
+		if put == lastPut && processed == 0 && errs == 0 {
+			since = now
+			return // nothing happened: nothing to say
+		}
+		if lastT == 0 {
+			lastT = r.lastSubmitted.Load()
+		}
+		st := Stats{Interval: now.Sub(since).Seconds(), Submitted: put - lastPut, Processed: processed,
+			Dropped: dropped - lastDrop, Errors: errs, Latency: dist(lat), Detect: dist(det)}
+		if st.Interval > 0 {
+			st.RateHz = float64(processed) / st.Interval
+		}
+		b, _ := json.Marshal(st)
+		ev := schema.NewEvent(lastT, schema.EvDetectorStats, schema.SevInfo, r.pipe.cfg.Source,
+			fmt.Sprintf("%.1f Hz, latency p50 %.0f ms p95 %.0f ms, %d dropped", st.RateHz, st.Latency.P50, st.Latency.P95, st.Dropped))
+		ev.Value, ev.Count, ev.Detail = st.RateHz, int64(processed), string(b)
+		sink.Publish(ev)
+		if st.Dropped > 0 {
+			d := schema.NewEvent(lastT, schema.EvDrop, schema.SevInfo, r.pipe.cfg.Source,
+				"frame sets not taken by the detector (latest wins)")
+			d.Count = int64(st.Dropped)
+			d.Category = "detector_busy"
+			sink.Publish(d)
+		}
+		lastPut, lastDrop, processed, errs, lat, det, since = put, dropped, 0, 0, lat[:0], det[:0], now
+	}
+	tick := time.NewTicker(r.cfg.StatsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			report(r.cfg.Now())
+			return nil
+		case <-tick.C:
+			report(r.cfg.Now())
+		case <-r.queue.Ready():
+			it, ok := r.queue.TryGet()
+			if !ok {
+				continue
+			}
+			t0 := r.cfg.Now()
+			dets, err := r.det.Detect(ctx, it.fs)
+			t1 := r.cfg.Now()
+			if err != nil {
+				if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+					continue
+				}
+				errs++
+				if t1.Sub(lastErrEvent) >= r.cfg.StatsInterval { // rate-limited
+					lastErrEvent = t1
+					ev := schema.NewEvent(it.fs.T, schema.EvSourceError, schema.SevError, r.pipe.cfg.Source,
+						fmt.Sprintf("detect frame set %d: %v", it.fs.TriggerID, err))
+					sink.Publish(ev)
+				}
+				continue
+			}
+			r.mu.Lock()
+			ego := r.ego
+			r.ego = nil
+			r.mu.Unlock()
+			if ego != nil {
+				r.pipe.Ego(ego)
+			}
+			res := r.pipe.Process(it.fs, dets)
+			for _, o := range res.Objects {
+				sink.Publish(o)
+			}
+			if res.Target != nil {
+				sink.Publish(res.Target)
+			}
+			for _, e := range res.Events {
+				sink.Publish(e)
+			}
+			processed++
+			lastT = it.fs.T
+			det = append(det, float64(t1.Sub(t0))/1e6)
+			lat = append(lat, float64(r.cfg.Now().Sub(it.at))/1e6)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package ranging
+
+import (
+	"fmt"
+	"math"
+
+	"roadlog/detect/obs"
+)
+
+// Config tunes a Ranger. The zero value of a field selects its default.
+type Config struct {
+	// Priors are the size priors by class; classes without one are ranged from the
+	// ground alone. nil selects DefaultPriors.
+	Priors map[uint16]SizePrior
+	// EdgeSigma and EdgeFraction model a detector's box-edge error, px:
+	// σ = EdgeSigma + EdgeFraction·(box height) (defaults 1 px and 0.02).
+	EdgeSigma, EdgeFraction float64
+	// PitchSigma is the pitch the calibration does not know about — the car pitching
+	// on its springs, the road's slope changing — rad (default 0.25° = 0.0044 rad).
+	PitchSigma float64
+	// EdgeMargin is how close to the image border, px, a box edge counts as cut by
+	// the border (default 2).
+	EdgeMargin float64
+}
+
+// Cue says which cues a range used.
+type Cue uint8
+
+// Ranging cues.
+const (
+	CueGround Cue = 1 << iota // flat-ground distance of the box's bottom edge
+	CueWidth                  // class width prior against the box width
+	CueHeight                 // class height prior against the box height
+)
+
+func (c Cue) String() string {
+	s := ""
+	for _, x := range []struct {
+		c Cue
+		n string
+	}{{CueGround, "ground"}, {CueWidth, "width"}, {CueHeight, "height"}} {
+		if c&x.c != 0 {
+			if s != "" {
+				s += "+"
+			}
+			s += x.n
+		}
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// Range is where a detected object is, in the vehicle frame.
+type Range struct {
+	// Distance is the x of the object's near edge, m ahead of the front bumper
+	// (negative behind it), and DistSigma its 1-sigma. DistNoise is the part of that
+	// error that changes from frame to frame (box-edge noise); the rest comes from the
+	// size priors and the pitch, constant for one object (or slowly changing): a filter
+	// of the object's motion wants DistNoise. For a sideways camera (yaw
+	// beyond ±45° of forward or rearward) it is the x of the object's centre.
+	Distance, DistSigma, DistNoise float64
+	// Lateral is the y of the object's centre, m (left positive), and LateralSigma
+	// its 1-sigma. LateralNoise is the part of that error that changes from frame to
+	// frame (the bearing's); the rest comes from the distance error and changes as
+	// slowly as it does. A filter of lateral motion wants LateralNoise.
+	Lateral, LateralSigma, LateralNoise float64
+	// Width and Height are the object's size, m: measured from the box at the fused
+	// distance.
+	Width, Height float64
+	// Depth is the near edge's ground range along the camera's viewing direction, m.
+	Depth float64
+	// Cues says what the range rests on; 0 when the box could not be ranged (then the
+	// other fields are NaN).
+	Cues Cue
+}
+
+// Ranger ranges the detections of one camera.
+type Ranger struct {
+	cal    Calibration
+	cfg    Config
+	sp, cp float64 // sin, cos of pitch
+	sy, cy float64 // sin, cos of yaw
+	side   bool    // the camera looks sideways: road-aligned objects show it their side
+}
+
+// New returns a ranger for a camera, or an error wrapping ErrBadCalibration.
+func New(cal Calibration, cfg Config) (*Ranger, error) {
+	if err := cal.Validate(); err != nil {
+		return nil, fmt.Errorf("new ranger: %w", err)
+	}
+	if cfg.Priors == nil {
+		cfg.Priors = DefaultPriors()
+	}
+	if cfg.EdgeSigma == 0 {
+		cfg.EdgeSigma = 1
+	}
+	if cfg.EdgeFraction == 0 {
+		cfg.EdgeFraction = 0.02
+	}
+	if cfg.PitchSigma == 0 {
+		cfg.PitchSigma = 0.25 * math.Pi / 180
+	}
+	if cfg.EdgeMargin == 0 {
+		cfg.EdgeMargin = 2
+	}
+	r := &Ranger{cal: cal, cfg: cfg}
+	r.sp, r.cp = math.Sincos(cal.Pitch)
+	r.sy, r.cy = math.Sincos(cal.Yaw)
+	r.side = math.Abs(r.sy) > math.Sin(math.Pi/4)
+	return r, nil
+}
+
+// Calibration returns the ranger's calibration.
+func (r *Ranger) Calibration() Calibration { return r.cal }
+
+// ray returns the level-frame direction (forward, right, down) of the pixel (u, v),
+// scaled so that forward = 1, and false when the ray does not point forward.
+func (r *Ranger) ray(u, v float64) (right, down float64, ok bool) {
+	xc, yc := (u-r.cal.Cx)/r.cal.Fx, (v-r.cal.Cy)/r.cal.Fy // camera ray with z = 1
+	f := -yc*r.sp + r.cp
+	d := yc*r.cp + r.sp
+	if f <= 1e-6 {
+		return 0, 0, false
+	}
+	return xc / f, d / f, true
+}
+
+// Range ranges one detection. A box that cannot be ranged (it lies above the horizon
+// and its class has no size prior, or it is degenerate) gives Cues 0 and NaN fields.
+func (r *Ranger) Range(d obs.Detection) Range {
+	nan := math.NaN()
+	out := Range{Distance: nan, DistSigma: nan, DistNoise: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan, Width: nan, Height: nan, Depth: nan}
+	x1, y1, x2, y2 := float64(d.X1), float64(d.Y1), float64(d.X2), float64(d.Y2)
+	if !(x2 > x1 && y2 > y1) || math.IsInf(x1+x2+y1+y2, 0) {
+		return out
+	}
+	c, m := &r.cal, r.cfg.EdgeMargin
+	cutL, cutR := x1 <= m, x2 >= float64(c.Width)-m
+	cutT, cutB := y1 <= m, y2 >= float64(c.Height)-m
+	hpx, wpx := y2-y1, x2-x1
+	se := r.cfg.EdgeSigma + r.cfg.EdgeFraction*hpx // σ of one box edge, px
+	uc := (x1 + x2) / 2
+
+	// Each cue gives the ground range F (level-frame forward) of the near face, with
+	// the noise sn of its box edges and the relative sigma of the size prior behind it.
+	var sum, wsum, nsum float64 // inverse-variance fusion; nsum: the noise's share
+	add := func(f, sn, prior float64, cue Cue) {
+		sf := math.Hypot(sn, prior*f)
+		if !(f > 0) || !(sf > 0) || math.IsInf(f, 0) {
+			return
+		}
+		w := 1 / (sf * sf)
+		sum += w * f
+		wsum += w
+		nsum += w * w * sn * sn
+		out.Cues |= cue
+	}
+
+	// Ground: the bottom edge's ray meets the ground plane MountHeight below.
+	if !cutB {
+		if _, dd, ok := r.ray(uc, y2); ok && dd > 0 {
+			f := c.MountHeight / dd
+			// angle below the horizon and its error (edge noise + unknown pitch)
+			alpha := math.Atan2(dd, 1)
+			se2 := se / c.Fy * math.Cos(alpha) * math.Cos(alpha)
+			sa := math.Hypot(se2, r.cfg.PitchSigma)
+			if alpha > 3*sa { // well below the horizon: the cue is informative
+				k := c.MountHeight / (math.Sin(alpha) * math.Sin(alpha))
+				// the edge noise changes from frame to frame, the pitch error slowly
+				add(f, k*se2, k*r.cfg.PitchSigma/f, CueGround)
+			}
+		}
+	}
+
+	prior, hasPrior := r.cfg.Priors[d.Class]
+	vis := prior.Width // width of the face the camera sees
+	depthExt := prior.Length
+	if r.side {
+		vis, depthExt = prior.Length, prior.Width
+	}
+	// Width: the box spans the visible face, plus the side face when the object sits
+	// off the camera axis (a road-aligned box). a, b: the box's outer and inner edges as
+	// tangents (outer = farther from the axis).
+	var a, b float64
+	{
+		tl, tr := (x1-c.Cx)/c.Fx, (x2-c.Cx)/c.Fx
+		a, b = tr, tl
+		if math.Abs(tl) > math.Abs(tr) {
+			a, b = tl, tr
+		}
+	}
+	sideVisible := a*b > 0 // both edges on one side of the axis
+	if hasPrior && vis > 0 && !cutL && !cutR {
+		ab := math.Abs(a - b)
+		ext := 0.0
+		if sideVisible {
+			ext = math.Abs(b) * depthExt
+		}
+		z := (vis + ext) / ab // camera depth of the near face
+		rel := math.Sqrt2 * se / wpx
+		if ext > 0 { // the side face's share rests on a length prior good to ±20 %
+			rel = math.Hypot(rel, 0.2*ext/(vis+ext))
+		}
+		pr := prior.WidthSigma / vis
+		if r.side {
+			pr = 0.15 // lengths vary more than widths
+		}
+		f := r.depthToForward(z, (y1+y2)/2)
+		add(f, f*rel, pr, CueWidth)
+	}
+	// Height: the box spans the object's height.
+	if hasPrior && prior.Height > 0 && !cutT && !cutB {
+		z := c.Fy * prior.Height / hpx
+		f := r.depthToForward(z, (y1+y2)/2)
+		add(f, f*math.Sqrt2*se/hpx, prior.HeightSigma/prior.Height, CueHeight)
+	}
+	if wsum == 0 {
+		return out
+	}
+	f := sum / wsum
+	sf := math.Sqrt(1 / wsum)
+	sfn := math.Sqrt(nsum) / wsum // the part of sf that changes from frame to frame
+
+	// Lateral of the object's centre (level frame, right positive): from the outer edge
+	// minus half the width when the side face shows, else from the box centre.
+	var right float64
+	width := f * math.Abs(a-b) // metric span of the box at the near face
+	if sideVisible && hasPrior {
+		width -= math.Abs(b) * depthExt // less the side face: f·|a−b| = W + |b|·L
+		if width <= 0 {                 // the object is not road-aligned after all
+			width = vis
+		}
+		half := width / 2
+		if a > 0 {
+			right = a*f - half
+		} else {
+			right = a*f + half
+		}
+	} else {
+		right = f * (uc - c.Cx) / c.Fx
+	}
+	sb := f * se / c.Fx // bearing noise at range f
+	sr := math.Hypot(sf*math.Abs(right)/f, sb)
+
+	// A sideways camera sees the object's side: its centre lies half the object's
+	// extent beyond the near face, and x is taken at that centre.
+	fc := f
+	if r.side && hasPrior {
+		fc += depthExt / 2
+	}
+	// level camera frame → vehicle frame
+	left := -right
+	f, out.Depth = fc, f
+	out.Distance = c.X + f*r.cy - left*r.sy
+	out.Lateral = c.Y + f*r.sy + left*r.cy
+	out.DistSigma = math.Hypot(sf*r.cy, sr*r.sy)
+	out.DistNoise = math.Hypot(sfn*r.cy, sb*r.sy)
+	out.LateralSigma = math.Hypot(sf*r.sy, sr*r.cy)
+	// about half the distance error is white (box jitter), half slow (box drift,
+	// priors): the white half reaches the lateral frame to frame
+	out.LateralNoise = math.Hypot(sf*r.sy, math.Hypot(sb, 0.5*sf*math.Abs(right)/f)*r.cy)
+	out.Width = width
+	out.Height = hpx * out.Depth / c.Fy
+	return out
+}
+
+// depthToForward converts a depth along the optical axis, seen at image row v, into
+// the level-frame forward range.
+func (r *Ranger) depthToForward(z, v float64) float64 {
+	yc := (v - r.cal.Cy) / r.cal.Fy
+	return z * (-yc*r.sp + r.cp)
+}

@@ -1,0 +1,187 @@
+package ranging
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"roadlog/detect/obs"
+)
+
+// front is a windscreen camera: 1920×1080, 60° horizontal field of view, 1.3 m up,
+// 1.8 m behind the bumper, pitched 1° down.
+var front = Calibration{Width: 1920, Height: 1080, Fx: 1663, Fy: 1663, Cx: 960, Cy: 540,
+	MountHeight: 1.3, Pitch: 1 * math.Pi / 180, X: -1.8}
+
+// rear looks backward from the tailgate (ego length 4.6 m).
+var rear = Calibration{Width: 1280, Height: 720, Fx: 640, Fy: 640, Cx: 640, Cy: 360,
+	MountHeight: 1.0, Pitch: 5 * math.Pi / 180, Yaw: math.Pi, X: -4.6}
+
+// right looks to the right from the B-pillar.
+var right = Calibration{Width: 1280, Height: 720, Fx: 640, Fy: 640, Cx: 640, Cy: 360,
+	MountHeight: 1.2, Pitch: 3 * math.Pi / 180, Yaw: -math.Pi / 2, X: -2.5, Y: -0.9}
+
+// boxOf projects a road-aligned cuboid — near edge at x (ahead: extends to x+l;
+// behind: to x−l), centre y, width w, height h — and returns its 2D box, clipped to
+// the image.
+func boxOf(c Calibration, class uint16, x, y, w, l, h float64) obs.Detection {
+	far := x + l
+	if x < 0 {
+		far = x - l
+	}
+	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, px := range []float64{x, far} {
+		for _, py := range []float64{y - w/2, y + w/2} {
+			for _, pz := range []float64{0, h} {
+				u, v, ok := c.Project(px, py, pz)
+				if !ok {
+					continue
+				}
+				x1, x2 = math.Min(x1, u), math.Max(x2, u)
+				y1, y2 = math.Min(y1, v), math.Max(y2, v)
+			}
+		}
+	}
+	clip := func(v, hi float64) float32 { return float32(math.Max(0, math.Min(v, hi))) }
+	return obs.Detection{X1: clip(x1, float64(c.Width)), Y1: clip(y1, float64(c.Height)),
+		X2: clip(x2, float64(c.Width)), Y2: clip(y2, float64(c.Height)), Class: class, Score: 0.9}
+}
+
+// rangeCases feed TestRange and BenchmarkRange: exact boxes of objects that match the
+// priors, so the range must be near exact.
+var rangeCases = []struct {
+	name          string
+	cal           Calibration
+	class         uint16
+	x, y, w, l, h float64
+	cues          Cue
+	tol           float64 // relative distance tolerance
+}{
+	{"car-ahead-10m", front, obs.ClassCar, 10, 0, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.01},
+	{"car-ahead-30m", front, obs.ClassCar, 30, 0.3, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.01},
+	{"car-ahead-80m", front, obs.ClassCar, 80, -0.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"car-left-lane-8m-side-visible", front, obs.ClassCar, 8, 3.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"car-right-lane-15m", front, obs.ClassCar, 15, -3.5, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"truck-40m", front, obs.ClassTruck, 40, 0, 2.45, 8, 3.0, CueGround | CueWidth | CueHeight, 0.02},
+	{"person-12m", front, obs.ClassPerson, 12, 1.5, 0.55, 0.5, 1.7, CueGround | CueWidth | CueHeight, 0.02},
+	{"car-cut-by-bottom-3m", front, obs.ClassCar, 2.0, 0, 1.8, 4.4, 1.52, CueWidth, 0.02},
+	{"rear-car-behind-12m", rear, obs.ClassCar, -4.6 - 12, 0.2, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
+	{"side-car-two-lanes-over", right, obs.ClassCar, -5, -12, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.05},
+	{"unknown-class-ground-only", front, 60, 20, 0, 1, 1, 1, CueGround, 0.01},
+}
+
+func TestRange(t *testing.T) {
+	for _, c := range rangeCases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := New(c.cal, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := boxOf(c.cal, c.class, c.x, c.y, c.w, c.l, c.h)
+			got := r.Range(d)
+			if got.Cues&c.cues != c.cues {
+				t.Fatalf("cues %v, want at least %v (box %+v)", got.Cues, c.cues, d)
+			}
+			ref := math.Abs(c.x)
+			if c.cal.Yaw == right.Yaw { // sideways: distance is the centre's x
+				if e := math.Abs(got.Lateral-c.y) / math.Abs(c.y); e > c.tol {
+					t.Errorf("lateral %.3f, want %.3f", got.Lateral, c.y)
+				}
+				if want := c.x - c.l/2; math.Abs(got.Distance-want) > 0.3 {
+					t.Errorf("distance %.3f, want %.3f (the centre's x)", got.Distance, want)
+				}
+				return
+			}
+			if e := math.Abs(got.Distance-c.x) / ref; e > c.tol {
+				t.Errorf("distance %.3f m, want %.3f (error %.1f%% > %.1f%%), cues %v", got.Distance, c.x, 100*e, 100*c.tol, got.Cues)
+			}
+			if math.Abs(got.Lateral-c.y) > 0.05+0.02*ref {
+				t.Errorf("lateral %.3f m, want %.3f", got.Lateral, c.y)
+			}
+			if math.Abs(got.Width-c.w) > 0.1*c.w+0.05 {
+				t.Errorf("width %.3f m, want %.3f", got.Width, c.w)
+			}
+			if !(got.DistSigma > 0) || got.DistSigma > 0.2*ref {
+				t.Errorf("sigma %.3f m out of range for distance %.1f", got.DistSigma, ref)
+			}
+		})
+	}
+}
+
+// A car wider and taller than the prior, straight ahead: the ground cue must pull the
+// fused distance back towards the truth at short range, and sigma must cover the error.
+func TestRangeFusionWeighsGroundAtShortRange(t *testing.T) {
+	r, _ := New(front, Config{})
+	d := boxOf(front, obs.ClassCar, 12, 0, 2.05, 5, 1.85) // a big SUV
+	got := r.Range(d)
+	sizeOnly, _ := New(front, Config{PitchSigma: 1}) // pitch unknown: no ground cue
+	so := sizeOnly.Range(d)
+	if so.Cues&CueGround != 0 {
+		t.Fatalf("size-only ranger used the ground: %v", so.Cues)
+	}
+	if math.Abs(got.Distance-12) >= math.Abs(so.Distance-12) {
+		t.Fatalf("fused error %.2f m not below size-only error %.2f m", got.Distance-12, so.Distance-12)
+	}
+	if math.Abs(got.Distance-12) > 3*got.DistSigma {
+		t.Fatalf("error %.2f m beyond 3 sigma (%.2f m)", got.Distance-12, got.DistSigma)
+	}
+}
+
+func TestRangeUnrangeable(t *testing.T) {
+	r, _ := New(front, Config{})
+	for name, d := range map[string]obs.Detection{
+		"above-horizon-no-prior": {X1: 900, Y1: 100, X2: 1000, Y2: 200, Class: 60},
+		"degenerate":             {X1: 900, Y1: 600, X2: 900, Y2: 700, Class: obs.ClassCar},
+		"nan":                    {X1: float32(math.NaN()), Y1: 600, X2: 950, Y2: 700, Class: obs.ClassCar},
+		"inf":                    {X1: 900, Y1: 600, X2: float32(math.Inf(1)), Y2: 700, Class: obs.ClassCar},
+	} {
+		if got := r.Range(d); got.Cues != 0 || !math.IsNaN(got.Distance) {
+			t.Errorf("%s: ranged %+v", name, got)
+		}
+	}
+}
+
+func TestCalibrationValidate(t *testing.T) {
+	for name, mod := range map[string]func(*Calibration){
+		"no-size":     func(c *Calibration) { c.Width = 0 },
+		"zero-fx":     func(c *Calibration) { c.Fx = 0 },
+		"nan-fy":      func(c *Calibration) { c.Fy = math.NaN() },
+		"inf-cx":      func(c *Calibration) { c.Cx = math.Inf(1) },
+		"no-height":   func(c *Calibration) { c.MountHeight = 0 },
+		"steep-pitch": func(c *Calibration) { c.Pitch = 1 },
+		"nan-yaw":     func(c *Calibration) { c.Yaw = math.NaN() },
+	} {
+		c := front
+		mod(&c)
+		_, err := New(c, Config{})
+		if !errors.Is(err, ErrBadCalibration) {
+			t.Errorf("%s: err %v, want ErrBadCalibration", name, err)
+		}
+	}
+	if err := front.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCalibrationScaled(t *testing.T) {
+	half := front.Scaled(960, 540)
+	u1, v1, _ := front.Project(20, 1, 0)
+	u2, v2, _ := half.Project(20, 1, 0)
+	if math.Abs(u1/2-u2) > 1e-9 || math.Abs(v1/2-v2) > 1e-9 {
+		t.Fatalf("scaled projection (%.3f,%.3f), want (%.3f,%.3f)", u2, v2, u1/2, v1/2)
+	}
+}
+
+func BenchmarkRange(b *testing.B) {
+	r, _ := New(front, Config{})
+	dets := make([]obs.Detection, len(rangeCases))
+	for i, c := range rangeCases {
+		dets[i] = boxOf(front, c.class, math.Abs(c.x)+2, c.y, c.w, c.l, c.h)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = r.Range(dets[i%len(dets)])
+		i++
+	}
+}
