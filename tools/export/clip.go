@@ -247,6 +247,8 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 	}
 	vf := newVideoFiles()
 	defer vf.close()
+	dec := newDecoders(&c.x.d.cache, opt.JPEGQuality)
+	defer dec.close()
 	var coco *cocoWriter
 	var cocoOut io.WriteCloser
 	if c.has(COCO) {
@@ -335,10 +337,13 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 					}
 				}
 				if opt.Images {
+					img := data // MJPEG: the recorded bytes as they are
 					if r.Codec != schema.CodecMJPEG {
-						return fmt.Errorf("camera %d (%v): %w; export it with --frames mp4", r.Camera, r.Codec, ErrNeedsDecoder)
+						if img, err = dec.jpeg(ctx, r.seg, &r.Frame); err != nil {
+							return err
+						}
 					}
-					if err := c.writeFile(ref.image, data); err != nil {
+					if err := c.writeFile(ref.image, img); err != nil {
 						return err
 					}
 				}

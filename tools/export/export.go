@@ -51,6 +51,9 @@ type Options struct {
 	Tables  []schema.TableName // signal tables (nil: DefaultTables)
 	Parquet bool               // write tables as Parquet
 	CSV     bool               // write tables as CSV
+	// JPEGQuality is the quality of frames decoded from H.264/H.265 and encoded as
+	// JPEG (default DefaultJPEGQuality); MJPEG frames are copied as recorded.
+	JPEGQuality int
 	// MinScore leaves out objects below this confidence from the label files.
 	MinScore float32
 	Workers  int    // clips written at once (default GOMAXPROCS)
@@ -111,8 +114,6 @@ var (
 	// ErrClipMismatch reports a finished clip in the output folder written with other
 	// settings (or from another drive); export never overwrites it.
 	ErrClipMismatch = errors.New("finished clip exists with different settings")
-	// ErrNeedsDecoder reports JPEG export of an H.264/H.265 camera.
-	ErrNeedsDecoder = errors.New("JPEG frames of H.264/H.265 video need a decoder")
 )
 
 // Export writes one clip per window. It returns when every clip is written or
@@ -122,6 +123,9 @@ var (
 func Export(ctx context.Context, d *Drive, l *Labels, windows []Window, opt Options) (*Summary, error) {
 	if opt.FS == nil {
 		opt.FS = OSFS{}
+	}
+	if opt.JPEGQuality <= 0 {
+		opt.JPEGQuality = DefaultJPEGQuality
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
@@ -242,12 +246,13 @@ type Settings struct {
 	Parquet  bool          `json:"parquet"`
 	CSV      bool          `json:"csv"`
 	MinScore float32       `json:"min_score"`
+	JPEG     int           `json:"jpeg_quality"`
 	Run      string        `json:"run"`
 }
 
 func (x *exporter) settingsRecord() (Settings, string) {
 	s := Settings{Cameras: x.opt.Cameras, Images: x.opt.Images, Video: x.opt.Video, Labels: append([]LabelFormat{}, x.opt.Labels...),
-		Parquet: x.opt.Parquet, CSV: x.opt.CSV, MinScore: x.opt.MinScore, Run: x.l.Run}
+		Parquet: x.opt.Parquet, CSV: x.opt.CSV, MinScore: x.opt.MinScore, JPEG: x.opt.JPEGQuality, Run: x.l.Run}
 	sort.Slice(s.Labels, func(i, j int) bool { return s.Labels[i] < s.Labels[j] })
 	for _, t := range x.opt.Tables {
 		s.Tables = append(s.Tables, string(t))
