@@ -55,6 +55,7 @@ Start here:
 		newInspectCmd(),
 		newDetectCmd(),
 		newRigCmd(),
+		newExportCmd(),
 		newDecodeCmd(),
 		newServeCmd(),
 	)

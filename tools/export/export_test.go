@@ -22,7 +22,7 @@ import (
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/export/query"
-	"roadlog/tools/internal/testdrive"
+	"roadlog/internal/testdrive"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

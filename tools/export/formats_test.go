@@ -27,8 +27,8 @@ import (
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/export/internal/formatcheck"
-	"roadlog/tools/internal/duckdb"
-	"roadlog/tools/internal/testdrive"
+	"roadlog/internal/duckdb"
+	"roadlog/internal/testdrive"
 )
 
 // exportFCW exports the live FCW of the test drive with every format and all cameras.

@@ -11,7 +11,7 @@ import (
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/export/query"
-	"roadlog/tools/internal/testdrive"
+	"roadlog/internal/testdrive"
 )
 
 var rangeCases = []struct {

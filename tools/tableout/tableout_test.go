@@ -19,7 +19,7 @@ import (
 
 	"roadlog/record/drive"
 	"roadlog/schema"
-	"roadlog/tools/internal/testdrive"
+	"roadlog/internal/testdrive"
 )
 
 // cases is every table of a test drive's first segment; it feeds the round-trip test

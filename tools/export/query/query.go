@@ -398,7 +398,7 @@ func (p *parser) comparison() (node, error) {
 	if p.first == nil {
 		p.first, p.firstOff, p.q.table = f, fOff, f.table
 	} else if f.table != p.q.table {
-		return nil, p.errorf(fOff, "%s is a %s field but the query already reads %s (%s at column %d); give it a query of its own",
+		return nil, p.errorf(fOff, "%s is a field of %s but the query already reads %s (%s at column %d); give it a query of its own",
 			f.name, f.table, p.q.table, p.first.name, (&SyntaxError{Query: p.lx.src, Offset: p.firstOff}).Column())
 	}
 	if f.name == "track_len" || f.name == "track_s" {

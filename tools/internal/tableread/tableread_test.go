@@ -7,7 +7,7 @@ import (
 
 	"roadlog/record/drive"
 	"roadlog/schema"
-	"roadlog/tools/internal/testdrive"
+	"roadlog/internal/testdrive"
 )
 
 // TestWindowMatchesFilter compares indexed windows (footer) and streamed windows (no
