@@ -10,6 +10,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"roadlog/schema"
 	"roadlog/tools/export"
 	"roadlog/tools/export/query"
 )
@@ -80,7 +81,7 @@ Target fields: ` + fieldNames(query.Targets) + `.`,
 	fl.StringSliceVar(&f.cameras, "cameras", nil, "cameras by name or index (default: all)")
 	fl.StringVar(&f.frames, "frames", "jpeg", "frames as jpeg, mp4 (remuxed at keyframes, not re-encoded), both or none")
 	fl.StringSliceVar(&f.labels, "labels", []string{"coco", "yolo", "kitti"}, "label formats: coco, yolo, kitti, or none")
-	fl.StringSliceVar(&f.tables, "tables", tableNames(), "signal tables to include, or none")
+	fl.StringSliceVar(&f.tables, "tables", nil, "tables to include (default: "+strings.Join(tableNames(), ",")+", and can_decoded when the drive has DBC files), or none")
 	fl.StringSliceVar(&f.tableFormats, "table-format", []string{"parquet", "csv"}, "table formats: parquet, csv")
 	fl.Float32Var(&f.minScore, "min-score", 0, "leave out objects below this confidence from the label files")
 	fl.IntVar(&f.jpegQuality, "jpeg-quality", export.DefaultJPEGQuality, "quality of JPEG frames decoded from H.264/H.265")
@@ -127,9 +128,11 @@ func runExport(cmd *cobra.Command, dir string, f exportFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tables, err := export.ParseTables(f.tables)
-	if err != nil {
-		return usageError{err}
+	var tables []schema.TableName // nil: the default tables
+	if len(f.tables) > 0 {
+		if tables, err = export.ParseTables(f.tables); err != nil {
+			return usageError{err}
+		}
 	}
 	parquet, csv, err := export.ParseTableFormats(f.tableFormats)
 	if err != nil {

@@ -524,6 +524,13 @@ func (c *clipWriter) writeTables(ctx context.Context) error {
 			return fmt.Errorf("table %s: %w", ts.out, err)
 		}
 	}
+	for _, t := range c.x.opt.Tables {
+		if t == TableCANDecoded {
+			if err := c.writeCANDecoded(); err != nil {
+				return fmt.Errorf("table %s: %w", t, err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -11,7 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
+	"roadlog/dbc"
 	"roadlog/record/drive"
 	"roadlog/rig"
 	"roadlog/schema"
@@ -33,6 +35,10 @@ type Drive struct {
 
 	segs  []segment
 	cache tableread.Cache
+
+	dbcOnce sync.Once
+	dbc     *dbc.Database
+	dbcErr  error
 }
 
 type segment struct {

@@ -77,7 +77,8 @@ type SelectionRecord struct {
 	AfterS  float64  `json:"after_s"`
 }
 
-// DefaultTables are the tables a clip carries by default.
+// DefaultTables are the tables a clip carries by default (and can_decoded when the
+// drive has DBC files).
 var DefaultTables = []schema.TableName{schema.TableEgo, schema.TableGNSS, schema.TableIMU, schema.TableCAN,
 	schema.TableObjects, schema.TableTargets, schema.TableEvents}
 
@@ -131,7 +132,17 @@ func Export(ctx context.Context, d *Drive, l *Labels, windows []Window, opt Opti
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
 	if opt.Tables == nil {
-		opt.Tables = DefaultTables
+		opt.Tables = append([]schema.TableName{}, DefaultTables...)
+		if _, err := d.DBC(); err == nil {
+			opt.Tables = append(opt.Tables, TableCANDecoded)
+		}
+	}
+	for _, t := range opt.Tables {
+		if t == TableCANDecoded {
+			if _, err := d.DBC(); err != nil {
+				return nil, fmt.Errorf("export: %w", err)
+			}
+		}
 	}
 	if len(opt.Cameras) == 0 {
 		for _, c := range d.Cameras {

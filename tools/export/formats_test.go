@@ -26,6 +26,7 @@ import (
 
 	"roadlog/record/drive"
 	"roadlog/schema"
+	"roadlog/tools/candecode"
 	"roadlog/tools/export/internal/formatcheck"
 	"roadlog/internal/duckdb"
 	"roadlog/internal/testdrive"
@@ -244,8 +245,34 @@ func TestMP4ClipHoldsTheFrames(t *testing.T) {
 	}
 }
 
+type countSink struct {
+	from, to int64
+	n        int
+}
+
+func (c *countSink) Write(r *candecode.Row) error {
+	if r.T >= c.from && r.T < c.to {
+		c.n++
+	}
+	return nil
+}
+
 func TestTablesHoldTheWindowsRows(t *testing.T) {
 	d, w, dir := exportFCW(t)
+	db, err := d.DBC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countSink{from: w.From, to: w.To}
+	if _, err := candecode.Decode(d.Dir, db, candecode.Options{}, cs); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"parquet", "csv"} {
+		n := countRows(t, filepath.Join(dir, "tables", "can_decoded."+format))
+		if n != cs.n || n == 0 {
+			t.Errorf("can_decoded.%s: %d rows, candecode decodes %d in the window", format, n, cs.n)
+		}
+	}
 	for _, name := range []schema.TableName{schema.TableEgo, schema.TableGNSS, schema.TableIMU, schema.TableCAN, schema.TableObjects, schema.TableTargets, schema.TableEvents} {
 		paths, _ := filepath.Glob(filepath.Join(d.Dir, "seg-*", drive.TableFile(name)))
 		want := 0
@@ -469,6 +496,30 @@ func psnr(a, b image.Image) float64 {
 		return 99
 	}
 	return 10 * math.Log10(255*255/mse)
+}
+
+// countRows counts the rows of a Parquet (arrow-go's reader) or CSV file.
+func countRows(t *testing.T, path string) int {
+	t.Helper()
+	if strings.HasSuffix(path, ".csv") {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Count(b, []byte("\n")) - 1
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tbl, err := pqarrow.ReadTable(context.Background(), f, parquet.NewReaderProperties(memory.DefaultAllocator),
+		pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer tbl.Release()
+	return int(tbl.NumRows())
 }
 
 type arrowRecord = arrow.RecordBatch

@@ -89,6 +89,10 @@ func ParseTables(vals []string) ([]schema.TableName, error) {
 		if v == "none" {
 			continue
 		}
+		if v == string(TableCANDecoded) {
+			out = append(out, TableCANDecoded)
+			continue
+		}
 		if _, ok := schema.Lookup(schema.TableName(v)); !ok || v == string(schema.TableFrames) {
 			var names []string
 			for _, t := range schema.Tables() {
@@ -96,6 +100,7 @@ func ParseTables(vals []string) ([]schema.TableName, error) {
 					names = append(names, string(t.TableName()))
 				}
 			}
+			names = append(names, string(TableCANDecoded))
 			return nil, fmt.Errorf("%w: table %q (want %s or none)", ErrBadOption, v, strings.Join(names, ", "))
 		}
 		out = append(out, schema.TableName(v))
