@@ -19,10 +19,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"roadlog/internal/testdrive"
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/export/query"
-	"roadlog/internal/testdrive"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

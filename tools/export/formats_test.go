@@ -24,12 +24,12 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
+	"roadlog/internal/duckdb"
+	"roadlog/internal/testdrive"
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/candecode"
 	"roadlog/tools/export/internal/formatcheck"
-	"roadlog/internal/duckdb"
-	"roadlog/internal/testdrive"
 )
 
 // exportFCW exports the live FCW of the test drive with every format and all cameras.

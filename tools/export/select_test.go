@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"roadlog/internal/testdrive"
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/export/query"
-	"roadlog/internal/testdrive"
 )
 
 var rangeCases = []struct {

@@ -17,9 +17,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"roadlog/internal/testdrive"
 	"roadlog/record/drive"
 	"roadlog/schema"
-	"roadlog/internal/testdrive"
 )
 
 // cases is every table of a test drive's first segment; it feeds the round-trip test

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"roadlog/internal/testdrive"
 	"roadlog/record/drive"
 	"roadlog/schema"
-	"roadlog/internal/testdrive"
 )
 
 // TestWindowMatchesFilter compares indexed windows (footer) and streamed windows (no
