@@ -46,6 +46,8 @@ type Options struct {
 	// H264 re-encodes the cameras as H.264 with ffmpeg (ErrNoFFmpeg without it), a
 	// keyframe every GOP frames.
 	H264 bool
+	// ID is the drive id (default DriveID).
+	ID string
 	// NoFooter leaves the last segment's table files without their footer, as a crash
 	// would (a drive that was never repaired).
 	NoFooter bool
@@ -69,7 +71,7 @@ var (
 // DriveID is the id of every test drive.
 const DriveID = "20261130T081500Z_testsim"
 
-// Write writes a test drive into root/DriveID and returns its folder.
+// Write writes a test drive into root/<id> (DriveID unless Options.ID) and returns its folder.
 func Write(root string, o Options) (*Info, error) {
 	if o.Duration == 0 {
 		o.Duration = 12 * time.Second
@@ -98,7 +100,11 @@ func Write(root string, o Options) (*Info, error) {
 	if err := rig.Run(context.Background(), c); err != nil {
 		return nil, fmt.Errorf("testdrive: run sim: %w", err)
 	}
-	dir := filepath.Join(root, DriveID)
+	id := o.ID
+	if id == "" {
+		id = DriveID
+	}
+	dir := filepath.Join(root, id)
 	if err := os.MkdirAll(filepath.Join(dir, drive.DBCDir), 0o755); err != nil {
 		return nil, err
 	}
@@ -123,7 +129,7 @@ func Write(root string, o Options) (*Info, error) {
 	events = append(events, *stop)
 	sort.SliceStable(events, func(i, j int) bool { return events[i].T < events[j].T })
 
-	m := &drive.Manifest{Format: schema.FormatName, Version: schema.FormatVersion, DriveID: DriveID, Vehicle: "testsim",
+	m := &drive.Manifest{Format: schema.FormatName, Version: schema.FormatVersion, DriveID: id, Vehicle: "testsim",
 		Status: drive.StatusClosed, Software: drive.Software{Name: "roadlog", Version: "test"},
 		Created: time.Unix(0, Start).UTC(), StartT: Start, EndT: end, Timebase: drive.Timebase{Kind: "host"},
 		SegmentLength: drive.Duration(o.Segment), FlushInterval: drive.Duration(500 * time.Millisecond),
@@ -183,7 +189,7 @@ func Write(root string, o Options) (*Info, error) {
 		return nil, err
 	}
 	if o.RunID != "" {
-		if err := writeRun(dir, o.RunID, c.truth); err != nil {
+		if err := writeRun(dir, id, o.RunID, c.truth); err != nil {
 			return nil, err
 		}
 	}
@@ -477,7 +483,7 @@ type RunInfo struct {
 	Device   string          `json:"device"`
 }
 
-func writeRun(dir, id string, truth []schema.Truth) error {
+func writeRun(dir, driveID, id string, truth []schema.Truth) error {
 	rd := filepath.Join(dir, drive.RunsDir, id)
 	if err := os.MkdirAll(rd, 0o755); err != nil {
 		return err
@@ -492,7 +498,7 @@ func writeRun(dir, id string, truth []schema.Truth) error {
 	if _, err := writeTable(rd, schema.EventsTable, ls.events, true); err != nil {
 		return err
 	}
-	info := RunInfo{RunID: id, DriveID: DriveID, Created: "2026-12-01T09:00:00Z",
+	info := RunInfo{RunID: id, DriveID: driveID, Created: "2026-12-01T09:00:00Z",
 		Software: drive.Software{Name: "roadlog", Version: "test"},
 		Model:    json.RawMessage(`{"name":"truth","version":"1","format":"truth"}`), Device: "cpu"}
 	b, err := json.MarshalIndent(info, "", "  ")

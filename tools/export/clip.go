@@ -19,6 +19,7 @@ import (
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/internal/tableread"
+	"roadlog/tools/internal/videofile"
 )
 
 // ClipFile is the provenance file of a clip; a clip folder holding it is finished.
@@ -245,8 +246,8 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 	for _, i := range opt.Cameras {
 		cams[i] = true
 	}
-	vf := newVideoFiles()
-	defer vf.close()
+	vf := videofile.New()
+	defer vf.Close()
 	dec := newDecoders(&c.x.d.cache, opt.JPEGQuality)
 	defer dec.close()
 	var coco *cocoWriter
@@ -310,7 +311,7 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 			sortObjects(ref.objects)
 			if opt.Images || opt.Video {
 				src := filepath.Join(r.seg, r.File)
-				data, err := vf.read(src, r.Offset, r.Size, c.buf)
+				data, err := vf.Read(src, r.Offset, r.Size, c.buf)
 				if err != nil {
 					var ce *drive.CorruptionError
 					if errors.As(err, &ce) {
@@ -324,7 +325,7 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 					if err := c.addLead(videos[r.Camera], vf, r); err != nil {
 						return err
 					}
-					in, err := vf.init(src)
+					in, err := vf.Init(src)
 					if err != nil {
 						return err
 					}
@@ -428,7 +429,7 @@ func (c *clipWriter) leadIn(m *mp4Clip, cam uint8) error {
 
 // addLead adds the lead frames to the clip's MP4 when its first frame (first) is not a
 // keyframe, so that the video starts decodable.
-func (c *clipWriter) addLead(m *mp4Clip, vf *videoFiles, first *frameRow) error {
+func (c *clipWriter) addLead(m *mp4Clip, vf *videofile.Files, first *frameRow) error {
 	if m.leadDone {
 		return nil
 	}
@@ -438,7 +439,7 @@ func (c *clipWriter) addLead(m *mp4Clip, vf *videoFiles, first *frameRow) error 
 	}
 	for _, r := range m.lead {
 		src := filepath.Join(r.seg, r.File)
-		data, err := vf.read(src, r.Offset, r.Size, nil)
+		data, err := vf.Read(src, r.Offset, r.Size, nil)
 		if err != nil {
 			var ce *drive.CorruptionError
 			if errors.As(err, &ce) {
@@ -446,7 +447,7 @@ func (c *clipWriter) addLead(m *mp4Clip, vf *videoFiles, first *frameRow) error 
 			}
 			return err
 		}
-		in, err := vf.init(src)
+		in, err := vf.Init(src)
 		if err != nil {
 			return err
 		}

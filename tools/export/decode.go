@@ -12,6 +12,7 @@ import (
 	"roadlog/record/videoread"
 	"roadlog/schema"
 	"roadlog/tools/internal/tableread"
+	"roadlog/tools/internal/videofile"
 )
 
 // DefaultJPEGQuality is the quality of JPEG frames encoded from H.264/H.265 video.
@@ -68,7 +69,7 @@ func (d *decoders) jpeg(ctx context.Context, seg string, r *schema.Frame) ([]byt
 	}
 	i, ok := dec.sample[r.Sample]
 	if !ok {
-		return nil, &drive.CorruptionError{Path: src, Offset: r.Offset, Err: fmt.Errorf("%w: sample %d not indexed", ErrBadFrame, r.Sample)}
+		return nil, &drive.CorruptionError{Path: src, Offset: r.Offset, Err: fmt.Errorf("%w: sample %d not indexed", videofile.ErrBadFrame, r.Sample)}
 	}
 	img, err := dec.r.Decode(ctx, i)
 	if err != nil {
