@@ -90,3 +90,34 @@ func TestExportCommand(t *testing.T) {
 		t.Fatalf("--list: exit %d:\n%s", code, stdout)
 	}
 }
+
+func TestConvertCommand(t *testing.T) {
+	dir := exportDrive(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"convert", dir, "--to", "rosbag", "--out", t.TempDir()}, 2, "unknown output format"},
+		{[]string{"convert", dir, "--to", "mcap"}, 2, "--out"},
+		{[]string{"convert", dir, "--to", "csv", "--out", t.TempDir(), "--tables", "nope"}, 2, "table \"nope\""},
+		{[]string{"convert", t.TempDir(), "--to", "csv", "--out", t.TempDir()}, 1, "not a roadlog drive"},
+	} {
+		_, stderr, code := runBin(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("roadlog %v: exit %d, %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+	for _, to := range []string{"parquet", "mcap", "candump", "csv"} {
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, "convert", dir, "--to", to, "--out", out, "--quiet")
+		if code != 0 || stdout == "" {
+			t.Fatalf("convert --to %s: exit %d: %s", to, code, stderr)
+		}
+		for _, p := range strings.Fields(stdout) {
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("convert --to %s printed %s: %v", to, p, err)
+			}
+		}
+	}
+}

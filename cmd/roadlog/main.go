@@ -56,6 +56,7 @@ Start here:
 		newDetectCmd(),
 		newRigCmd(),
 		newExportCmd(),
+		newConvertCmd(),
 		newDecodeCmd(),
 		newServeCmd(),
 	)

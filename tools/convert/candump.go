@@ -46,5 +46,5 @@ func (c *converter) candump(ctx context.Context) error {
 		f.Abort()
 		return fmt.Errorf("convert to candump: %w", err)
 	}
-	return f.Commit(c.sum)
+	return f.Commit(c)
 }

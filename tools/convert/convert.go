@@ -110,7 +110,11 @@ func Convert(ctx context.Context, dir string, opt Options) (*Summary, error) {
 	default:
 		err = fmt.Errorf("convert: %w %q", ErrBadFormat, opt.Format)
 	}
+	if err == nil {
+		err = c.publish()
+	}
 	if err != nil {
+		c.discard()
 		return c.sum, err
 	}
 	return c.sum, nil
@@ -123,8 +127,9 @@ type converter struct {
 	segs  []int
 	opt   Options
 	sum   *Summary
-	done  int64
-	total int64
+	done    int64
+	total   int64
+	pending []*atomicFile // finished files not yet renamed into place
 }
 
 // tables returns the tables to convert, in schema order.
@@ -148,12 +153,30 @@ func (c *converter) segPath(seg int, name string) string {
 	return filepath.Join(c.dir, drive.SegmentDir(seg), name)
 }
 
+// reads reports whether the conversion reads a segment's file of that name.
+func (c *converter) reads(name string) bool {
+	switch c.opt.Format {
+	case MCAP:
+		_, _, video := drive.ParseVideoFile(name)
+		return video || filepath.Ext(name) == ".arrow"
+	case Candump:
+		return name == drive.TableFile(schema.TableCAN)
+	}
+	for _, t := range c.tables() {
+		if name == drive.TableFile(t.TableName()) {
+			return true
+		}
+	}
+	return false
+}
+
+// inputBytes sums the files the conversion reads, for progress.
 func (c *converter) inputBytes() int64 {
 	var n int64
 	for _, s := range c.segs {
 		ents, _ := os.ReadDir(filepath.Join(c.dir, drive.SegmentDir(s)))
 		for _, e := range ents {
-			if info, err := e.Info(); err == nil && !e.IsDir() {
+			if info, err := e.Info(); err == nil && !e.IsDir() && c.reads(e.Name()) {
 				n += info.Size()
 			}
 		}
@@ -172,8 +195,8 @@ func (c *converter) read(path string) {
 	}
 }
 
-// atomicFile is an output file written under a temporary name and renamed into place
-// by Commit (Abort removes it).
+// atomicFile is an output file written under a temporary name; the conversion
+// renames every one into place at its end (publish).
 type atomicFile struct {
 	*os.File
 	final string
@@ -197,22 +220,13 @@ func (a *atomicFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Commit syncs, closes and renames the file into place.
-func (a *atomicFile) Commit(sum *Summary) error {
-	if err := a.File.Sync(); err != nil {
-		a.Abort()
-		return fmt.Errorf("write %s: %w", a.final, err)
-	}
+// Commit closes the file and queues it for publish.
+func (a *atomicFile) Commit(c *converter) error {
 	if err := a.File.Close(); err != nil {
 		os.Remove(a.File.Name())
 		return fmt.Errorf("write %s: %w", a.final, err)
 	}
-	if err := os.Rename(a.File.Name(), a.final); err != nil {
-		os.Remove(a.File.Name())
-		return fmt.Errorf("write %s: %w", a.final, err)
-	}
-	sum.Files = append(sum.Files, a.final)
-	sum.OutBytes += a.n
+	c.pending = append(c.pending, a)
 	return nil
 }
 
@@ -220,6 +234,39 @@ func (a *atomicFile) Commit(sum *Summary) error {
 func (a *atomicFile) Abort() {
 	a.File.Close()
 	os.Remove(a.File.Name())
+}
+
+// publish makes the finished files durable (one syncfs, not an fsync per file),
+// renames them into place and syncs their folders. Until then nothing of the
+// conversion is visible under its final names.
+func (c *converter) publish() error {
+	if err := syncTree(c.opt.Out); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	dirs := map[string]bool{}
+	for _, a := range c.pending {
+		if err := os.Rename(a.File.Name(), a.final); err != nil {
+			return fmt.Errorf("convert: publish %s: %w", a.final, err)
+		}
+		dirs[filepath.Dir(a.final)] = true
+		c.sum.Files = append(c.sum.Files, a.final)
+		c.sum.OutBytes += a.n
+	}
+	c.pending = nil
+	for d := range dirs {
+		if err := drive.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discard removes the temporary files of a failed conversion.
+func (c *converter) discard() {
+	for _, a := range c.pending {
+		os.Remove(a.File.Name())
+	}
+	c.pending = nil
 }
 
 var _ io.Writer = (*atomicFile)(nil)

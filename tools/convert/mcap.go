@@ -118,7 +118,7 @@ func (c *converter) mcap(ctx context.Context) error {
 		return fmt.Errorf("convert to mcap: %w", err)
 	}
 	c.sum.Messages += m.n
-	return f.Commit(c.sum)
+	return f.Commit(c)
 }
 
 func (c *converter) mcapBody(ctx context.Context, m *mcapWriter) error {
@@ -267,8 +267,11 @@ func (c *converter) mcapSegment(ctx context.Context, m *mcapWriter, seg int, vf 
 		}
 		return nil
 	})
-	for _, t := range schema.Tables() {
-		c.read(path(t.TableName()))
+	ents, _ := os.ReadDir(filepath.Join(c.dir, drive.SegmentDir(seg)))
+	for _, e := range ents {
+		if c.reads(e.Name()) {
+			c.read(filepath.Join(c.dir, drive.SegmentDir(seg), e.Name()))
+		}
 	}
 	return err
 }

@@ -69,7 +69,7 @@ func (c *converter) parquet(ctx context.Context) error {
 				f.Abort()
 				return fmt.Errorf("convert %s to parquet: %w", src, err)
 			}
-			if err := f.Commit(c.sum); err != nil {
+			if err := f.Commit(c); err != nil {
 				return err
 			}
 			c.sum.Rows += n
@@ -107,7 +107,7 @@ func (c *converter) csv(ctx context.Context) error {
 			f.Abort()
 			return err
 		}
-		if err := f.Commit(c.sum); err != nil {
+		if err := f.Commit(c); err != nil {
 			return err
 		}
 	}

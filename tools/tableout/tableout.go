@@ -50,14 +50,23 @@ type Parquet struct {
 	done bool
 }
 
-// NewParquet starts a Parquet file for schema s on w.
+// NewParquet starts a Parquet file for schema s on w. String columns are
+// dictionary-encoded (bus names, labels, sources repeat); numeric columns are not (a
+// dictionary of sensor readings costs a hash lookup per value and saves nothing).
 func NewParquet(w io.Writer, s *arrow.Schema) (*Parquet, error) {
-	props := parquet.NewWriterProperties(
+	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(1),
 		parquet.WithMaxRowGroupLength(RowGroupRows),
-		parquet.WithDictionaryDefault(true),
+		parquet.WithDictionaryDefault(false),
 		parquet.WithStats(true),
-	)
+	}
+	for _, f := range s.Fields() {
+		if f.Type.ID() == arrow.STRING {
+			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+		}
+	}
+	props := parquet.NewWriterProperties(opts...)
 	fw, err := pqarrow.NewFileWriter(s, nopCloser{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, fmt.Errorf("start parquet file: %w", err)
