@@ -6,6 +6,7 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // reportEvery is the shortest interval between two damage events of one source: damage
@@ -19,6 +20,7 @@ const reportEvery = int64(1e9)
 type emitter struct {
 	sink schema.Sink
 	tb   clock.Timebase
+	st   *devclock.Stamps // the source's clock model (nil: t is the arrival on tb)
 	name string
 	tr   *track
 
@@ -48,7 +50,21 @@ func (e *emitter) au(au AccessUnit, host, latency, device int64) error {
 	} else {
 		vf, err = e.tr.h26x(au.NALUs)
 	}
-	return e.frame(vf, err, host, e.tb.Ref(host-latency), device)
+	return e.frame(vf, err, host, e.stamp(host, latency, device), device)
+}
+
+// stamp returns the reference time of a unit that arrived at host, latency after its
+// exposure, stamped device by the camera's own clock (0: none): the camera's clock
+// mapped through the arrivals (latency is then the unobservable fixed part), else the
+// arrival less latency.
+func (e *emitter) stamp(host, latency, device int64) int64 {
+	switch {
+	case e.st == nil:
+		return e.tb.Ref(host - latency)
+	case device != 0:
+		return e.st.Counter(device, host)
+	}
+	return e.st.Arrival(host - latency)
 }
 
 // frame publishes a frame the track made (or counts why there is none), stamped with
@@ -76,6 +92,9 @@ func (e *emitter) frame(vf *schema.VideoFrame, err error, host, t, device int64)
 	vf.THost, vf.T, vf.TDevice = host, t, device
 	e.frames++
 	e.sink.Publish(vf)
+	if e.st != nil {
+		e.st.Tick(host, e.sink)
+	}
 	e.report(host, false)
 	return nil
 }
@@ -109,6 +128,9 @@ func (e *emitter) report(host int64, force bool) {
 // keyframe) when the source stops.
 func (e *emitter) close() {
 	host := clock.HostNow()
+	if e.st != nil {
+		e.st.Flush(host, e.sink)
+	}
 	e.report(host, true)
 	if e.noKey > 0 {
 		e.reportNoKey(host)

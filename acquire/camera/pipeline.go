@@ -13,6 +13,7 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // ErrEnded: a stream or process ended by itself (the supervisor restarts the source).
@@ -39,6 +40,8 @@ type Pipeline struct {
 	MaxFrame int            // cap on one access unit's bytes (0: DefaultMaxAccessUnit)
 	// StopTimeout is how long the process may take to exit after SIGINT (0: 3 s).
 	StopTimeout time.Duration
+
+	st *devclock.Stamps // the clock model, made by the first run (runs never overlap)
 }
 
 // splitter is what the Annex-B and JPEG splitters share.
@@ -80,6 +83,11 @@ func (p *Pipeline) Run(ctx context.Context, sink schema.Sink) error {
 		return fmt.Errorf("start camera pipeline %s: %w", name, err)
 	}
 	em := newEmitter(sink, p.Timebase, name, newTrack(p.Camera, p.Codec))
+	if p.st == nil {
+		// arrival less Latency: an encoder's time per picture varies with its size
+		p.st = devclock.NewStamps(devclock.StampsConfig{Name: name, Jitter: 10 * time.Millisecond}, em.tb)
+	}
+	em.st = p.st
 	sr := &streamReader{sp: sp, em: em, latency: int64(p.Latency)}
 	rerr := sr.read(out)
 	if rerr != nil {

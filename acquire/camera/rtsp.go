@@ -18,6 +18,7 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // ErrNoVideoTrack: the RTSP stream has no H.264, H.265 or MJPEG track.
@@ -38,6 +39,8 @@ type RTSP struct {
 	Latency     time.Duration  // exposure-to-arrival delay, subtracted from arrival
 	Timebase    clock.Timebase // nil: a free-running clock.System
 	ReadTimeout time.Duration  // 0: gortsplib's default (10 s)
+
+	st *devclock.Stamps // the clock model, made by the first run (runs never overlap)
 }
 
 // rtpDecoder is what the RTP depacketisers of the three codecs share here.
@@ -53,6 +56,14 @@ func (s *RTSP) Run(ctx context.Context, sink schema.Sink) error {
 	tcp := gortsplib.ProtocolTCP
 	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, ReadTimeout: s.ReadTimeout}
 	em := newEmitter(sink, s.Timebase, name, nil)
+	if s.st == nil {
+		// the camera's NTP time of each picture, mapped through the arrivals (Latency
+		// is their fixed part); an encoder's time per picture varies by some ms, so a
+		// step of the camera's clock needs more than that to be believed
+		s.st = devclock.NewStamps(devclock.StampsConfig{Name: name, Jitter: 20 * time.Millisecond,
+			Counter: devclock.Config{Latency: s.Latency, StepTolerance: 10 * time.Millisecond}}, em.tb)
+	}
+	em.st = s.st
 	// gortsplib calls the callbacks from its goroutines; emMu serialises them
 	var emMu sync.Mutex // guards em
 	c.OnPacketsLost = func(lost uint64) {

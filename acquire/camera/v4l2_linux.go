@@ -15,6 +15,7 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // Errors of the V4L2 source.
@@ -52,6 +53,8 @@ type V4L2 struct {
 	Timeout  time.Duration    // longest wait for a frame (default 2 s; triggered rigs: longer)
 	Encoder  EncoderConfig    // for raw formats
 	Timebase clock.Timebase   // nil: a free-running clock.System
+
+	st *devclock.Stamps // the clock model, made by the first run (runs never overlap)
 }
 
 // Run opens the device and streams until ctx ends or the device fails.
@@ -91,7 +94,13 @@ func (s *V4L2) run(ctx context.Context, sink schema.Sink, dev device) (err error
 	if tb == nil {
 		tb = clock.NewSystem()
 	}
+	if s.st == nil {
+		// kernel stamps: a CSI frame-start interrupt is tens of µs off, a UVC start of
+		// frame is the start of readout, not of exposure
+		s.st = devclock.NewStamps(devclock.StampsConfig{Name: name, Kernel: time.Millisecond, Jitter: 10 * time.Millisecond}, tb)
+	}
 	em := newEmitter(sink, tb, name, newTrack(s.Camera, codec))
+	em.st = s.st
 	defer em.close()
 
 	var capab v4l2Capability
@@ -250,12 +259,14 @@ func (s *V4L2) run(ctx context.Context, sink schema.Sink, dev device) (err error
 			sink.Publish(ev)
 		}
 		lastSeq = seq
-		device := int64(0)
-		t := tb.Ref(host)
+		var device, t int64
 		if b.Flags&v4l2BufFlagTsMask == v4l2BufFlagTsMonotonic {
 			device = b.Timestamp.Nano()
-			t = tb.Ref(device)
+			t = s.st.Monotonic(device)
+		} else {
+			t = s.st.Arrival(host)
 		}
+		s.st.Tick(host, sink) // also for raw pictures, which the encoder stage publishes
 		if b.Flags&v4l2BufFlagError != 0 {
 			em.tr.seq = seq
 			em.tr.lost()

@@ -11,6 +11,7 @@ import (
 	"roadlog/dbc"
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // Source is a CAN bus that publishes can rows (and ego rows when the bus has an
@@ -42,6 +43,7 @@ const maxBadEvents = 20
 type bus struct {
 	cfg    Config
 	tb     clock.Timebase
+	st     *devclock.Stamps // maps each frame's time stamp onto tb; lives across runs
 	ego    *dbc.EgoMapper
 	dbcErr error
 
@@ -129,13 +131,15 @@ func (b *bus) pass(f *canframe.Frame) bool {
 	return true
 }
 
-// frame publishes one received frame; tDevice is the device's timestamp (0: none).
-func (b *bus) frame(f *canframe.Frame, tDevice int64) {
+// frame publishes one received frame that arrived at host time host; tDevice is the
+// device's time stamp (0: none), and t its reference time, which stamp returns (the
+// frame's kind of time stamp through b.st). Filtered frames are not stamped.
+func (b *bus) frame(f *canframe.Frame, tDevice, host int64, stamp func() int64) {
 	if !b.pass(f) {
 		b.stats.Filtered++
 		return
 	}
-	t, host := b.now()
+	t := stamp()
 	r := &schema.CAN{T: t, TDevice: tDevice, THost: host, Bus: b.cfg.Bus}
 	f.ToRow(r)
 	b.stats.Frames++
@@ -147,6 +151,7 @@ func (b *bus) frame(f *canframe.Frame, tDevice int64) {
 			b.sink.Publish(e)
 		}
 	}
+	b.st.Tick(host, b.sink)
 	b.maybeReport(host)
 }
 
@@ -192,6 +197,12 @@ func (b *bus) maybeReport(host int64) {
 	if host-b.lastReport >= int64(every) {
 		b.report()
 	}
+}
+
+// stop publishes what the clock model holds and the counters, when a run ends.
+func (b *bus) stop() {
+	b.st.Flush(clock.HostNow(), b.sink)
+	b.report()
 }
 
 // report publishes the counters as an EvSourceStats event.

@@ -14,8 +14,10 @@ import (
 )
 
 // Candump replays a candump log file: in real time (Rate 1), faster (Rate > 1)
-// or as fast as possible (Rate 0). t is the time of publication; t_device is the
-// log's timestamp. Run returns nil at the end of the file.
+// or as fast as possible (Rate 0). t_device is the log's timestamp; t is that
+// timestamp mapped onto the reference through the replay (as a clock running Rate
+// times faster than the host's), or the time of publication when the file is played
+// as fast as possible. Run returns nil at the end of the file.
 type Candump struct{ *bus }
 
 // Run replays the file until its end or until ctx ends.
@@ -26,7 +28,7 @@ func (s *Candump) Run(ctx context.Context, sink schema.Sink) error {
 	}
 	defer f.Close()
 	s.start(sink)
-	defer s.report()
+	defer s.stop()
 	r := candump.NewReader(f)
 	r.Path = s.cfg.Device
 	var l candump.Line
@@ -72,6 +74,11 @@ func (s *Candump) Run(ctx context.Context, sink schema.Sink) error {
 				}
 			}
 		}
-		s.frame(&l.Frame, ts)
+		host := clock.HostNow()
+		if s.cfg.Rate > 0 && l.HasTime {
+			s.frame(&l.Frame, ts, host, func() int64 { return s.st.Counter(ts, host) })
+		} else {
+			s.frame(&l.Frame, ts, host, func() int64 { return s.st.Arrival(host) })
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"roadlog/acquire/can/socketcan"
 	"roadlog/dbc"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // Kind is the kind of a CAN source.
@@ -144,7 +145,7 @@ func New(cfg Config, tb clock.Timebase) (Source, error) {
 	if tb == nil {
 		tb = clock.NewSystem()
 	}
-	b := &bus{cfg: cfg, tb: tb}
+	b := &bus{cfg: cfg, tb: tb, st: devclock.NewStamps(stampsConfig(cfg), tb)}
 	if len(cfg.DBC) > 0 {
 		db, _, err := LoadDBC(cfg.DBC)
 		b.dbcErr = err
@@ -166,4 +167,37 @@ func New(cfg Config, tb clock.Timebase) (Source, error) {
 	default:
 		return &UDP{bus: b}, nil
 	}
+}
+
+// stampsConfig describes a bus's time stamps to its clock model (sync rows under
+// "can/" + Bus):
+//
+//   - socketcan: the kernel's software receive stamps (CLOCK_REALTIME), or the
+//     controller's raw hardware stamps, a device clock in ns mapped through arrivals
+//   - slcan: the adapter's millisecond counter, wrapping at 60000; through a real UART
+//     (Baud set) the fixed delay is a typical frame line (26 bytes) on the wire,
+//     through a USB adapter (which ignores the baud rate) it is left at 0
+//   - candump: the log's time stamps, a clock that runs Rate times faster than the host
+//     while replayed at a rate; as fast as possible (Rate 0) frames have only their
+//     publication time
+//   - udp: no time stamp; a cannelloni sender holds frames for up to its buffer
+//     timeout (100 ms by default), which bounds their arrival's error
+func stampsConfig(cfg Config) devclock.StampsConfig {
+	sc := devclock.StampsConfig{Name: "can/" + cfg.Bus}
+	switch cfg.Kind {
+	case KindSocketCAN:
+		sc.Kernel = 100 * time.Microsecond
+	case KindSLCAN:
+		sc.Counter = devclock.Config{TickNS: 1e6, Wrap: 60000}
+		if cfg.Baud > 0 {
+			sc.Counter.Latency = time.Duration(26 * 10 * int64(time.Second) / int64(cfg.Baud))
+		}
+	case KindCandump:
+		if cfg.Rate > 0 {
+			sc.Counter = devclock.Config{TickNS: 1 / cfg.Rate}
+		}
+	case KindUDP:
+		sc.Jitter = 100 * time.Millisecond
+	}
+	return sc
 }

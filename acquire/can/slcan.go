@@ -12,6 +12,7 @@ import (
 	"roadlog/acquire/can/canframe"
 	"roadlog/acquire/can/slcan"
 	"roadlog/schema"
+	"roadlog/sync/clock"
 )
 
 // slcanMaxLine caps a line from an adapter: the longest frame (an extended CAN FD
@@ -66,7 +67,7 @@ func (s *SLCAN) run(ctx context.Context, sink schema.Sink, port io.ReadWriteClos
 		return fmt.Errorf("set up bus %s: %w", s.cfg.Bus, err)
 	}
 	s.start(sink)
-	defer s.report()
+	defer s.stop()
 	stop := context.AfterFunc(ctx, func() {
 		io.WriteString(port, "C\r") // close the channel; the adapter stops sending
 		port.Close()
@@ -122,14 +123,16 @@ func (s *SLCAN) run(ctx context.Context, sink schema.Sink, port io.ReadWriteClos
 			continue
 		}
 		line = line[:0]
-		var tDev int64
-		if hasTS {
-			if haveTS && ms < lastMS {
-				wraps++ // the adapter's millisecond counter wraps every 60 s
-			}
-			lastMS, haveTS = ms, true
-			tDev = (wraps*60000 + int64(ms)) * 1e6
+		host := clock.HostNow()
+		if !hasTS {
+			s.frame(&f, 0, host, func() int64 { return s.st.Arrival(host) })
+			continue
 		}
-		s.frame(&f, tDev)
+		if haveTS && ms < lastMS {
+			wraps++ // the adapter's millisecond counter wraps every 60 s
+		}
+		lastMS, haveTS = ms, true
+		// the clock model unwraps the raw counter itself, by the host time between frames
+		s.frame(&f, (wraps*60000+int64(ms))*1e6, host, func() int64 { return s.st.Counter(int64(ms), host) })
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"roadlog/acquire/can/canframe"
 	"roadlog/acquire/can/socketcan"
 	"roadlog/schema"
+	"roadlog/sync/clock"
 )
 
 // SocketCAN reads a Linux CAN interface.
@@ -31,7 +32,7 @@ type frameReader interface {
 
 func (s *SocketCAN) read(ctx context.Context, sink schema.Sink, conn frameReader) error {
 	s.start(sink)
-	defer s.report()
+	defer s.stop()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer func() {
 		if stop() {
@@ -55,10 +56,14 @@ func (s *SocketCAN) read(ctx context.Context, sink schema.Sink, conn frameReader
 		if m.HasDrops {
 			s.kernelDrops(m.Drops)
 		}
-		ts := m.Hardware
-		if ts == 0 {
-			ts = m.Software
+		host := clock.HostNow()
+		switch {
+		case m.Hardware != 0: // the controller's own clock
+			s.frame(&f, m.Hardware, host, func() int64 { return s.st.Counter(m.Hardware, host) })
+		case m.Software != 0: // the kernel's receive stamp, CLOCK_REALTIME
+			s.frame(&f, m.Software, host, func() int64 { return s.st.Realtime(m.Software) })
+		default:
+			s.frame(&f, 0, host, func() int64 { return s.st.Arrival(host) })
 		}
-		s.frame(&f, ts)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"roadlog/acquire/can/canframe"
 	"roadlog/acquire/can/cannelloni"
 	"roadlog/schema"
+	"roadlog/sync/clock"
 )
 
 // UDP listens for a CAN-over-UDP gateway speaking the cannelloni protocol.
@@ -28,7 +29,7 @@ func (s *UDP) Run(ctx context.Context, sink schema.Sink) error {
 		s.bound <- pc.LocalAddr()
 	}
 	s.start(sink)
-	defer s.report()
+	defer s.stop()
 	stop := context.AfterFunc(ctx, func() { pc.Close() })
 	defer func() {
 		if stop() {
@@ -38,7 +39,10 @@ func (s *UDP) Run(ctx context.Context, sink schema.Sink) error {
 	buf := make([]byte, 64<<10)
 	var lastSeq uint8
 	haveSeq := false
-	deliver := func(f *canframe.Frame) { s.frame(f, 0) }
+	deliver := func(f *canframe.Frame) {
+		host := clock.HostNow()
+		s.frame(f, 0, host, func() int64 { return s.st.Arrival(host) })
+	}
 	for {
 		n, _, err := pc.ReadFrom(buf)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // Defaults of Config.
@@ -40,6 +41,7 @@ type Config struct {
 type pipeline struct {
 	cfg   Config
 	tb    clock.Timebase
+	clk   *devclock.Stamps // maps each epoch's time onto tb
 	sink  schema.Sink
 	fr    Framer
 	dec   Decoder
@@ -55,6 +57,10 @@ func newPipeline(cfg Config, sink schema.Sink, box *statsBox) *pipeline {
 	if p.tb == nil {
 		p.tb = clock.NewSystem()
 	}
+	if box == nil {
+		box = &statsBox{}
+	}
+	p.clk = box.stamps(cfg, p.tb)
 	p.fr.MaxLine = cfg.MaxLine
 	p.dec.AcceptNoChecksum = cfg.AcceptNoChecksum
 	p.mg.Receiver = cfg.Name
@@ -93,9 +99,11 @@ func (p *pipeline) endEpoch() {
 	}
 }
 
+// publish stamps an epoch's row with the reference time of its fix and publishes it.
 func (p *pipeline) publish(row *schema.GNSS) {
-	row.T = p.tb.Ref(row.THost)
+	row.T = p.clk.UTC(row.TDevice, row.THost)
 	p.sink.Publish(row)
+	p.clk.Tick(row.THost, p.sink)
 }
 
 // sync copies the counters for Stats readers.
@@ -184,6 +192,7 @@ func (p *pipeline) run(ctx context.Context, r reader, datagrams bool) error {
 	finish := func() {
 		p.endRecord(false, clock.HostNow())
 		p.endEpoch()
+		p.clk.Flush(clock.HostNow(), p.sink)
 		p.publishStats()
 	}
 	for {

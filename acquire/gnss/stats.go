@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+
+	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // Stats is a snapshot of what a source has seen since it started.
@@ -91,10 +94,24 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	}{s.Framer, classes, types, s.Lenient, s.Merger, gpsd, s.LastSentence})
 }
 
-// statsBox hands the owner goroutine's counters to readers on other goroutines.
+// statsBox hands the owner goroutine's counters to readers on other goroutines, and
+// keeps what a source carries from one run to the next: its clock model.
 type statsBox struct {
-	mu sync.Mutex // guards s
+	mu sync.Mutex // guards s and st
 	s  Stats
+	st *devclock.Stamps
+}
+
+// stamps returns the source's clock model, made on first use from cfg: each epoch's
+// UTC time of fix, taken as it stands while the reference is disciplined, mapped
+// through the sentences' arrival otherwise (sync rows under gnss/<Name>).
+func (b *statsBox) stamps(cfg Config, tb clock.Timebase) *devclock.Stamps {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.st == nil {
+		b.st = devclock.NewStamps(devclock.StampsConfig{Name: "gnss/" + cfg.Name}, tb)
+	}
+	return b.st
 }
 
 func (b *statsBox) store(s *Stats) {

@@ -7,10 +7,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"roadlog/rig"
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // Defaults of IIO.
@@ -34,6 +36,7 @@ type IIO struct {
 	DevDir    string // where their nodes are (default DefaultDevDir)
 
 	stats statsBox
+	st    *devclock.Stamps // the clock model, made by the first Run (runs never overlap)
 }
 
 // Stats counts what a source read.
@@ -120,8 +123,14 @@ func (s *IIO) Run(ctx context.Context, sink schema.Sink) (err error) {
 	if tb == nil {
 		tb = clock.NewSystem()
 	}
-	r := &iioReader{name: s.Name, lay: lay, axes: axesOrIdentity(s.Axes), tb: tb, sink: sink,
+	if s.st == nil {
+		// IIO stamps a sample in the driver's data-ready interrupt: tens of µs late
+		s.st = devclock.NewStamps(devclock.StampsConfig{Name: "imu/" + s.Name, Kernel: 50 * time.Microsecond,
+			Jitter: 2 * time.Millisecond}, tb)
+	}
+	r := &iioReader{name: s.Name, lay: lay, axes: axesOrIdentity(s.Axes), tb: tb, st: s.st, sink: sink,
 		monotonic: monotonic, box: &s.stats}
+	defer func() { s.st.Flush(clock.HostNow(), sink) }()
 	if rate > 0 {
 		r.period = int64(1e9 / rate)
 	}
@@ -174,16 +183,17 @@ type iioReader struct {
 	lay       Layout
 	axes      rig.AxisMap
 	tb        clock.Timebase
+	st        *devclock.Stamps
 	sink      schema.Sink
-	monotonic bool  // the timestamp channel is on the host monotonic clock
+	monotonic bool  // the timestamp channel is on the host monotonic clock (else CLOCK_REALTIME)
 	period    int64 // ns between samples (0: unknown)
 	rest      []byte
-	st        Stats
+	stats     Stats
 	box       *statsBox
 }
 
 func (r *iioReader) chunk(b []byte, thost int64) {
-	r.st.Reads++
+	r.stats.Reads++
 	if len(r.rest) > 0 {
 		b = append(r.rest, b...)
 		r.rest = nil
@@ -200,8 +210,9 @@ func (r *iioReader) chunk(b []byte, thost int64) {
 	if tail := b[n*r.lay.Size:]; len(tail) > 0 {
 		r.rest = append([]byte(nil), tail...)
 	}
-	r.st.LastHost = thost
-	r.box.store(r.st)
+	r.stats.LastHost = thost
+	r.box.store(r.stats)
+	r.st.Tick(thost, r.sink)
 }
 
 func (r *iioReader) row(rec []byte, thost, back int64) *schema.IMU {
@@ -233,12 +244,15 @@ func (r *iioReader) row(rec []byte, thost, back int64) *schema.IMU {
 	row.AX, row.AY, row.AZ = acc[0], acc[1], acc[2]
 	row.GX, row.GY, row.GZ = gyr[0], gyr[1], gyr[2]
 	row.MX, row.MY, row.MZ = mag[0], mag[1], mag[2]
-	if r.monotonic && row.TDevice != 0 {
-		row.T = r.tb.Ref(row.TDevice)
-	} else {
-		row.T = r.tb.Ref(thost - back)
+	switch {
+	case row.TDevice != 0 && r.monotonic:
+		row.T = r.st.Monotonic(row.TDevice)
+	case row.TDevice != 0: // IIO's default clock, and the only one of kernels before 4.10
+		row.T = r.st.Realtime(row.TDevice)
+	default:
+		row.T = r.st.Arrival(thost - back)
 	}
-	r.st.Samples++
+	r.stats.Samples++
 	return row
 }
 

@@ -6,17 +6,21 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"go.bug.st/serial"
 
 	"roadlog/rig"
 	"roadlog/schema"
 	"roadlog/sync/clock"
+	"roadlog/sync/devclock"
 )
 
 // VectorNav reads a VectorNav sensor's ASCII output ($VNIMU or $VNYMR) on a serial
 // port. The sensor has no time of its own in these messages: rows are stamped with
-// their arrival.
+// their arrival, less the time a line takes on the wire (a $VNIMU line is about 120
+// bytes); a USB-serial adapter delivers bytes in bursts (FTDI's latency timer: 16 ms
+// by default), which bounds the error (sync rows under imu/<Name>).
 type VectorNav struct {
 	Port     string         // e.g. /dev/ttyUSB0
 	Baud     int            // 0: 115200
@@ -26,6 +30,7 @@ type VectorNav struct {
 	Timebase clock.Timebase // nil: clock.NewSystem()
 
 	stats statsBox
+	st    *devclock.Stamps // the clock model, made by the first Run (runs never overlap)
 }
 
 // Stats returns the counters of the current or last Run.
@@ -52,6 +57,11 @@ func (v *VectorNav) Run(ctx context.Context, sink schema.Sink) error {
 	if tb == nil {
 		tb = clock.NewSystem()
 	}
+	if v.st == nil {
+		v.st = devclock.NewStamps(devclock.StampsConfig{Name: "imu/" + v.Name,
+			Latency: time.Duration(120 * 10 * int64(time.Second) / int64(baud)), Jitter: 16 * time.Millisecond}, tb)
+	}
+	defer func() { v.st.Flush(clock.HostNow(), sink) }()
 	axes := axesOrIdentity(v.Axes)
 	var st Stats
 	var lines vnLines
@@ -72,10 +82,11 @@ func (v *VectorNav) Run(ctx context.Context, sink schema.Sink) error {
 				st.Bad++
 				return
 			}
-			sink.Publish(vnRow(s, v.Name, axes, tb.Ref(thost), thost))
+			sink.Publish(vnRow(s, v.Name, axes, v.st.Arrival(thost), thost))
 			st.Samples++
 			st.LastHost = thost
 		})
+		v.st.Tick(thost, sink)
 		v.stats.store(st)
 	}
 	err = readLoop(ctx, port, 4096, handle)

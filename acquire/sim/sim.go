@@ -48,6 +48,14 @@ type Config struct {
 	// unless Start is set (reference ns).
 	Timebase clock.Timebase
 	Start    int64
+
+	// Clocks gives every simulated source its own clock and transport, and maps their
+	// samples back with the estimators of the real sources, onto Timebase (nil: every t
+	// is true time and t_host the machine's clock). Discipline, when set, is the
+	// reference clock the simulated PPS edges discipline; the rig ticks it (and the
+	// sources' clock models) with the simulated host time, Clocks.HostNow.
+	Clocks     *Clocks
+	Discipline Discipline
 }
 
 // Rig is the simulated rig: one scenario driving every sensor.
@@ -91,7 +99,13 @@ func New(cfg Config) (*Rig, error) {
 		return nil, fmt.Errorf("simulated rig: speed %v is negative", cfg.Speed)
 	}
 	if cfg.Timebase == nil {
+		cfg.Timebase = cfg.Discipline
+	}
+	if cfg.Timebase == nil {
 		cfg.Timebase = clock.NewSystem()
+	}
+	if cfg.Clocks != nil {
+		cfg.Clocks.TriggerRate = cfg.FPS
 	}
 	msgs, err := loadDBC()
 	if err != nil {
@@ -113,18 +127,16 @@ func (r *Rig) Name() string { return "sim" }
 // camJob asks a camera goroutine to render one frame.
 type camJob struct {
 	t, seq, trigger int64
+	thost, tdev     int64 // arrival (0: when published) and kernel stamp (0: none)
 	w               *World
 }
 
 // Run plays the scenario into sink until Duration of simulated time has passed or ctx
 // ends. Samples are published in time order per sensor; t is the drive's reference
-// time (Start + simulated time).
+// time: true time (Start + simulated time), or with Clocks its estimate, as the real
+// sources make it.
 func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 	cfg := r.cfg
-	t0 := cfg.Start
-	if t0 == 0 {
-		t0 = cfg.Timebase.Ref(clock.HostNow())
-	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	const step = int64(time.Millisecond)
 	end := int64(math.MaxInt64)
@@ -152,8 +164,11 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 				} else {
 					data = rd.render(j.w)
 				}
+				if j.thost == 0 {
+					j.thost = clock.HostNow()
+				}
 				sink.Publish(&schema.VideoFrame{Frame: schema.Frame{
-					T: j.t, THost: clock.HostNow(), Camera: c.Index, Seq: j.seq, TriggerID: j.trigger,
+					T: j.t, TDevice: j.tdev, THost: j.thost, Camera: c.Index, Seq: j.seq, TriggerID: j.trigger,
 					ExposureUS: 2000, Codec: schema.CodecMJPEG, Width: uint16(c.Width), Height: uint16(c.Height), Keyframe: true,
 				}, Data: data})
 			}
@@ -165,6 +180,17 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		}
 		wg.Wait()
 	}()
+	send := func(cam int, j camJob) {
+		select {
+		case jobs[cam] <- j:
+		case <-ctx.Done():
+		}
+	}
+	var tm timing = &idealTiming{cfg: cfg, sink: sink, send: send}
+	if cfg.Clocks != nil {
+		tm = newClockTiming(cfg, sink, send)
+	}
+	t0 := tm.start()
 
 	// Camera triggers fire on the rig's trigger model: cfg.FPS a second, aligned to the
 	// UTC second, so trigger ids are global (frameset.Trigger).
@@ -185,7 +211,6 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 	var gnssErrN, gnssErrE float64
 	accBias := [3]float64{0.03, -0.02, 0.05}
 	gyroBias := [3]float64{0.002, -0.001, 0.0015}
-	imuBoot := int64(123_456_789_000)
 
 	wallStart := time.Now()
 	for sim := int64(0); sim < end; sim += step {
@@ -214,6 +239,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 			}
 		}
 		t := t0 + sim
+		tm.advance(t)
 		secs := float64(sim) / 1e9
 		lap := math.Floor(secs / Period)
 		s := secs - lap*Period
@@ -221,7 +247,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		w := &World{T: secs, S: s, Ego: ego, EgoX: ego.X + lap*lapLength}
 
 		// IMU, 1 kHz
-		sink.Publish(&schema.IMU{T: t, TDevice: imuBoot + sim, THost: clock.HostNow(), Sensor: "sim",
+		tm.imu(t, &schema.IMU{Sensor: "sim",
 			AX:   float32(ego.A + accBias[0] + rng.NormFloat64()*0.04),
 			AY:   float32(accBias[1] + rng.NormFloat64()*0.04),
 			AZ:   float32(9.80665 + accBias[2] + rng.NormFloat64()*0.05),
@@ -242,15 +268,16 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 				return err
 			}
 			canCount[i]++
-			sink.Publish(&schema.CAN{T: t, THost: clock.HostNow(), Bus: c.bus, ID: m.id, Ext: m.ext, DLC: uint8(len(data)), Data: data})
+			var ego *schema.Ego
 			if c.msg == "SPEED" {
-				sink.Publish(egoOf(w, t))
+				ego = egoOf(w, t)
 			}
+			tm.can(t, &schema.CAN{Bus: c.bus, ID: m.id, Ext: m.ext, DLC: uint8(len(data)), Data: data}, ego)
 		}
 		for extraPeriod > 0 && sim >= extraNext {
 			for b := 0; b < cfg.ExtraCANBuses; b++ {
 				d := []byte{byte(extraCount), byte(extraCount >> 8), byte(b), 0, 1, 2, 3, 4}
-				sink.Publish(&schema.CAN{T: t, THost: clock.HostNow(), Bus: fmt.Sprintf("bench%d", b), ID: 0x100 + uint32(extraCount%256), DLC: 8, Data: d})
+				tm.can(t, &schema.CAN{Bus: fmt.Sprintf("bench%d", b), ID: 0x100 + uint32(extraCount%256), DLC: 8, Data: d}, nil)
 			}
 			extraCount++
 			extraNext += extraPeriod
@@ -261,21 +288,21 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 			gnssErrN += rng.NormFloat64()*0.05 - gnssErrN*0.02
 			gnssErrE += rng.NormFloat64()*0.05 - gnssErrE*0.02
 			ep := epoch(t, w.EgoX+EgoLength/2, ego.V, gnssErrN, gnssErrE, rng.NormFloat64()*0.3, GNSSOutage(s), cfg.RawNMEA)
-			ep.row.THost = clock.HostNow()
-			sink.Publish(ep.row)
+			n := 0
+			for _, x := range ep.sentences {
+				n += len(x) + 2
+			}
+			tm.gnss(t, ep.row, n)
 		}
 
 		// Cameras and truth at the trigger rate
 		if sim >= nextFrame {
 			tf := t0 + nextFrame
 			full := At(r.actors, float64(nextFrame)/1e9)
-			if len(r.cams) > 0 {
-				for i := range r.cams {
-					select {
-					case jobs[i] <- camJob{t: tf, seq: frameSeq, trigger: trigger, w: &full}:
-					case <-ctx.Done():
-						return nil
-					}
+			for i := range r.cams {
+				tm.frame(i, tf, camJob{seq: frameSeq, trigger: trigger, w: &full})
+				if ctx.Err() != nil {
+					return nil
 				}
 			}
 			if !cfg.NoTruth {
@@ -288,6 +315,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 			nextFrame = trig.Time(trigger) - t0
 		}
 	}
+	tm.finish()
 	return nil
 }
 

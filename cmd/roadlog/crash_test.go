@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -19,7 +20,9 @@ import (
 // snapshot holds, per table, the t of every row readable on disk at one moment.
 type snapshot map[schema.TableName][]int64
 
-// readAll reads every row of every table of a drive (footerless files as streams).
+// readAll reads every row of every table of a drive (footerless files as streams):
+// the t of every row by table, the frames by camera, and the device time stamps of the
+// CAN frames by bus and id and of the IMU samples, each in t order.
 func readAll(t *testing.T, dir string) (snapshot, map[string][]schema.Frame, map[string][]int64, []int64) {
 	t.Helper()
 	snap := snapshot{}
@@ -43,13 +46,13 @@ func readAll(t *testing.T, dir string) (snapshot, map[string][]schema.Frame, map
 				_, err = drive.ReadRows(p, schema.CANTable, func(r *schema.CAN) error {
 					snap[tb] = append(snap[tb], r.T)
 					k := fmt.Sprintf("%s/%x", r.Bus, r.ID)
-					can[k] = append(can[k], r.T)
+					can[k] = append(can[k], r.TDevice)
 					return nil
 				})
 			case schema.TableIMU:
 				_, err = drive.ReadRows(p, schema.IMUTable, func(r *schema.IMU) error {
 					snap[tb] = append(snap[tb], r.T)
-					imu = append(imu, r.T)
+					imu = append(imu, r.TDevice)
 					return nil
 				})
 			case schema.TableGNSS:
@@ -122,6 +125,12 @@ func TestCrashRecovery(t *testing.T) {
 			continue
 		}
 		rep, err := drive.Repair(dir, drive.Software{Name: "test"})
+		if errors.Is(err, drive.ErrNotDrive) && len(before) == 0 {
+			// the folder is made, then rig.yaml and the DBC files are written (each
+			// synced), then the manifest: nothing was recorded yet
+			t.Logf("round %d: killed after %v, before the drive's manifest existed", round, wait)
+			continue
+		}
 		if err != nil {
 			t.Fatalf("round %d: repair: %v", round, err)
 		}
@@ -148,15 +157,23 @@ func TestCrashRecovery(t *testing.T) {
 				have[x]--
 			}
 		}
-		// No gap inside the kept range: IMU every 1 ms, each CAN message at its period,
-		// frames seq contiguous per camera.
-		checkSteps(t, round, "imu", imu, int64(time.Millisecond))
+		// No gap inside the kept range: an IMU sample every 1 ms, each CAN message at its
+		// period, frames seq contiguous per camera. The simulated sources have clocks of
+		// their own, so the device time stamps say when each was taken (t is the
+		// estimate of it, which moves with the reference's discipline): the steps are the
+		// period within the device's drift, quantisation and the bus's queueing, and a
+		// lost row would make one at least 1.5 periods long. The IMU's counter wraps.
+		checkSteps(t, round, "imu", imu, int64(time.Millisecond), 1<<32*int64(time.Microsecond))
 		for k, ts := range can {
 			if len(ts) < 3 {
 				continue
 			}
-			sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-			checkSteps(t, round, "can "+k, ts, ts[1]-ts[0])
+			d := make([]int64, 0, len(ts)-1)
+			for i := 1; i < len(ts); i++ {
+				d = append(d, ts[i]-ts[i-1])
+			}
+			sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+			checkSteps(t, round, "can "+k, ts, (d[len(d)/2]+5e6)/1e7*1e7, 0) // periods are whole 10 ms
 		}
 		for cam, fs := range frames {
 			sort.Slice(fs, func(i, j int) bool { return fs[i].Seq < fs[j].Seq })
@@ -176,12 +193,17 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
-func checkSteps(t *testing.T, round int, name string, ts []int64, step int64) {
+// checkSteps checks that device time stamps ts, in the order the rows were taken,
+// advance by step within half a step (modulo wrap, when the device counter wraps).
+func checkSteps(t *testing.T, round int, name string, ts []int64, step, wrap int64) {
 	t.Helper()
-	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
 	for i := 1; i < len(ts); i++ {
-		if d := ts[i] - ts[i-1]; d != step {
-			t.Fatalf("round %d: %s: gap of %v after t=%d (step %v)", round, name, time.Duration(d), ts[i-1], time.Duration(step))
+		d := ts[i] - ts[i-1]
+		if wrap > 0 {
+			d = ((d % wrap) + wrap) % wrap
+		}
+		if d <= step/2 || d >= step+step/2 {
+			t.Fatalf("round %d: %s: step of %v after device time %d (period %v)", round, name, time.Duration(d), ts[i-1], time.Duration(step))
 		}
 	}
 }

@@ -13,8 +13,6 @@ import (
 
 	"roadlog/record"
 	"roadlog/record/drive"
-	"roadlog/sync/clock"
-	"roadlog/sync/reference"
 )
 
 type recordFlags struct {
@@ -38,6 +36,7 @@ type recordFlags struct {
 	quiet        bool
 	extraBuses   int
 	extraRate    float64
+	idealClocks  bool
 }
 
 func newRecordCmd() *cobra.Command {
@@ -80,6 +79,7 @@ IMU and 4 or 8 cameras, with ground truth. It needs no hardware.`,
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	fl.IntVar(&f.extraBuses, "sim-extra-can-buses", 0, "simulation: extra CAN buses of filler traffic (benchmarks)")
 	fl.Float64Var(&f.extraRate, "sim-extra-can-rate", 2000, "simulation: frames per second on each extra bus")
+	fl.BoolVar(&f.idealClocks, "sim-ideal-clocks", false, "simulation: every t is true time (no simulated device clocks, transports, PPS discipline or sync rows of the sources)")
 	return c
 }
 
@@ -97,23 +97,17 @@ func runRecord(cmd *cobra.Command, f recordFlags) error {
 		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// The drive's reference timebase: the host clock until a PPS discipline locks it.
-	ref := reference.New(reference.Config{Start: clock.NewSystem()})
+	ref, clocks := newReference(f.sim, f.idealClocks, f.seed)
 	var s *setup
 	var err error
 	var eng *record.Engine // set before any source starts
 	if f.sim {
-		if f.cameras == 0 {
-			f.cameras = -1
-		} else if f.cameras != 4 && f.cameras != 8 {
-			return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
-		}
 		var w, h int
-		if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
-			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+		if f.cameras, w, h, err = simCameras(f.cameras, f.size); err != nil {
+			return err
 		}
 		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, duration: f.duration,
-			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate,
+			seed: f.seed, static: f.staticFrames, extraBuses: f.extraBuses, extraRate: f.extraRate, clocks: clocks,
 			congested: func() bool { return eng.Congested() }}, ref)
 	} else {
 		if !cmd.Flags().Changed("detector") {

@@ -19,8 +19,6 @@ import (
 	"roadlog/record/control"
 	"roadlog/record/drive"
 	"roadlog/record/ring"
-	"roadlog/sync/clock"
-	"roadlog/sync/reference"
 )
 
 type serveFlags struct {
@@ -160,22 +158,16 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	// The reference timebase: the host clock until a PPS discipline locks it.
-	ref := reference.New(reference.Config{Start: clock.NewSystem()})
+	ref, clocks := newReference(f.sim, false, f.seed)
 	var live *record.Engine // set before any source starts
 	var s *setup
 	var err error
 	if f.sim {
-		if f.cameras == 0 {
-			f.cameras = -1
-		} else if f.cameras != 4 && f.cameras != 8 {
-			return usagef("--cameras %d: want 4 or 8 (or 0)", f.cameras)
-		}
 		var w, h int
-		if _, err := fmt.Sscanf(f.size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
-			return usagef("--camera-size %q: want WxH, e.g. 640x360", f.size)
+		if f.cameras, w, h, err = simCameras(f.cameras, f.size); err != nil {
+			return err
 		}
-		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, seed: f.seed,
+		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, seed: f.seed, clocks: clocks,
 			congested: func() bool { return live.Congested() }}, ref)
 	} else {
 		if !cmd.Flags().Changed("detector") {

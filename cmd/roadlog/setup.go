@@ -52,6 +52,7 @@ type setup struct {
 	rigYAML   []byte
 	extra     json.RawMessage
 	tbKind    string
+	refTicked bool         // a source ticks the reference clock itself (the simulated rig, on its own host time)
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
 	duration  time.Duration // the sim stops by itself after this
@@ -67,24 +68,36 @@ type simOptions struct {
 	extraBuses             int
 	extraRate              float64
 	congested              func() bool
+	clocks                 *sim.Clocks // the rig's own clocks (nil: every t is true time)
 }
 
 // simSetup builds the simulated rig.
 func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
-	r, err := sim.New(sim.Config{Cameras: o.cameras, Width: o.width, Height: o.height, Speed: o.speed, Duration: o.duration,
+	cfg := sim.Config{Cameras: o.cameras, Width: o.width, Height: o.height, Speed: o.speed, Duration: o.duration,
 		Seed: o.seed, StaticFrames: o.static, Timebase: ref, RawNMEA: true, ExtraCANBuses: o.extraBuses, ExtraCANRate: o.extraRate,
-		Congested: o.congested})
+		Congested: o.congested}
+	if o.clocks != nil {
+		cfg.Clocks, cfg.Discipline = o.clocks, ref
+	}
+	r, err := sim.New(cfg)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	s := &setup{vehicle: "sim", simulated: true, sources: []namedSource{{"sim", r}}, calib: map[uint8]ranging.Calibration{},
 		trigger: frameset.Trigger{Rate: 30}, tbKind: "host", duration: o.duration}
+	if o.clocks != nil {
+		s.tbKind, s.refTicked = "gnss_pps", true
+	}
 	for _, c := range r.Cameras() {
 		s.cameras = append(s.cameras, drive.Camera{Index: c.Index, Name: c.Name, Codec: "mjpeg", Width: c.Width, Height: c.Height, FPS: 30})
 		s.calib[c.Index] = ranging.Calibration{Width: c.Width, Height: c.Height, Fx: c.FX, Fy: c.FY, Cx: c.CX, Cy: c.CY,
 			MountHeight: c.Z, Pitch: c.Pitch * math.Pi / 180, Yaw: c.Yaw * math.Pi / 180, X: c.X, Y: c.Y}
 	}
-	s.extra, _ = json.Marshal(map[string]any{"scenario": "roadlog-sim-1", "seed": o.seed, "calibration": r.Cameras()})
+	extra := map[string]any{"scenario": "roadlog-sim-1", "seed": o.seed, "calibration": r.Cameras()}
+	if o.clocks != nil {
+		extra["clocks"] = o.clocks // the truth of every time estimate (sim.Clocks.Truth)
+	}
+	s.extra, _ = json.Marshal(extra)
 	dir, err := os.MkdirTemp("", "roadlog-")
 	if err != nil {
 		return nil, err
@@ -246,7 +259,9 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		go stage.Run(ctx)
 		sink = stage
 	}
-	go ref.Run(ctx, eng)
+	if !s.refTicked {
+		go ref.Run(ctx, eng)
+	}
 	// GNSS fixes date the PPS edges (RMC/ZDA time of a valid fix, with its arrival).
 	return schema.SinkFunc(func(smp schema.Sample) {
 		if g, ok := smp.(*schema.GNSS); ok && g.TDevice != 0 && g.Quality != schema.FixInvalid {
@@ -275,4 +290,34 @@ func (s *setup) run(ctx context.Context, sink schema.Sink, tb clock.Timebase) <-
 		close(done)
 	}()
 	return done
+}
+
+// newReference makes the drive's reference timebase: the host clock until a PPS
+// discipline locks it. The simulated rig (unless ideal) brings its own clocks, whose
+// host clock runs with the simulation; they are returned for simSetup.
+func newReference(simulated, ideal bool, seed uint64) (*reference.Clock, *sim.Clocks) {
+	wall := clock.NewSystem()
+	cfg := reference.Config{Start: wall}
+	var clocks *sim.Clocks
+	if simulated && !ideal {
+		clocks = sim.NewClocks(seed, wall)
+		cfg.Now, cfg.EdgeJitter = clocks.HostNow, time.Duration(clocks.PPSJitter)
+	}
+	return reference.New(cfg), clocks
+}
+
+// simCameras checks the simulated camera flags: 4 or 8 cameras (0: none, returned as
+// -1 for sim.Config) and a WxH size.
+func simCameras(n int, size string) (cams, w, h int, err error) {
+	switch n {
+	case 0:
+		n = -1
+	case 4, 8:
+	default:
+		return 0, 0, 0, usagef("--cameras %d: want 4 or 8 (or 0)", n)
+	}
+	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
+		return 0, 0, 0, usagef("--camera-size %q: want WxH, e.g. 640x360", size)
+	}
+	return n, w, h, nil
 }

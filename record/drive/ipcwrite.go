@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	gosync "sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -81,26 +82,38 @@ func (v *validity) buf() []byte {
 
 func (v *validity) reset() { v.bits, v.n, v.nulls = v.bits[:0], 0, 0 }
 
-// fixedEnc encodes a fixed-width column.
+// fixedEnc encodes a fixed-width column of size-byte little-endian values; bits
+// converts a value to its raw bits (the value itself for integers).
 type fixedEnc[R any, T any] struct {
 	get   func(*R) T
 	null  func(*R) bool
-	put   func([]byte, T) []byte
+	bits  func(T) uint64
+	size  int
 	vals  []byte
 	valid validity
 }
 
 func (e *fixedEnc[R, T]) add(r *R) {
+	var u uint64
 	if e.null != nil {
 		isNull := e.null(r)
 		e.valid.add(!isNull)
-		if isNull {
-			var zero T
-			e.vals = e.put(e.vals, zero)
-			return
+		if !isNull {
+			u = e.bits(e.get(r))
 		}
+	} else {
+		u = e.bits(e.get(r))
 	}
-	e.vals = e.put(e.vals, e.get(r))
+	switch e.size {
+	case 8:
+		e.vals = binary.LittleEndian.AppendUint64(e.vals, u)
+	case 4:
+		e.vals = binary.LittleEndian.AppendUint32(e.vals, uint32(u))
+	case 2:
+		e.vals = binary.LittleEndian.AppendUint16(e.vals, uint16(u))
+	default:
+		e.vals = append(e.vals, byte(u))
+	}
 }
 
 func (e *fixedEnc[R, T]) buffers() ([][]byte, int) {
@@ -108,6 +121,19 @@ func (e *fixedEnc[R, T]) buffers() ([][]byte, int) {
 }
 
 func (e *fixedEnc[R, T]) reset() { e.vals = e.vals[:0]; e.valid.reset() }
+
+// int64Enc is fixedEnc for the commonest column, int64/timestamp without nulls, with
+// no conversion call per value.
+type int64Enc[R any] struct {
+	get  func(*R) int64
+	vals []byte
+}
+
+func (e *int64Enc[R]) add(r *R) {
+	e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(e.get(r)))
+}
+func (e *int64Enc[R]) buffers() ([][]byte, int) { return [][]byte{nil, e.vals}, 0 }
+func (e *int64Enc[R]) reset()                   { e.vals = e.vals[:0] }
 
 // boolEnc encodes a boolean column (bit-packed values).
 type boolEnc[R any] struct {
@@ -159,24 +185,26 @@ func (e *varEnc[R]) buffers() ([][]byte, int) {
 func (e *varEnc[R]) reset() { e.offs, e.data = e.offs[:0], e.data[:0] }
 
 func newEncoder[R any](c *schema.Column[R]) (colEncoder[R], error) {
-	le := binary.LittleEndian
 	switch g := c.Get.(type) {
 	case func(*R) int64:
-		return &fixedEnc[R, int64]{get: g, null: c.Null, put: func(b []byte, v int64) []byte { return le.AppendUint64(b, uint64(v)) }}, nil
+		if c.Null == nil {
+			return &int64Enc[R]{get: g}, nil
+		}
+		return &fixedEnc[R, int64]{get: g, null: c.Null, size: 8, bits: func(v int64) uint64 { return uint64(v) }}, nil
 	case func(*R) int32:
-		return &fixedEnc[R, int32]{get: g, null: c.Null, put: func(b []byte, v int32) []byte { return le.AppendUint32(b, uint32(v)) }}, nil
+		return &fixedEnc[R, int32]{get: g, null: c.Null, size: 4, bits: func(v int32) uint64 { return uint64(uint32(v)) }}, nil
 	case func(*R) uint32:
-		return &fixedEnc[R, uint32]{get: g, null: c.Null, put: func(b []byte, v uint32) []byte { return le.AppendUint32(b, v) }}, nil
+		return &fixedEnc[R, uint32]{get: g, null: c.Null, size: 4, bits: func(v uint32) uint64 { return uint64(v) }}, nil
 	case func(*R) uint16:
-		return &fixedEnc[R, uint16]{get: g, null: c.Null, put: func(b []byte, v uint16) []byte { return le.AppendUint16(b, v) }}, nil
+		return &fixedEnc[R, uint16]{get: g, null: c.Null, size: 2, bits: func(v uint16) uint64 { return uint64(v) }}, nil
 	case func(*R) uint8:
-		return &fixedEnc[R, uint8]{get: g, null: c.Null, put: func(b []byte, v uint8) []byte { return append(b, v) }}, nil
+		return &fixedEnc[R, uint8]{get: g, null: c.Null, size: 1, bits: func(v uint8) uint64 { return uint64(v) }}, nil
 	case func(*R) int8:
-		return &fixedEnc[R, int8]{get: g, null: c.Null, put: func(b []byte, v int8) []byte { return append(b, byte(v)) }}, nil
+		return &fixedEnc[R, int8]{get: g, null: c.Null, size: 1, bits: func(v int8) uint64 { return uint64(uint8(v)) }}, nil
 	case func(*R) float32:
-		return &fixedEnc[R, float32]{get: g, null: c.Null, put: func(b []byte, v float32) []byte { return le.AppendUint32(b, math.Float32bits(v)) }}, nil
+		return &fixedEnc[R, float32]{get: g, null: c.Null, size: 4, bits: func(v float32) uint64 { return uint64(math.Float32bits(v)) }}, nil
 	case func(*R) float64:
-		return &fixedEnc[R, float64]{get: g, null: c.Null, put: func(b []byte, v float64) []byte { return le.AppendUint64(b, math.Float64bits(v)) }}, nil
+		return &fixedEnc[R, float64]{get: g, null: c.Null, size: 8, bits: math.Float64bits}, nil
 	case func(*R) bool:
 		return &boolEnc[R]{get: g}, nil
 	case func(*R) string:
@@ -247,12 +275,18 @@ func newIPCWriter[R any](w *countingWriter, tbl *schema.Table[R], codec Codec) (
 		}
 	}
 	iw := &ipcWriter[R]{tbl: tbl, w: w, codec: codec, fb: flatbuffers.NewBuilder(1024)}
-	for i := range tbl.Columns {
-		e, err := newEncoder(&tbl.Columns[i])
-		if err != nil {
-			return nil, err
+	select {
+	case pooled := <-encoderPool(tbl):
+		// the column buffers of a closed file of the same table: no regrowing them
+		iw.encs = pooled.([]colEncoder[R])
+	default:
+		for i := range tbl.Columns {
+			e, err := newEncoder(&tbl.Columns[i])
+			if err != nil {
+				return nil, err
+			}
+			iw.encs = append(iw.encs, e)
 		}
-		iw.encs = append(iw.encs, e)
 	}
 	switch codec {
 	case CodecZSTD:
@@ -403,6 +437,29 @@ func (iw *ipcWriter[R]) release() {
 		putZstd(iw.zenc)
 		iw.zenc = nil
 	}
+	if iw.encs != nil {
+		for _, e := range iw.encs {
+			e.reset()
+		}
+		select {
+		case encoderPool(iw.tbl) <- iw.encs:
+		default:
+		}
+		iw.encs = nil
+	}
+}
+
+// encoderPools keeps, per table, the column encoders (and their grown buffers) of a
+// few closed files for the next files of the same table (a channel, not a sync.Pool,
+// which every garbage collection empties).
+var encoderPools gosync.Map // *schema.Table[R] → chan any
+
+func encoderPool[R any](tbl *schema.Table[R]) chan any {
+	if p, ok := encoderPools.Load(tbl); ok {
+		return p.(chan any)
+	}
+	p, _ := encoderPools.LoadOrStore(tbl, make(chan any, 4))
+	return p.(chan any)
 }
 
 // buildMessage builds a Message table around a header (1 Schema, 3 RecordBatch).
