@@ -112,7 +112,7 @@ func Write(root string, o Options) (*Info, error) {
 		return nil, err
 	}
 	c.sort()
-	live := labels(c.truth, liveThresholds, 1)
+	live := labels(c.truth, liveThresholds, 1, frameSeq)
 	events := []schema.Event{*schema.NewEvent(Start, schema.EvRecordStart, schema.SevInfo, "recorder", "recording started")}
 	events[0].Input = "cli"
 	for _, s := range sortedKeys(o.Marks) {
@@ -189,7 +189,7 @@ func Write(root string, o Options) (*Info, error) {
 		return nil, err
 	}
 	if o.RunID != "" {
-		if err := writeRun(dir, id, o.RunID, c.truth); err != nil {
+		if err := writeRun(dir, id, o.RunID, c.truth, frameSeq); err != nil {
 			return nil, err
 		}
 	}
@@ -386,7 +386,7 @@ func classOf(k schema.ActorKind) (uint16, string) {
 // labels turns truth rows into objects (every box at least 2 px high), one target row per
 // frame set, and warning events on the rising and falling edges of FCW and AEB and on
 // the first frame set of each cut-in.
-func labels(truth []schema.Truth, th thresholds, scoreSeed int) labelSet {
+func labels(truth []schema.Truth, th thresholds, scoreSeed int, seqOf func(t, trigger int64) int64) labelSet {
 	var ls labelSet
 	var fcw, aeb bool
 	cutting := map[int32]bool{}
@@ -438,7 +438,7 @@ func labels(truth []schema.Truth, th thresholds, scoreSeed int) labelSet {
 				manner = schema.MannerCutIn
 			}
 			score := float32(0.55 + 0.05*float64((int(tr.ActorID)*7+scoreSeed)%8))
-			ls.objects = append(ls.objects, schema.Object{T: t, TriggerID: trig, Camera: tr.Camera, FrameSeq: frameSeq(t),
+			ls.objects = append(ls.objects, schema.Object{T: t, TriggerID: trig, Camera: tr.Camera, FrameSeq: seqOf(t, trig),
 				TrackID: int64(tr.ActorID), Class: cls, Label: label, Score: score,
 				X1: tr.X1, Y1: tr.Y1, X2: tr.X2, Y2: tr.Y2, Distance: tr.Distance, Lateral: tr.Lateral,
 				RelSpeed: tr.RelSpeed, RelSpeedStd: 0.25, TTC: tr.TTC, Width: tr.Width, Lane: tr.Lane, Manner: manner})
@@ -467,7 +467,7 @@ func labels(truth []schema.Truth, th thresholds, scoreSeed int) labelSet {
 
 // frameSeq is the simulated cameras' frame counter at t (30 fps from the first trigger
 // after Start).
-func frameSeq(t int64) int64 {
+func frameSeq(t, _ int64) int64 {
 	first := (Start + 33_333_332) / 33_333_333 * 33_333_333
 	return int64(math.Round(float64(t-first) / (1e9 / 30)))
 }
@@ -483,12 +483,12 @@ type RunInfo struct {
 	Device   string          `json:"device"`
 }
 
-func writeRun(dir, driveID, id string, truth []schema.Truth) error {
+func writeRun(dir, driveID, id string, truth []schema.Truth, seqOf func(t, trigger int64) int64) error {
 	rd := filepath.Join(dir, drive.RunsDir, id)
 	if err := os.MkdirAll(rd, 0o755); err != nil {
 		return err
 	}
-	ls := labels(truth, runThresholds, 3)
+	ls := labels(truth, runThresholds, 3, seqOf)
 	if _, err := writeTable(rd, schema.ObjectsTable, ls.objects, true); err != nil {
 		return err
 	}
@@ -506,4 +506,35 @@ func writeRun(dir, driveID, id string, truth []schema.Truth) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(rd, "run.json"), append(b, '\n'), 0o644)
+}
+
+// AddTruthRun writes a replay run runs/<runID>/ into an existing simulated drive from
+// its truth tables (the run thresholds: FCW below 3 s), for benchmarks on drives
+// recorded with roadlog record --sim. An existing run is left as it is.
+func AddTruthRun(dir, runID string) error {
+	if _, err := os.Stat(filepath.Join(dir, drive.RunsDir, runID, "run.json")); err == nil {
+		return nil
+	}
+	m, err := drive.ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	segs, err := drive.Segments(dir)
+	if err != nil {
+		return err
+	}
+	var truth []schema.Truth
+	seqs := map[int64]int64{} // trigger id → frame seq
+	for _, s := range segs {
+		if _, err := drive.ReadRows(filepath.Join(dir, drive.SegmentDir(s), drive.TableFile(schema.TableTruth)), schema.TruthTable,
+			func(r *schema.Truth) error { truth = append(truth, *r); return nil }); err != nil {
+			return err
+		}
+		if _, err := drive.ReadRows(filepath.Join(dir, drive.SegmentDir(s), drive.TableFile(schema.TableFrames)), schema.FramesTable,
+			func(r *schema.Frame) error { seqs[r.TriggerID] = r.Seq; return nil }); err != nil {
+			return err
+		}
+	}
+	sort.SliceStable(truth, func(i, j int) bool { return truth[i].T < truth[j].T })
+	return writeRun(dir, m.DriveID, runID, truth, func(_, trigger int64) int64 { return seqs[trigger] })
 }
