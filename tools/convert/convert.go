@@ -121,12 +121,12 @@ func Convert(ctx context.Context, dir string, opt Options) (*Summary, error) {
 }
 
 type converter struct {
-	dir   string
-	id    string
-	m     *drive.Manifest
-	segs  []int
-	opt   Options
-	sum   *Summary
+	dir     string
+	id      string
+	m       *drive.Manifest
+	segs    []int
+	opt     Options
+	sum     *Summary
 	done    int64
 	total   int64
 	pending []*atomicFile // finished files not yet renamed into place
