@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"roadlog/internal/testdrive"
 	"roadlog/record/drive"
 	"roadlog/schema"
@@ -60,5 +64,38 @@ func TestMissingFileHasNoRows(t *testing.T) {
 	err := Rows(c.File(filepath.Join(t.TempDir(), "none.arrow")), schema.IMUTable, 0, 1<<62, func(*schema.IMU) error { n++; return nil })
 	if err != nil || n != 0 {
 		t.Fatalf("missing file: %d rows, %v", n, err)
+	}
+}
+
+// TestSlicesOutOfOrder: rows out of t order (late rows) are cut into runs, none lost.
+func TestSlicesOutOfOrder(t *testing.T) {
+	b := array.NewRecordBuilder(memory.NewGoAllocator(), schema.IMUTable.Schema())
+	defer b.Release()
+	ts := []int64{10, 30, 20, 40, 15, 50, 25}
+	for _, v := range ts {
+		r := schema.IMU{T: v, AX: float32(v)}
+		schema.IMUTable.Append(b, &r)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var got []int64
+	runs := 0
+	if err := slices(rec, 15, 31, func(s arrow.RecordBatch) error {
+		runs++
+		for _, v := range s.Column(0).(*array.Timestamp).TimestampValues() {
+			got = append(got, int64(v))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{30, 20, 15, 25}
+	if len(got) != len(want) || runs != 3 {
+		t.Fatalf("got %v in %d runs, want %v in 3", got, runs, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
 	}
 }
