@@ -17,5 +17,8 @@ build:
 vet:
 	$(GO) vet ./...
 
+gpu: ## build bin/libroadlog_gpu.so (the CUDA engine) with nvcc; ARCHS="90" builds for one GPU only
+	$(MAKE) -C detect/gpu/cuda OUT=$(CURDIR)/bin
+
 clean:
 	rm -rf roadlog .cache

@@ -53,12 +53,43 @@ type ActorState struct {
 	X, Y, VX, VY float64
 }
 
+// Scenario is the scripted drive. Its one tunable is how quickly accelerations
+// change: real vehicles cannot step their acceleration (brake pressure builds over
+// 0.2–0.5 s; drivers and ACC controllers are jerk-limited, ~5–15 m/s³), so each change
+// of a script's acceleration ramps linearly over RiseTime, centred on the scripted
+// instant. Speeds after each change, and so the scenario's design (its warnings, its
+// quiet stretches, its lap), are those of the piecewise-constant script; positions move
+// by at most |Δa|·RiseTime²/24 (8 cm for the hardest braking).
+type Scenario struct {
+	// RiseTime is how long a change of acceleration takes, s (0: DefaultRiseTime;
+	// negative: steps, the piecewise-constant script itself).
+	RiseTime float64
+}
+
+// DefaultRiseTime is the default Scenario.RiseTime, s: the lead car's emergency
+// braking (−7.5 m/s²) then builds with 15 m/s³, the ego's with 12 m/s³, the gentler
+// changes with 4–8 m/s³.
+const DefaultRiseTime = 0.5
+
+func (sc Scenario) rise() float64 {
+	switch {
+	case sc.RiseTime < 0:
+		return 0
+	case sc.RiseTime == 0:
+		return DefaultRiseTime
+	}
+	return sc.RiseTime
+}
+
+// profile is an acceleration script: from s on, the acceleration is a (m/s²) until
+// the next entry.
+type profile = []struct{ s, a float64 }
+
 // egoProfile is the driver's speed profile: cruise at 25 m/s, brake hard after the
 // lead car brakes (t 11.2–14.5), recover, slow for a town stretch and stop for the
-// pedestrian crossing (t 38–44.5), then resume. Piecewise constant acceleration, so
-// position integrates exactly; the speed at the end equals the speed at the start so
-// the scenario can repeat.
-var egoProfile = []struct{ s, a float64 }{
+// pedestrian crossing (t 38–44.5), then resume. The speed at the end equals the speed
+// at the start so the scenario can repeat.
+var egoProfile = profile{
 	{0, 0},
 	{11.2, -6.0}, // reacts to the braking lead car
 	{14.5, 0},    // 5.2 m/s
@@ -73,31 +104,21 @@ var egoProfile = []struct{ s, a float64 }{
 
 const egoV0 = 25.0
 
+// Ego returns the ego state of the default scenario at scenario time s (within one
+// period).
+func Ego(s float64) EgoState { return Scenario{}.Ego(s) }
+
 // Ego returns the ego state at scenario time s (within one period).
-func Ego(s float64) EgoState {
-	x, v := 0.0, egoV0
-	st := EgoState{S: s}
-	for i, p := range egoProfile {
-		end := s
-		if i+1 < len(egoProfile) && egoProfile[i+1].s < s {
-			end = egoProfile[i+1].s
-		}
-		if end <= p.s {
-			break
-		}
-		dt := end - p.s
-		x += v*dt + 0.5*p.a*dt*dt
-		v += p.a * dt
-		st.A = p.a
-	}
-	st.X, st.V = x, v
+func (sc Scenario) Ego(s float64) EgoState {
+	x, v, a := kinematics(egoProfile, sc.rise(), 0, egoV0, s)
+	st := EgoState{S: s, X: x, V: v, A: a}
 	switch {
+	case math.Abs(st.A) < 1e-9:
+		st.Thr = 12 + v*0.4
 	case st.A < 0:
 		st.Brake = math.Min(100, -st.A*12)
-	case st.A > 0:
-		st.Thr = math.Min(100, 20+st.A*20)
 	default:
-		st.Thr = 12 + v*0.4
+		st.Thr = math.Min(100, 20+st.A*20)
 	}
 	return st
 }
@@ -114,27 +135,58 @@ func smoothstep(a, b, s float64) (v, dv float64) {
 	return u * u * (3 - 2*u), 6 * u * (1 - u) / (b - a)
 }
 
-// kinematics integrates a piecewise-constant acceleration profile from (x0, v0).
-func kinematics(prof []struct{ s, a float64 }, x0, v0, s float64) (x, v float64) {
-	x, v = x0, v0
-	for i, p := range prof {
-		end := s
-		if i+1 < len(prof) && prof[i+1].s < s {
-			end = prof[i+1].s
+// kinematics integrates an acceleration profile from (x0, v0) at prof[0].s to s and
+// returns the position, speed and acceleration there. Each change of acceleration
+// ramps linearly over rise s centred on its scripted instant (narrowed where
+// neighbouring changes are closer than that; rise 0: steps); the pieces of constant
+// jerk are integrated exactly.
+func kinematics(prof profile, rise, x0, v0, s float64) (x, v, a float64) {
+	x, v, a = x0, v0, prof[0].a
+	t := prof[0].s
+	// advance by dt at acceleration a0 and jerk j
+	adv := func(dt, j float64) {
+		if dt <= 0 {
+			return
 		}
-		if end <= p.s {
+		x += v*dt + a*dt*dt/2 + j*dt*dt*dt/6
+		v += a*dt + j*dt*dt/2
+		a += j * dt
+	}
+	for i := 1; i < len(prof) && t < s; i++ {
+		h := rise / 2
+		h = math.Min(h, (prof[i].s-prof[i-1].s)/2)
+		if i+1 < len(prof) {
+			h = math.Min(h, (prof[i+1].s-prof[i].s)/2)
+		}
+		from, to := prof[i].s-h, prof[i].s+h
+		adv(math.Min(from, s)-t, 0) // hold the previous acceleration
+		t = math.Max(t, from)
+		if s <= t {
 			break
 		}
-		dt := end - p.s
-		x += v*dt + 0.5*p.a*dt*dt
-		v += p.a * dt
+		if h == 0 {
+			a = prof[i].a
+			continue
+		}
+		j := (prof[i].a - prof[i-1].a) / (2 * h)
+		adv(math.Min(to, s)-t, j)
+		t = to
+		if s <= to {
+			break
+		}
+		a = prof[i].a // exact, free of rounding
 	}
+	adv(s-t, 0)
 	return
 }
 
+// Actors returns the default scenario's actors.
+func Actors() []*Actor { return Scenario{}.Actors() }
+
 // Actors returns the scenario's actors. Actors appear and vanish only far away or out
 // of every camera's view.
-func Actors() []*Actor {
+func (sc Scenario) Actors() []*Actor {
+	rise := sc.rise()
 	return []*Actor{
 		{ // 1: lead car in the ego lane; brakes hard at t=10, then changes to the right lane and leaves
 			ID: 1, Kind: 1, Length: 4.5, Width: 1.8, Height: 1.5, Color: [3]uint8{200, 30, 30},
@@ -142,8 +194,8 @@ func Actors() []*Actor {
 				if s > 40 {
 					return 0, 0, 0, 0, false
 				}
-				prof := []struct{ s, a float64 }{{0, 0}, {10, -7.5}, {12.8, 0}, {15, 3}, {22, 1.5}, {32, 0}}
-				x, v := kinematics(prof, 48, egoV0, s)
+				prof := profile{{0, 0}, {10, -7.5}, {12.8, 0}, {15, 3}, {22, 1.5}, {32, 0}}
+				x, v, _ := kinematics(prof, rise, 48, egoV0, s)
 				y, dy := smoothstep(17, 20, s)
 				return x, -LaneWidth * y, v, -LaneWidth * dy, true
 			},
@@ -154,8 +206,8 @@ func Actors() []*Actor {
 				if s > 20 {
 					return 0, 0, 0, 0, false
 				}
-				prof := []struct{ s, a float64 }{{0, 0}, {9, 2.5}, {13, 0}}
-				x, v := kinematics(prof, 38, egoV0, s)
+				prof := profile{{0, 0}, {9, 2.5}, {13, 0}}
+				x, v, _ := kinematics(prof, rise, 38, egoV0, s)
 				return x, LaneWidth, v, 0, true
 			},
 		},
@@ -166,10 +218,10 @@ func Actors() []*Actor {
 				if s < 20 || s > 45 {
 					return 0, 0, 0, 0, false
 				}
-				e27 := Ego(27)
+				e27 := sc.Ego(27)
 				x27 := e27.X + EgoLength/2 + 12 + 2.2
-				prof := []struct{ s, a float64 }{{20, 0}, {29, -4}, {30.3, 0}, {31.0, 4}, {34, 0}}
-				x, v := kinematics(prof, x27-7*26, 26, s)
+				prof := profile{{20, 0}, {29, -4}, {30.3, 0}, {31.0, 4}, {34, 0}}
+				x, v, _ := kinematics(prof, rise, x27-7*26, 26, s)
 				y, dy := smoothstep(27, 29.5, s)
 				return x, LaneWidth * (1 - y), v, -LaneWidth * dy, true
 			},
@@ -180,9 +232,9 @@ func Actors() []*Actor {
 				if s < 28 || s > 55 {
 					return 0, 0, 0, 0, false
 				}
-				e28 := Ego(28)
-				prof := []struct{ s, a float64 }{{28, 0}, {35.5, 2}, {40, 0}}
-				x, v := kinematics(prof, e28.X+60, 20, s)
+				e28 := sc.Ego(28)
+				prof := profile{{28, 0}, {35.5, 2}, {40, 0}}
+				x, v, _ := kinematics(prof, rise, e28.X+60, 20, s)
 				y, dy := smoothstep(33.5, 36, s)
 				return x, -LaneWidth * (1 - y), v, LaneWidth * dy, true
 			},
@@ -193,7 +245,7 @@ func Actors() []*Actor {
 				if s < 38 || s > 56 {
 					return 0, 0, 0, 0, false
 				}
-				x := Ego(45).X + EgoLength/2 + 10
+				x := sc.Ego(45).X + EgoLength/2 + 10
 				switch {
 				case s < 43:
 					return x, -6, 0, 0, true
@@ -224,8 +276,9 @@ var Events = struct {
 	CutInLeftID  int32
 	CutInRightID int32
 	LeadID       int32
+	PedestrianID int32
 }{LeadBrake: 10, CutInLeft: [2]float64{27, 29.5}, CutInRight: [2]float64{33.5, 36}, CutOut: [2]float64{17, 20},
-	Pedestrian: [2]float64{43, 51}, GNSSOutage: [2]float64{50, 56}, CutInLeftID: 3, CutInRightID: 4, LeadID: 1}
+	Pedestrian: [2]float64{43, 51}, GNSSOutage: [2]float64{50, 56}, CutInLeftID: 3, CutInRightID: 4, LeadID: 1, PedestrianID: 5}
 
 // World is the scenario evaluated at one instant of a (possibly repeated) drive.
 type World struct {
@@ -237,15 +290,16 @@ type World struct {
 	Actors []ActorState
 }
 
-// lapLength is how far the ego travels in one period.
-var lapLength = Ego(Period).X
+// At evaluates the default scenario at drive time t (seconds).
+func At(actors []*Actor, t float64) World { return Scenario{}.At(actors, t) }
 
-// At evaluates the scenario at drive time t (seconds).
-func At(actors []*Actor, t float64) World {
+// At evaluates the scenario at drive time t (seconds); actors are the scenario's
+// (sc.Actors()).
+func (sc Scenario) At(actors []*Actor, t float64) World {
 	lap := int(math.Floor(t / Period))
 	s := t - float64(lap)*Period
-	ego := Ego(s)
-	w := World{T: t, S: s, Lap: lap, Ego: ego, EgoX: ego.X + float64(lap)*lapLength}
+	ego := sc.Ego(s)
+	w := World{T: t, S: s, Lap: lap, Ego: ego, EgoX: ego.X + float64(lap)*sc.Ego(Period).X}
 	for _, a := range actors {
 		x, y, vx, vy, ok := a.script(s, ego)
 		if !ok {

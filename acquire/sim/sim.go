@@ -39,6 +39,9 @@ type Config struct {
 	// RawNMEA keeps the raw sentences in the gnss table.
 	RawNMEA bool
 
+	// Scenario tunes the scripted drive (zero: its defaults).
+	Scenario Scenario
+
 	// Congested, when set, is asked every 10 ms of simulated time in as-fast-as-possible
 	// mode; while it says true the simulation waits (the recorder's queues are filling),
 	// so that as fast as possible never means dropped samples.
@@ -63,6 +66,7 @@ type Rig struct {
 	cfg    Config
 	cams   []Camera
 	actors []*Actor
+	lap    float64 // how far the ego travels in one period
 	msgs   map[string]*message
 }
 
@@ -111,7 +115,7 @@ func New(cfg Config) (*Rig, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Rig{cfg: cfg, actors: Actors(), msgs: msgs}
+	r := &Rig{cfg: cfg, actors: cfg.Scenario.Actors(), lap: cfg.Scenario.Ego(Period).X, msgs: msgs}
 	if cfg.Cameras > 0 {
 		r.cams = Cameras(cfg.Cameras, cfg.Width, cfg.Height)
 	}
@@ -243,8 +247,8 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		secs := float64(sim) / 1e9
 		lap := math.Floor(secs / Period)
 		s := secs - lap*Period
-		ego := Ego(s)
-		w := &World{T: secs, S: s, Ego: ego, EgoX: ego.X + lap*lapLength}
+		ego := cfg.Scenario.Ego(s)
+		w := &World{T: secs, S: s, Ego: ego, EgoX: ego.X + lap*r.lap}
 
 		// IMU, 1 kHz
 		tm.imu(t, &schema.IMU{Sensor: "sim",
@@ -298,7 +302,7 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 		// Cameras and truth at the trigger rate
 		if sim >= nextFrame {
 			tf := t0 + nextFrame
-			full := At(r.actors, float64(nextFrame)/1e9)
+			full := cfg.Scenario.At(r.actors, float64(nextFrame)/1e9)
 			for i := range r.cams {
 				tm.frame(i, tf, camJob{seq: frameSeq, trigger: trigger, w: &full})
 				if ctx.Err() != nil {

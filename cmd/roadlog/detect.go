@@ -17,17 +17,20 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/gpu"
 )
 
 func newDetectCmd() *cobra.Command {
 	var (
-		device   string
-		asJSON   bool
-		classes  string
-		minScore float32
-		fit      string
-		outDir   string
-		threads  int
+		device    string
+		asJSON    bool
+		classes   string
+		minScore  float32
+		fit       string
+		outDir    string
+		threads   int
+		gpuLib    string
+		precision string
 	)
 	c := &cobra.Command{
 		Use:   "detect IMAGE...",
@@ -35,18 +38,27 @@ func newDetectCmd() *cobra.Command {
 		Long: `detect runs the default detector (COCO CenterNet/MobileNetV3, embedded in the binary)
 on each image and prints the objects found: class, score and box in image pixels.
 
---device auto|cpu picks the engine; auto is the pure-Go CPU engine until a GPU engine
-is built in. --classes road keeps the road classes (car, truck, bus, motorcycle, bicycle,
+--device auto|gpu|cpu picks the engine: gpu is the CUDA engine (libroadlog_gpu.so,
+built with make gpu, found beside the executable, in ../lib, by --gpu-lib or
+$ROADLOG_GPU_LIB), cpu the pure-Go engine; auto uses the GPU when it can run the model
+and otherwise says why on stderr and runs the CPU engine. --precision fp32 runs the GPU
+in FP32 instead of FP16. --classes road keeps the road classes (car, truck, bus, motorcycle, bicycle,
 person, traffic light, stop sign) with per-class thresholds; all keeps every COCO class
 above --min-score. --out DIR writes each image with its boxes drawn as DIR/<name>.det.png.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			switch device {
-			case "auto", "cpu":
-			case "gpu":
-				return usagef("--device gpu: this build has no GPU engine; use auto or cpu")
+			case gpu.DeviceAuto, gpu.DeviceCPU, gpu.DeviceGPU:
 			default:
 				return usagef("--device %q: want auto, cpu or gpu", device)
+			}
+			var prec gpu.Precision
+			switch precision {
+			case "fp16":
+			case "fp32":
+				prec = gpu.FP32
+			default:
+				return usagef("--precision %q: want fp16 or fp32", precision)
 			}
 			cfg := centernet.Config{MinScore: minScore}
 			switch fit {
@@ -64,7 +76,9 @@ above --min-score. --out DIR writes each image with its boxes drawn as DIR/<name
 			default:
 				return usagef("--classes %q: want road or all", classes)
 			}
-			d, err := centernet.NewCPU(cfg, cpu.Options{Threads: threads})
+			d, err := gpu.NewDetector(cfg, gpu.DetectorOptions{Device: device,
+				GPU: gpu.Options{Library: gpuLib, Precision: prec}, CPU: cpu.Options{Threads: threads},
+				Logf: func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), "roadlog "+f+"\n", a...) }})
 			if err != nil {
 				return err
 			}
@@ -112,6 +126,8 @@ above --min-score. --out DIR writes each image with its boxes drawn as DIR/<name
 	f.StringVar(&fit, "fit", "letterbox", "how images fit the 512x512 input: letterbox (aspect kept; finds more far objects) or stretch (the reference's)")
 	f.StringVar(&outDir, "out", "", "write annotated PNGs into this folder")
 	f.IntVar(&threads, "threads", 0, "CPU engine threads (0: all cores)")
+	f.StringVar(&gpuLib, "gpu-lib", "", "path of "+gpu.LibraryName+" (default: beside the executable, ../lib, $ROADLOG_GPU_LIB, the loader's path)")
+	f.StringVar(&precision, "precision", "fp16", "GPU precision: fp16 or fp32")
 	return c
 }
 

@@ -26,7 +26,7 @@ func runRoot(t *testing.T, args ...string) (string, error) {
 func TestDetectCommand(t *testing.T) {
 	img := shared.Path(t, "testdata/images/kitti/image_2/000008.png")
 	dir := t.TempDir()
-	out, err := runRoot(t, "detect", "--json", "--classes", "road", "--out", dir, img)
+	out, err := runRoot(t, "detect", "--device", "cpu", "--json", "--classes", "road", "--out", dir, img)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

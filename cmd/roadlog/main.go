@@ -59,6 +59,8 @@ Start here:
 		newConvertCmd(),
 		newDecodeCmd(),
 		newServeCmd(),
+		newReplayCmd(),
+		newDiffCmd(),
 	)
 	return root
 }

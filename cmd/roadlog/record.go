@@ -190,6 +190,7 @@ loop:
 			}
 		}
 	}
+	s.stopLive()
 	sum := d.Summary()
 	if sum == nil {
 		if sum, err = eng.Stop(reason, "cli"); err != nil {

@@ -20,6 +20,7 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/gpu"
 	"roadlog/detect/live"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/ranging"
@@ -55,6 +56,7 @@ type setup struct {
 	refTicked bool         // a source ticks the reference clock itself (the simulated rig, on its own host time)
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
+	stopLive  func()        // set by live: stops detection and waits for its last rows
 	duration  time.Duration // the sim stops by itself after this
 	congested func() bool   // the engine's backpressure, for sources that can wait
 }
@@ -210,10 +212,25 @@ func rigSetup(path string, ref *reference.Clock) (*setup, error) {
 func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clock, detector string, seed uint64) (schema.Sink, error) {
 	next := schema.Sink(eng)
 	var tagger *live.Tagger
+	// Detection stops before the recorder does, so that its last rows and its final
+	// detector_stats and drop events reach the drive.
+	lctx, lcancel := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	s.stopLive = func() {
+		lcancel()
+		select {
+		case <-ran:
+		case <-time.After(5 * time.Second): // a detector stuck in a frame: leave it
+		}
+	}
 	switch detector {
 	case "none":
+		close(ran)
 	case "cnn":
-		d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+		// the GPU engine batching the cameras of a frame set where it can run, else the CPU
+		// engine (gpu.NewDetector logs why)
+		d, err := gpu.NewDetector(centernet.Config{Thresholds: detect.RoadThresholds()},
+			gpu.DetectorOptions{Device: gpu.DeviceAuto, Batch: max(len(s.calib), 1), CPU: cpu.Options{}})
 		if err != nil {
 			return nil, fmt.Errorf("load the detector: %w", err)
 		}
@@ -221,8 +238,9 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		runner := pipeline.NewRunner(live.Images(d), p, pipeline.RunnerConfig{})
 		tagger = live.New(runner)
 		go func() {
-			runner.Run(ctx, eng)
+			runner.Run(lctx, eng)
 			d.Close()
+			close(ran)
 		}()
 		next = tagger.Sink(eng)
 	case "truth":
@@ -230,11 +248,13 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 			return nil, usagef("--detector truth needs the simulated rig (--sim): real drives have no truth")
 		}
 		det := truthdet.New(truthdet.Config{Seed: seed})
-		es, ef := det.EdgeNoise()
-		p := pipeline.New(pipeline.Config{Cameras: s.calib, Ranging: ranging.Config{EdgeSigma: es, EdgeFraction: ef}})
+		p := pipeline.New(pipeline.Config{Cameras: s.calib, Ranging: det.Ranging()})
 		runner := pipeline.NewRunner(det, p, pipeline.RunnerConfig{})
 		tagger = live.New(runner)
-		go runner.Run(ctx, eng)
+		go func() {
+			runner.Run(lctx, eng)
+			close(ran)
+		}()
 		next = tagger.Sink(eng)
 	default:
 		return nil, usagef("--detector %q: want cnn, truth or none", detector)

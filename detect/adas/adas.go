@@ -46,8 +46,12 @@ type Config struct {
 	FCWTTC        float64 // s, forward-collision warning below this TTC while closing (2.7)
 	FCWMinClosing float64 // m/s, least closing speed for a warning (0.5)
 	FCWMinSpeed   float64 // m/s, no warnings while the ego is slower (2; unknown speed: allowed)
-	AEBTTC        float64 // s, emergency-brake warning below this TTC (1.5)
-	AEBDecel      float64 // m/s², … or when avoiding the collision needs more deceleration (8)
+	// FCWSigmas: a warning is raised only while the closing speed exceeds
+	// FCWMinClosing by this many of its standard deviations (1): a track too new or too
+	// noisy to know that it closes (a false alarm that lasted a few frames) raises none.
+	FCWSigmas float64
+	AEBTTC    float64 // s, emergency-brake warning below this TTC (1.5)
+	AEBDecel  float64 // m/s², … or when avoiding the collision needs more deceleration (8)
 	// ClearMargin is how far the TTC must rise above a warning's threshold before the
 	// warning clears, s (0.3); ClearHold how long it must stay there, s (0.5).
 	ClearMargin, ClearHold float64
@@ -76,6 +80,7 @@ func (c Config) withDefaults() Config {
 	def(&c.FCWTTC, 2.7)
 	def(&c.FCWMinClosing, 0.5)
 	def(&c.FCWMinSpeed, 2)
+	def(&c.FCWSigmas, 1)
 	def(&c.AEBTTC, 1.5)
 	def(&c.AEBDecel, 8)
 	def(&c.ClearMargin, 0.3)

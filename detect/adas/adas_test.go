@@ -155,6 +155,25 @@ func TestAEBOnRequiredDeceleration(t *testing.T) {
 	}
 }
 
+// TestNoWarningFromAnUnsureTrack: a new track whose closing speed is within a sigma
+// of the least closing speed (a false alarm held for a few frames) raises nothing;
+// the same geometry with a settled speed raises FCW.
+func TestNoWarningFromAnUnsureTrack(t *testing.T) {
+	for _, c := range []struct {
+		std  float64
+		warn bool
+	}{{3, false}, {0.3, true}} {
+		a := New(Config{}, "test")
+		var n int64
+		o := car(1, 8, 0.1, -3.5) // TTC 2.3 s
+		o.RelSpeedStd = c.std
+		tg, evs, _ := step(a, &n, cruise, o)
+		if tg.FCW != c.warn || (len(evs) > 0) != c.warn {
+			t.Errorf("speed σ %.1f m/s: FCW %v, events %v; want a warning %v", c.std, tg.FCW, evs, c.warn)
+		}
+	}
+}
+
 func TestNoWarningWhileCrawling(t *testing.T) {
 	a := New(Config{}, "test")
 	var n int64

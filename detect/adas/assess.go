@@ -125,9 +125,10 @@ func (a *Assessor) Assess(t, trigger int64, ego Ego, objs []Object) (schema.Targ
 	}
 	moving := math.IsNaN(ego.Speed) || ego.Speed >= c.FCWMinSpeed
 	closing := th != nil && -th.RelSpeed > c.FCWMinClosing
-	fcwRaise := moving && closing && ttc < c.FCWTTC
+	sure := closing && -th.RelSpeed > c.FCWMinClosing+c.FCWSigmas*nanTo0(th.RelSpeedStd)
+	fcwRaise := moving && sure && ttc < c.FCWTTC
 	fcwClear := !closing || ttc > c.FCWTTC+c.ClearMargin
-	aebRaise := moving && closing && (ttc < c.AEBTTC || decel > c.AEBDecel)
+	aebRaise := moving && sure && (ttc < c.AEBTTC || decel > c.AEBDecel)
 	aebClear := !closing || (ttc > c.AEBTTC+c.ClearMargin && !(decel > c.AEBDecel*0.8))
 	if ev := a.step(&a.fcw, t, fcwRaise, fcwClear, schema.EvFCW, schema.EvFCWEnd, th, ttc); ev != nil {
 		evs = append(evs, ev)
@@ -137,6 +138,13 @@ func (a *Assessor) Assess(t, trigger int64, ego Ego, objs []Object) (schema.Targ
 	}
 	tg.FCW, tg.AEB = a.fcw.on, a.aeb.on
 	return tg, evs
+}
+
+func nanTo0(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
 }
 
 // requiredDecel is the ego deceleration, m/s², that avoids hitting o: closing speed²/

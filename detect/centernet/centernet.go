@@ -165,6 +165,9 @@ func (d *Detector) InputSize() int { return d.size }
 
 // Detect returns the detections of every image, in order.
 func (d *Detector) Detect(ctx context.Context, images []image.Image) ([][]detect.Detection, error) {
+	if de, ok := d.eng.(DeviceEngine); ok {
+		return d.detectDevice(ctx, de, images)
+	}
 	out := make([][]detect.Detection, len(images))
 	batch := len(d.geo)
 	per := d.size * d.size * 3

@@ -185,7 +185,12 @@ func (d *decoder) nms(c []Candidate) []int {
 
 // detections decodes one image's outputs into detections in image pixels.
 func (d *decoder) detections(kp, wh []float32, g geometry) []detect.Detection {
-	c := d.candidates(kp, wh)
+	return d.fromCandidates(d.candidates(kp, wh), g)
+}
+
+// fromCandidates runs NMS over candidates sorted best first and maps the kept ones to
+// image pixels.
+func (d *decoder) fromCandidates(c []Candidate, g geometry) []detect.Detection {
 	keep := d.nms(c)
 	out := make([]detect.Detection, 0, len(keep))
 	for _, i := range keep {

@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -15,36 +16,84 @@ import (
 // Images adapts an image detector (the CenterNet model on the CPU or GPU engine) to
 // the pipeline: it decodes every frame of a set that carries only its JPEG bytes,
 // detects in all of them in one call (a batch across the cameras of the set), and
-// labels each detection with its camera.
+// labels each detection with its camera. A frame that cannot be read (no picture, a
+// JPEG that does not decode) is left out and reported as a pipeline.FrameError beside
+// the detections of the others, which the runner keeps.
 func Images(d detect.Detector) pipeline.Detector {
-	var imgs []image.Image
+	var (
+		imgs []image.Image
+		cams []uint8
+	)
 	return pipeline.DetectorFunc(func(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
-		imgs = imgs[:0]
+		imgs, cams = imgs[:0], cams[:0]
+		var bad []error
 		for i := range fs.Frames {
 			f := &fs.Frames[i]
 			img := f.Image
 			if img == nil {
-				if len(f.JPEG) == 0 {
-					return nil, fmt.Errorf("camera %d frame %d: no image and no JPEG bytes (only MJPEG cameras are detected live)", f.Camera, f.Seq)
-				}
 				var err error
-				if img, err = jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
-					return nil, fmt.Errorf("camera %d frame %d: decode JPEG: %w", f.Camera, f.Seq, err)
+				if len(f.JPEG) == 0 {
+					err = errNoPicture
+				} else if img, err = jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
+					err = fmt.Errorf("decode JPEG: %w", err)
+				}
+				if err != nil {
+					bad = append(bad, &pipeline.FrameError{Camera: f.Camera, Seq: f.Seq, Err: err})
+					continue
 				}
 			}
 			imgs = append(imgs, img)
-		}
-		res, err := d.Detect(ctx, imgs)
-		if err != nil {
-			return nil, err
+			cams = append(cams, f.Camera)
 		}
 		var out []obs.Detection
-		for i, ds := range res {
-			for _, x := range ds {
-				out = append(out, obs.Detection{Camera: fs.Frames[i].Camera, X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
-					Class: x.Class, Label: x.Label, Score: x.Score})
+		if len(imgs) > 0 {
+			res, err := d.Detect(ctx, imgs)
+			if err != nil {
+				return nil, err
+			}
+			for i, ds := range res {
+				for _, x := range ds {
+					out = append(out, obs.Detection{Camera: cams[i], X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
+						Class: x.Class, Label: x.Label, Score: x.Score})
+				}
 			}
 		}
-		return out, nil
+		return out, errors.Join(bad...)
 	})
+}
+
+// errNoPicture: a frame with neither a decoded image nor JPEG bytes (only MJPEG
+// cameras are detected live).
+var errNoPicture = errors.New("no image and no JPEG bytes (only MJPEG cameras are detected live)")
+
+// jpegDetector is a detector that decodes JPEG itself (centernet.Detector.DetectJPEG:
+// nvJPEG on the GPU engine, Go's decoder elsewhere).
+type jpegDetector interface {
+	DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.Detection, error)
+	DecodesJPEG() bool
+}
+
+// allJPEG reports whether every frame of a set carries only its JPEG bytes.
+func allJPEG(fs *pipeline.FrameSet) bool {
+	if len(fs.Frames) == 0 {
+		return false
+	}
+	for i := range fs.Frames {
+		if fs.Frames[i].Image != nil || len(fs.Frames[i].JPEG) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// label turns per-frame detections into the pipeline's, each with its camera.
+func label(fs *pipeline.FrameSet, res [][]detect.Detection) []obs.Detection {
+	var out []obs.Detection
+	for i, ds := range res {
+		for _, x := range ds {
+			out = append(out, obs.Detection{Camera: fs.Frames[i].Camera, X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
+				Class: x.Class, Label: x.Label, Score: x.Score})
+		}
+	}
+	return out
 }

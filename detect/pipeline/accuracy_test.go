@@ -71,9 +71,8 @@ func TestAccuracyScripted(t *testing.T) {
 	for _, sc := range scenarios() {
 		for _, seed := range []uint64{1, 2, 3} {
 			det := truthdet.New(truthdet.Config{Seed: seed})
-			es, ef := det.EdgeNoise()
-			outs := run(sc.Run(), det, pipeline.Config{Cameras: frontRig, Ranging: ranging.Config{EdgeSigma: es, EdgeFraction: ef}})
-			a := evaluate(sc.Name, outs, 2.7, 0.5)
+			outs := run(sc.Run(), det, pipeline.Config{Cameras: frontRig, Ranging: det.Ranging()})
+			a := evaluate(sc.Name, outs, 2.7, 0.5, nil)
 			all = append(all, a)
 			checkBars(t, a, seed)
 		}

@@ -29,16 +29,24 @@ type cutInResult struct {
 // accuracy is the outcome of a scenario against its truth.
 type accuracy struct {
 	name string
-	// TTC: frames × actors with a true TTC under 4 s and a matched track
-	ttcN, ttcMissing int     // compared; true TTC < 4 s but no matched track or no TTC
+	// TTC: frames × actors with a true TTC under 4 s and a matched track older than
+	// the warm-up
+	ttcN, ttcMissing int     // compared; true TTC < 4 s but the actor not detected (or on no track) in the frame
+	ttcYoung         int     // left out: the actor's track younger than the warm-up
+	ttcNone          int     // compared: a track old enough, but no TTC (not closing): counted as an error of 100 %
 	ttcMax, ttcP95   float64 // |relative error|
 	ttcMedian        float64
 	ttcWithin        float64 // fraction of compared frames with an error ≤ 10 %
 	ttcWorst         string
-	cutIns           []cutInResult
-	falseCutIns      int
-	fcwCross         float64 // s: true in-path TTC first below the FCW threshold (NaN: never)
-	fcwRaised        float64 // s: first FCW at or after cross−1 s (NaN: never)
+	// the same over the frames outside the settling windows after each change of an
+	// actor's own acceleration (settled)
+	setN                   int
+	setMax, setP95, setMed float64
+	setWorst               string
+	cutIns                 []cutInResult
+	falseCutIns            int
+	fcwCross               float64 // s: true in-path TTC first below the FCW threshold (NaN: never)
+	fcwRaised              float64 // s: first FCW at or after cross−1 s (NaN: never)
 	// quiet stretches: no road user within 0.5 m of the in-path corridor with a true
 	// TTC under 4 s during the last second
 	quietFCW    int // frame sets with FCW on in quiet stretches
@@ -53,8 +61,11 @@ const minGap = 2.0
 
 // evaluate compares the pipeline's output with the truth rows of each frame set.
 // A track that has existed for less than warmup seconds is left out of the TTC figure
-// (its filter has not yet seen the object move).
-func evaluate(name string, outs []frameOut, fcwTTC, warmup float64) accuracy {
+// (its filter has not yet seen the object move). settling, if not nil, reports
+// whether an actor is within the settling window of a change of its own
+// acceleration at s seconds since the start: those frames count in the TTC figure
+// but not in its settled twin.
+func evaluate(name string, outs []frameOut, fcwTTC, warmup float64, settling func(actor int32, s float64) bool) accuracy {
 	a := accuracy{name: name, fcwCross: math.NaN(), fcwRaised: math.NaN()}
 	if len(outs) == 0 {
 		return a
@@ -66,7 +77,7 @@ func evaluate(name string, outs []frameOut, fcwTTC, warmup float64) accuracy {
 	cutOnset := map[int32]float64{}
 	cutEnd := map[int32]float64{}
 	cutFlag := map[int32]float64{}
-	var errs []float64
+	var errs, setErrs []float64
 	lastDanger := math.Inf(-1)
 	for _, o := range outs {
 		t := sec(o.fs.T)
@@ -112,19 +123,31 @@ func evaluate(name string, outs []frameOut, fcwTTC, warmup float64) accuracy {
 				}
 			}
 			if ttc := float64(tr.TTC); ttc < 4 && tr.Distance >= minGap {
-				if ob == nil || math.IsNaN(float64(ob.TTC)) {
+				if ob == nil {
 					a.ttcMissing++
 					continue
 				}
 				if sec(o.fs.T)-sec(trackFirst[ob.TrackID]) < warmup {
+					a.ttcYoung++
 					continue
 				}
-				e := math.Abs(float64(ob.TTC)-ttc) / ttc
+				e := 1.0 // no TTC: not seen closing
+				if !math.IsNaN(float64(ob.TTC)) {
+					e = math.Abs(float64(ob.TTC)-ttc) / ttc
+				} else {
+					a.ttcNone++
+				}
+				what := fmt.Sprintf("t=%.2fs actor %d camera %d: TTC %.2f s, true %.2f s (distance %.1f, true %.1f; speed %.2f, true %.2f)",
+					t, tr.ActorID, tr.Camera, ob.TTC, ttc, ob.Distance, tr.Distance, ob.RelSpeed, tr.RelSpeed)
 				errs = append(errs, e)
 				if e > a.ttcMax {
-					a.ttcMax = e
-					a.ttcWorst = fmt.Sprintf("t=%.2fs actor %d: TTC %.2f s, true %.2f s (distance %.1f, true %.1f; speed %.2f, true %.2f)",
-						t, tr.ActorID, ob.TTC, ttc, ob.Distance, tr.Distance, ob.RelSpeed, tr.RelSpeed)
+					a.ttcMax, a.ttcWorst = e, what
+				}
+				if settling == nil || !settling(tr.ActorID, t) {
+					setErrs = append(setErrs, e)
+					if e > a.setMax {
+						a.setMax, a.setWorst = e, what
+					}
 				}
 			}
 		}
@@ -147,7 +170,12 @@ func evaluate(name string, outs []frameOut, fcwTTC, warmup float64) accuracy {
 		}
 	}
 	slices.Sort(errs)
-	a.ttcN = len(errs)
+	slices.Sort(setErrs)
+	a.ttcN, a.setN = len(errs), len(setErrs)
+	if len(setErrs) > 0 {
+		a.setP95 = setErrs[int(math.Ceil(0.95*float64(len(setErrs))))-1]
+		a.setMed = setErrs[len(setErrs)/2]
+	}
 	if len(errs) > 0 {
 		a.ttcP95 = errs[int(math.Ceil(0.95*float64(len(errs))))-1]
 		a.ttcMedian = errs[len(errs)/2]
@@ -216,8 +244,8 @@ func match(objs []*schema.Object, tr *schema.Truth) *schema.Object {
 }
 
 func writeAccuracy(w io.Writer, as []accuracy) {
-	fmt.Fprintf(w, "%-14s %6s %7s %7s %7s %7s %6s  %-28s %5s %6s %6s %6s %6s\n",
-		"scenario", "ttc n", "missing", "median", "p95", "max", "≤10%", "cut-ins (onset→flag, lag)", "false", "fcw x", "fcw on", "lag", "quiet")
+	fmt.Fprintf(w, "%-14s %6s %5s %5s %4s %6s %6s %6s %5s %13s  %-28s %5s %6s %6s %6s %6s\n",
+		"scenario", "ttc n", "miss", "young", "none", "median", "p95", "max", "≤10%", "settled p95/max", "cut-ins (onset→flag, lag)", "false", "fcw x", "fcw on", "lag", "quiet")
 	for _, a := range as {
 		ci := ""
 		for _, c := range a.cutIns {
@@ -226,8 +254,8 @@ func writeAccuracy(w io.Writer, as []accuracy) {
 		if ci == "" {
 			ci = "-"
 		}
-		fmt.Fprintf(w, "%-14s %6d %7d %6.1f%% %6.1f%% %6.1f%% %5.0f%%  %-28s %5d %6.2f %6.2f %+6.2f %3d/%d\n",
-			a.name, a.ttcN, a.ttcMissing, 100*a.ttcMedian, 100*a.ttcP95, 100*a.ttcMax, 100*a.ttcWithin, ci, a.falseCutIns,
-			a.fcwCross, a.fcwRaised, a.fcwRaised-a.fcwCross, a.quietFCW+a.quietAEB, a.quietFrames)
+		fmt.Fprintf(w, "%-14s %6d %5d %5d %4d %5.1f%% %5.1f%% %5.1f%% %4.0f%% %6.1f%%/%4.1f%%  %-28s %5d %6.2f %6.2f %+6.2f %3d/%d\n",
+			a.name, a.ttcN, a.ttcMissing, a.ttcYoung, a.ttcNone, 100*a.ttcMedian, 100*a.ttcP95, 100*a.ttcMax, 100*a.ttcWithin,
+			100*a.setP95, 100*a.setMax, ci, a.falseCutIns, a.fcwCross, a.fcwRaised, a.fcwRaised-a.fcwCross, a.quietFCW+a.quietAEB, a.quietFrames)
 	}
 }

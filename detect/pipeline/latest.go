@@ -70,6 +70,20 @@ func (q *Latest[T]) TryGet() (T, bool) {
 	return v, ok
 }
 
+// Discard drops the waiting item, if any, counting it as dropped (a reader that stops
+// for good leaves nothing unaccounted for); it reports whether there was one.
+func (q *Latest[T]) Discard() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.has {
+		return false
+	}
+	var zero T
+	q.item, q.has = zero, false
+	q.dropped++
+	return true
+}
+
 // Counts returns how many items were put and how many of them were dropped unread.
 func (q *Latest[T]) Counts() (put, dropped uint64) {
 	q.mu.Lock()

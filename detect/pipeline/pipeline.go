@@ -52,6 +52,14 @@ type Config struct {
 	MinClosing float64
 	// Source names the pipeline in events (default "detector").
 	Source string
+	// RangeSlowShare is the share of a range's slowly changing error (size priors,
+	// pitch, the detector's drift: ranging.Range.DistSigma less DistNoise) that the
+	// track filter takes as measurement noise on top of the frame-to-frame noise
+	// (DistNoise), 0..1 (default 0.5; negative: none). A constant error (a car wider
+	// than the prior) scales range and speed alike and leaves the TTC as it is;
+	// counted in full it would make the filter slow to follow a braking car, left out
+	// the filter would read the error's changes as motion.
+	RangeSlowShare float64
 }
 
 // Result is what one frame set produced. The rows are new: ownership passes to the
@@ -82,8 +90,10 @@ type trackInfo struct {
 // measurement turns a range into the track filter's measurement: the distance (x
 // in the vehicle frame), the lateral offset with its frame-to-frame noise, and the
 // drive of the ego's own acceleration.
-func measurement(t int64, rg *ranging.Range, egoAccel float64) track.Measurement {
-	return track.Measurement{T: t, Drive: -egoAccel, Range: rg.Distance, RangeSigma: rg.DistSigma, Lateral: rg.Lateral, LateralSigma: rg.LateralNoise}
+func measurement(t int64, rg *ranging.Range, egoAccel, slowShare float64) track.Measurement {
+	slow := math.Sqrt(math.Max(0, rg.DistSigma*rg.DistSigma-rg.DistNoise*rg.DistNoise))
+	return track.Measurement{T: t, Drive: -egoAccel, Range: rg.Distance, RangeSigma: math.Hypot(rg.DistNoise, slowShare*slow),
+		Lateral: rg.Lateral, LateralSigma: rg.LateralNoise}
 }
 
 // ttc is the time to collision with an object at distance x closing at speed v: the
@@ -129,6 +139,12 @@ func New(cfg Config) *Pipeline {
 	}
 	if cfg.Source == "" {
 		cfg.Source = "detector"
+	}
+	switch {
+	case cfg.RangeSlowShare == 0:
+		cfg.RangeSlowShare = 0.5
+	case cfg.RangeSlowShare < 0:
+		cfg.RangeSlowShare = 0
 	}
 	p := &Pipeline{cfg: cfg}
 	p.Reset()
@@ -244,7 +260,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			ti := p.tracks[k.ID]
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
-				meas := measurement(fs.T, &rg, egoAcc)
+				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
 				switch {
 				case ti == nil:
 					mc := p.cfg.Motion

@@ -274,4 +274,18 @@ func TestLatest(t *testing.T) {
 	if put, dropped := q.Counts(); put != 2 || dropped != 1 {
 		t.Fatalf("counts %d %d", put, dropped)
 	}
+	// a reader that stops for good discards what waits, counted as dropped
+	if q.Discard() {
+		t.Fatal("Discard on an empty mailbox found an item")
+	}
+	q.Put(3)
+	if !q.Discard() {
+		t.Fatal("Discard missed the waiting item")
+	}
+	if _, ok := q.TryGet(); ok {
+		t.Fatal("an item left after Discard")
+	}
+	if put, dropped := q.Counts(); put != 3 || dropped != 2 {
+		t.Fatalf("counts after Discard %d %d, want 3 2", put, dropped)
+	}
 }

@@ -20,6 +20,44 @@ type Detector interface {
 	Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 }
 
+// FrameError is a Detector's report that it could not read one frame of a set (a JPEG
+// that does not decode). A Detector returns the detections of the other frames
+// together with one FrameError per bad frame (errors.Join for several): the runner
+// keeps the detections, counts each bad frame as an error and reports it, and
+// detection goes on.
+type FrameError struct {
+	Camera uint8
+	Seq    int64 // the camera's frame counter
+	Err    error
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("camera %d frame %d: %v", e.Camera, e.Seq, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *FrameError) Unwrap() error { return e.Err }
+
+// frameErrors returns the FrameErrors err consists of, and false when it holds
+// anything else (the whole frame set failed).
+func frameErrors(err error) ([]*FrameError, bool) {
+	var fe *FrameError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*FrameError
+		for _, e := range j.Unwrap() {
+			if !errors.As(e, &fe) {
+				return nil, false
+			}
+			out = append(out, fe)
+		}
+		return out, len(out) > 0
+	}
+	if errors.As(err, &fe) {
+		return []*FrameError{fe}, true
+	}
+	return nil, false
+}
+
 // DetectorFunc adapts a function to Detector.
 type DetectorFunc func(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 
@@ -124,9 +162,12 @@ func dist(ms []float64) Dist {
 }
 
 // Run takes frame sets until ctx ends, publishing objects, targets and events to
-// sink, and a detector_stats event every StatsInterval and when it returns. It
-// returns nil when ctx ends; detector errors are counted and reported as events,
-// not returned.
+// sink, and a detector_stats event every StatsInterval and when it returns (a frame
+// set still waiting then, or whose detection the end of ctx cut short, counts as
+// dropped, so that over the drive every frame set submitted is processed, dropped or
+// failed as a whole). It returns nil when ctx ends; detector errors are counted
+// and reported as events, not returned. Cancel ctx and wait for Run to return before
+// the sink closes, or the last report is lost.
 func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 	var (
 		lat, det     []float64
@@ -136,11 +177,12 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 		lastDrop     uint64
 		lastT        int64
 		lastErrEvent time.Time
+		abandoned    uint64 // frame sets whose detection the end of ctx cut short: dropped
 		since        = r.cfg.Now()
 	)
 	report := func(now time.Time) {
 		put, dropped := r.queue.Counts()
-		if put == lastPut && processed == 0 && errs == 0 {
+		if put == lastPut && processed == 0 && errs == 0 && abandoned == 0 {
 			since = now
 			return // nothing happened: nothing to say
 		}
@@ -148,7 +190,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			lastT = r.lastSubmitted.Load()
 		}
 		st := Stats{Interval: now.Sub(since).Seconds(), Submitted: put - lastPut, Processed: processed,
-			Dropped: dropped - lastDrop, Errors: errs, Latency: dist(lat), Detect: dist(det)}
+			Dropped: dropped - lastDrop + abandoned, Errors: errs, Latency: dist(lat), Detect: dist(det)}
 		if st.Interval > 0 {
 			st.RateHz = float64(processed) / st.Interval
 		}
@@ -164,13 +206,14 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			d.Category = "detector_busy"
 			sink.Publish(d)
 		}
-		lastPut, lastDrop, processed, errs, lat, det, since = put, dropped, 0, 0, lat[:0], det[:0], now
+		lastPut, lastDrop, processed, errs, abandoned, lat, det, since = put, dropped, 0, 0, 0, lat[:0], det[:0], now
 	}
 	tick := time.NewTicker(r.cfg.StatsInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			r.queue.Discard()
 			report(r.cfg.Now())
 			return nil
 		case <-tick.C:
@@ -185,16 +228,28 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			t1 := r.cfg.Now()
 			if err != nil {
 				if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+					abandoned++
 					continue
 				}
-				errs++
+				bad, partial := frameErrors(err)
+				n := uint64(1)
+				if partial {
+					n = uint64(len(bad))
+				}
+				errs += n
 				if t1.Sub(lastErrEvent) >= r.cfg.StatsInterval { // rate-limited
 					lastErrEvent = t1
 					ev := schema.NewEvent(it.fs.T, schema.EvSourceError, schema.SevError, r.pipe.cfg.Source,
 						fmt.Sprintf("detect frame set %d: %v", it.fs.TriggerID, err))
+					ev.Count = int64(n)
+					if partial {
+						ev.Category = "bad_frame"
+					}
 					sink.Publish(ev)
 				}
-				continue
+				if !partial {
+					continue
+				}
 			}
 			r.mu.Lock()
 			ego := r.ego

@@ -7,7 +7,6 @@ package pipeline_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -127,34 +126,60 @@ func quietWarnings(outs []frameOut) (n int) {
 	return n
 }
 
-// TestAccuracySimScenario holds the accuracy bars on the simulator's scenario with the
-// truth-fed detector at its default noise, for the 4- and the 8-camera rig: every
+// settleTime is how long after a change of an actor's own acceleration is complete
+// the "settled" TTC figure still leaves the actor out, s.
+const settleTime = 0.5
+
+// TestAccuracySimScenario holds the accuracy bars on the simulator's scenario (with
+// jerk-limited kinematics) with the truth-fed detector at its default, realistic noise,
+// for the 4- and the 8-camera rig at the recorder's default camera size (640×360) and
+// at 1920×1080 (the 2 Mpx front camera the detector's noise model describes): every
 // scripted cut-in flagged within 0.5 s of the truth's cut-in flag, FCW no later than
 // 0.3 s after the true in-path TTC crosses 2.7 s, no warning in the scenario's quiet
-// stretches, no false cut-ins; the TTC error (true TTC < 4 s, tracks older than
-// 0.5 s) is printed, its median asserted ≤ 10 %.
+// stretches, no false cut-ins.
+//
+// The TTC bar — error ≤ 10 % whenever the true TTC < 4 s — is judged on every frame of
+// every camera where the actor is detected and on a track at least 0.5 s old (a track
+// must see the object move before it has a speed), with a gap of at least 2 m (beside
+// the car a "TTC" of the longitudinal gap means nothing); a tracked object without a
+// TTC counts as an error of 100 %. It is NOT met on this scenario: see the table and
+// docs/adas.md ("TTC accuracy"). After a change of an actor's own acceleration the range
+// track cannot know of it until the change has moved the object by more than the
+// range noise — 0.3–0.6 s for the scenario's changes — and at a closing speed of
+// 4 m/s a 10 % error is 0.4 m/s, which a 4 m/s² change builds in a quarter of a second.
+// What is asserted beside the event bars: the median error ≤ 10 % and, on the frames
+// outside the settling windows (a change of the actor's own acceleration and 0.5 s
+// after it), a p95 within the bound each camera size reaches; the full figures are
+// printed.
 func TestAccuracySimScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the simulator for a minute of scenario time")
 	}
+	settle := settlingWindows(simManoeuvres(sim.Scenario{}), settleTime)
 	var all []accuracy
 	for _, rig := range []struct {
-		name    string
-		cameras int
-	}{{"sim-4cam", 4}, {"sim-8cam", 8}} {
-		steps, cal := simDrive(t, rig.cameras, 0, 0)
+		name          string
+		cameras       int
+		width, height int
+		settledP95    float64 // bound on the p95 of the settled TTC error
+	}{
+		{"sim-4cam-640", 4, 640, 360, 0.25},
+		{"sim-8cam-640", 8, 640, 360, 0.25},
+		{"sim-4cam-1920", 4, 1920, 1080, 0.12},
+		{"sim-8cam-1920", 8, 1920, 1080, 0.15},
+	} {
+		steps, cal := simDrive(t, rig.cameras, rig.width, rig.height)
 		for _, seed := range []uint64{1, 2, 3} {
 			det := truthdet.New(truthdet.Config{Seed: seed})
-			es, ef := det.EdgeNoise()
-			outs := runSim(steps, det, pipeline.Config{Cameras: cal, Ranging: ranging.Config{EdgeSigma: es, EdgeFraction: ef}})
-			a := evaluate(rig.name, outs, 2.7, 0.5)
+			outs := runSim(steps, det, pipeline.Config{Cameras: cal, Ranging: det.Ranging()})
+			a := evaluate(rig.name, outs, 2.7, 0.5, settle)
 			all = append(all, a)
 			checkEvents(t, a, seed)
-			// The TTC bar "≤ 10 % whenever the true TTC < 4 s" is not met on this
-			// scenario (see the table): the filter lags 0.2–0.5 s behind the steps in
-			// the scripted actors' accelerations. Asserted: the median.
 			if a.ttcMedian > 0.10 {
 				t.Errorf("%s seed %d: median TTC error %.1f %% > 10 %%", rig.name, seed, 100*a.ttcMedian)
+			}
+			if a.setP95 > rig.settledP95 {
+				t.Errorf("%s seed %d: p95 of the settled TTC error %.1f %% > %.0f %% (worst: %s)", rig.name, seed, 100*a.setP95, 100*rig.settledP95, a.setWorst)
 			}
 			if n := quietWarnings(outs); n > 0 {
 				t.Errorf("%s seed %d: warnings in %d frame sets of the scenario's quiet stretches %v", rig.name, seed, n, sim.Quiet)
@@ -166,6 +191,67 @@ func TestAccuracySimScenario(t *testing.T) {
 	}
 	var sb strings.Builder
 	writeAccuracy(&sb, all)
-	t.Log("accuracy on the simulator's scenario (3 seeds each):\n" + sb.String())
-	_ = fmt.Sprint
+	t.Log("accuracy on the simulator's scenario (3 seeds each; TTC bar ≤ 10 % NOT met where max > 10 %):\n" + sb.String())
+}
+
+// manoeuvres returns the intervals [start, end] (s) in which the acceleration of a
+// speed profile changes, sampled every 10 ms over [t0, t1).
+func manoeuvres(speed func(s float64) (float64, bool), t0, t1 float64) [][2]float64 {
+	const ds = 0.01
+	var out [][2]float64
+	var prevA float64
+	havePrev, in := false, false
+	for s := t0; s < t1; s += ds {
+		v0, ok0 := speed(s)
+		v1, ok1 := speed(s + ds)
+		if !ok0 || !ok1 {
+			havePrev, in = false, false
+			continue
+		}
+		a := (v1 - v0) / ds
+		changing := havePrev && math.Abs(a-prevA) > 1e-6
+		switch {
+		case changing && !in:
+			out = append(out, [2]float64{s - ds, s})
+			in = true
+		case changing:
+			out[len(out)-1][1] = s
+		case in:
+			in = false
+		}
+		prevA, havePrev = a, true
+	}
+	return out
+}
+
+// settlingWindows returns a settling function for evaluate: an actor is settling
+// from the start of each change of its own acceleration until settle seconds after
+// the change is complete.
+func settlingWindows(wins map[int32][][2]float64, settle float64) func(actor int32, s float64) bool {
+	return func(actor int32, s float64) bool {
+		for _, w := range wins[actor] {
+			if s >= w[0] && s <= w[1]+settle {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// simManoeuvres returns each scenario actor's changes of acceleration.
+func simManoeuvres(sc sim.Scenario) map[int32][][2]float64 {
+	actors := sc.Actors()
+	out := map[int32][][2]float64{}
+	for _, a := range actors {
+		id := a.ID
+		out[id] = manoeuvres(func(s float64) (float64, bool) {
+			for _, st := range sc.At(actors, s).Actors {
+				if st.ID == id {
+					return st.VX, true
+				}
+			}
+			return 0, false
+		}, 0, sim.Period)
+	}
+	return out
 }

@@ -15,6 +15,10 @@ type Config struct {
 	// EdgeSigma and EdgeFraction model a detector's box-edge error, px:
 	// σ = EdgeSigma + EdgeFraction·(box height) (defaults 1 px and 0.02).
 	EdgeSigma, EdgeFraction float64
+	// EdgeSlow is the part of EdgeFraction that changes slowly — as slowly as the
+	// view of the object does — rather than from frame to frame (default 0: all of it
+	// is frame to frame). It counts in DistSigma but not in DistNoise.
+	EdgeSlow float64
 	// PitchSigma is the pitch the calibration does not know about — the car pitching
 	// on its springs, the road's slope changing — rad (default 0.25° = 0.0044 rad).
 	PitchSigma float64
@@ -141,6 +145,8 @@ func (r *Ranger) Range(d obs.Detection) Range {
 	cutT, cutB := y1 <= m, y2 >= float64(c.Height)-m
 	hpx, wpx := y2-y1, x2-x1
 	se := r.cfg.EdgeSigma + r.cfg.EdgeFraction*hpx // σ of one box edge, px
+	// the frame-to-frame part of it, as a share
+	white := (r.cfg.EdgeSigma + math.Max(0, r.cfg.EdgeFraction-r.cfg.EdgeSlow)*hpx) / se
 	uc := (x1 + x2) / 2
 
 	// Each cue gives the ground range F (level-frame forward) of the near face, with
@@ -154,7 +160,7 @@ func (r *Ranger) Range(d obs.Detection) Range {
 		w := 1 / (sf * sf)
 		sum += w * f
 		wsum += w
-		nsum += w * w * sn * sn
+		nsum += w * w * sn * sn * white * white
 		out.Cues |= cue
 	}
 

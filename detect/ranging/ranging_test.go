@@ -127,6 +127,26 @@ func TestRangeFusionWeighsGroundAtShortRange(t *testing.T) {
 	}
 }
 
+// TestRangeEdgeSlow: the slow part of the edge error counts in DistSigma, not in
+// DistNoise; the range itself does not change.
+func TestRangeEdgeSlow(t *testing.T) {
+	all, _ := New(front, Config{EdgeSigma: 0.5, EdgeFraction: 0.009})
+	split, _ := New(front, Config{EdgeSigma: 0.5, EdgeFraction: 0.009, EdgeSlow: 0.005})
+	white, _ := New(front, Config{EdgeSigma: 0.5, EdgeFraction: 0.004})
+	for _, x := range []float64{8, 20, 45} {
+		d := boxOf(front, obs.ClassCar, x, 0.3, 1.8, 4.5, 1.5)
+		a, s, w := all.Range(d), split.Range(d), white.Range(d)
+		if a.Distance != s.Distance || a.DistSigma != s.DistSigma {
+			t.Fatalf("at %v m: EdgeSlow changed the range %.3f±%.3f → %.3f±%.3f", x, a.Distance, a.DistSigma, s.Distance, s.DistSigma)
+		}
+		// the noise is the white edge error's, at the weights of the full error model
+		if !(s.DistNoise < a.DistNoise) || math.Abs(s.DistNoise/w.DistNoise-1) > 0.5 {
+			t.Fatalf("at %v m: DistNoise %.3f with the slow part split off, %.3f without; %.3f from the white edge error alone",
+				x, s.DistNoise, a.DistNoise, w.DistNoise)
+		}
+	}
+}
+
 func TestRangeUnrangeable(t *testing.T) {
 	r, _ := New(front, Config{})
 	for name, d := range map[string]obs.Detection{

@@ -96,15 +96,15 @@ func (k *kfx) update(z, r float64) {
 	}
 }
 
-// mixx returns the weighted mixture of two models' states and covariances.
-func mixx(m *[2]kfx, w [2]float64) kfx {
+// mixx returns the weighted mixture of the models' states and covariances.
+func mixx(m *[nModels]kfx, w [nModels]float64) kfx {
 	var out kfx
-	for i := 0; i < 2; i++ {
+	for i := range m {
 		for a := 0; a < nx; a++ {
 			out.s[a] += w[i] * m[i].s[a]
 		}
 	}
-	for i := 0; i < 2; i++ {
+	for i := range m {
 		var d [nx]float64
 		for a := 0; a < nx; a++ {
 			d[a] = m[i].s[a] - out.s[a]

@@ -6,15 +6,22 @@ import "math"
 type MotionConfig struct {
 	// SteadyNoise is the spectral density of the white-noise relative acceleration of
 	// the steady model (both vehicles holding their speed, give or take), m²/s³
-	// (default 0.1).
+	// (default 0.01).
 	SteadyNoise float64
+	// HoldNoise is the spectral density of the white-noise jerk of the holding model
+	// (the object keeps an acceleration: a steady braking or pulling away), m²/s⁵
+	// (default 0.2).
+	HoldNoise float64
 	// ManeuverNoise is the spectral density of the white-noise jerk of the
-	// manoeuvring model (one of them braking or accelerating hard), m²/s⁵ (default 30).
+	// manoeuvring model (the object's acceleration changing: brake pressure building,
+	// a driver letting go of the brake), m²/s⁵ (default 30).
 	ManeuverNoise float64
-	// SteadyTime and ManeuverTime are the mean times spent in each model before
-	// switching, s (defaults 4 s and 5 s: a braking manoeuvre, once recognised, is
-	// expected to last).
-	SteadyTime, ManeuverTime float64
+	// SteadyTime, HoldTime and ManeuverTime are the mean times spent in each model
+	// before switching, s (defaults 5 s, 2 s and 0.3 s: a change of acceleration takes
+	// the fraction of a second that brakes and drivers need; an acceleration, once
+	// reached, is held for a while). A change goes steady → manoeuvre → hold or steady,
+	// hold → manoeuvre.
+	SteadyTime, HoldTime, ManeuverTime float64
 	// LatAccelNoise is the spectral density of the lateral white-noise acceleration,
 	// m²/s³ (default 4: quick enough to see a lane change begin).
 	LatAccelNoise float64
@@ -32,10 +39,12 @@ func (c MotionConfig) withDefaults() MotionConfig {
 			*p = v
 		}
 	}
-	def(&c.SteadyNoise, 0.1)
+	def(&c.SteadyNoise, 0.01)
+	def(&c.HoldNoise, 0.2)
 	def(&c.ManeuverNoise, 30)
-	def(&c.SteadyTime, 4)
-	def(&c.ManeuverTime, 5)
+	def(&c.SteadyTime, 5)
+	def(&c.HoldTime, 2)
+	def(&c.ManeuverTime, 0.3)
 	def(&c.LatAccelNoise, 4)
 	def(&c.Gate, 5)
 	def(&c.InitSpeedSigma, 10)
@@ -66,25 +75,33 @@ type MotionState struct {
 	// RelAccel the range's whole acceleration.
 	ObjAccel, ObjAccelStd float64
 	RelAccel              float64
-	Maneuver              float64 // probability of the manoeuvring model, 0..1
+	Maneuver              float64 // probability that the object accelerates (holding or manoeuvring models), 0..1
 	Lateral, LatSpeed     float64 // m, m/s (left positive)
 	LatSpeedStd           float64 // m/s
 	Updates               int     // measurements folded in
 }
 
+// Models of the longitudinal IMM.
+const (
+	mSteady = iota // constant velocity
+	mHold          // constant acceleration, slowly changing
+	mMan           // constant acceleration, quickly changing
+	nModels
+)
+
 // Motion is the metric motion filter of one tracked object relative to the ego
-// vehicle. The range runs through an interacting-multiple-model filter of two
-// models of the object's own motion — steady (it holds its speed: smooth estimates)
-// and manoeuvring (constant acceleration with fast-changing jerk: quick to follow a
-// car that brakes) — mixed by how well each explains the measurements; the ego's own
-// acceleration, known from the vehicle bus, drives the range on top. The lateral offset runs
-// through a constant-velocity filter. It yields the relative speed and its standard
-// deviation that objects.arrow records, and the relative acceleration the
-// emergency-brake logic needs.
+// vehicle. The range runs through an interacting-multiple-model filter of three
+// models of the object's own motion — steady (it holds its speed: smooth estimates),
+// holding an acceleration (a steady braking) and manoeuvring (its acceleration
+// changing: quick to follow a car that starts or stops braking) — mixed by how well
+// each explains the measurements; the ego's own acceleration, known from the vehicle
+// bus, drives the range on top. The lateral offset runs through a constant-velocity
+// filter. It yields the relative speed and its standard deviation that objects.arrow
+// records, and the relative acceleration the emergency-brake logic needs.
 type Motion struct {
 	cfg   MotionConfig
-	m     [2]kfx     // 0 steady, 1 manoeuvring
-	mu    [2]float64 // model probabilities
+	m     [nModels]kfx
+	mu    [nModels]float64 // model probabilities
 	lat   kf2
 	last  int64
 	n     int
@@ -98,18 +115,29 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 		return nil, false
 	}
 	cfg = cfg.withDefaults()
-	f = &Motion{cfg: cfg, mu: [2]float64{0.8, 0.2}, lat: newKF2(m.Lateral, m.LateralSigma, 1.5), last: m.T, n: 1}
+	f = &Motion{cfg: cfg, mu: [nModels]float64{0.7, 0.15, 0.15}, lat: newKF2(m.Lateral, m.LateralSigma, 1.5), last: m.T, n: 1}
 	for i := range f.m {
 		k := &f.m[i]
 		k.s[iD], k.s[iV] = m.Range, cfg.InitSpeed
 		k.p[iD][iD], k.p[iV][iV], k.p[iA][iA] = m.RangeSigma*m.RangeSigma, cfg.InitSpeedSigma*cfg.InitSpeedSigma, 9
 	}
-	f.m[0].p[iA][iA] = 0.01 // the steady model believes in no acceleration
+	f.m[mSteady].p[iA][iA] = 0.01 // the steady model believes in no acceleration
 	return f, true
 }
 
 func usable(m Measurement) bool {
 	return m.Range > 0 && m.RangeSigma > 0 && !math.IsInf(m.Range+m.RangeSigma, 0)
+}
+
+// transitions returns the model switching probabilities over dt: tr[i][j] is the
+// probability of going from model i to model j.
+func (f *Motion) transitions(dt float64) (tr [nModels][nModels]float64) {
+	leave := func(t float64) float64 { return 1 - math.Exp(-dt/t) }
+	ps, ph, pm := leave(f.cfg.SteadyTime), leave(f.cfg.HoldTime), leave(f.cfg.ManeuverTime)
+	tr[mSteady] = [nModels]float64{1 - ps, 0, ps}
+	tr[mHold] = [nModels]float64{0, 1 - ph, ph}
+	tr[mMan] = [nModels]float64{pm / 2, pm / 2, 1 - pm}
+	return tr
 }
 
 // Predict moves the state to time t (ns) without a measurement, the range driven
@@ -121,18 +149,18 @@ func (f *Motion) Predict(t int64, drive float64) {
 	dt := float64(t-f.last) / 1e9
 	f.last = t
 	// IMM mixing: switching probabilities over dt, then each model restarts from the
-	// mixture of both as seen from it.
-	p01 := 1 - math.Exp(-dt/f.cfg.SteadyTime)
-	p10 := 1 - math.Exp(-dt/f.cfg.ManeuverTime)
-	tr := [2][2]float64{{1 - p01, p01}, {p10, 1 - p10}}
-	var c [2]float64
-	for j := 0; j < 2; j++ {
-		c[j] = tr[0][j]*f.mu[0] + tr[1][j]*f.mu[1]
+	// mixture of all as seen from it.
+	tr := f.transitions(dt)
+	var c [nModels]float64
+	for j := range c {
+		for i := range f.mu {
+			c[j] += tr[i][j] * f.mu[i]
+		}
 	}
-	var mixed [2]kfx
-	for j := 0; j < 2; j++ {
-		var w [2]float64
-		for i := 0; i < 2; i++ {
+	var mixed [nModels]kfx
+	for j := range mixed {
+		var w [nModels]float64
+		for i := range w {
 			if c[j] > 0 {
 				w[i] = tr[i][j] * f.mu[i] / c[j]
 			}
@@ -141,8 +169,9 @@ func (f *Motion) Predict(t int64, drive float64) {
 	}
 	f.m = mixed
 	f.mu = c
-	f.m[0].predictCV(dt, f.cfg.SteadyNoise)
-	f.m[1].predictCA(dt, f.cfg.ManeuverNoise)
+	f.m[mSteady].predictCV(dt, f.cfg.SteadyNoise)
+	f.m[mHold].predictCA(dt, f.cfg.HoldNoise)
+	f.m[mMan].predictCA(dt, f.cfg.ManeuverNoise)
 	if !math.IsNaN(drive) && !math.IsInf(drive, 0) {
 		for i := range f.m {
 			f.m[i].s[iD] += drive * dt * dt / 2
@@ -164,21 +193,29 @@ func (f *Motion) Update(m Measurement) {
 		if y, s := comb.innovation(m.Range, r); y*y > g2*s {
 			r += y*y/g2 - s // an outlier: inflate so the residual sits on the gate
 		}
-		var like [2]float64
+		var like [nModels]float64
 		for i := range f.m {
 			y, s := f.m[i].innovation(m.Range, r)
 			like[i] = math.Exp(-0.5*y*y/s) / math.Sqrt(2*math.Pi*s)
 			f.m[i].update(m.Range, r)
 		}
-		if sum := like[0]*f.mu[0] + like[1]*f.mu[1]; sum > 1e-300 && !math.IsInf(sum, 0) {
+		sum := 0.0
+		for i := range like {
+			sum += like[i] * f.mu[i]
+		}
+		if sum > 1e-300 && !math.IsInf(sum, 0) {
 			for i := range f.mu {
 				f.mu[i] = like[i] * f.mu[i] / sum
 			}
 		}
-		for i := range f.mu { // keep both models alive
+		tot := 0.0
+		for i := range f.mu { // keep every model alive
 			f.mu[i] = math.Max(f.mu[i], 1e-4)
+			tot += f.mu[i]
 		}
-		f.mu[0], f.mu[1] = f.mu[0]/(f.mu[0]+f.mu[1]), f.mu[1]/(f.mu[0]+f.mu[1])
+		for i := range f.mu {
+			f.mu[i] /= tot
+		}
 		f.n++
 	}
 	if !math.IsNaN(m.Lateral) && m.LateralSigma > 0 {
@@ -200,7 +237,7 @@ func (f *Motion) State() MotionState {
 	return MotionState{
 		Range: c.s[iD], RangeStd: math.Sqrt(c.p[iD][iD]),
 		RelSpeed: c.s[iV], RelSpeedStd: math.Sqrt(c.p[iV][iV]),
-		ObjAccel: c.s[iA], ObjAccelStd: math.Sqrt(c.p[iA][iA]), RelAccel: c.s[iA] + drive, Maneuver: f.mu[1],
+		ObjAccel: c.s[iA], ObjAccelStd: math.Sqrt(c.p[iA][iA]), RelAccel: c.s[iA] + drive, Maneuver: 1 - f.mu[mSteady],
 		Lateral: f.lat.x, LatSpeed: f.lat.v, LatSpeedStd: math.Sqrt(f.lat.pvv),
 		Updates: f.n,
 	}

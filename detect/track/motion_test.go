@@ -26,6 +26,20 @@ var motionCases = []struct {
 		}
 		return 30 - 3*(t-1)*(t-1), -6 * (t - 1)
 	}, nil, 0.005, 0.8, false},
+	// a lead car's brake pressure builds over 0.5 s (jerk 15 m/s³) to 7.5 m/s², then
+	// holds: by 1.5 s later the filter must be on the new speed
+	{"lead-brakes-jerk-limited", 3, func(t float64) (float64, float64) {
+		switch {
+		case t < 1:
+			return 30, 0
+		case t < 1.5:
+			u := t - 1
+			return 30 - 15*u*u*u/6, -15 * u * u / 2
+		}
+		u := t - 1.5
+		x, v := 30-15*0.125/6, -15*0.25/2
+		return x + v*u - 7.5*u*u/2, v - 7.5*u
+	}, nil, 0.005, 0.5, false},
 	// a parked car while the ego brakes at 5 m/s² from 15 m/s: the drive explains all
 	{"ego-brakes-static-object", 2.5, func(t float64) (float64, float64) { return 40 - (15*t - 2.5*t*t), -(15 - 5*t) }, func(float64) float64 { return 5 }, 0.01, 0.3, true},
 }

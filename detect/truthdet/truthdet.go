@@ -18,6 +18,7 @@ import (
 
 	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
+	"roadlog/detect/ranging"
 	"roadlog/schema"
 )
 
@@ -79,6 +80,15 @@ type Detector struct{ cfg Config }
 
 // New returns a detector.
 func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults()} }
+
+// Ranging returns the box-edge error model of the detections as ranging.Config's
+// EdgeSigma, EdgeFraction (white and slow parts together) and EdgeSlow (the slow
+// drift), so that ranging weighs the cues as noisy as they are and the track filter
+// knows which part of the range error changes from frame to frame.
+func (d *Detector) Ranging() ranging.Config {
+	sigma, fraction := d.EdgeNoise()
+	return ranging.Config{EdgeSigma: sigma, EdgeFraction: fraction, EdgeSlow: d.cfg.DriftFraction}
+}
 
 // EdgeNoise returns the box-edge error model (σ = sigma + fraction·box height, px,
 // white and slow parts together) for ranging.Config's EdgeSigma and EdgeFraction,

@@ -72,7 +72,11 @@ func (s *ArrowScan) End() int64 {
 // records every damaged region as a CorruptionError, and resynchronises after damage
 // at the next 8-byte-aligned message that parses. It returns an error only when the
 // file cannot be read at all (no magic, no schema).
-func ScanArrow(path string) (*ArrowScan, error) {
+func ScanArrow(path string) (*ArrowScan, error) { return scanArrow(path, nil) }
+
+// scanArrow is ScanArrow that also passes every batch that decodes to fn (when not
+// nil); fn's error stops the scan and is returned wrapped in fnError.
+func scanArrow(path string, fn func(arrow.RecordBatch) error) (*ArrowScan, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("scan arrow file: %w", err)
@@ -134,7 +138,11 @@ func ScanArrow(path string) (*ArrowScan, error) {
 			s.Damage = append(s.Damage, &CorruptionError{Path: path, Offset: off, Err: err})
 			break
 		}
-		rows, err := decodeBatch(s.SchemaBytes, msg, nil)
+		rows, err := decodeBatch(s.SchemaBytes, msg, fn)
+		var stop fnError
+		if errors.As(err, &stop) {
+			return s, stop
+		}
 		if err != nil {
 			s.Damage = append(s.Damage, &CorruptionError{Path: path, Offset: off, Err: fmt.Errorf("decode batch: %w", err)})
 		} else {
@@ -217,101 +225,17 @@ func checkFooter(r io.ReaderAt, eos, size int64) bool {
 }
 
 // ReadTable calls fn with every readable record batch of an Arrow table file, in file
-// order. A file with a valid footer is read through it; a file without one (being
-// written, or left by a crash) or whose footer or batches are damaged is read by
-// ScanArrow from the first batch not yet delivered, skipping damage. The returned scan
-// says what was found (for the footer path, Batches carry row counts only, Offset -1).
-// fn's error stops the read and is returned as is. Batches are released after fn returns.
+// order: a message-by-message pass that works the same on files with and without a
+// footer (being written, or left by a crash), checks every message before arrow-go
+// decodes it, and skips damage. The returned scan says what was found. fn's error
+// stops the read and is returned as is. Batches are released after fn returns.
 func ReadTable(path string, fn func(arrow.RecordBatch) error) (*ArrowScan, error) {
-	s, delivered, err := readWithFooter(path, fn)
-	if err == nil {
-		return s, nil
-	}
+	s, err := scanArrow(path, fn)
 	var stop fnError
 	if errors.As(err, &stop) {
 		return s, stop.err
 	}
-	s, err = ScanArrow(path)
-	if err != nil {
-		return s, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return s, fmt.Errorf("read table: %w", err)
-	}
-	defer f.Close()
-	for i, b := range s.Batches {
-		if i < delivered {
-			continue
-		}
-		msg := make([]byte, b.Length)
-		if _, err := f.ReadAt(msg, b.Offset); err != nil {
-			return s, fmt.Errorf("read table %s: %w", path, err)
-		}
-		if _, err := decodeBatch(s.SchemaBytes, msg, fn); err != nil {
-			if errors.As(err, &stop) {
-				return s, stop.err
-			}
-			return s, &CorruptionError{Path: path, Offset: b.Offset, Err: err}
-		}
-	}
-	return s, nil
-}
-
-// readWithFooter reads a file through its footer. It returns how many batches it
-// delivered before failing, so the scan can continue after them.
-func readWithFooter(path string, fn func(arrow.RecordBatch) error) (s *ArrowScan, delivered int, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed arrow file: %v", p)
-		}
-	}()
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !hasFooterMagic(f, st.Size()) {
-		return nil, 0, ErrNoFooter
-	}
-	fr, err := ipc.NewFileReader(f, ipc.WithMetadataSizeLimit(MaxMetadataSize), ipc.WithBodySizeLimit(MaxBodySize))
-	if err != nil {
-		return nil, 0, err
-	}
-	defer fr.Close()
-	s = &ArrowScan{Path: path, Size: st.Size(), Schema: fr.Schema(), Footer: true}
-	for i := 0; i < fr.NumRecords(); i++ {
-		rec, err := fr.RecordBatchAt(i)
-		if err != nil {
-			return s, i, err
-		}
-		if err := validate(rec); err != nil {
-			rec.Release()
-			return s, i, err
-		}
-		s.Batches = append(s.Batches, BatchInfo{Offset: -1, Rows: rec.NumRows()})
-		err = fn(rec)
-		rec.Release()
-		if err != nil {
-			return s, i, fnError{err}
-		}
-	}
-	return s, fr.NumRecords(), nil
-}
-
-func hasFooterMagic(r io.ReaderAt, size int64) bool {
-	if size < 8+10 {
-		return false
-	}
-	var tail [6]byte
-	if _, err := r.ReadAt(tail[:], size-6); err != nil {
-		return false
-	}
-	return bytes.Equal(tail[:], arrowMagic[:6])
+	return s, err
 }
 
 // ReadRows reads every row of a table file as Go rows, checking the file's schema
@@ -466,31 +390,40 @@ func parseMessageMeta(b []byte) (ipc.MessageType, int64, error) {
 	return typ, body, nil
 }
 
-// footerMatches opens the file through its footer, as other Arrow readers will, and
-// checks that the footer lists exactly the batches the scan found.
-func footerMatches(r io.ReaderAt, s *ArrowScan) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed footer: %v", p)
-		}
-	}()
-	fr, err := ipc.NewFileReader(io.NewSectionReader(r, 0, s.Size), ipc.WithMetadataSizeLimit(MaxMetadataSize), ipc.WithBodySizeLimit(MaxBodySize))
+// footerMatches reads the footer flatbuffer (table Footer: version, schema,
+// dictionaries, recordBatches) by hand and checks that its blocks are exactly the
+// record batches the scan found. arrow-go is not trusted with a damaged footer: it
+// reads whatever the blocks claim.
+func footerMatches(r io.ReaderAt, s *ArrowScan) error {
+	flen := s.Size - 10 - (s.EOS + 8)
+	if flen <= 0 || flen > MaxMetadataSize {
+		return fmt.Errorf("footer length %d out of range", flen)
+	}
+	buf := make([]byte, flen)
+	if _, err := r.ReadAt(buf, s.EOS+8); err != nil {
+		return err
+	}
+	b := fbuf(buf)
+	root, ok := b.u32(0)
+	if !ok || int(root) >= len(b) {
+		return errFB
+	}
+	start, n, err := b.vector(int(root), 3, 24)
 	if err != nil {
 		return err
 	}
-	defer fr.Close()
-	if fr.NumRecords() != len(s.Batches) {
-		return fmt.Errorf("lists %d batches, the file holds %d", fr.NumRecords(), len(s.Batches))
+	// arrow-go writers (and WriteEmpty) put empty batches in the footer too; count the
+	// scan's batches the same way.
+	if n != len(s.Batches) {
+		return fmt.Errorf("lists %d batches, the file holds %d", n, len(s.Batches))
 	}
-	for i := 0; i < fr.NumRecords(); i++ {
-		rec, err := fr.RecordBatchAt(i)
-		if err != nil {
-			return fmt.Errorf("batch %d: %w", i, err)
-		}
-		n := rec.NumRows()
-		rec.Release()
-		if n != s.Batches[i].Rows {
-			return fmt.Errorf("batch %d has %d rows through the footer, %d in the stream", i, n, s.Batches[i].Rows)
+	for i := 0; i < n; i++ {
+		blk := buf[start+24*i:]
+		off := int64(binary.LittleEndian.Uint64(blk))
+		meta := int64(int32(binary.LittleEndian.Uint32(blk[8:])))
+		body := int64(binary.LittleEndian.Uint64(blk[16:]))
+		if off != s.Batches[i].Offset || meta+body != s.Batches[i].Length {
+			return fmt.Errorf("block %d is [%d, +%d+%d), the batch is at %d (+%d)", i, off, meta, body, s.Batches[i].Offset, s.Batches[i].Length)
 		}
 	}
 	return nil

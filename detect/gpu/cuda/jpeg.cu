@@ -1,0 +1,134 @@
+// jpeg.cu: batched JPEG decoding with nvJPEG into per-slot RGB buffers on the device:
+// the hardware decoder where the GPU has one (A100, H100/H200, Orin), else nvJPEG's
+// CUDA decoder; an image the batched path refuses is decoded on its own.
+#include <string.h>
+
+#include "internal.cuh"
+
+#ifdef ROADLOG_NO_NVJPEG
+
+Status jpeg_init(Engine *) { return ok_status(); }
+Status jpeg_pipe_init(Engine *, Pipe *) { return ok_status(); }
+Status jpeg_decode(Engine *, Pipe *, int, rl_image *, uint8_t **) {
+	return make_status(RL_ERR_UNSUPPORTED, "this library was built without nvJPEG");
+}
+void jpeg_destroy(Engine *) {}
+
+#else
+
+static int32_t jcode(nvjpegStatus_t s) {
+	switch (s) {
+	case NVJPEG_STATUS_BAD_JPEG:
+	case NVJPEG_STATUS_JPEG_NOT_SUPPORTED:
+	case NVJPEG_STATUS_INCOMPLETE_BITSTREAM:
+		return RL_ERR_DECODE;
+	case NVJPEG_STATUS_ALLOCATOR_FAILURE:
+		return RL_ERR_OOM;
+	default:
+		return RL_ERR_LIBRARY;
+	}
+}
+
+#define JPG(expr, what)                                                                                                \
+	do {                                                                                                               \
+		nvjpegStatus_t _s = (expr);                                                                                    \
+		if (_s != NVJPEG_STATUS_SUCCESS)                                                                               \
+			return make_status(jcode(_s), "%s: nvJPEG status %d", what, (int)_s);                                      \
+	} while (0)
+
+Status jpeg_init(Engine *e) {
+	if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, 0, &e->jpeg) == NVJPEG_STATUS_SUCCESS) {
+		e->jpeg_hw = 1;
+	} else {
+		e->jpeg = nullptr;
+		JPG(nvjpegCreateSimple(&e->jpeg), "create nvJPEG handle");
+	}
+	JPG(nvjpegCreateSimple(&e->jpeg1), "create nvJPEG handle");
+	for (int i = 0; i < e->cfg.pipelines; i++)
+		RL_TRY(jpeg_pipe_init(e, &e->pipes[i]));
+	return ok_status();
+}
+
+Status jpeg_pipe_init(Engine *e, Pipe *p) {
+	JPG(nvjpegJpegStateCreate(e->jpeg, &p->jstate), "create nvJPEG state");
+	JPG(nvjpegJpegStateCreate(e->jpeg1, &p->jstate1), "create nvJPEG state");
+	p->jbatch = 0;
+	return ok_status();
+}
+
+// jpeg_decode decodes the JPEG images among imgs into p's slot buffers (interleaved
+// RGB, pitch 3 x width) on p's stream; rgb[j] receives slot j's buffer.
+Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb) {
+	const unsigned char *data[RL_MAXBATCH];
+	size_t lens[RL_MAXBATCH];
+	nvjpegImage_t dst[RL_MAXBATCH];
+	int slot[RL_MAXBATCH];
+	int m = 0;
+	for (int j = 0; j < n; j++) {
+		rgb[j] = nullptr;
+		const rl_image &im = imgs[j];
+		if (im.format != RL_PIX_JPEG)
+			continue;
+		int comps = 0, ws[NVJPEG_MAX_COMPONENT], hs[NVJPEG_MAX_COMPONENT];
+		nvjpegChromaSubsampling_t sub;
+		const unsigned char *bits = p->staging + im.off[0];
+		nvjpegStatus_t hs0 = nvjpegGetImageInfo(e->jpeg1, bits, (size_t)im.len, &comps, &sub, ws, hs);
+		if (hs0 != NVJPEG_STATUS_SUCCESS) // a header nvJPEG cannot read is a bad bitstream
+			return make_status(hs0 == NVJPEG_STATUS_ALLOCATOR_FAILURE ? RL_ERR_OOM : RL_ERR_DECODE,
+			                   "image %d: read JPEG header (%lld bytes): nvJPEG status %d", j, (long long)im.len, (int)hs0);
+		if (ws[0] != im.width || hs[0] != im.height)
+			return make_status(RL_ERR_DECODE, "image %d: JPEG is %dx%d, expected %dx%d", j, ws[0], hs[0], im.width,
+			                   im.height);
+		int64_t need = (int64_t)im.width * im.height * 3;
+		JpegSlot &s = p->jpeg[j];
+		if (need > s.cap) {
+			cudaStreamSynchronize(p->stream);
+			cudaFree(s.rgb);
+			s.rgb = nullptr, s.cap = 0;
+			RL_CUDA(cudaMalloc((void **)&s.rgb, (size_t)need), "allocate decoded image");
+			s.cap = need;
+		}
+		rgb[j] = s.rgb;
+		memset(&dst[m], 0, sizeof dst[m]);
+		dst[m].channel[0] = s.rgb;
+		dst[m].pitch[0] = (size_t)im.width * 3;
+		data[m] = bits;
+		lens[m] = (size_t)im.len;
+		slot[m] = j;
+		m++;
+	}
+	if (m == 0)
+		return ok_status();
+	if (p->jbatch != m) {
+		JPG(nvjpegDecodeBatchedInitialize(e->jpeg, p->jstate, m, 1, NVJPEG_OUTPUT_RGBI), "initialise batched decode");
+		p->jbatch = m;
+	}
+	nvjpegStatus_t st = nvjpegDecodeBatched(e->jpeg, p->jstate, data, lens, dst, p->stream);
+	if (st == NVJPEG_STATUS_SUCCESS)
+		return ok_status();
+	// the batched decoder refused (e.g. progressive JPEG on the hardware decoder): one by one
+	p->jbatch = 0;
+	for (int i = 0; i < m; i++) {
+		nvjpegStatus_t s1 = nvjpegDecode(e->jpeg1, p->jstate1, data[i], lens[i], NVJPEG_OUTPUT_RGBI, &dst[i], p->stream);
+		if (s1 != NVJPEG_STATUS_SUCCESS)
+			return make_status(jcode(s1), "decode JPEG image %d (%zu bytes): nvJPEG status %d (batched: %d)", slot[i],
+			                   lens[i], (int)s1, (int)st);
+	}
+	return ok_status();
+}
+
+void jpeg_destroy(Engine *e) {
+	for (int i = 0; i < RL_MAXPIPE; i++) {
+		Pipe *p = &e->pipes[i];
+		if (p->jstate)
+			nvjpegJpegStateDestroy(p->jstate);
+		if (p->jstate1)
+			nvjpegJpegStateDestroy(p->jstate1);
+	}
+	if (e->jpeg)
+		nvjpegDestroy(e->jpeg);
+	if (e->jpeg1)
+		nvjpegDestroy(e->jpeg1);
+}
+
+#endif

@@ -1,0 +1,365 @@
+package gpu
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/jpeg"
+	_ "image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"roadlog/detect"
+	"roadlog/detect/centernet"
+	"roadlog/detect/cpu"
+	"roadlog/internal/shared"
+)
+
+// publicImages are the shared corpus's public road images.
+var publicImages = []string{
+	"testdata/images/dashcam/bdd_hybridnets_1.jpg",
+	"testdata/images/dashcam/bdd_hybridnets_2.jpg",
+	"testdata/images/dashcam/bdd_hybridnets_4.jpg",
+	"testdata/images/dashcam/udacity_lanes_whiteCarLaneSwitch.jpg",
+	"testdata/images/dashcam/udacity_vehdet_test1.jpg",
+	"testdata/images/kitti/image_2/000000.png",
+	"testdata/images/kitti/image_2/000001.png",
+	"testdata/images/kitti/image_2/000008.png",
+	"testdata/images/nuscenes/samples/n015-2018-07-24-11-22-45+0800__CAM_BACK__1532402927637525.jpg",
+	"testdata/images/nuscenes/samples/n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg",
+	"testdata/images/street/ultralytics_bus.jpg",
+}
+
+func loadImage(t testing.TB, rel string) image.Image {
+	t.Helper()
+	f, err := os.Open(shared.Path(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func newGPUDetector(t testing.TB, o Options, batch int, cfg centernet.Config) (*centernet.Detector, *Engine) {
+	t.Helper()
+	e, err := New(centerNetGraph(t, batch), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := centernet.New(e, cfg)
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, e
+}
+
+func newCPUDetector(t testing.TB, cfg centernet.Config) *centernet.Detector {
+	t.Helper()
+	d, err := centernet.NewCPU(cfg, cpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// match counts the detections of want found in got: same class, IoU ≥ iou, score
+// within dScore.
+func match(want, got []detect.Detection, iou, dScore float32) (found int, missing []string) {
+	for _, w := range want {
+		ok := false
+		for _, g := range got {
+			if g.Class == w.Class && g.Box.IoU(w.Box) >= iou && float32(math.Abs(float64(g.Score-w.Score))) <= dScore {
+				ok = true
+				break
+			}
+		}
+		if ok {
+			found++
+		} else {
+			missing = append(missing, fmt.Sprintf("%s %.3f %v", w.Label, w.Score, w.Box))
+		}
+	}
+	return found, missing
+}
+
+// TestDetectorMatchesCPU: in FP32 the GPU detector (pre-processing, network and peak
+// finding on the device) finds what the CPU detector finds, on every public image, with
+// both fits.
+func TestDetectorMatchesCPU(t *testing.T) {
+	for _, lib := range libraries(t) {
+		t.Run(lib.name, func(t *testing.T) {
+			images := publicImages
+			if lib.name == "twin" {
+				images = images[7:8] // the twin computes with plain loops
+			}
+			for _, fit := range []centernet.Fit{centernet.FitLetterbox, centernet.FitStretch} {
+				cfg := centernet.Config{Fit: fit}
+				gd, _ := newGPUDetector(t, Options{Library: lib.path, Precision: FP32}, 1, cfg)
+				cd := newCPUDetector(t, cfg)
+				for _, rel := range images {
+					img := loadImage(t, rel)
+					want, err := cd.Detect(context.Background(), []image.Image{img})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := gd.Detect(context.Background(), []image.Image{img})
+					if err != nil {
+						t.Fatal(err)
+					}
+					found, missing := match(want[0], got[0], 0.99, 1e-3)
+					if found != len(want[0]) || len(got[0]) != len(want[0]) {
+						t.Errorf("%s fit %d: %d detections on the GPU, %d on the CPU, %d matched; missing %v", filepath.Base(rel), fit, len(got[0]), len(want[0]), found, missing)
+					} else {
+						t.Logf("%s fit %d: %d detections, all matched", filepath.Base(rel), fit, found)
+					}
+				}
+			}
+		})
+	}
+}
+
+// preprocessOnly stages img in slot 0 of p and runs only the pre-processing.
+func preprocessOnly(t *testing.T, p *Pipeline, img image.Image, nw, nh, dx, dy int, half bool) []float32 {
+	t.Helper()
+	if err := p.SetImage(0, img, nw, nh, dx, dy, half); err != nil {
+		t.Fatal(err)
+	}
+	ptr, k := p.b.ptr()
+	if err := status("rl_preprocess", p.e.l.preprocess(p.e.h, p.i, 1, &p.imgs[0], ptr, k), &p.b); err != nil {
+		t.Fatal(err)
+	}
+	p.staged, p.n = 0, 1
+	got, err := p.readView(p.e.p.input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestPreprocessFormats: the device pre-processing of every pixel layout it takes
+// (YCbCr 4:2:0/4:2:2/4:4:4/4:4:0, RGBA with alpha, NRGBA, gray, and the host fallback
+// for other types) gives the CPU path's input tensor bit for bit, letterboxed and
+// stretched.
+func TestPreprocessFormats(t *testing.T) {
+	src := loadImage(t, "testdata/images/dashcam/bdd_hybridnets_2.jpg")
+	b := src.Bounds()
+	rgba := image.NewRGBA(b)
+	draw.Draw(rgba, b, src, b.Min, draw.Src)
+	nrgba := image.NewNRGBA(b)
+	draw.Draw(nrgba, b, src, b.Min, draw.Src)
+	translucent := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bb, _ := src.At(x, y).RGBA()
+			a := uint32(64 + (x*7+y*3)%192)
+			translucent.SetRGBA(x, y, color.RGBA{uint8(r >> 8 * a / 255), uint8(g >> 8 * a / 255), uint8(bb >> 8 * a / 255), uint8(a)})
+		}
+	}
+	gray := image.NewGray(b)
+	draw.Draw(gray, b, src, b.Min, draw.Src)
+	pal := image.NewPaletted(b, color.Palette{color.Black, color.White, color.RGBA{200, 30, 30, 255}, color.RGBA{30, 30, 200, 255}})
+	draw.Draw(pal, b, src, b.Min, draw.Src)
+	ycc := func(r image.YCbCrSubsampleRatio) image.Image {
+		m := image.NewYCbCr(b, r)
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := color.RGBAModel.Convert(src.At(x, y)).(color.RGBA)
+				yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
+				m.Y[m.YOffset(x, y)] = yy
+				m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)] = cb, cr
+			}
+		}
+		return m
+	}
+	images := []struct {
+		name string
+		img  image.Image
+	}{
+		{"ycbcr420", src}, {"ycbcr422", ycc(image.YCbCrSubsampleRatio422)}, {"ycbcr444", ycc(image.YCbCrSubsampleRatio444)},
+		{"ycbcr440", ycc(image.YCbCrSubsampleRatio440)}, {"rgba", rgba}, {"rgba-translucent", translucent},
+		{"nrgba", nrgba}, {"gray", gray}, {"paletted", pal},
+		{"subimage-odd", src.(*image.YCbCr).SubImage(image.Rect(101, 51, 901, 651))},
+	}
+	for _, lib := range libraries(t) {
+		t.Run(lib.name, func(t *testing.T) {
+			e, err := New(centerNetGraph(t, 1), Options{Library: lib.path, Precision: FP32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			p := e.Pipeline(0)
+			for _, fit := range []centernet.Fit{centernet.FitLetterbox, centernet.FitStretch} {
+				cd := newCPUDetector(t, centernet.Config{Fit: fit})
+				for _, c := range images {
+					if _, err := cd.Detect(context.Background(), []image.Image{c.img}); err != nil {
+						t.Fatal(err)
+					}
+					want := cd.Engine().Input(0)
+					w, h := c.img.Bounds().Dx(), c.img.Bounds().Dy()
+					nw, nh, dx, dy := 512, 512, 0, 0
+					if fit == centernet.FitLetterbox {
+						s := math.Min(512/float64(h), 512/float64(w))
+						nw, nh = int(math.Round(float64(w)*s)), int(math.Round(float64(h)*s))
+						dx, dy = (512-nw)/2, (512-nh)/2
+					}
+					got := preprocessOnly(t, p, c.img, nw, nh, dx, dy, fit == centernet.FitLetterbox)
+					if d, at := maxAbs(got, want); d != 0 {
+						t.Errorf("%s fit %d: input differs from the CPU path by %g at %d (%g vs %g)", c.name, fit, d, at, got[at], want[at])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestFP16MatchesFP32 is the accuracy bar of the FP16 engine: on every public image, at
+// least 99 % of the FP32 detections above 0.2 have an FP16 detection of the same class
+// with IoU ≥ 0.9 and a score within 0.02.
+func TestFP16MatchesFP32(t *testing.T) {
+	for _, lib := range libraries(t) {
+		t.Run(lib.name, func(t *testing.T) {
+			images := publicImages
+			if lib.name == "twin" {
+				images = images[7:8]
+			}
+			d32, _ := newGPUDetector(t, Options{Library: lib.path, Precision: FP32}, 1, centernet.Config{})
+			d16, _ := newGPUDetector(t, Options{Library: lib.path}, 1, centernet.Config{})
+			total, matched := 0, 0
+			for _, rel := range images {
+				img := loadImage(t, rel)
+				want, err := d32.Detect(context.Background(), []image.Image{img})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := d16.Detect(context.Background(), []image.Image{img})
+				if err != nil {
+					t.Fatal(err)
+				}
+				found, missing := match(want[0], got[0], 0.9, 0.02)
+				total += len(want[0])
+				matched += found
+				msg := fmt.Sprintf("%s: FP32 %d detections, FP16 %d, matched %d", filepath.Base(rel), len(want[0]), len(got[0]), found)
+				if len(want[0]) > 0 && float64(found) < 0.99*float64(len(want[0])) {
+					t.Errorf("%s; missing %v", msg, missing)
+				} else {
+					t.Log(msg)
+				}
+			}
+			t.Logf("all images: %d of %d FP32 detections matched in FP16 (%.2f %%)", matched, total, 100*float64(matched)/float64(max(total, 1)))
+		})
+	}
+}
+
+// TestBatchesAndPipelines: a batch-4 engine with two pipelines driven at once finds
+// what a batch-1 engine finds, also for a short last batch.
+func TestBatchesAndPipelines(t *testing.T) {
+	for _, lib := range libraries(t) {
+		if lib.name == "twin" {
+			continue // four images through the twin take too long
+		}
+		t.Run(lib.name, func(t *testing.T) {
+			var imgs []image.Image
+			for _, rel := range publicImages[:7] {
+				imgs = append(imgs, loadImage(t, rel))
+			}
+			one, _ := newGPUDetector(t, Options{Library: lib.path, Precision: FP32}, 1, centernet.Config{})
+			want, err := one.Detect(context.Background(), imgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, e := newGPUDetector(t, Options{Library: lib.path, Precision: FP32, Pipelines: 2}, 4, centernet.Config{})
+			results := make([][][]detect.Detection, 2)
+			errs := make(chan error, 2)
+			for k, p := range e.Pipelines() {
+				go func() {
+					d, err := centernet.New(pipelineEngine{p}, centernet.Config{})
+					if err == nil {
+						results[k], err = d.Detect(context.Background(), imgs) // 4 + 3
+					}
+					errs <- err
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k := range results {
+				for i := range imgs {
+					if found, missing := match(want[i], results[k][i], 0.99, 1e-3); found != len(want[i]) || len(results[k][i]) != len(want[i]) {
+						t.Errorf("pipeline %d image %d: %d of %d matched, %d found; missing %v", k, i, found, len(want[i]), len(results[k][i]), missing)
+					}
+				}
+			}
+		})
+	}
+}
+
+// pipelineEngine lets a detector own one pipeline without closing the engine.
+type pipelineEngine struct{ *Pipeline }
+
+func (pipelineEngine) Close() error { return nil }
+
+// TestDetectJPEG: JPEG bitstreams decoded on the device (nvJPEG) give the detections of
+// the same images decoded by Go (the decoders differ by a few levels, so confident
+// detections must match).
+func TestDetectJPEG(t *testing.T) {
+	for _, lib := range libraries(t) {
+		t.Run(lib.name, func(t *testing.T) {
+			d, _ := newGPUDetector(t, Options{Library: lib.path}, 8, centernet.Config{})
+			var frames [][]byte
+			var imgs []image.Image
+			for _, rel := range publicImages {
+				if !strings.HasSuffix(rel, ".jpg") {
+					continue
+				}
+				b, err := os.ReadFile(shared.Path(t, rel))
+				if err != nil {
+					t.Fatal(err)
+				}
+				frames = append(frames, b)
+				imgs = append(imgs, loadImage(t, rel))
+			}
+			got, err := d.DetectJPEG(context.Background(), frames)
+			if lib.name == "twin" {
+				if err == nil || !strings.Contains(err.Error(), "JPEG") {
+					t.Fatalf("the twin has no JPEG decoder, but DetectJPEG said %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := d.Detect(context.Background(), imgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range frames {
+				var confident []detect.Detection
+				for _, w := range want[i] {
+					if w.Score >= 0.3 {
+						confident = append(confident, w)
+					}
+				}
+				found, missing := match(confident, got[i], 0.8, 0.05)
+				if found < len(confident) {
+					t.Errorf("image %d: %d of %d confident detections found after nvJPEG; missing %v", i, found, len(confident), missing)
+				} else {
+					t.Logf("image %d: %d detections (Go decoder %d), confident ones all found", i, len(got[i]), len(want[i]))
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,63 @@
+package rerun
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// BenchmarkRerun re-runs the 16 s, 4-camera simulated drive (640×360 MJPEG):
+//   - model=truth: the truth-fed detector through detect/pipeline, frame sets with
+//     sizes only (the pipeline, the run's tables);
+//   - model=truth-decode: the same with every frame read and decoded (image/jpeg), the
+//     part of re-inference that does not depend on the network;
+//   - model=centernet: the COCO CenterNet on the CPU engine, camera 0 for 2 s (the
+//     CPU re-inference rate; 'roadlog replay --detect --device gpu' is the command
+//     for the GPU engine).
+//
+// frames/s counts camera frames; x-realtime is drive seconds per wall second for the
+// cameras run.
+func BenchmarkRerun(b *testing.B) {
+	d := copyDriveB(b, simDrive(nil))
+	cases := []struct {
+		name    string
+		model   string
+		images  bool
+		cameras []uint8
+		span    time.Duration
+	}{
+		{"truth", ModelTruth, false, nil, 0},
+		{"truth-decode", ModelTruth, true, nil, 0},
+		{"centernet", ModelCenterNet, true, []uint8{0}, 2 * time.Second},
+	}
+	for _, c := range cases {
+		b.Run("model="+c.name, func(b *testing.B) {
+			var frames, media float64
+			i := 0
+			for b.Loop() {
+				p, err := Select(d, c.model, DeviceCPU)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.NeedImages = p.NeedImages || c.images
+				opt := Options{RunID: fmt.Sprintf("bench-%s-%d", c.name, i), Perception: p, Cameras: c.cameras}
+				if c.span > 0 {
+					opt.From, opt.To = d.StartT()+int64(time.Second), d.StartT()+int64(time.Second+c.span)
+				}
+				info, err := Run(context.Background(), d, opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				i++
+				frames += float64(info.Stats.Frames)
+				media += info.Stats.MediaSeconds
+				os.RemoveAll(filepath.Join(d.Dir, "runs", info.RunID))
+			}
+			b.ReportMetric(frames/b.Elapsed().Seconds(), "frames/s")
+			b.ReportMetric(media/b.Elapsed().Seconds(), "x-realtime")
+		})
+	}
+}

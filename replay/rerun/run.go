@@ -1,0 +1,510 @@
+package rerun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"roadlog/record/drive"
+	"roadlog/record/videoread"
+	"roadlog/replay"
+	"roadlog/schema"
+)
+
+// Options configure a run.
+type Options struct {
+	RunID      string // default: <UTC start>_<model name>
+	Perception Perception
+	Software   drive.Software
+	From, To   int64   // reference-time range (0: open)
+	Cameras    []uint8 // cameras to detect on (nil: all)
+	// FlushSets is how many frame sets go into one record batch (default 30).
+	FlushSets int
+	// Decoders run this many frames' decoding at once (default GOMAXPROCS).
+	Decoders int
+	// Progress, when set, is called after every frame set from the run's goroutine.
+	Progress func(Stats)
+	// Now is the wall clock (for run.json and the rate figures); default time.Now.
+	Now func() time.Time
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Run re-runs perception over drive d and writes runs/<run-id>/. The run is written
+// into a hidden folder and renamed into place at the end, so a failed or cancelled
+// run leaves no half run behind.
+func Run(ctx context.Context, d *replay.Drive, opt Options) (*Info, error) {
+	p := opt.Perception
+	if p.Detector == nil || p.Pipeline == nil {
+		return nil, errors.New("rerun: no detector or pipeline")
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.FlushSets <= 0 {
+		opt.FlushSets = 30
+	}
+	if opt.Decoders <= 0 {
+		opt.Decoders = runtime.GOMAXPROCS(0)
+	}
+	start := opt.Now()
+	if opt.RunID == "" {
+		opt.RunID = start.UTC().Format("20060102T150405Z") + "_" + sanitize(p.Model.Name)
+	}
+	if !runIDPattern.MatchString(opt.RunID) {
+		return nil, fmt.Errorf("rerun %q: %w (letters, digits, '.', '_', '-'; not starting with a dot)", opt.RunID, ErrBadRunID)
+	}
+	runs := filepath.Join(d.Dir, drive.RunsDir)
+	final := filepath.Join(runs, opt.RunID)
+	if _, err := os.Stat(final); err == nil {
+		return nil, fmt.Errorf("rerun %s: %w", final, ErrRunExists)
+	}
+	tmp := filepath.Join(runs, "."+opt.RunID+".partial")
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	w, err := newRunWriter(tmp)
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{RunID: opt.RunID, DriveID: d.ID(), Created: start.UTC().Format(time.RFC3339), Software: opt.Software,
+		Model: p.Model, Device: p.Device, From: opt.From, To: opt.To, Cameras: opt.Cameras}
+	if p.Config != nil {
+		if info.Config, err = json.Marshal(p.Config); err != nil {
+			w.abort()
+			return nil, fmt.Errorf("rerun: encode config: %w", err)
+		}
+	}
+	if p.Close != nil {
+		defer p.Close()
+	}
+	st, err := run(ctx, d, opt, w)
+	if err != nil {
+		w.abort()
+		return nil, err
+	}
+	if info.Tables, err = w.close(); err != nil {
+		return nil, err
+	}
+	st.WallSeconds = opt.Now().Sub(start).Seconds()
+	if st.WallSeconds > 0 {
+		st.RealTime = st.MediaSeconds / st.WallSeconds
+		st.FramesPerSec = float64(st.Frames) / st.WallSeconds
+	}
+	info.Stats = st
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("rerun: encode %s: %w", InfoFile, err)
+	}
+	if err := drive.WriteFileAtomic(filepath.Join(tmp, InfoFile), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("rerun: publish run: %w", err)
+	}
+	if err := drive.SyncDir(runs); err != nil {
+		return nil, err
+	}
+	ok = true
+	return info, nil
+}
+
+func sanitize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		}
+		return '-'
+	}, s)
+	if s == "" {
+		s = "run"
+	}
+	return s
+}
+
+// pendingSet is a frame set being assembled, with its frames' payloads.
+type pendingSet struct {
+	fs     *FrameSet
+	frames []*schema.VideoFrame // payloads, parallel to fs.Frames (nil entries without images)
+	pre    []schema.Sample      // ego rows and damage events that come before it
+	errs   []*schema.Event      // decode errors
+}
+
+// run reads the drive, assembles frame sets, decodes, detects and writes.
+func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats, error) {
+	p := opt.Perception
+	tables := []schema.TableName{schema.TableFrames, schema.TableEgo, schema.TableTruth}
+	r, err := d.NewReader(replay.Options{Tables: tables, Cameras: opt.Cameras, From: opt.From, To: opt.To, NoVideoData: !p.NeedImages})
+	if err != nil {
+		return Stats{}, err
+	}
+	defer r.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sets := make(chan *pendingSet, 4)
+	decoded := make(chan *pendingSet, 4)
+	var wg sync.WaitGroup
+	var readErr, decErr error
+	wg.Add(2)
+	go func() { // stage 1: assemble frame sets in time order
+		defer wg.Done()
+		defer close(sets)
+		readErr = assemble(ctx, r, sets)
+	}()
+	go func() { // stage 2: decode each set's frames (in parallel within a set)
+		defer wg.Done()
+		defer close(decoded)
+		dec := newDecoders(d, opt.Decoders)
+		dec.jpegDirect = p.JPEG
+		defer dec.close()
+		for ps := range sets {
+			if p.NeedImages {
+				dec.decode(ctx, ps)
+				if dec.fatal != nil {
+					decErr = dec.fatal
+					cancel()
+					return
+				}
+			}
+			select {
+			case decoded <- ps:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var st Stats
+	var first, last int64
+	var procErr error
+	for ps := range decoded { // stage 3: detect and track, in order
+		if procErr != nil {
+			continue // drain so the stages above finish
+		}
+		procErr = process(ctx, p, ps, w, &st, opt.FlushSets)
+		if ps.fs != nil {
+			if first == 0 {
+				first = ps.fs.T
+			}
+			last = ps.fs.T
+		}
+		if procErr != nil {
+			cancel()
+			continue
+		}
+		if opt.Progress != nil && ps.fs != nil {
+			opt.Progress(st)
+		}
+	}
+	wg.Wait()
+	if procErr != nil {
+		return st, procErr
+	}
+	if decErr != nil {
+		return st, decErr
+	}
+	if readErr != nil {
+		return st, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	if last > first {
+		st.MediaSeconds = float64(last-first) / 1e9
+	}
+	return st, nil
+}
+
+// assemble groups frames by trigger (by instant when a frame has none) with the
+// truth rows of that instant, and passes ego rows and damage events along in order.
+func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) error {
+	var cur *pendingSet
+	var pre []schema.Sample
+	emit := func(ps *pendingSet) error {
+		select {
+		case out <- ps:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		s, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		t := sampleT(s)
+		if cur != nil && t > cur.fs.T {
+			if err := emit(cur); err != nil {
+				return err
+			}
+			cur = nil
+		}
+		var fr schema.Frame
+		var vf *schema.VideoFrame
+		switch v := s.(type) {
+		case *schema.VideoFrame:
+			fr, vf = v.Frame, v
+		case *schema.Frame:
+			fr = *v
+		case *schema.Truth:
+			if cur == nil || cur.fs.T != v.T {
+				cur = newSet(v.T, v.TriggerID, &pre)
+			}
+			cur.fs.Truth = append(cur.fs.Truth, *v)
+			continue
+		default: // ego rows, damage events
+			if cur != nil {
+				cur.pre = append(cur.pre, s) // same instant as the set: before it
+			} else {
+				pre = append(pre, s)
+			}
+			continue
+		}
+		if cur == nil || cur.fs.T != fr.T {
+			cur = newSet(fr.T, fr.TriggerID, &pre)
+		}
+		if cur.fs.TriggerID < 0 {
+			cur.fs.TriggerID = fr.TriggerID
+		}
+		cur.fs.Frames = append(cur.fs.Frames, Frame{Camera: fr.Camera, Seq: fr.Seq, Width: int(fr.Width), Height: int(fr.Height)})
+		cur.frames = append(cur.frames, vf)
+	}
+	if cur != nil {
+		if err := emit(cur); err != nil {
+			return err
+		}
+	}
+	if len(pre) > 0 {
+		return emit(&pendingSet{pre: pre})
+	}
+	return nil
+}
+
+func newSet(t, trigger int64, pre *[]schema.Sample) *pendingSet {
+	ps := &pendingSet{fs: &FrameSet{T: t, TriggerID: trigger}, pre: *pre}
+	*pre = nil
+	return ps
+}
+
+// process runs one frame set through the detector and the pipeline.
+func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st *Stats, flush int) error {
+	for _, s := range ps.pre {
+		switch v := s.(type) {
+		case *schema.Ego:
+			p.Pipeline.Ego(v)
+		case *schema.Event:
+			if v.Code == schema.EvReplayDamage {
+				st.Damage++
+			}
+			w.event(v)
+			st.Events++
+		}
+	}
+	if ps.fs == nil {
+		return nil
+	}
+	for _, ev := range ps.errs {
+		w.event(ev)
+		st.Events++
+		st.DecodeErrors++
+	}
+	if len(ps.fs.Frames) == 0 && len(ps.fs.Truth) == 0 {
+		return nil
+	}
+	dets, err := p.Detector.Detect(ctx, ps.fs)
+	if err != nil {
+		return fmt.Errorf("detect frame set at %d: %w", ps.fs.T, err)
+	}
+	res := p.Pipeline.Process(ps.fs, dets)
+	st.FrameSets++
+	st.Frames += int64(len(ps.fs.Frames))
+	st.Detections += int64(len(dets))
+	for _, o := range res.Objects {
+		w.object(o)
+		st.Objects++
+	}
+	if res.Target != nil {
+		w.target(res.Target)
+		st.Targets++
+	}
+	for _, ev := range res.Events {
+		w.event(ev)
+		st.Events++
+	}
+	if st.FrameSets%int64(flush) == 0 {
+		return w.flush()
+	}
+	return nil
+}
+
+// decoders decodes frames: MJPEG in process, H.264/H.265 through record/videoread
+// (an ffmpeg decoder per video file, fed in order). A frame set's frames are decoded
+// at once, at most n at a time.
+type decoders struct {
+	d          *replay.Drive
+	jpegDirect bool // hand MJPEG bytes to the detector undecoded
+	sem   chan struct{}
+	mu    sync.Mutex // guards video
+	video map[string]*videoread.Reader
+	fatal error // the decoder program is missing: the run cannot go on
+}
+
+func newDecoders(d *replay.Drive, n int) *decoders {
+	return &decoders{d: d, sem: make(chan struct{}, n), video: map[string]*videoread.Reader{}}
+}
+
+func (d *decoders) close() {
+	for p, r := range d.video {
+		r.Close()
+		delete(d.video, p)
+	}
+}
+
+// reader returns the video reader of the file a frame lies in: its segment is the
+// last one starting at or before the frame.
+func (d *decoders) reader(vf *schema.VideoFrame) (*videoread.Reader, error) {
+	seg := ""
+	for _, s := range d.d.Segments {
+		if s.StartT != 0 && s.StartT <= vf.T {
+			seg = s.Dir
+		}
+	}
+	if seg == "" {
+		return nil, fmt.Errorf("no segment known to hold the frame at %d", vf.T)
+	}
+	p := filepath.Join(seg, vf.File)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r := d.video[p]; r != nil {
+		return r, nil
+	}
+	r, err := videoread.OpenFile(p, videoread.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d.video[p] = r
+	return r, nil
+}
+
+func (d *decoders) decodeOne(ctx context.Context, vf *schema.VideoFrame) (image.Image, error) {
+	if vf.Codec == schema.CodecMJPEG {
+		img, err := jpeg.Decode(bytes.NewReader(vf.Data))
+		if err != nil {
+			return nil, fmt.Errorf("decode jpeg: %w", err)
+		}
+		return img, nil
+	}
+	if vf.Codec != schema.CodecH264 && vf.Codec != schema.CodecH265 {
+		return nil, fmt.Errorf("decode %v frame: %w", vf.Codec, ErrNoDecoder)
+	}
+	r, err := d.reader(vf)
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode(ctx, int(vf.Sample))
+}
+
+func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
+	if ps.fs == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ps.frames))
+	for i, vf := range ps.frames {
+		if vf == nil {
+			continue
+		}
+		if d.jpegDirect && vf.Codec == schema.CodecMJPEG {
+			ps.fs.Frames[i].JPEG = vf.Data // the detector decodes JPEG itself (nvJPEG on the GPU)
+			continue
+		}
+		wg.Add(1)
+		d.sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-d.sem }()
+			img, err := d.decodeOne(ctx, vf)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			ps.fs.Frames[i].Image = img
+			if b := img.Bounds(); ps.fs.Frames[i].Width == 0 {
+				ps.fs.Frames[i].Width, ps.fs.Frames[i].Height = b.Dx(), b.Dy()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, videoread.ErrNoFFmpeg) {
+			d.fatal = fmt.Errorf("decode frames: %w", err)
+			return
+		}
+		vf := ps.frames[i]
+		ev := schema.NewEvent(vf.T, schema.EvVideoError, schema.SevWarn, fmt.Sprintf("cam%d", vf.Camera),
+			fmt.Sprintf("frame %d of camera %d not decoded: %v", vf.Seq, vf.Camera, err))
+		ev.Count = 1
+		ps.errs = append(ps.errs, ev)
+	}
+	for i := range ps.frames {
+		ps.frames[i] = nil // the payloads are done with
+	}
+}
+
+func sampleT(s schema.Sample) int64 {
+	switch v := s.(type) {
+	case *schema.VideoFrame:
+		return v.T
+	case *schema.Frame:
+		return v.T
+	case *schema.Truth:
+		return v.T
+	case *schema.Ego:
+		return v.T
+	case *schema.Event:
+		return v.T
+	}
+	return 0
+}
+
+// ReadInfo reads a run's run.json.
+func ReadInfo(dir string) (*Info, error) {
+	b, err := os.ReadFile(filepath.Join(dir, InfoFile))
+	if err != nil {
+		return nil, fmt.Errorf("read run info: %w", err)
+	}
+	info := new(Info)
+	if err := json.Unmarshal(b, info); err != nil {
+		return nil, &drive.CorruptionError{Path: filepath.Join(dir, InfoFile), Offset: 0, Err: err}
+	}
+	return info, nil
+}

@@ -1,0 +1,237 @@
+package rerun
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"roadlog/detect"
+	"roadlog/detect/centernet"
+	"roadlog/detect/cpu"
+	"roadlog/detect/gpu"
+	"roadlog/detect/live"
+	"roadlog/detect/model"
+	"roadlog/detect/pipeline"
+	"roadlog/detect/ranging"
+	"roadlog/detect/truthdet"
+	"roadlog/models"
+	"roadlog/record/drive"
+	"roadlog/replay"
+	"roadlog/rig"
+	"roadlog/schema"
+)
+
+// Model names Select knows; any other name is a folder holding a CenterNet-style
+// TF.js graph model (model.json and its weight shards).
+const (
+	ModelTruth     = "truth"     // the truth-fed detector (simulated drives)
+	ModelCenterNet = "centernet" // the embedded COCO CenterNet/MobileNetV3
+)
+
+// Devices.
+const (
+	DeviceCPU = "cpu"
+	DeviceGPU = "gpu"
+)
+
+// Errors of Select.
+var (
+	ErrNoEngine  = errors.New("detection engine not available")
+	ErrBadDevice = errors.New("unknown device")
+)
+
+// Select returns the perception for a model on a device, configured as the live
+// recorder configures it: the truth-fed detector with its edge-noise model (the
+// default on simulated drives, as live), or the CenterNet model with the road-class
+// thresholds (the default on real drives), each feeding detect/pipeline with the
+// cameras' calibration from the drive (the simulated rig's in the manifest, or
+// rig.yaml). Close the perception's engine with Perception.Close.
+func Select(d *replay.Drive, name, device string) (Perception, error) {
+	switch device {
+	case "", DeviceCPU:
+		device = DeviceCPU
+	case DeviceGPU:
+	default:
+		return Perception{}, fmt.Errorf("select device %q: %w (want cpu or gpu)", device, ErrBadDevice)
+	}
+	simulated := d.Manifest != nil && d.Manifest.Simulated
+	if name == "" {
+		name = ModelCenterNet
+		if simulated {
+			name = ModelTruth
+		}
+	}
+	calib, err := Calibrations(d)
+	if err != nil {
+		return Perception{}, err
+	}
+	if name == ModelTruth {
+		if !hasTruth(d) {
+			return Perception{}, fmt.Errorf("select model truth for %s: %w", d.Dir, ErrNoTruth)
+		}
+		det := truthdet.New(truthdet.Config{Seed: simSeed(d)})
+		es, ef := det.EdgeNoise()
+		cfg := pipeline.Config{Cameras: calib, Ranging: ranging.Config{EdgeSigma: es, EdgeFraction: ef}}
+		return Perception{Detector: det, Pipeline: pipeline.New(cfg), Device: "none",
+			Model:  Model{Name: ModelTruth, Labels: "coco80"},
+			Config: map[string]any{"detector": "truth", "seed": simSeed(d), "pipeline": cfg}}, nil
+	}
+	calibN := max(len(calib), 1)
+	if device == DeviceGPU {
+		if name != ModelCenterNet {
+			return Perception{}, fmt.Errorf("select model %s on gpu: %w: the GPU runs the embedded CenterNet model; use --device cpu for other models", name, ErrNoEngine)
+		}
+		dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
+		det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
+		if err != nil {
+			return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
+		}
+		sum, _ := hashFS(models.CenterNet())
+		cfg := pipeline.Config{Cameras: calib}
+		return Perception{Detector: live.Images(det), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
+			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: det.Close,
+			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "pipeline": cfg}}, nil
+	}
+	var g *model.Graph
+	m := Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512"}
+	if name == ModelCenterNet {
+		m.Source = "embedded"
+		m.SHA256, _ = hashFS(models.CenterNet())
+		if g, err = centernet.LoadDefault(); err != nil {
+			return Perception{}, err
+		}
+	} else {
+		m.Name, m.Source = filepath.Base(name), name
+		dir := os.DirFS(name)
+		if m.SHA256, err = hashFS(dir); err != nil {
+			return Perception{}, fmt.Errorf("select model %s: %w", name, err)
+		}
+		if g, err = model.LoadTFJS(dir, "model.json", model.TFJSLimits{}); err != nil {
+			return Perception{}, fmt.Errorf("select model %s: %w", name, err)
+		}
+	}
+	if err := centernet.Prepare(g, 1); err != nil {
+		return Perception{}, fmt.Errorf("select model %s: %w", name, err)
+	}
+	eng, err := cpu.New(g, cpu.Options{})
+	if err != nil {
+		return Perception{}, fmt.Errorf("select model %s: %w", name, err)
+	}
+	dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
+	det, err := centernet.New(eng, dcfg)
+	if err != nil {
+		eng.Close()
+		return Perception{}, fmt.Errorf("select model %s: %w", name, err)
+	}
+	cfg := pipeline.Config{Cameras: calib}
+	return Perception{Detector: live.Images(det), Pipeline: pipeline.New(cfg), NeedImages: true, Device: DeviceCPU + " (" + eng.Name() + ")",
+		Model: m, Close: det.Close,
+		Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "pipeline": cfg}}, nil
+}
+
+func hasTruth(d *replay.Drive) bool {
+	for _, s := range d.Segments {
+		if _, err := os.Stat(filepath.Join(s.Dir, drive.TableFile(schema.TableTruth))); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// simSeed is the simulation seed the manifest records (the truth-fed detector's noise
+// is seeded with it, as live).
+func simSeed(d *replay.Drive) uint64 {
+	var extra struct {
+		Seed uint64 `json:"seed"`
+	}
+	if d.Manifest != nil && len(d.Manifest.Extra) > 0 && json.Unmarshal(d.Manifest.Extra, &extra) == nil && extra.Seed != 0 {
+		return extra.Seed
+	}
+	return 1
+}
+
+// hashFS returns the SHA-256 of the files of a model folder (names and contents, in
+// name order).
+func hashFS(fsys fs.FS) (string, error) {
+	var names []string
+	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Calibrations returns the cameras' calibration for ranging: the simulated rig's
+// from the manifest, or a real rig's from the drive's rig.yaml. Cameras without one
+// are tracked but not ranged (the pipeline says so in an event).
+func Calibrations(d *replay.Drive) (map[uint8]ranging.Calibration, error) {
+	out := map[uint8]ranging.Calibration{}
+	if d.Manifest != nil && len(d.Manifest.Extra) > 0 {
+		var extra struct {
+			Calibration []struct {
+				Index          uint8
+				Width, Height  int
+				FX, FY, CX, CY float64
+				X              float64 `json:"x_m"`
+				Y              float64 `json:"y_m"`
+				Z              float64 `json:"height_m"`
+				Yaw            float64 `json:"yaw_deg"`
+				Pitch          float64 `json:"pitch_deg"`
+			} `json:"calibration"`
+		}
+		if err := json.Unmarshal(d.Manifest.Extra, &extra); err == nil {
+			for _, c := range extra.Calibration {
+				out[c.Index] = ranging.Calibration{Width: c.Width, Height: c.Height, Fx: c.FX, Fy: c.FY, Cx: c.CX, Cy: c.CY,
+					MountHeight: c.Z, Pitch: c.Pitch * math.Pi / 180, Yaw: c.Yaw * math.Pi / 180, X: c.X, Y: c.Y}
+			}
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(d.Dir, drive.RigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read calibration: %w", err)
+	}
+	r, err := rig.Parse(raw, filepath.Join(d.Dir, drive.RigFile))
+	if err != nil {
+		return nil, fmt.Errorf("read calibration: %w", err)
+	}
+	for _, c := range r.Cameras {
+		k := c.Calibration
+		if k == nil || c.Index < 0 || c.Index > 255 {
+			continue
+		}
+		idx, w, h := uint8(c.Index), c.Width, c.Height
+		for _, mc := range d.Cameras() { // the size the camera recorded at, when the rig leaves it open
+			if mc.Index == idx && w == 0 {
+				w, h = mc.Width, mc.Height
+			}
+		}
+		out[idx] = ranging.Calibration{Width: w, Height: h, Fx: k.FX, Fy: k.FY, Cx: k.CX, Cy: k.CY, MountHeight: k.HeightM,
+			Pitch: k.PitchDeg * math.Pi / 180, Yaw: k.YawDeg * math.Pi / 180, X: k.XM, Y: k.YM}
+	}
+	return out, nil
+}
