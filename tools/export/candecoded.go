@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"roadlog/dbc"
-	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/candecode"
 )
@@ -76,48 +75,38 @@ func (c *clipWriter) writeCANDecoded() error {
 		n = 0
 		return tw.write(rec)
 	}
-	var r schema.CAN
-	for _, f := range c.x.d.files(drive.TableFile(schema.TableCAN), c.w.From, c.w.To) {
-		err := f.Window(c.w.From, c.w.To, func(rec arrow.RecordBatch) error {
-			if err := schema.CANTable.Check(rec.Schema()); err != nil {
-				return err
-			}
-			for i := 0; i < int(rec.NumRows()); i++ {
-				schema.CANTable.Read(rec, i, &r)
-				if r.Err || r.RTR {
-					continue
-				}
-				m := db.Message(r.ID, r.Ext)
-				if m == nil {
-					continue
-				}
-				m.Decode(r.Data, func(s *dbc.Signal, raw uint64, v float64) {
-					label, _ := s.Label(raw)
-					b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(r.T))
-					b.Field(1).(*array.StringBuilder).Append(r.Bus)
-					b.Field(2).(*array.Uint32Builder).Append(r.ID)
-					b.Field(3).(*array.StringBuilder).Append(m.Name)
-					b.Field(4).(*array.StringBuilder).Append(s.Name)
-					b.Field(5).(*array.Float64Builder).Append(v)
-					b.Field(6).(*array.Uint64Builder).Append(raw)
-					b.Field(7).(*array.StringBuilder).Append(s.Unit)
-					b.Field(8).(*array.StringBuilder).Append(label)
-					n++
-				})
-				if n >= decodedBatch {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
-			}
+	dmg, err := c.x.d.rows(schema.TableCAN, "", c.w.From, c.w.To, nil, func(smp schema.Sample) error {
+		r := smp.(*schema.CAN)
+		if r.Err || r.RTR {
 			return nil
-		})
-		if err != nil {
-			tw.abort()
-			return err
 		}
+		m := db.Message(r.ID, r.Ext)
+		if m == nil {
+			return nil
+		}
+		m.Decode(r.Data, func(s *dbc.Signal, raw uint64, v float64) {
+			label, _ := s.Label(raw)
+			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(r.T))
+			b.Field(1).(*array.StringBuilder).Append(r.Bus)
+			b.Field(2).(*array.Uint32Builder).Append(r.ID)
+			b.Field(3).(*array.StringBuilder).Append(m.Name)
+			b.Field(4).(*array.StringBuilder).Append(s.Name)
+			b.Field(5).(*array.Float64Builder).Append(v)
+			b.Field(6).(*array.Uint64Builder).Append(raw)
+			b.Field(7).(*array.StringBuilder).Append(s.Unit)
+			b.Field(8).(*array.StringBuilder).Append(label)
+			n++
+		})
+		if n >= decodedBatch {
+			return flush()
+		}
+		return nil
+	})
+	c.damage += dmg
+	if err == nil {
+		err = flush()
 	}
-	if err := flush(); err != nil {
+	if err != nil {
 		tw.abort()
 		return err
 	}

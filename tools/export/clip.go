@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -18,7 +19,6 @@ import (
 
 	"roadlog/record/drive"
 	"roadlog/schema"
-	"roadlog/tools/internal/tableread"
 	"roadlog/tools/internal/videofile"
 )
 
@@ -47,6 +47,7 @@ type clipWriter struct {
 	dirs  map[string]bool // folders made under tmp
 
 	frames, annotations, skippedFrames int64
+	damage                             int64 // damaged parts of table files replay skipped
 	bytes                              int64
 	buf                                []byte
 }
@@ -203,13 +204,17 @@ type frameRow struct {
 }
 
 // readFrames returns the frames rows of the chosen cameras in [from, to), sorted by t,
-// camera and seq.
+// camera and seq, with the segment folder each came from (its video file is there).
+// A segment's frames table is small (a row per frame) and read whole.
 func (c *clipWriter) readFrames(from, to int64, cams map[uint8]bool) ([]frameRow, error) {
 	var rows []frameRow
-	for _, f := range c.x.d.files(drive.TableFile(schema.TableFrames), from, to) {
-		seg := filepath.Dir(f.Path)
-		err := tableread.Rows(f, schema.FramesTable, from, to, func(r *schema.Frame) error {
-			if cams[r.Camera] {
+	for _, seg := range c.x.d.segDirs(from, to) {
+		path := filepath.Join(seg, drive.TableFile(schema.TableFrames))
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		_, err := drive.ReadRows(path, schema.FramesTable, func(r *schema.Frame) error {
+			if cams[r.Camera] && r.T >= from && r.T < to {
 				rows = append(rows, frameRow{*r, seg})
 			}
 			return nil
@@ -248,7 +253,7 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 	}
 	vf := videofile.New()
 	defer vf.Close()
-	dec := newDecoders(&c.x.d.cache, opt.JPEGQuality)
+	dec := newDecoders(opt.JPEGQuality)
 	defer dec.close()
 	var coco *cocoWriter
 	var cocoOut io.WriteCloser
@@ -291,13 +296,15 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 		}
 		objs := map[objKey][]schema.Object{}
 		if labels {
-			err := readRows(c.x.l.files(schema.TableObjects, sub-1e9, end+1e9), schema.ObjectsTable, sub-1e9, end+1e9, func(o *schema.Object) error {
+			dmg, err := c.x.d.rows(schema.TableObjects, c.x.l.runName(), sub-1e9, end+1e9, opt.Cameras, func(s schema.Sample) error {
+				o := s.(*schema.Object)
 				if cams[o.Camera] {
 					k := objKey{o.Camera, o.FrameSeq}
 					objs[k] = append(objs[k], *o)
 				}
 				return nil
 			})
+			c.damage += dmg
 			if err != nil {
 				return err
 			}
@@ -488,7 +495,7 @@ func sortObjects(o []schema.Object) {
 type tableSource struct {
 	out   string // file name without extension
 	table schema.AnyTable
-	files []*tableread.File
+	run   string // objects, targets and events of this run ("": the drive's own)
 }
 
 func (c *clipWriter) tableSources() []tableSource {
@@ -499,15 +506,12 @@ func (c *clipWriter) tableSources() []tableSource {
 			continue
 		}
 		ts := tableSource{out: string(name), table: t}
-		switch name {
-		case schema.TableObjects, schema.TableTargets:
-			ts.files = c.x.l.files(name, c.w.From, c.w.To)
-		default:
-			ts.files = c.x.d.files(drive.TableFile(name), c.w.From, c.w.To)
+		if name == schema.TableObjects || name == schema.TableTargets {
+			ts.run = c.x.l.runName()
 		}
 		out = append(out, ts)
 		if name == schema.TableEvents && c.x.l.Run != LiveRun {
-			out = append(out, tableSource{out: "run_events", table: t, files: c.x.l.files(name, c.w.From, c.w.To)})
+			out = append(out, tableSource{out: "run_events", table: t, run: c.x.l.runName()})
 		}
 	}
 	return out
@@ -541,11 +545,35 @@ func (c *clipWriter) writeTable(ts tableSource) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range ts.files {
-		if err := f.Window(c.w.From, c.w.To, tw.write); err != nil {
-			tw.abort()
-			return err
+	a, err := newAppender(ts.table)
+	if err != nil {
+		tw.abort()
+		return err
+	}
+	defer a.release()
+	flush := func() error {
+		rec := a.batch()
+		if rec == nil {
+			return nil
 		}
+		defer rec.Release()
+		return tw.write(rec)
+	}
+	dmg, err := c.x.d.rows(ts.table.TableName(), ts.run, c.w.From, c.w.To, nil, func(s schema.Sample) error {
+		if a.add(s) {
+			if a.n++; a.n == batchRows {
+				return flush()
+			}
+		}
+		return nil
+	})
+	c.damage += dmg
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		tw.abort()
+		return err
 	}
 	return tw.close()
 }
@@ -618,6 +646,7 @@ type ManifestCounts struct {
 	Frames        int64 `json:"frames"`
 	Annotations   int64 `json:"annotations"`
 	SkippedFrames int64 `json:"skipped_frames"` // frames rows pointing outside their video
+	Damage        int64 `json:"damage"`         // damaged parts of the drive's tables skipped
 }
 
 func (c *clipWriter) writeManifest() error {
@@ -632,7 +661,7 @@ func (c *clipWriter) writeManifest() error {
 		Reasons: c.w.Reasons, Selection: c.x.opt.Selection,
 		Labels:   ManifestLabels{Run: c.x.l.Run, Model: compact(c.x.l.Model), Device: c.x.l.Device, Config: compact(c.x.l.Config)},
 		Software: drive.Software{Name: "roadlog", Version: c.x.opt.Software}, Settings: c.x.settings, SettingsHash: c.x.settingsHash,
-		Counts: ManifestCounts{Frames: c.frames, Annotations: c.annotations, SkippedFrames: c.skippedFrames},
+		Counts: ManifestCounts{Frames: c.frames, Annotations: c.annotations, SkippedFrames: c.skippedFrames, Damage: c.damage},
 		Files:  c.files}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

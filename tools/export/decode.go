@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"image/jpeg"
-	"math"
 	"path/filepath"
 
 	"roadlog/record/drive"
 	"roadlog/record/videoread"
 	"roadlog/schema"
-	"roadlog/tools/internal/tableread"
 	"roadlog/tools/internal/videofile"
 )
 
@@ -22,7 +20,6 @@ const DefaultJPEGQuality = 90
 // source video file (a persistent ffmpeg fed from the keyframe before the first frame
 // asked for, then frame by frame), opened with the segment's frames rows of that file.
 type decoders struct {
-	cache   *tableread.Cache
 	quality int
 	readers map[string]*decoded
 	buf     bytes.Buffer
@@ -33,11 +30,11 @@ type decoded struct {
 	sample map[int64]int // sample number → reader index
 }
 
-func newDecoders(cache *tableread.Cache, quality int) *decoders {
+func newDecoders(quality int) *decoders {
 	if quality <= 0 {
 		quality = DefaultJPEGQuality
 	}
-	return &decoders{cache: cache, quality: quality, readers: map[string]*decoded{}}
+	return &decoders{quality: quality, readers: map[string]*decoded{}}
 }
 
 // jpeg decodes frame r (of the video file seg/r.File) and encodes it as JPEG. The
@@ -47,8 +44,8 @@ func (d *decoders) jpeg(ctx context.Context, seg string, r *schema.Frame) ([]byt
 	dec, ok := d.readers[src]
 	if !ok {
 		var rows []schema.Frame
-		err := tableread.Rows(d.cache.File(filepath.Join(seg, drive.TableFile(schema.TableFrames))), schema.FramesTable,
-			math.MinInt64, math.MaxInt64, func(f *schema.Frame) error {
+		_, err := drive.ReadRows(filepath.Join(seg, drive.TableFile(schema.TableFrames)), schema.FramesTable,
+			func(f *schema.Frame) error {
 				if f.File == r.File {
 					rows = append(rows, *f)
 				}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,9 +16,9 @@ import (
 
 	"roadlog/dbc"
 	"roadlog/record/drive"
+	"roadlog/replay"
 	"roadlog/rig"
 	"roadlog/schema"
-	"roadlog/tools/internal/tableread"
 )
 
 // segMargin widens a segment's nominal time range when deciding whether it may hold
@@ -33,8 +34,8 @@ type Drive struct {
 	// StartT and EndT bound the drive's rows (reference ns).
 	StartT, EndT int64
 
-	segs  []segment
-	cache tableread.Cache
+	segs []segment
+	rd   *replay.Drive // the merged, seeking reader of the drive's tables
 
 	dbcOnce sync.Once
 	dbc     *dbc.Database
@@ -78,7 +79,11 @@ func Open(dir string) (*Drive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open drive: %w", err)
 	}
-	d := &Drive{Dir: dir, Manifest: m, StartT: m.StartT, EndT: m.EndT}
+	rd, err := replay.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open drive: %w", err)
+	}
+	d := &Drive{Dir: dir, Manifest: m, StartT: m.StartT, EndT: m.EndT, rd: rd}
 	known := map[int]drive.Segment{}
 	for _, s := range m.Segments {
 		known[s.Index] = s
@@ -121,14 +126,14 @@ func (d *Drive) ID() string {
 	return filepath.Base(d.Dir)
 }
 
-// files returns the files named name of the segments that may hold rows in [from, to).
-func (d *Drive) files(name string, from, to int64) []*tableread.File {
-	var out []*tableread.File
+// segDirs returns the segment folders that may hold rows in [from, to).
+func (d *Drive) segDirs(from, to int64) []string {
+	var out []string
 	for _, s := range d.segs {
 		if s.to < from || s.from >= to {
 			continue
 		}
-		out = append(out, d.cache.File(filepath.Join(s.dir, name)))
+		out = append(out, s.dir)
 	}
 	return out
 }
@@ -297,22 +302,47 @@ func (d *Drive) Runs() []string {
 	return out
 }
 
-// files returns the label table files (objects, targets or events) for [from, to).
-func (l *Labels) files(t schema.TableName, from, to int64) []*tableread.File {
-	if l.dir == "" {
-		return l.d.files(drive.TableFile(t), from, to)
+// runName is the run replay reads objects, targets and events from.
+func (l *Labels) runName() string {
+	if l.Run == LiveRun {
+		return ""
 	}
-	return []*tableread.File{l.d.cache.File(filepath.Join(l.dir, drive.TableFile(t)))}
+	return l.Run
 }
 
-// readRows calls fn with every row of table t in [from, to) over files.
-func readRows[R any](files []*tableread.File, t *schema.Table[R], from, to int64, fn func(*R) error) error {
-	for _, f := range files {
-		if err := tableread.Rows(f, t, from, to, fn); err != nil {
-			return err
+// rows calls fn with every row of table t in [from, to) (from 0 and to 0: the whole
+// drive), read with replay (batches found by their t bounds, damage skipped), in t
+// order; objects, targets and events of run (""/live: the drive's own). It returns
+// how many damaged parts replay skipped.
+func (d *Drive) rows(t schema.TableName, run string, from, to int64, cams []uint8, fn func(schema.Sample) error) (damage int64, err error) {
+	opt := replay.Options{Tables: []schema.TableName{t}, From: from, Run: run, Cameras: cams, NoVideoData: true, Prefetch: -1}
+	if to != 0 {
+		opt.To = to - 1 // replay's To is inclusive
+	}
+	r, err := d.rd.NewReader(opt)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", t, err)
+	}
+	defer r.Close()
+	for {
+		s, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return damage, nil
+		}
+		if err != nil {
+			return damage, fmt.Errorf("read %s: %w", t, err)
+		}
+		if e, ok := s.(*schema.Event); ok && e.Code == schema.EvReplayDamage {
+			damage++
+			continue
+		}
+		if s.Table() != t {
+			continue
+		}
+		if err := fn(s); err != nil {
+			return damage, err
 		}
 	}
-	return nil
 }
 
 // camDir is the folder name of a camera's files in a clip.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/export/query"
 )
@@ -201,13 +200,13 @@ func Select(ctx context.Context, d *Drive, l *Labels, sel Selection) ([]Window, 
 func eventWindows(d *Drive, l *Labels, specs []EventSpec, before, after int64) ([]Window, error) {
 	var ws []Window
 	read := func(fromRun bool) error {
-		files := d.files(drive.TableFile(schema.TableEvents), math.MinInt64, math.MaxInt64)
-		source := "drive"
+		run, source := "", "drive"
 		if fromRun {
-			files, source = l.files(schema.TableEvents, math.MinInt64, math.MaxInt64), l.Run
+			run, source = l.runName(), l.Run
 		}
 		open := map[schema.EventCode]int{} // warning code → index in ws of its open window
-		return readRows(files, schema.EventsTable, math.MinInt64, math.MaxInt64, func(e *schema.Event) error {
+		_, err := d.rows(schema.TableEvents, run, 0, 0, nil, func(s schema.Sample) error {
+			e := s.(*schema.Event)
 			if perception(e.Code) != fromRun {
 				return nil
 			}
@@ -233,6 +232,7 @@ func eventWindows(d *Drive, l *Labels, specs []EventSpec, before, after int64) (
 			}
 			return nil
 		})
+		return err
 	}
 	var drv, run bool
 	for _, s := range specs {
@@ -267,7 +267,8 @@ func trackStats(ctx context.Context, l *Labels) (map[int64]query.Track, error) {
 	}
 	m := map[int64]*span{}
 	n := 0
-	err := readRows(l.files(schema.TableObjects, math.MinInt64, math.MaxInt64), schema.ObjectsTable, math.MinInt64, math.MaxInt64, func(o *schema.Object) error {
+	_, err := l.d.rows(schema.TableObjects, l.runName(), 0, 0, nil, func(smp schema.Sample) error {
+		o := smp.(*schema.Object)
 		if n++; n%65536 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -320,7 +321,8 @@ func queryWindows(ctx context.Context, d *Drive, l *Labels, q *query.Query, befo
 	}
 	if q.Table() == query.Targets {
 		var row query.Row
-		err := readRows(l.files(schema.TableTargets, math.MinInt64, math.MaxInt64), schema.TargetsTable, math.MinInt64, math.MaxInt64, func(t *schema.Target) error {
+		_, err := d.rows(schema.TableTargets, l.runName(), 0, 0, nil, func(s schema.Sample) error {
+			t := s.(*schema.Target)
 			row.Target = t
 			if q.Match(&row) {
 				hit(t.T)
@@ -340,7 +342,8 @@ func queryWindows(ctx context.Context, d *Drive, l *Labels, q *query.Query, befo
 		}
 	}
 	var row query.Row
-	err := readRows(l.files(schema.TableObjects, math.MinInt64, math.MaxInt64), schema.ObjectsTable, math.MinInt64, math.MaxInt64, func(o *schema.Object) error {
+	_, err := d.rows(schema.TableObjects, l.runName(), 0, 0, nil, func(s schema.Sample) error {
+		o := s.(*schema.Object)
 		row.Object = o
 		row.Track = tracks[o.TrackID]
 		if q.Match(&row) {

@@ -2,10 +2,12 @@ package export
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"roadlog/schema"
 	"roadlog/tools/tableout"
@@ -90,3 +92,68 @@ func (tf *tableFiles) abort() {
 		c.Close()
 	}
 }
+
+// batchRows is how many rows go into one record batch of a clip's table.
+const batchRows = 8192
+
+// appender builds record batches of one table from replay's rows.
+type appender struct {
+	b   *array.RecordBuilder
+	add func(schema.Sample) bool
+	n   int
+}
+
+// ErrUnknownTable reports a table the appender has no row type for.
+var ErrUnknownTable = errors.New("no row type for table")
+
+func newAppender(t schema.AnyTable) (*appender, error) {
+	b := array.NewRecordBuilder(memory.NewGoAllocator(), t.Schema())
+	a := &appender{b: b}
+	switch tt := t.(type) {
+	case *schema.Table[schema.CAN]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.GNSS]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.IMU]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.Ego]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.Frame]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.Object]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.Target]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.Event]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.Truth]:
+		a.add = appendAs(tt, b)
+	case *schema.Table[schema.SyncRow]:
+		a.add = appendAs(tt, b)
+	default:
+		b.Release()
+		return nil, fmt.Errorf("%w %s", ErrUnknownTable, t.TableName())
+	}
+	return a, nil
+}
+
+func appendAs[R any](t *schema.Table[R], b *array.RecordBuilder) func(schema.Sample) bool {
+	return func(s schema.Sample) bool {
+		r, ok := any(s).(*R)
+		if ok {
+			t.Append(b, r)
+		}
+		return ok
+	}
+}
+
+// batch returns the rows appended since the last batch (nil when none).
+func (a *appender) batch() arrow.RecordBatch {
+	if a.n == 0 {
+		return nil
+	}
+	a.n = 0
+	return a.b.NewRecordBatch()
+}
+
+func (a *appender) release() { a.b.Release() }
