@@ -51,7 +51,7 @@ by event (--event: fcw, aeb, cut_in, mark, mark:CATEGORY, or any event kind) wid
 frames as JPEG (MJPEG copied as recorded, H.264/H.265 decoded) and/or an MP4 remuxed at
 keyframes, labels as COCO JSON, YOLO and KITTI, the window's signals as Parquet and CSV,
 the cameras' calibration and clip.json (provenance: drive, window, why, run and model,
-software, settings, every file's SHA-256).
+software, settings) with SHA256SUMS of every file.
 
 Clips are written in parallel and published atomically: run the same command again
 to resume after an interruption or a full disk (finished clips are skipped).

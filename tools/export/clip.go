@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -43,7 +44,10 @@ type clipWriter struct {
 	w     Window
 	name  string
 	tmp   string
-	files []FileEntry
+	sums  *bufio.Writer // SHA256SUMS, a line per file as it is closed
+	sumsF io.WriteCloser
+	sumsH hash.Hash // of SHA256SUMS, for clip.json
+	nfile int64
 	dirs  map[string]bool // folders made under tmp
 
 	frames, annotations, skippedFrames int64
@@ -52,12 +56,9 @@ type clipWriter struct {
 	buf                                []byte
 }
 
-// FileEntry is one file of a clip, as clip.json lists it.
-type FileEntry struct {
-	Path   string `json:"path"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
+// SumsFile lists the SHA-256 of every other file of a clip, in the form sha256sum
+// writes and checks ("<hex>  <path>"), in the order the files were written.
+const SumsFile = "SHA256SUMS"
 
 // clip writes (or skips) one clip.
 func (x *exporter) clip(ctx context.Context, w Window) (ClipResult, error) {
@@ -91,10 +92,21 @@ func (x *exporter) clip(ctx context.Context, w Window) (ClipResult, error) {
 	return res, nil
 }
 
-func (c *clipWriter) write(ctx context.Context) error {
+func (c *clipWriter) write(ctx context.Context) (err error) {
 	if err := c.mkdir(""); err != nil {
 		return err
 	}
+	f, err := c.x.opt.FS.Create(filepath.Join(c.tmp, SumsFile))
+	if err != nil {
+		return err
+	}
+	c.sumsF, c.sumsH = f, sha256.New()
+	c.sums = bufio.NewWriterSize(io.MultiWriter(f, c.sumsH), 64<<10)
+	defer func() {
+		if c.sumsF != nil {
+			c.sumsF.Close()
+		}
+	}()
 	if err := c.writeFrames(ctx); err != nil {
 		return err
 	}
@@ -159,8 +171,15 @@ func (f *trackedFile) Close() error {
 	if err := f.w.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", f.rel, err)
 	}
-	f.c.files = append(f.c.files, FileEntry{Path: f.rel, Bytes: f.n, SHA256: hex.EncodeToString(f.h.Sum(nil))})
-	f.c.bytes += f.n
+	c := f.c
+	var line [sha256.Size*2 + 2]byte
+	hex.Encode(line[:], f.h.Sum(nil))
+	line[sha256.Size*2], line[sha256.Size*2+1] = ' ', ' '
+	c.sums.Write(line[:])
+	c.sums.WriteString(f.rel)
+	c.sums.WriteByte('\n')
+	c.bytes += f.n
+	c.nfile++
 	return nil
 }
 
@@ -610,7 +629,7 @@ type Manifest struct {
 	Settings     Settings        `json:"settings"`
 	SettingsHash string          `json:"settings_hash"`
 	Counts       ManifestCounts  `json:"counts"`
-	Files        []FileEntry     `json:"files"`
+	Checksums    ManifestSums    `json:"checksums"`
 }
 
 // ManifestDrive identifies the source drive.
@@ -641,6 +660,14 @@ type ManifestLabels struct {
 	Config json.RawMessage `json:"config,omitempty"`
 }
 
+// ManifestSums points at SHA256SUMS.
+type ManifestSums struct {
+	File   string `json:"file"`   // SumsFile
+	Files  int64  `json:"files"`  // files it lists (every file but clip.json and itself)
+	Bytes  int64  `json:"bytes"`  // their bytes
+	SHA256 string `json:"sha256"` // of SHA256SUMS
+}
+
 // ManifestCounts are the clip's figures.
 type ManifestCounts struct {
 	Frames        int64 `json:"frames"`
@@ -651,7 +678,14 @@ type ManifestCounts struct {
 
 func (c *clipWriter) writeManifest() error {
 	d := c.x.d
-	sort.Slice(c.files, func(i, j int) bool { return c.files[i].Path < c.files[j].Path })
+	if err := c.sums.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", SumsFile, err)
+	}
+	err := c.sumsF.Close()
+	c.sumsF = nil
+	if err != nil {
+		return fmt.Errorf("write %s: %w", SumsFile, err)
+	}
 	utc := func(t int64) string { return time.Unix(0, t).UTC().Format(time.RFC3339Nano) }
 	m := Manifest{Format: ClipFormat, Version: ClipVersion, Name: c.name,
 		Drive: ManifestDrive{ID: d.ID(), Vehicle: d.Manifest.Vehicle, Simulated: d.Manifest.Simulated, StartT: d.StartT,
@@ -661,13 +695,21 @@ func (c *clipWriter) writeManifest() error {
 		Reasons: c.w.Reasons, Selection: c.x.opt.Selection,
 		Labels:   ManifestLabels{Run: c.x.l.Run, Model: compact(c.x.l.Model), Device: c.x.l.Device, Config: compact(c.x.l.Config)},
 		Software: drive.Software{Name: "roadlog", Version: c.x.opt.Software}, Settings: c.x.settings, SettingsHash: c.x.settingsHash,
-		Counts: ManifestCounts{Frames: c.frames, Annotations: c.annotations, SkippedFrames: c.skippedFrames, Damage: c.damage},
-		Files:  c.files}
+		Counts:    ManifestCounts{Frames: c.frames, Annotations: c.annotations, SkippedFrames: c.skippedFrames, Damage: c.damage},
+		Checksums: ManifestSums{File: SumsFile, Files: c.nfile, Bytes: c.bytes, SHA256: hex.EncodeToString(c.sumsH.Sum(nil))}}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", ClipFile, err)
 	}
-	return c.writeFile(ClipFile, append(b, '\n'))
+	w, err := c.x.opt.FS.Create(filepath.Join(c.tmp, ClipFile)) // not listed in SHA256SUMS: it holds that file's hash
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		w.Close()
+		return fmt.Errorf("write %s: %w", ClipFile, err)
+	}
+	return w.Close()
 }
 
 func compact(r json.RawMessage) json.RawMessage {

@@ -7,7 +7,8 @@
 // that overlap merge into one clip. Export writes each clip into its own folder:
 //
 //	<out>/<clip>/                       clip = <UTC start>_<duration ms>ms, e.g. 20261130T081503.250Z_6000ms
-//	  clip.json                         provenance: drive, window, why, labels' run and model, software, settings, files with SHA-256
+//	  clip.json                         provenance: drive, window, why, labels' run and model, software, settings
+//	  SHA256SUMS                        SHA-256 of every other file (sha256sum --check)
 //	  calibration.json                  the chosen cameras and their calibration (manifest extra.calibration or rig.yaml)
 //	  images/camN/<stem>.jpg            frames (MJPEG bytes copied as recorded); <stem> = ms since the drive's start, 9 digits
 //	  video/camN.mp4                    or: the frames remuxed into fragmented MP4 from the keyframe at or before the start

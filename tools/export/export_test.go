@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -163,12 +164,34 @@ func TestClipManifestListsEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := tree(t, dir)
+	if files[SumsFile] != m.Checksums.SHA256 {
+		t.Errorf("clip.json says %s has SHA-256 %s, it has %s", SumsFile, m.Checksums.SHA256, files[SumsFile])
+	}
 	delete(files, ClipFile)
+	delete(files, SumsFile)
+	sums, err := os.ReadFile(filepath.Join(dir, SumsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	listed := map[string]string{}
-	for _, f := range m.Files {
-		listed[f.Path] = f.SHA256
+	for _, line := range strings.Split(strings.TrimSuffix(string(sums), "\n"), "\n") {
+		h, p, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("%s line %q", SumsFile, line)
+		}
+		listed[p] = h
 	}
 	sameTree(t, files, listed)
+	if m.Checksums.Files != int64(len(listed)) {
+		t.Errorf("clip.json counts %d files, %s lists %d", m.Checksums.Files, SumsFile, len(listed))
+	}
+	if sha, err := exec.LookPath("sha256sum"); err == nil {
+		cmd := exec.Command(sha, "--check", "--quiet", SumsFile)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("sha256sum --check: %v: %s", err, out)
+		}
+	}
 	if m.Labels.Run != testRun || !strings.Contains(string(m.Labels.Model), `"truth"`) {
 		t.Errorf("labels provenance %+v", m.Labels)
 	}
