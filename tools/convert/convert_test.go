@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -515,5 +517,72 @@ func TestConvertErrors(t *testing.T) {
 	ents, _ := os.ReadDir(out)
 	if len(ents) != 0 {
 		t.Errorf("a cancelled convert left %d files", len(ents))
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/golden")
+
+// TestDeterministicAndGolden converts the same drive twice into every format: the
+// bytes are the same, and the MCAP file's channels and message counts, the candump
+// log's first lines and the Parquet layout match testdata/golden (-update rewrites).
+func TestDeterministicAndGolden(t *testing.T) {
+	d := testDrives(t)[0]
+	var summary strings.Builder
+	for _, f := range []Format{Parquet, CSV, Candump, MCAP} {
+		a, b := t.TempDir(), t.TempDir()
+		convert(t, d, a, f)
+		convert(t, d, b, f)
+		var files []string
+		filepath.WalkDir(a, func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				rel, _ := filepath.Rel(a, p)
+				files = append(files, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		sort.Strings(files)
+		for _, rel := range files {
+			x, _ := os.ReadFile(filepath.Join(a, rel))
+			y, err := os.ReadFile(filepath.Join(b, rel))
+			if err != nil || !bytes.Equal(x, y) {
+				t.Errorf("%s: %s differs between two conversions", f, rel)
+			}
+			if f == Parquet {
+				fmt.Fprintf(&summary, "parquet %s\n", rel)
+			}
+		}
+		switch f {
+		case Candump:
+			b, _ := os.ReadFile(filepath.Join(a, files[0]))
+			lines := strings.SplitN(string(b), "\n", 6)
+			fmt.Fprintf(&summary, "candump %s\n%s\n", files[0], strings.Join(lines[:5], "\n"))
+		case MCAP:
+			c := mcapCheck(t, filepath.Join(a, files[0]))
+			var topics []string
+			for tp := range c.messages {
+				topics = append(topics, tp)
+			}
+			sort.Strings(topics)
+			for _, tp := range topics {
+				fmt.Fprintf(&summary, "mcap %s %s %d\n", tp, c.schemas[tp], c.messages[tp])
+			}
+		}
+	}
+	golden := filepath.Join("testdata", "golden.txt")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(summary.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -run Golden -update)", err)
+	}
+	if string(want) != summary.String() {
+		t.Errorf("conversion summary differs from %s (go test -run Golden -update, then review the diff):\n%s", golden, summary.String())
 	}
 }
