@@ -35,6 +35,9 @@ const (
 	ModelCenterNet = "centernet" // the embedded COCO CenterNet/MobileNetV3
 )
 
+// GPUPipelines is how many GPU engines a re-run drives at once.
+const GPUPipelines = 4
+
 // Devices.
 const (
 	DeviceCPU = "cpu"
@@ -88,16 +91,34 @@ func Select(d *replay.Drive, name, device string) (Perception, error) {
 		if name != ModelCenterNet {
 			return Perception{}, fmt.Errorf("select model %s on gpu: %w: the GPU runs the embedded CenterNet model; use --device cpu for other models", name, ErrNoEngine)
 		}
+		// GPUPipelines detectors, each its own engine (CUDA stream, graph, arena), so frame
+		// sets are decoded and detected on the GPU while others are tracked on the CPU.
 		dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
-		det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
-		if err != nil {
-			return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
+		var dets []*centernet.Detector
+		closeAll := func() error {
+			var errs []error
+			for _, d := range dets {
+				errs = append(errs, d.Close())
+			}
+			return errors.Join(errs...)
+		}
+		for i := 0; i < GPUPipelines; i++ {
+			det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
+			if err != nil {
+				closeAll()
+				return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
+			}
+			dets = append(dets, det)
 		}
 		sum, _ := hashFS(models.CenterNet())
 		cfg := pipeline.Config{Cameras: calib}
-		return Perception{Detector: live.Images(det), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
-			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: det.Close,
-			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "pipeline": cfg}}, nil
+		p := Perception{Detector: live.Images(dets[0]), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
+			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: closeAll,
+			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "gpu_pipelines": GPUPipelines, "pipeline": cfg}}
+		for _, d := range dets[1:] {
+			p.More = append(p.More, live.Images(d))
+		}
+		return p, nil
 	}
 	var g *model.Graph
 	m := Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512"}
