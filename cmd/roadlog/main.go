@@ -79,6 +79,8 @@ Start here:
 		newInspectCmd(),
 		newDetectCmd(),
 		newRigCmd(),
+		newExportCmd(),
+		newConvertCmd(),
 		newDecodeCmd(),
 		newServeCmd(),
 		newReplayCmd(),
