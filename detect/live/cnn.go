@@ -21,10 +21,25 @@ import (
 // the detections of the others, which the runner keeps.
 func Images(d detect.Detector) pipeline.Detector {
 	var (
-		imgs []image.Image
-		cams []uint8
+		imgs  []image.Image
+		cams  []uint8
+		jpegs [][]byte
 	)
+	jd, canJPEG := d.(jpegDetector)
+	canJPEG = canJPEG && jd.DecodesJPEG() // on the CPU engine, decode here (per-frame errors)
 	return pipeline.DetectorFunc(func(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
+		if canJPEG && allJPEG(fs) {
+			// the engine decodes the JPEG bitstreams itself (nvJPEG, batched, on the GPU)
+			jpegs = jpegs[:0]
+			for i := range fs.Frames {
+				jpegs = append(jpegs, fs.Frames[i].JPEG)
+			}
+			res, err := jd.DetectJPEG(ctx, jpegs)
+			if err != nil {
+				return nil, err
+			}
+			return label(fs, res), nil
+		}
 		imgs, cams = imgs[:0], cams[:0]
 		var bad []error
 		for i := range fs.Frames {
