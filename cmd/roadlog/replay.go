@@ -24,26 +24,27 @@ import (
 )
 
 type replayFlags struct {
-	rate       float64
-	loop       bool
-	paused     bool
-	from, to   string
-	frame      string
-	tables     []string
-	cameras    []uint
-	buses      []string
-	ids        []string
-	jsonOut    bool
-	bytes      bool
-	run        string
-	foxglove   string
-	noWait     bool
-	noControls bool
-	quiet      bool
-	detect     bool
-	device     string
-	model      string
-	runID      string
+	rate         float64
+	loop         bool
+	paused       bool
+	from, to     string
+	frame        string
+	tables       []string
+	cameras      []uint
+	buses        []string
+	ids          []string
+	jsonOut      bool
+	bytes        bool
+	run          string
+	foxglove     string
+	noWait       bool
+	noControls   bool
+	quiet        bool
+	detect       bool
+	device       string
+	gpuPipelines int
+	model        string
+	runID        string
 }
 
 func newReplayCmd() *cobra.Command {
@@ -103,6 +104,7 @@ Compare runs with 'roadlog diff'.`,
 	fl.BoolVar(&f.quiet, "quiet", false, "no status line")
 	fl.BoolVar(&f.detect, "detect", false, "re-run perception over the drive into runs/<run-id>/")
 	fl.StringVar(&f.device, "device", "cpu", "with --detect: the engine, cpu or gpu")
+	fl.IntVar(&f.gpuPipelines, "gpu-pipelines", rerun.GPUPipelines, "with --detect --device gpu: GPU engines working on frame sets at once")
 	fl.StringVar(&f.model, "model", "", "with --detect: truth (simulated drives; their default), centernet (the embedded COCO model; the default otherwise) or a folder with a TF.js model.json")
 	fl.StringVar(&f.runID, "run-id", "", "with --detect: the new run's id (default: UTC time and model)")
 	return c
@@ -328,7 +330,7 @@ func runDetect(cmd *cobra.Command, dir string, f replayFlags) error {
 	if err != nil {
 		return err
 	}
-	p, err := rerun.Select(d, f.model, f.device)
+	p, err := rerun.SelectN(d, f.model, f.device, f.gpuPipelines)
 	if err != nil {
 		return err
 	}

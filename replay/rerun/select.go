@@ -35,7 +35,7 @@ const (
 	ModelCenterNet = "centernet" // the embedded COCO CenterNet/MobileNetV3
 )
 
-// GPUPipelines is how many GPU engines a re-run drives at once.
+// GPUPipelines is how many GPU engines a re-run drives at once by default.
 const GPUPipelines = 4
 
 // Devices.
@@ -57,6 +57,12 @@ var (
 // cameras' calibration from the drive (the simulated rig's in the manifest, or
 // rig.yaml). Close the perception's engine with Perception.Close.
 func Select(d *replay.Drive, name, device string) (Perception, error) {
+	return SelectN(d, name, device, GPUPipelines)
+}
+
+// SelectN is Select with the number of GPU engines (pipelines) driven at once.
+func SelectN(d *replay.Drive, name, device string, gpuPipelines int) (Perception, error) {
+	gpuPipelines = max(gpuPipelines, 1)
 	switch device {
 	case "", DeviceCPU:
 		device = DeviceCPU
@@ -102,7 +108,7 @@ func Select(d *replay.Drive, name, device string) (Perception, error) {
 			}
 			return errors.Join(errs...)
 		}
-		for i := 0; i < GPUPipelines; i++ {
+		for i := 0; i < gpuPipelines; i++ {
 			det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
 			if err != nil {
 				closeAll()
@@ -114,7 +120,7 @@ func Select(d *replay.Drive, name, device string) (Perception, error) {
 		cfg := pipeline.Config{Cameras: calib}
 		p := Perception{Detector: live.Images(dets[0]), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
 			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: closeAll,
-			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "gpu_pipelines": GPUPipelines, "pipeline": cfg}}
+			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "gpu_pipelines": gpuPipelines, "pipeline": cfg}}
 		for _, d := range dets[1:] {
 			p.More = append(p.More, live.Images(d))
 		}
