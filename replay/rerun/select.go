@@ -97,8 +97,11 @@ func SelectN(d *replay.Drive, name, device string, gpuPipelines int) (Perception
 		if name != ModelCenterNet {
 			return Perception{}, fmt.Errorf("select model %s on gpu: %w: the GPU runs the embedded CenterNet model; use --device cpu for other models", name, ErrNoEngine)
 		}
-		// GPUPipelines detectors, each its own engine (CUDA stream, graph, arena), so frame
+		// gpuPipelines detectors, each its own engine (CUDA stream, graph, arena), so frame
 		// sets are decoded and detected on the GPU while others are tracked on the CPU.
+		// The convolutions run on the library's own kernels, not the per-layer fastest
+		// back end chosen by timing at start: a re-run must give the same tables every
+		// time, whichever back end happened to win.
 		dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
 		var dets []*centernet.Detector
 		closeAll := func() error {
@@ -109,7 +112,7 @@ func SelectN(d *replay.Drive, name, device string, gpuPipelines int) (Perception
 			return errors.Join(errs...)
 		}
 		for i := 0; i < gpuPipelines; i++ {
-			det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
+			det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN, GPU: gpu.Options{Conv: gpu.ConvOwn}})
 			if err != nil {
 				closeAll()
 				return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
