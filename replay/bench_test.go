@@ -1,10 +1,12 @@
 package replay
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/foxglove/mcap/go/mcap"
 
+	"roadlog/record/drive"
 	"roadlog/replay/internal/testdrive"
 	"roadlog/schema"
 )
@@ -27,18 +30,23 @@ const roadFlush = 375 * time.Millisecond
 // table every 375 ms) and rewritten in large batches (compacted: as a rewrite when
 // the segment closes would leave them) — with the same data converted to MCAP.
 var benchDrive struct {
-	once   sync.Once
-	dir    string            // temp folder holding them
+	once sync.Once
+	dir  string // temp folder holding them
+	benchFiles
+	err error
+}
+
+// benchFiles are the files the merged-read benchmarks read.
+type benchFiles struct {
 	drives map[string]string // by layout: flushed, compacted
-	mcap   string            // the MCAP file
-	rows   int64
-	err    error
+	mcap   map[string]string // by row encoding: json, binary
+	rows   int64             // rows of the drive, messages of the MCAP files
 }
 
 // benchLayouts are the table layouts the merged-read benchmarks read.
 var benchLayouts = []string{"flushed", "compacted"}
 
-func setupBench(b *testing.B) (drives map[string]string, mcapPath string, rows int64) {
+func setupBench(b *testing.B) benchFiles {
 	b.Helper()
 	benchDrive.once.Do(func() {
 		benchDrive.err = func() error {
@@ -67,15 +75,22 @@ func setupBench(b *testing.B) (drives map[string]string, mcapPath string, rows i
 				}
 				benchDrive.drives[layout] = p
 			}
-			benchDrive.mcap = filepath.Join(dir, "drive.mcap")
-			benchDrive.rows, err = convertMCAP(benchDrive.drives["flushed"], benchDrive.mcap)
-			return err
+			benchDrive.mcap = map[string]string{}
+			for _, enc := range []string{"json", "binary"} {
+				p := filepath.Join(dir, enc+".mcap")
+				n, err := convertMCAP(benchDrive.drives["flushed"], p, enc == "binary")
+				if err != nil {
+					return err
+				}
+				benchDrive.mcap[enc], benchDrive.rows = p, n
+			}
+			return nil
 		}()
 	})
 	if benchDrive.err != nil {
 		b.Fatal(benchDrive.err)
 	}
-	return benchDrive.drives, benchDrive.mcap, benchDrive.rows
+	return benchDrive.benchFiles
 }
 
 // cpuTime returns the CPU time the process has used (user and system, every
@@ -98,9 +113,10 @@ func cleanupBench() {
 
 // convertMCAP writes every sample of a drive into an MCAP file the way a converter
 // for Foxglove would: one channel per table (per camera for video), rows as JSON
-// messages, frames as their JPEG bytes, zstd-compressed chunks with indexes, log time
-// = the row's t. It returns the messages written.
-func convertMCAP(drivePath, out string) (int64, error) {
+// messages (binary: packed as binaryRow packs them), frames as their JPEG bytes,
+// zstd-compressed chunks with indexes, log time = the row's t. It returns the
+// messages written.
+func convertMCAP(drivePath, out string, packed bool) (int64, error) {
 	d, err := Open(drivePath)
 	if err != nil {
 		return 0, err
@@ -122,7 +138,13 @@ func convertMCAP(drivePath, out string) (int64, error) {
 	if err := w.WriteHeader(&mcap.Header{Profile: "", Library: "roadlog-bench"}); err != nil {
 		return 0, err
 	}
-	if err := w.WriteSchema(&mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "jsonschema", Data: []byte(`{"type":"object"}`)}); err != nil {
+	rowEncoding := "json"
+	sch := &mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "jsonschema", Data: []byte(`{"type":"object"}`)}
+	if packed {
+		rowEncoding = "roadlog.row"
+		sch = &mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "roadlog.columns", Data: []byte("the table's columns in order, little-endian, strings and bytes uvarint-length-prefixed")}
+	}
+	if err := w.WriteSchema(sch); err != nil {
 		return 0, err
 	}
 	enc, err := NewJSONEncoder(JSONOptions{})
@@ -156,10 +178,12 @@ func convertMCAP(drivePath, out string) (int64, error) {
 			}
 			buf = vf.Data
 		} else {
-			if id, err = channel("/"+string(s.Table()), "json", 1); err != nil {
+			if id, err = channel("/"+string(s.Table()), rowEncoding, 1); err != nil {
 				return 0, err
 			}
-			if buf, err = enc.Append(buf[:0], s); err != nil {
+			if packed {
+				buf = binaryRow(buf[:0], s)
+			} else if buf, err = enc.Append(buf[:0], s); err != nil {
 				return 0, err
 			}
 		}
@@ -172,10 +196,79 @@ func convertMCAP(drivePath, out string) (int64, error) {
 	return n, w.Close()
 }
 
+// binaryRow packs a row as a compact binary message encoding would (ROS 2's CDR,
+// say): every column's value in order, little-endian, strings and bytes prefixed with
+// their length — a fraction of the row's JSON.
+func binaryRow(b []byte, s schema.Sample) []byte {
+	switch r := s.(type) {
+	case *schema.CAN:
+		return packRow(b, schema.CANTable, r)
+	case *schema.GNSS:
+		return packRow(b, schema.GNSSTable, r)
+	case *schema.IMU:
+		return packRow(b, schema.IMUTable, r)
+	case *schema.Ego:
+		return packRow(b, schema.EgoTable, r)
+	case *schema.Frame:
+		return packRow(b, schema.FramesTable, r)
+	case *schema.Object:
+		return packRow(b, schema.ObjectsTable, r)
+	case *schema.Target:
+		return packRow(b, schema.TargetsTable, r)
+	case *schema.Event:
+		return packRow(b, schema.EventsTable, r)
+	case *schema.Truth:
+		return packRow(b, schema.TruthTable, r)
+	case *schema.SyncRow:
+		return packRow(b, schema.SyncTable, r)
+	}
+	panic(fmt.Sprintf("binaryRow: sample %T", s))
+}
+
+func packRow[R any](b []byte, tbl *schema.Table[R], r *R) []byte {
+	le := binary.LittleEndian
+	for _, c := range tbl.Columns {
+		switch get := c.Get.(type) {
+		case func(*R) int64:
+			b = le.AppendUint64(b, uint64(get(r)))
+		case func(*R) int32:
+			b = le.AppendUint32(b, uint32(get(r)))
+		case func(*R) uint32:
+			b = le.AppendUint32(b, get(r))
+		case func(*R) uint16:
+			b = le.AppendUint16(b, get(r))
+		case func(*R) uint8:
+			b = append(b, get(r))
+		case func(*R) int8:
+			b = append(b, byte(get(r)))
+		case func(*R) float32:
+			b = le.AppendUint32(b, math.Float32bits(get(r)))
+		case func(*R) float64:
+			b = le.AppendUint64(b, math.Float64bits(get(r)))
+		case func(*R) bool:
+			v := byte(0)
+			if get(r) {
+				v = 1
+			}
+			b = append(b, v)
+		case func(*R) string:
+			v := get(r)
+			b = append(binary.AppendUvarint(b, uint64(len(v))), v...)
+		case func(*R) []byte:
+			v := get(r)
+			b = append(binary.AppendUvarint(b, uint64(len(v))), v...)
+		default:
+			panic(fmt.Sprintf("packRow: column %s reads as %T", c.Field.Name, c.Get))
+		}
+	}
+	return b
+}
+
 // The merged-read benchmarks read a whole drive in time order, pass after pass, with
 // roadlog's reader and with the MCAP Go reader over the same data converted to MCAP
-// (one channel per table and camera, rows as JSON, frames as their JPEG bytes, zstd
-// chunks of 1 MiB with indexes), alternately, so that both see the same load; each
+// (one channel per table and camera, rows as JSON — mcap — or packed as a compact
+// binary encoding would — mcap-bin —, frames as their JPEG bytes, zstd chunks of
+// 1 MiB with indexes), in turn, so that all see the same load; each
 // pass opens its file(s) anew, and only the page cache is shared between passes. They
 // report rows (messages) per second of wall time and per CPU-second (getrusage: the
 // whole process, every thread — prefetch goroutines and the collector included) of
@@ -336,18 +429,19 @@ func (s *sideBySide) report(b *testing.B) {
 // decoding two batches ahead) and without (everything in the caller's goroutine, as
 // the MCAP reader does). Goal (issue 8): x ≥ 2.
 func BenchmarkMergedRead(b *testing.B) {
-	drives, mcapPath, rows := setupBench(b)
+	bf := setupBench(b)
 	for _, layout := range benchLayouts {
-		for _, pf := range []int{0, -1} {
+		for _, pf := range []int{2, -1} {
 			name := fmt.Sprintf("drive=%s/prefetch=2", layout)
 			if pf < 0 {
 				name = fmt.Sprintf("drive=%s/prefetch=none", layout)
 			}
 			b.Run(name, func(b *testing.B) {
-				s := newSideBySide("roadlog", "mcap")
+				s := newSideBySide("roadlog", "mcap", "mcap-bin")
 				for b.Loop() {
-					s.pass(b, 0, rows, func() (int64, int64) { return passRows(b, drives[layout], pf) })
-					s.pass(b, 1, rows, func() (int64, int64) { return passMCAP(b, mcapPath, false) })
+					s.pass(b, 0, bf.rows, func() (int64, int64) { return passRows(b, bf.drives[layout], pf) })
+					s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
+					s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["binary"], false) })
 				}
 				s.report(b)
 			})
@@ -359,18 +453,45 @@ func BenchmarkMergedRead(b *testing.B) {
 // against the MCAP reader handing out raw bytes and the MCAP reader with every JSON
 // row decoded (into maps), as a consumer of such a file would.
 func BenchmarkMergedReadSamples(b *testing.B) {
-	drives, mcapPath, rows := setupBench(b)
+	bf := setupBench(b)
 	for _, layout := range benchLayouts {
 		b.Run("drive="+layout, func(b *testing.B) {
-			s := newSideBySide("roadlog", "mcap", "mcap+json")
+			s := newSideBySide("roadlog", "mcap", "mcap+decode")
 			for b.Loop() {
-				s.pass(b, 0, rows, func() (int64, int64) { return passSamples(b, drives[layout], 0) })
-				s.pass(b, 1, rows, func() (int64, int64) { return passMCAP(b, mcapPath, false) })
-				s.pass(b, 2, rows, func() (int64, int64) { return passMCAP(b, mcapPath, true) })
+				s.pass(b, 0, bf.rows, func() (int64, int64) { return passSamples(b, bf.drives[layout], 0) })
+				s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
+				s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], true) })
 			}
 			s.report(b)
 		})
 	}
+}
+
+// BenchmarkCompaction rewrites every table file of the flushed drive in large
+// batches — what the recorder would do when a segment closes (docs/replay.md) — and
+// reports its cost per second of recording.
+func BenchmarkCompaction(b *testing.B) {
+	bf := setupBench(b)
+	src := bf.drives["flushed"]
+	m, err := drive.ReadManifest(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recorded := time.Duration(m.EndT - m.StartT)
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		dst := filepath.Join(b.TempDir(), fmt.Sprint(i))
+		i++
+		if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := testdrive.Rebatch(dst, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/recorded.Seconds(), "ms/s-recorded")
 }
 
 // seekDrive is a 10-minute random drive of 10 segments (4 cameras at 30 fps), for

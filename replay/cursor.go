@@ -137,6 +137,7 @@ type cursor struct {
 	rows   rowSource                        // samples of rows
 	damage func(*DamageError) *schema.Event // makes the event that reports damage
 	ahead  *atomic.Bool                     // decode samples in the producer (the reader's Next mode)
+	async  *bool                            // run the producer in a prefetch goroutine (the reader's)
 	frame  *frameCols                       // the frames table's: where FrameData finds a frame
 
 	prefetch int          // batches decoded ahead in a goroutine (0: inline)
@@ -355,11 +356,18 @@ func (c *cursor) seek(t int64) {
 		}
 	}
 	c.prod = p
-	if c.prefetch > 0 {
-		c.pf = startPrefetch(p, c.prefetch)
+	if *c.async {
+		c.startPrefetch()
 	}
 	c.fill()
 	c.updateHead()
+}
+
+// startPrefetch hands the producer, from where it is, to a prefetch goroutine.
+func (c *cursor) startPrefetch() {
+	if c.prefetch > 0 && c.pf == nil && c.prod != nil {
+		c.pf = startPrefetch(c.prod, c.prefetch)
+	}
 }
 
 // halt stops the prefetch goroutine, if any: the files are the cursor's again.

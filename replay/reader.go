@@ -34,7 +34,10 @@ type Options struct {
 	ReorderWindow time.Duration
 	// Prefetch is how many record batches of each table are decoded ahead by a
 	// goroutine of that table (default 2; negative: none, everything is decoded in
-	// Next). Close stops the goroutines.
+	// the caller's goroutine). The goroutines start with the first Next; NextRow
+	// starts them only when Prefetch is set (above 0): its work per row is so small
+	// that handing batches between goroutines costs more than it saves on a busy
+	// machine. Close stops them.
 	Prefetch int
 }
 
@@ -64,6 +67,8 @@ type Reader struct {
 	video  *videoFiles // read by the producers (Next decodes frames ahead)
 	now    *videoFiles // read by the caller's goroutine (NextRow, and frames not decoded ahead)
 	ahead  atomic.Bool // producers decode samples ahead: the reader is read with Next
+	async  bool        // producers run in prefetch goroutines
+	rowsGo bool        // Prefetch was set: NextRow starts them too
 	frames *frameIndex // for SeekFrame, built on first use
 	t      int64       // of the last sample
 	row    Row         // what NextRow returned last
@@ -84,6 +89,7 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	if opts.ReorderWindow == 0 {
 		opts.ReorderWindow = 2 * time.Second
 	}
+	rowsGo := opts.Prefetch > 0
 	switch {
 	case opts.Prefetch == 0:
 		opts.Prefetch = 2
@@ -97,7 +103,7 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	}
 	// samples are decoded ahead once Next is called: until then (and after NextRow)
 	// the producers decode batches, not rows
-	r := &Reader{d: d, opts: opts, video: newVideoFiles(), now: newVideoFiles()}
+	r := &Reader{d: d, opts: opts, video: newVideoFiles(), now: newVideoFiles(), rowsGo: rowsGo}
 	for _, t := range schema.Tables() {
 		name := t.TableName()
 		if opts.Tables != nil && !slices.Contains(opts.Tables, name) {
@@ -128,7 +134,7 @@ func colIndex(sch *arrow.Schema, name string) int {
 
 func (r *Reader) newCursor(name schema.TableName, files []*batchFile) *cursor {
 	c := &cursor{name: name, files: files, window: int64(r.opts.ReorderWindow), prefetch: r.opts.Prefetch,
-		ahead: &r.ahead, pool: make(batchPool, r.opts.Prefetch+2), reported: map[string]bool{},
+		ahead: &r.ahead, async: &r.async, pool: make(batchPool, r.opts.Prefetch+2), reported: map[string]bool{},
 		damage: func(d *DamageError) *schema.Event { return damageEvent(name, d) }}
 	cams := r.opts.Cameras
 	camera := func(sch *arrow.Schema, none uint8, hasNone bool) func(*rawBatch, int) bool {
@@ -219,6 +225,7 @@ func (r *Reader) Next() (schema.Sample, error) {
 	if !r.ahead.Load() {
 		r.ahead.Store(true)
 	}
+	r.goAsync()
 	for len(r.heap) > 0 {
 		h := r.heap[0]
 		if r.opts.To != 0 && h.t > r.opts.To {
@@ -235,6 +242,17 @@ func (r *Reader) Next() (schema.Sample, error) {
 		return s, nil
 	}
 	return nil, io.EOF
+}
+
+// goAsync starts the cursors' prefetch goroutines, once.
+func (r *Reader) goAsync() {
+	if r.async {
+		return
+	}
+	r.async = true
+	for _, c := range r.curs {
+		c.startPrefetch()
+	}
 }
 
 // fix puts the heap's top cursor, just advanced, back in place.

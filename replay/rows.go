@@ -57,6 +57,9 @@ func (r *Reader) NextRow() (*Row, error) {
 	if r.ahead.Load() {
 		r.ahead.Store(false) // the producers stop decoding samples ahead
 	}
+	if r.rowsGo {
+		r.goAsync()
+	}
 	for len(r.heap) > 0 {
 		h := r.heap[0]
 		if r.opts.To != 0 && h.t > r.opts.To {
