@@ -29,6 +29,7 @@ type cameraWriter struct {
 	vw       *drive.VideoWriter
 	firstAt  time.Time    // wall time the oldest pending frame arrived
 	curSeg   atomic.Int64 // segment of the open file; seg+1 once closed; -1 before the first file
+	closed   int          // newest segment whose file this camera closed (-1: none)
 	lastWall atomic.Int64 // wall ns of the latest frame
 
 	params [][]byte // the camera's latest parameter sets (sources send them only when they change)
@@ -49,6 +50,7 @@ func newCameraWriter(r *recording, cam uint8) *cameraWriter {
 		drop: &dropCounter{name: fmt.Sprintf("cam%d", cam), reason: "camera queue full (the disk or the video writer fell behind)"},
 		wait: &dropCounter{name: fmt.Sprintf("cam%d", cam), reason: "waiting for a keyframe with codec parameters"}}
 	w.curSeg.Store(-1)
+	w.closed = -1
 	w.lastWall.Store(time.Now().UnixNano())
 	return w
 }
@@ -117,6 +119,11 @@ func (w *cameraWriter) handle(vf *schema.VideoFrame) {
 	if m := w.r.framesMinOpen(); target < m {
 		target = m
 	}
+	if target <= w.closed {
+		// This camera already closed its file of that segment (it looked idle and the
+		// manager closed it): never reopen (and truncate) it; the frame starts the next.
+		target = w.closed + 1
+	}
 	switch {
 	case w.vw == nil:
 		w.open(target, vf)
@@ -126,8 +133,9 @@ func (w *cameraWriter) handle(vf *schema.VideoFrame) {
 	case !w.vw.SameFormat(vf):
 		w.r.event(schema.EvVideoFormat, schema.SevWarn, w.drop.name,
 			fmt.Sprintf("camera %d changed format to %v %dx%d: new file", w.cam, vf.Codec, vf.Width, vf.Height))
-		seg := w.seg
+		seg, closed := w.seg, w.closed
 		w.closeFile()
+		w.closed = closed // a new part of the same segment, not the segment's end
 		w.part++
 		w.openPart(seg, vf)
 	}
@@ -219,6 +227,7 @@ func (w *cameraWriter) closeFile() {
 	w.stats[w.seg][w.vw.Name()] = w.vw.Stats()
 	w.statsMu.Unlock()
 	w.vw = nil
+	w.closed = max(w.closed, w.seg)
 	// Publishing the segment after the last frames row was queued lets the manager
 	// close the frames table of that segment.
 	w.curSeg.Store(int64(w.seg) + 1)

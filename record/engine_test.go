@@ -113,3 +113,52 @@ func TestEngineRecordsAndRotates(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleCameraIsNotReopened: a camera that looked idle had its file of a segment
+// closed by the manager; a late frame of that segment must not reopen (truncate) the
+// file — it starts the camera's file of the next segment — and the drive verifies
+// with every frame once.
+func TestIdleCameraIsNotReopened(t *testing.T) {
+	root := t.TempDir()
+	t0 := int64(1_800_000_000) * 1e9
+	e, err := New(Options{Root: root, SegmentDuration: time.Second, CloseLag: 100 * time.Millisecond,
+		FlushInterval: 100 * time.Millisecond, Timebase: fixedStart{t0: t0, h0: hostNow()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Start("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(seq int64, at int64) *schema.VideoFrame {
+		return &schema.VideoFrame{Frame: schema.Frame{T: at, Camera: 0, Seq: seq, TriggerID: -1, Codec: schema.CodecMJPEG, Width: 8, Height: 8,
+			Keyframe: true, ExposureUS: schema.NaN32()}, Data: []byte{0xFF, 0xD8, byte(seq), 0xFF, 0xD9}}
+	}
+	for i := int64(0); i < 10; i++ {
+		e.Publish(frame(i, t0+i*50e6)) // 0–450 ms: segment 0
+	}
+	// The manager closes an idle camera's file before it closes the segment's frames
+	// table; do what it does, then let a late frame of that segment arrive in between.
+	r := e.cur.Load()
+	var cam *cameraWriter
+	for cam == nil || len(cam.q) > 0 {
+		time.Sleep(10 * time.Millisecond)
+		cam = r.cameras()[0]
+	}
+	reply := make(chan struct{})
+	cam.cmds <- camCmd{seg: 0, reply: reply}
+	<-reply
+	e.Publish(frame(10, t0+900e6)) // a late frame of segment 0
+	e.Publish(frame(11, t0+1100e6))
+	if _, err := e.Stop("test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := drive.Verify(d.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Frames != 12 || rep.Rows["frames"] != 12 {
+		rep.Print(os.Stderr)
+		t.Fatalf("frames %d video, %d rows, want 12", rep.Frames, rep.Rows["frames"])
+	}
+}

@@ -109,7 +109,9 @@ func (r *renderer) render(w *World) []byte {
 			p[0], p[1], p[2], p[3] = col.R, col.G, col.B, 255
 		}
 	}
-	// Actors, far to near.
+	// Actors, far to near. Their positions are within the current lap of the scenario,
+	// like the ego's Ego.X (EgoX runs on across laps, for the dash phase only).
+	ox = w.Ego.X + EgoLength/2
 	type drawn struct {
 		a     *ActorState
 		b     box

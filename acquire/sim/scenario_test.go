@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"roadlog/schema"
 	"testing"
 )
 
@@ -215,6 +216,31 @@ func TestKinematicsExact(t *testing.T) {
 					t.Fatalf("rise %v at %.2f s: kinematics gives x %.6f v %.6f a %.4f, numerically x %.6f v %.6f a %.4f",
 						rise, s+dt, gx, gv, ga, x, v, accel(s+dt))
 				}
+			}
+		}
+	}
+}
+
+// TestSecondLapIsLikeTheFirst: a drive longer than the scenario repeats it, truth and
+// pictures included (actor positions are within the lap).
+func TestSecondLapIsLikeTheFirst(t *testing.T) {
+	r, err := New(Config{Cameras: 4, Width: 160, Height: 96})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := Actors()
+	for _, s := range []float64{5, 12, 30, 46} {
+		w1 := At(as, s)
+		w2 := At(as, s+Period)
+		t1 := r.truth(&w1, 0, 0)
+		t2 := r.truth(&w2, 0, 0)
+		if len(t1) != len(t2) {
+			t.Fatalf("t=%v: %d truth rows in lap 1, %d in lap 2", s, len(t1), len(t2))
+		}
+		for i := range t1 {
+			a, b := t1[i].(*schema.Truth), t2[i].(*schema.Truth)
+			if a.Distance != b.Distance || a.X1 != b.X1 && !(a.X1 != a.X1 && b.X1 != b.X1) {
+				t.Fatalf("t=%v actor %d: lap 1 distance %v box x1 %v, lap 2 %v %v", s, a.ActorID, a.Distance, a.X1, b.Distance, b.X1)
 			}
 		}
 	}

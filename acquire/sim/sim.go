@@ -326,13 +326,13 @@ func (r *Rig) Run(ctx context.Context, sink schema.Sink) error {
 // truth returns the truth rows of one frame set.
 func (r *Rig) truth(w *World, t, trigger int64) []schema.Sample {
 	var out []schema.Sample
-	front := w.EgoX + EgoLength/2
+	front := w.Ego.X + EgoLength/2 // actor positions are within the lap
 	var cipv *schema.Truth
 	for i := range w.Actors {
 		a := &w.Actors[i]
 		dist := a.X - a.Length/2 - front
 		if dist < 0 {
-			dist = a.X + a.Length/2 - (w.EgoX - EgoLength/2) // behind: negative gap to the rear
+			dist = a.X + a.Length/2 - (w.Ego.X - EgoLength/2) // behind: negative gap to the rear
 			if dist > 0 {
 				dist = 0
 			}

@@ -113,7 +113,7 @@ func TestReplayDetectDiffCLI(t *testing.T) {
 		{[]string{"replay", dir, "--detect", "--device", "tpu"}, 2, "--device"},
 		{[]string{"replay", dir, "--detect", "--run-id", "r1"}, 2, "already exists"},
 		{[]string{"replay", dir, "--detect", "--model", "nowhere"}, 1, "nowhere"},
-		{[]string{"replay", dir, "--detect", "--device", "gpu", "--model", "centernet"}, 1, "no GPU engine"},
+		{[]string{"replay", dir, "--detect", "--device", "gpu", "--model", "centernet"}, 1, "GPU library not loaded"},
 		{[]string{"diff", dir, "--runs", "live,nope"}, 1, "no such run"},
 		{[]string{"diff", dir, "--runs", "r1"}, 2, "two runs"},
 	}

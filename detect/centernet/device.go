@@ -155,3 +155,10 @@ func (dec *decoder) fromPeaks(pk []Peak, g geometry) []detect.Detection {
 	}
 	return dec.fromCandidates(dec.cands, g)
 }
+
+// DecodesJPEG reports whether the detector's engine decodes JPEG itself (nvJPEG),
+// so that callers hand it bitstreams rather than decoded images.
+func (d *Detector) DecodesJPEG() bool {
+	_, ok := d.eng.(JPEGEngine)
+	return ok
+}

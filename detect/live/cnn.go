@@ -21,10 +21,25 @@ import (
 // the detections of the others, which the runner keeps.
 func Images(d detect.Detector) pipeline.Detector {
 	var (
-		imgs []image.Image
-		cams []uint8
+		imgs  []image.Image
+		cams  []uint8
+		jpegs [][]byte
 	)
+	jd, canJPEG := d.(jpegDetector)
+	canJPEG = canJPEG && jd.DecodesJPEG() // on the CPU engine, decode here (per-frame errors)
 	return pipeline.DetectorFunc(func(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
+		if canJPEG && allJPEG(fs) {
+			// the engine decodes the JPEG bitstreams itself (nvJPEG, batched, on the GPU)
+			jpegs = jpegs[:0]
+			for i := range fs.Frames {
+				jpegs = append(jpegs, fs.Frames[i].JPEG)
+			}
+			res, err := jd.DetectJPEG(ctx, jpegs)
+			if err != nil {
+				return nil, err
+			}
+			return label(fs, res), nil
+		}
 		imgs, cams = imgs[:0], cams[:0]
 		var bad []error
 		for i := range fs.Frames {
@@ -65,3 +80,35 @@ func Images(d detect.Detector) pipeline.Detector {
 // errNoPicture: a frame with neither a decoded image nor JPEG bytes (only MJPEG
 // cameras are detected live).
 var errNoPicture = errors.New("no image and no JPEG bytes (only MJPEG cameras are detected live)")
+
+// jpegDetector is a detector that decodes JPEG itself (centernet.Detector.DetectJPEG:
+// nvJPEG on the GPU engine, Go's decoder elsewhere).
+type jpegDetector interface {
+	DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.Detection, error)
+	DecodesJPEG() bool
+}
+
+// allJPEG reports whether every frame of a set carries only its JPEG bytes.
+func allJPEG(fs *pipeline.FrameSet) bool {
+	if len(fs.Frames) == 0 {
+		return false
+	}
+	for i := range fs.Frames {
+		if fs.Frames[i].Image != nil || len(fs.Frames[i].JPEG) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// label turns per-frame detections into the pipeline's, each with its camera.
+func label(fs *pipeline.FrameSet, res [][]detect.Detection) []obs.Detection {
+	var out []obs.Detection
+	for i, ds := range res {
+		for _, x := range ds {
+			out = append(out, obs.Detection{Camera: fs.Frames[i].Camera, X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
+				Class: x.Class, Label: x.Label, Score: x.Score})
+		}
+	}
+	return out
+}

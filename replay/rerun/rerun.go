@@ -50,14 +50,21 @@ type Model struct {
 // Perception is a detector and a pipeline with what run.json says about them.
 type Perception struct {
 	Detector Detector
+	// More are further detectors like Detector (e.g. more GPU pipelines): frame sets
+	// are detected on all of them at once and tracked in order, so the run's tables do
+	// not depend on how many there are.
+	More     []Detector
 	Pipeline Pipeline
 	// NeedImages: the detector looks at pictures, so frames are read and decoded;
 	// without it frame sets carry sizes only (a truth-fed detector).
 	NeedImages bool
-	Model      Model
-	Device     string       // cpu, gpu, none
-	Config     any          // detector and pipeline configuration, written to run.json
-	Close      func() error // releases the detector's engine (nil: nothing to release)
+	// JPEG: the detector decodes MJPEG frames itself (the GPU engine, through nvJPEG),
+	// so they are handed over as bytes, not decoded on the CPU first.
+	JPEG   bool
+	Model  Model
+	Device string       // cpu, gpu, none
+	Config any          // detector and pipeline configuration, written to run.json
+	Close  func() error // releases the detector's engine (nil: nothing to release)
 }
 
 // Errors.

@@ -150,6 +150,9 @@ type pendingSet struct {
 	frames []*schema.VideoFrame // payloads, parallel to fs.Frames (nil entries without images)
 	pre    []schema.Sample      // ego rows and damage events that come before it
 	errs   []*schema.Event      // decode errors
+	seq    int64                // order of the set in the drive
+	dets   []Detection          // what the detector found (detect stage)
+	detErr error
 }
 
 // run reads the drive, assembles frame sets, decodes, detects and writes.
@@ -178,8 +181,12 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 		defer wg.Done()
 		defer close(decoded)
 		dec := newDecoders(d, opt.Decoders)
+		dec.jpegDirect = p.JPEG
 		defer dec.close()
+		var seq int64
 		for ps := range sets {
+			ps.seq = seq
+			seq++
 			if p.NeedImages {
 				dec.decode(ctx, ps)
 				if dec.fatal != nil {
@@ -195,26 +202,62 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 			}
 		}
 	}()
+	// stage 3: detect — frame sets are independent, so several detectors (GPU
+	// pipelines) work on sets in flight at once
+	detectors := append([]Detector{p.Detector}, p.More...)
+	detected := make(chan *pendingSet, 2*len(detectors))
+	var dwg sync.WaitGroup
+	for _, det := range detectors {
+		dwg.Add(1)
+		go func(det Detector) {
+			defer dwg.Done()
+			for ps := range decoded {
+				if ps.fs != nil && (len(ps.fs.Frames) > 0 || len(ps.fs.Truth) > 0) && ctx.Err() == nil {
+					ps.dets, ps.detErr = det.Detect(ctx, ps.fs)
+				}
+				select {
+				case detected <- ps:
+				case <-ctx.Done():
+					// keep draining so the stage above finishes
+				}
+			}
+		}(det)
+	}
+	go func() {
+		dwg.Wait()
+		close(detected)
+	}()
 	var st Stats
 	var first, last int64
 	var procErr error
-	for ps := range decoded { // stage 3: detect and track, in order
-		if procErr != nil {
-			continue // drain so the stages above finish
-		}
-		procErr = process(ctx, p, ps, w, &st, opt.FlushSets)
-		if ps.fs != nil {
-			if first == 0 {
-				first = ps.fs.T
+	waiting := map[int64]*pendingSet{}
+	next := int64(0)
+	for got := range detected { // stage 4: track, range and write, in the drive's order
+		waiting[got.seq] = got
+		for {
+			ps, ok := waiting[next]
+			if !ok {
+				break
 			}
-			last = ps.fs.T
-		}
-		if procErr != nil {
-			cancel()
-			continue
-		}
-		if opt.Progress != nil && ps.fs != nil {
-			opt.Progress(st)
+			delete(waiting, next)
+			next++
+			if procErr != nil {
+				continue // drain so the stages above finish
+			}
+			procErr = process(ctx, p, ps, w, &st, opt.FlushSets)
+			if ps.fs != nil {
+				if first == 0 {
+					first = ps.fs.T
+				}
+				last = ps.fs.T
+			}
+			if procErr != nil {
+				cancel()
+				continue
+			}
+			if opt.Progress != nil && ps.fs != nil {
+				opt.Progress(st)
+			}
 		}
 	}
 	wg.Wait()
@@ -238,6 +281,18 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 
 // assemble groups frames by trigger (by instant when a frame has none) with the
 // truth rows of that instant, and passes ego rows and damage events along in order.
+// setWindow bounds how far apart the rows of one frame set may be stamped.
+const setWindow = 20 * int64(1e6)
+
+// sameTrigger reports whether a frame or truth row (trigger id, t) belongs to set ps:
+// the same trigger id when both have one, else the same t.
+func sameTrigger(ps *pendingSet, trigger, t int64) bool {
+	if trigger >= 0 && ps.fs.TriggerID >= 0 {
+		return trigger == ps.fs.TriggerID
+	}
+	return t == ps.fs.T
+}
+
 func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) error {
 	var cur *pendingSet
 	var pre []schema.Sample
@@ -258,7 +313,11 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 			return err
 		}
 		t := sampleT(s)
-		if cur != nil && t > cur.fs.T {
+		// A set is the frames (and truth rows) of one trigger. With real clocks the
+		// cameras of one trigger are stamped a little apart, and other rows fall between
+		// them: a set ends when another trigger's frame or truth arrives, or when a row
+		// comes later than the set's start by more than setWindow.
+		if cur != nil && t > cur.fs.T+setWindow {
 			if err := emit(cur); err != nil {
 				return err
 			}
@@ -272,20 +331,32 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 		case *schema.Frame:
 			fr = *v
 		case *schema.Truth:
-			if cur == nil || cur.fs.T != v.T {
+			if cur != nil && !sameTrigger(cur, v.TriggerID, v.T) {
+				if err := emit(cur); err != nil {
+					return err
+				}
+				cur = nil
+			}
+			if cur == nil {
 				cur = newSet(v.T, v.TriggerID, &pre)
 			}
 			cur.fs.Truth = append(cur.fs.Truth, *v)
 			continue
 		default: // ego rows, damage events
 			if cur != nil {
-				cur.pre = append(cur.pre, s) // same instant as the set: before it
+				cur.pre = append(cur.pre, s) // within the set's window: before it
 			} else {
 				pre = append(pre, s)
 			}
 			continue
 		}
-		if cur == nil || cur.fs.T != fr.T {
+		if cur != nil && !sameTrigger(cur, fr.TriggerID, fr.T) {
+			if err := emit(cur); err != nil {
+				return err
+			}
+			cur = nil
+		}
+		if cur == nil {
 			cur = newSet(fr.T, fr.TriggerID, &pre)
 		}
 		if cur.fs.TriggerID < 0 {
@@ -336,7 +407,7 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 	if len(ps.fs.Frames) == 0 && len(ps.fs.Truth) == 0 {
 		return nil
 	}
-	dets, err := p.Detector.Detect(ctx, ps.fs)
+	dets, err := ps.dets, ps.detErr
 	if err != nil {
 		return fmt.Errorf("detect frame set at %d: %w", ps.fs.T, err)
 	}
@@ -366,11 +437,12 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 // (an ffmpeg decoder per video file, fed in order). A frame set's frames are decoded
 // at once, at most n at a time.
 type decoders struct {
-	d     *replay.Drive
-	sem   chan struct{}
-	mu    sync.Mutex // guards video
-	video map[string]*videoread.Reader
-	fatal error // the decoder program is missing: the run cannot go on
+	d          *replay.Drive
+	jpegDirect bool // hand MJPEG bytes to the detector undecoded
+	sem        chan struct{}
+	mu         sync.Mutex // guards video
+	video      map[string]*videoread.Reader
+	fatal      error // the decoder program is missing: the run cannot go on
 }
 
 func newDecoders(d *replay.Drive, n int) *decoders {
@@ -436,6 +508,10 @@ func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 	errs := make([]error, len(ps.frames))
 	for i, vf := range ps.frames {
 		if vf == nil {
+			continue
+		}
+		if d.jpegDirect && vf.Codec == schema.CodecMJPEG {
+			ps.fs.Frames[i].JPEG = vf.Data // the detector decodes JPEG itself (nvJPEG on the GPU)
 			continue
 		}
 		wg.Add(1)

@@ -15,6 +15,7 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/gpu"
 	"roadlog/detect/live"
 	"roadlog/detect/model"
 	"roadlog/detect/pipeline"
@@ -33,6 +34,9 @@ const (
 	ModelTruth     = "truth"     // the truth-fed detector (simulated drives)
 	ModelCenterNet = "centernet" // the embedded COCO CenterNet/MobileNetV3
 )
+
+// GPUPipelines is how many GPU engines a re-run drives at once.
+const GPUPipelines = 4
 
 // Devices.
 const (
@@ -82,8 +86,39 @@ func Select(d *replay.Drive, name, device string) (Perception, error) {
 			Model:  Model{Name: ModelTruth, Labels: "coco80"},
 			Config: map[string]any{"detector": "truth", "seed": simSeed(d), "pipeline": cfg}}, nil
 	}
+	calibN := max(len(calib), 1)
 	if device == DeviceGPU {
-		return Perception{}, fmt.Errorf("select model %s on gpu: %w: this build has no GPU engine; use --device cpu", name, ErrNoEngine)
+		if name != ModelCenterNet {
+			return Perception{}, fmt.Errorf("select model %s on gpu: %w: the GPU runs the embedded CenterNet model; use --device cpu for other models", name, ErrNoEngine)
+		}
+		// GPUPipelines detectors, each its own engine (CUDA stream, graph, arena), so frame
+		// sets are decoded and detected on the GPU while others are tracked on the CPU.
+		dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
+		var dets []*centernet.Detector
+		closeAll := func() error {
+			var errs []error
+			for _, d := range dets {
+				errs = append(errs, d.Close())
+			}
+			return errors.Join(errs...)
+		}
+		for i := 0; i < GPUPipelines; i++ {
+			det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN})
+			if err != nil {
+				closeAll()
+				return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
+			}
+			dets = append(dets, det)
+		}
+		sum, _ := hashFS(models.CenterNet())
+		cfg := pipeline.Config{Cameras: calib}
+		p := Perception{Detector: live.Images(dets[0]), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
+			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: closeAll,
+			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "gpu_pipelines": GPUPipelines, "pipeline": cfg}}
+		for _, d := range dets[1:] {
+			p.More = append(p.More, live.Images(d))
+		}
+		return p, nil
 	}
 	var g *model.Graph
 	m := Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512"}
