@@ -12,7 +12,7 @@
 //
 // Next hands out every row as a Go value (the same samples the recorder takes);
 // NextRow walks the same stream without building any: each Row refers into its
-// decoded batch, and the consumer decodes what it needs (ReadRow into a reused value,
+// decoded batch, and the consumer reads what it needs (ReadRow into a reused value,
 // FrameData for a frame's bytes, Sample, Batch). Batches are decoded once into
 // reused arenas, arrow arrays built only when asked for.
 //

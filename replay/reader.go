@@ -57,8 +57,8 @@ type Stats struct {
 // order of schema.Tables; within a table, file order. Not safe for concurrent use.
 //
 // Next hands out each row as a Go value (a sample, the caller's); NextRow hands out
-// a reference to the row in its decoded batch, and decodes nothing more than the
-// consumer asks for.
+// a reference to the row in its decoded batch (every column decompressed and
+// checked), and builds no Go value unless the consumer asks for one.
 type Reader struct {
 	d      *Drive
 	opts   Options

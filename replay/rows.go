@@ -14,9 +14,10 @@ import (
 var ErrNotFrame = errors.New("not a camera frame")
 
 // Row is one row of the merged stream as NextRow hands it out: its table and t, and
-// where it lies in its decoded batch. Nothing more is decoded until the consumer asks:
-// Sample decodes the row into a new Go value, ReadRow into one the caller reuses,
-// FrameData reads a camera frame's bytes, Batch gives the columns. A Row, and the
+// where it lies in its decoded batch (every column decompressed and checked). No Go
+// value is built for it until the consumer asks: Sample decodes the row into a new
+// one, ReadRow into one the caller reuses, FrameData reads a camera frame's bytes,
+// Batch gives the columns as an arrow record. A Row, and the
 // bytes FrameData returns, are valid until the reader's next call (NextRow, Next,
 // SeekTime, SeekFrame, Close); what Sample, ReadRow and Batch return stays valid.
 type Row struct {
