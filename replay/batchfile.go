@@ -3,10 +3,10 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"roadlog/record/drive"
 )
@@ -52,12 +52,11 @@ type batchFile struct {
 	opened  bool
 	openErr error // the file cannot be read at all
 	f       *os.File
+	size    int64 // when opened
 	schema  *arrow.Schema
 	blocks  []block        // where each batch lies
 	damage  []*DamageError // found by a stream scan, in offset order
 	bounds  []bounds       // per batch, filled as batches are decoded
-	dec     batchDecoder
-	msgBuf  []byte // reused for compressed batches
 
 	// what the current pass has reported
 	reported   bool // openErr
@@ -89,6 +88,7 @@ func (b *batchFile) open() {
 		return
 	}
 	size := st.Size()
+	b.size = size
 	first, err := checkSchema(f, size, b.want)
 	if err != nil {
 		b.fail(8, err)
@@ -119,70 +119,90 @@ var arrowMagic = []byte("ARROW1")
 // numBatches returns the number of batches (after open).
 func (b *batchFile) numBatches() int { return len(b.bounds) }
 
-// batch decodes batch i. The caller releases it.
-func (b *batchFile) batch(i int) (rec arrow.RecordBatch, err error) {
+// batch decodes batch i into into (its arena and slices reused) with dec.
+func (b *batchFile) batch(i int, dec *batchDecoder, into *rawBatch) (err error) {
 	blk := b.blocks[i]
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("malformed record batch: %v", p)
 		}
 		if err != nil {
-			if rec != nil {
-				rec.Release()
-				rec = nil
-			}
 			err = &DamageError{Path: b.ref.rel, Batch: i, Offset: blk.offset, Err: err}
 		}
 	}()
-	n := int(blk.meta + blk.body)
-	if cap(b.msgBuf) < n {
-		b.msgBuf = make([]byte, n)
-	}
-	msg := b.msgBuf[:n]
-	if _, err := b.f.ReadAt(msg, blk.offset); err != nil {
-		return nil, err
-	}
-	rec, aliased, err := b.dec.decode(b.schema, msg)
+	msg, err := dec.read(b, blk.offset, blk.meta+blk.body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if aliased { // the arrays point into msg: the next batch needs a new buffer
-		b.msgBuf = nil
-	}
-	if _, ok := rec.Column(0).(*array.Timestamp); !ok {
-		return rec, fmt.Errorf("first column is %s, not the t timestamp", rec.Column(0).DataType())
+	if err := dec.decode(b.schema, msg, into); err != nil {
+		return err
 	}
 	if !b.bounds[i].known {
-		b.bounds[i] = batchBounds(rec)
+		b.bounds[i] = tsBounds(into.ts)
 	}
-	return rec, nil
+	return nil
 }
 
-func batchBounds(rec arrow.RecordBatch) bounds {
-	ts := rec.Column(0).(*array.Timestamp).TimestampValues()
+// record decodes batch i into a new arrow record, which the caller releases.
+func (b *batchFile) record(i int, dec *batchDecoder) (arrow.RecordBatch, error) {
+	var rb rawBatch
+	if err := b.batch(i, dec, &rb); err != nil {
+		return nil, err
+	}
+	return rb.record(b.schema), nil
+}
+
+// tableReadAhead is how much of a table file is read at once: batches are read in
+// file order, and one read serves the batches of a second or more.
+const tableReadAhead = 256 << 10
+
+// read returns the n bytes at off of f, valid until the next read: out of the
+// decoder's read-ahead window over the file when they lie in it, else read with what
+// follows them.
+func (d *batchDecoder) read(f *batchFile, off, n int64) ([]byte, error) {
+	if d.winFile != f || off < d.winOff || off+n > d.winOff+int64(len(d.win)) {
+		w := max(n, tableReadAhead)
+		if rest := f.size - off; rest < w {
+			w = max(rest, n)
+		}
+		if int64(cap(d.win)) < w {
+			d.win = make([]byte, w)
+		}
+		k, err := f.f.ReadAt(d.win[:w], off)
+		if int64(k) < n {
+			d.winFile = nil
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		d.win, d.winOff, d.winFile = d.win[:k], off, f
+	}
+	return d.win[off-d.winOff : off-d.winOff+n], nil
+}
+
+func tsBounds(ts []int64) bounds {
 	bd := bounds{rows: int64(len(ts)), known: true}
 	for k, v := range ts {
-		if k == 0 || int64(v) < bd.min {
-			bd.min = int64(v)
+		if k == 0 || v < bd.min {
+			bd.min = v
 		}
-		if k == 0 || int64(v) > bd.max {
-			bd.max = int64(v)
+		if k == 0 || v > bd.max {
+			bd.max = v
 		}
 	}
 	return bd
 }
 
-// boundsOf returns batch i's bounds, decoding it if they are not known yet. A batch
-// that does not decode has unknown bounds (ok false).
-func (b *batchFile) boundsOf(i int) (bounds, bool) {
+// boundsOf returns batch i's bounds, decoding it (with dec, into scratch) if they
+// are not known yet. A batch that does not decode has unknown bounds (ok false).
+func (b *batchFile) boundsOf(i int, dec *batchDecoder, scratch *rawBatch) (bounds, bool) {
 	if b.bounds[i].known {
 		return b.bounds[i], true
 	}
-	rec, err := b.batch(i)
-	if err != nil {
+	if err := b.batch(i, dec, scratch); err != nil {
 		return bounds{}, false
 	}
-	rec.Release()
 	return b.bounds[i], true
 }
 
@@ -191,7 +211,6 @@ func (b *batchFile) close() error {
 	if b.f != nil {
 		err = b.f.Close()
 	}
-	b.dec.close()
 	b.f, b.opened, b.blocks, b.bounds, b.damage, b.schema, b.openErr = nil, false, nil, nil, nil, nil, nil
 	return err
 }

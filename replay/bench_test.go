@@ -1,9 +1,12 @@
 package replay
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,41 +16,81 @@ import (
 
 	"github.com/foxglove/mcap/go/mcap"
 
+	"roadlog/record/drive"
 	"roadlog/replay/internal/testdrive"
 	"roadlog/schema"
 )
 
-// benchDrive is a simulated drive (4 cameras, 20 s) shared by the benchmarks, with
-// the same data converted to MCAP.
+// roadFlush is how often the recorder writes a batch per table on the road: every
+// FlushInterval (500 ms) less Holdback (125 ms).
+const roadFlush = 375 * time.Millisecond
+
+// benchDrive is a simulated drive (4 cameras, 20 s) shared by the benchmarks, twice
+// — its tables batched as the recorder writes them on the road (flushed: a batch per
+// table every 375 ms) and rewritten in large batches (compacted: as a rewrite when
+// the segment closes would leave them) — with the same data converted to MCAP.
 var benchDrive struct {
 	once sync.Once
-	dir  string // temp folder holding both
-	path string // the drive
-	mcap string // the MCAP file
-	rows int64
-	err  error
+	dir  string // temp folder holding them
+	benchFiles
+	err error
 }
 
-func setupBench(b *testing.B) (drivePath, mcapPath string, rows int64) {
+// benchFiles are the files the merged-read benchmarks read.
+type benchFiles struct {
+	drives map[string]string // by layout: flushed, compacted
+	mcap   map[string]string // by row encoding: json, binary
+	rows   int64             // rows of the drive, messages of the MCAP files
+}
+
+// benchLayouts are the table layouts the merged-read benchmarks read.
+var benchLayouts = []string{"flushed", "compacted"}
+
+func setupBench(b *testing.B) benchFiles {
 	b.Helper()
 	benchDrive.once.Do(func() {
-		dir, err := os.MkdirTemp("", "replay-bench-")
-		if err != nil {
-			benchDrive.err = err
-			return
-		}
-		benchDrive.dir = dir
-		benchDrive.path, benchDrive.err = testdrive.SimDrive(dir, testdrive.SimSpec{Duration: 20 * time.Second, Cameras: 4, Render: true})
-		if benchDrive.err != nil {
-			return
-		}
-		benchDrive.mcap = filepath.Join(dir, "drive.mcap")
-		benchDrive.rows, benchDrive.err = convertMCAP(benchDrive.path, benchDrive.mcap)
+		benchDrive.err = func() error {
+			dir, err := os.MkdirTemp("", "replay-bench-")
+			if err != nil {
+				return err
+			}
+			benchDrive.dir = dir
+			// recorded as fast as possible: seconds of data per batch until rebatched
+			rec, err := testdrive.SimDrive(filepath.Join(dir, "rec"), testdrive.SimSpec{Duration: 20 * time.Second, Cameras: 4, Render: true})
+			if err != nil {
+				return err
+			}
+			benchDrive.drives = map[string]string{}
+			for _, layout := range benchLayouts {
+				p := filepath.Join(dir, layout)
+				if err := os.CopyFS(p, os.DirFS(rec)); err != nil {
+					return err
+				}
+				every := roadFlush
+				if layout == "compacted" {
+					every = 0
+				}
+				if err := testdrive.Rebatch(p, every); err != nil {
+					return err
+				}
+				benchDrive.drives[layout] = p
+			}
+			benchDrive.mcap = map[string]string{}
+			for _, enc := range []string{"json", "binary"} {
+				p := filepath.Join(dir, enc+".mcap")
+				n, err := convertMCAP(benchDrive.drives["flushed"], p, enc == "binary")
+				if err != nil {
+					return err
+				}
+				benchDrive.mcap[enc], benchDrive.rows = p, n
+			}
+			return nil
+		}()
 	})
 	if benchDrive.err != nil {
 		b.Fatal(benchDrive.err)
 	}
-	return benchDrive.path, benchDrive.mcap, benchDrive.rows
+	return benchDrive.benchFiles
 }
 
 // cpuTime returns the CPU time the process has used (user and system, every
@@ -70,9 +113,10 @@ func cleanupBench() {
 
 // convertMCAP writes every sample of a drive into an MCAP file the way a converter
 // for Foxglove would: one channel per table (per camera for video), rows as JSON
-// messages, frames as their JPEG bytes, zstd-compressed chunks with indexes, log time
-// = the row's t. It returns the messages written.
-func convertMCAP(drivePath, out string) (int64, error) {
+// messages (binary: packed as binaryRow packs them), frames as their JPEG bytes,
+// zstd-compressed chunks with indexes, log time = the row's t. It returns the
+// messages written.
+func convertMCAP(drivePath, out string, packed bool) (int64, error) {
 	d, err := Open(drivePath)
 	if err != nil {
 		return 0, err
@@ -94,7 +138,13 @@ func convertMCAP(drivePath, out string) (int64, error) {
 	if err := w.WriteHeader(&mcap.Header{Profile: "", Library: "roadlog-bench"}); err != nil {
 		return 0, err
 	}
-	if err := w.WriteSchema(&mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "jsonschema", Data: []byte(`{"type":"object"}`)}); err != nil {
+	rowEncoding := "json"
+	sch := &mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "jsonschema", Data: []byte(`{"type":"object"}`)}
+	if packed {
+		rowEncoding = "roadlog.row"
+		sch = &mcap.Schema{ID: 1, Name: "roadlog.row", Encoding: "roadlog.columns", Data: []byte("the table's columns in order, little-endian, strings and bytes uvarint-length-prefixed")}
+	}
+	if err := w.WriteSchema(sch); err != nil {
 		return 0, err
 	}
 	enc, err := NewJSONEncoder(JSONOptions{})
@@ -128,10 +178,12 @@ func convertMCAP(drivePath, out string) (int64, error) {
 			}
 			buf = vf.Data
 		} else {
-			if id, err = channel("/"+string(s.Table()), "json", 1); err != nil {
+			if id, err = channel("/"+string(s.Table()), rowEncoding, 1); err != nil {
 				return 0, err
 			}
-			if buf, err = enc.Append(buf[:0], s); err != nil {
+			if packed {
+				buf = binaryRow(buf[:0], s)
+			} else if buf, err = enc.Append(buf[:0], s); err != nil {
 				return 0, err
 			}
 		}
@@ -144,68 +196,154 @@ func convertMCAP(drivePath, out string) (int64, error) {
 	return n, w.Close()
 }
 
-// BenchmarkMergedRead reads a whole drive in time order: roadlog's merged reader
-// (every table decoded into rows, frames with their bytes read from the MP4s) beside
-// the MCAP Go reader over the same data converted to MCAP (indexed, log-time order,
-// messages as raw bytes, nothing decoded). rows/s counts samples either way.
-func BenchmarkMergedRead(b *testing.B) {
-	drivePath, mcapPath, rows := setupBench(b)
-	b.Run("reader=roadlog", func(b *testing.B) {
-		cpu0 := cpuTime()
-		d, err := Open(drivePath)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var n int64
-		for b.Loop() {
-			r, err := d.NewReader(Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if _, err := r.Next(); err != nil {
-					if !errors.Is(err, io.EOF) {
-						b.Fatal(err)
-					}
-					break
-				}
-				n++
-			}
-			r.Close()
-		}
-		if n != rows*int64(b.N) {
-			b.Fatalf("read %d samples, want %d", n/int64(b.N), rows)
-		}
-		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
-		b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
-	})
-	b.Run("reader=mcap", func(b *testing.B) { benchMCAP(b, mcapPath, rows, false) })
-	// the MCAP reader with every JSON row decoded (into maps: the MCAP file has no Go
-	// types), as a consumer of such a file does
-	b.Run("reader=mcap+decode", func(b *testing.B) { benchMCAP(b, mcapPath, rows, true) })
+// binaryRow packs a row as a compact binary message encoding would (ROS 2's CDR,
+// say): every column's value in order, little-endian, strings and bytes prefixed with
+// their length — a fraction of the row's JSON.
+func binaryRow(b []byte, s schema.Sample) []byte {
+	switch r := s.(type) {
+	case *schema.CAN:
+		return packRow(b, schema.CANTable, r)
+	case *schema.GNSS:
+		return packRow(b, schema.GNSSTable, r)
+	case *schema.IMU:
+		return packRow(b, schema.IMUTable, r)
+	case *schema.Ego:
+		return packRow(b, schema.EgoTable, r)
+	case *schema.Frame:
+		return packRow(b, schema.FramesTable, r)
+	case *schema.Object:
+		return packRow(b, schema.ObjectsTable, r)
+	case *schema.Target:
+		return packRow(b, schema.TargetsTable, r)
+	case *schema.Event:
+		return packRow(b, schema.EventsTable, r)
+	case *schema.Truth:
+		return packRow(b, schema.TruthTable, r)
+	case *schema.SyncRow:
+		return packRow(b, schema.SyncTable, r)
+	}
+	panic(fmt.Sprintf("binaryRow: sample %T", s))
 }
 
-// readRoadlog reads the whole drive once and returns the samples read.
-func readRoadlog(b *testing.B, d *Drive, prefetch int) int64 {
+func packRow[R any](b []byte, tbl *schema.Table[R], r *R) []byte {
+	le := binary.LittleEndian
+	for _, c := range tbl.Columns {
+		switch get := c.Get.(type) {
+		case func(*R) int64:
+			b = le.AppendUint64(b, uint64(get(r)))
+		case func(*R) int32:
+			b = le.AppendUint32(b, uint32(get(r)))
+		case func(*R) uint32:
+			b = le.AppendUint32(b, get(r))
+		case func(*R) uint16:
+			b = le.AppendUint16(b, get(r))
+		case func(*R) uint8:
+			b = append(b, get(r))
+		case func(*R) int8:
+			b = append(b, byte(get(r)))
+		case func(*R) float32:
+			b = le.AppendUint32(b, math.Float32bits(get(r)))
+		case func(*R) float64:
+			b = le.AppendUint64(b, math.Float64bits(get(r)))
+		case func(*R) bool:
+			v := byte(0)
+			if get(r) {
+				v = 1
+			}
+			b = append(b, v)
+		case func(*R) string:
+			v := get(r)
+			b = append(binary.AppendUvarint(b, uint64(len(v))), v...)
+		case func(*R) []byte:
+			v := get(r)
+			b = append(binary.AppendUvarint(b, uint64(len(v))), v...)
+		default:
+			panic(fmt.Sprintf("packRow: column %s reads as %T", c.Field.Name, c.Get))
+		}
+	}
+	return b
+}
+
+// The merged-read benchmarks read a whole drive in time order, pass after pass, with
+// roadlog's reader and with the MCAP Go reader over the same data converted to MCAP
+// (one channel per table and camera, rows as JSON — mcap — or packed as a compact
+// binary encoding would — mcap-bin —, frames as their JPEG bytes, zstd chunks of
+// 1 MiB with indexes), in turn, so that all see the same load; each
+// pass opens its file(s) anew, and only the page cache is shared between passes. They
+// report rows (messages) per second of wall time and per CPU-second (getrusage: the
+// whole process, every thread — prefetch goroutines and the collector included) of
+// both, and roadlog's rates over MCAP's (x-wall, x-cpu).
+//
+// Per row, the consumer reads:
+//
+//   - roadlog (NextRow): the row's t and table; for a camera frame, its bytes
+//     (FrameData: length and first byte). The batch holding the row is decoded
+//     (every column decompressed and checked), so any column can be read without
+//     further decoding.
+//   - MCAP (the indexed iterator in log-time order, NextInto into one reused
+//     message): the message's log time and channel, and its bytes (length and first
+//     byte), which NextInto copies into the message's reused buffer.
+
+// passRows reads the drive once with NextRow; it returns the rows read and what the
+// consumer read of them (so that nothing is optimised away).
+func passRows(b *testing.B, path string, prefetch int) (rows, sum int64) {
+	d, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
 	r, err := d.NewReader(Options{Prefetch: prefetch})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	var n int64
 	for {
-		if _, err := r.Next(); err != nil {
+		row, err := r.NextRow()
+		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				b.Fatal(err)
 			}
-			return n
+			return rows, sum
 		}
-		n++
+		rows++
+		sum += row.T() + int64(len(row.Table()))
+		if row.Table() == schema.TableFrames {
+			data, err := row.FrameData()
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum += int64(len(data)) + int64(data[0])
+		}
 	}
 }
 
-// readMCAP reads the MCAP file once in log-time order through its index.
-func readMCAP(b *testing.B, path string) int64 {
+// passSamples reads the drive once with Next: every row decoded into a Go value (a
+// sample the caller owns), frames with a copy of their bytes.
+func passSamples(b *testing.B, path string, prefetch int) (rows, sum int64) {
+	d, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := d.NewReader(Options{Prefetch: prefetch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		s, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				b.Fatal(err)
+			}
+			return rows, sum
+		}
+		rows++
+		sum += sampleTime(s)
+	}
+}
+
+// passMCAP reads the MCAP file once in log-time order through its index; with
+// decode, every JSON message is decoded (into a map: the file has no Go types).
+func passMCAP(b *testing.B, path string, decode bool) (rows, sum int64) {
 	f, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)
@@ -221,96 +359,139 @@ func readMCAP(b *testing.B, path string) int64 {
 		b.Fatal(err)
 	}
 	var msg mcap.Message
-	var n int64
 	for {
-		if _, _, _, err := it.NextInto(&msg); err != nil {
+		_, ch, _, err := it.NextInto(&msg)
+		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				b.Fatal(err)
 			}
-			return n
+			return rows, sum
 		}
-		n++
+		rows++
+		sum += int64(msg.LogTime) + int64(ch.ID) + int64(len(msg.Data))
+		if len(msg.Data) > 0 {
+			sum += int64(msg.Data[0])
+		}
+		if decode && ch.MessageEncoding == "json" {
+			var row map[string]any
+			if err := json.Unmarshal(msg.Data, &row); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
 
-// BenchmarkMergedReadInterleaved reads the drive with roadlog's reader and the MCAP
-// file with the MCAP reader alternately, pass after pass, and reports both rates and
-// their ratio: on a shared machine the load drifts, and alternating exposes both
-// readers to the same load.
-func BenchmarkMergedReadInterleaved(b *testing.B) {
-	drivePath, mcapPath, rows := setupBench(b)
-	d, err := Open(drivePath)
-	if err != nil {
-		b.Fatal(err)
+// sideBySide times the passes of several readers taken in turn, wall and CPU.
+type sideBySide struct {
+	name []string
+	wall []time.Duration
+	cpu  []time.Duration
+	rows int64
+}
+
+func newSideBySide(names ...string) *sideBySide {
+	return &sideBySide{name: names, wall: make([]time.Duration, len(names)), cpu: make([]time.Duration, len(names))}
+}
+
+// pass runs reader i's pass and checks that it read every row.
+func (s *sideBySide) pass(b *testing.B, i int, want int64, fn func() (int64, int64)) {
+	c0, t0 := cpuTime(), time.Now()
+	n, _ := fn()
+	s.wall[i] += time.Since(t0)
+	s.cpu[i] += cpuTime() - c0
+	if n != want {
+		b.Fatalf("%s read %d rows, want %d", s.name[i], n, want)
 	}
-	for _, pf := range []int{0, -1} {
-		name := "prefetch=2"
-		if pf < 0 {
-			name = "prefetch=none"
-		}
-		b.Run(name, func(b *testing.B) {
-			var tr, tm time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				if n := readRoadlog(b, d, pf); n != rows {
-					b.Fatalf("roadlog read %d samples, want %d", n, rows)
-				}
-				t1 := time.Now()
-				if n := readMCAP(b, mcapPath); n != rows {
-					b.Fatalf("mcap read %d messages, want %d", n, rows)
-				}
-				tr, tm = tr+t1.Sub(t0), tm+time.Since(t1)
+	if i == 0 {
+		s.rows += n
+	}
+}
+
+// report reports every reader's rates and the first's over each other's.
+func (s *sideBySide) report(b *testing.B) {
+	n := float64(s.rows)
+	for i, name := range s.name {
+		b.ReportMetric(n/s.wall[i].Seconds(), name+"-rows/s")
+		b.ReportMetric(n/s.cpu[i].Seconds(), name+"-rows/cpu-s")
+		if i > 0 {
+			suffix := ""
+			if len(s.name) > 2 {
+				suffix = "-vs-" + name
 			}
-			nr := float64(rows) * float64(b.N)
-			b.ReportMetric(nr/tr.Seconds(), "roadlog-rows/s")
-			b.ReportMetric(nr/tm.Seconds(), "mcap-rows/s")
-			b.ReportMetric(tm.Seconds()/tr.Seconds(), "ratio")
+			b.ReportMetric(s.wall[i].Seconds()/s.wall[0].Seconds(), "x-wall"+suffix)
+			b.ReportMetric(s.cpu[i].Seconds()/s.cpu[0].Seconds(), "x-cpu"+suffix)
+		}
+	}
+}
+
+// BenchmarkMergedRead: roadlog's NextRow against the MCAP reader (see above), on
+// both table layouts, with the reader's default prefetch (a goroutine per table
+// decoding two batches ahead) and without (everything in the caller's goroutine, as
+// the MCAP reader does). Goal (issue 8): x ≥ 2.
+func BenchmarkMergedRead(b *testing.B) {
+	bf := setupBench(b)
+	for _, layout := range benchLayouts {
+		for _, pf := range []int{2, -1} {
+			name := fmt.Sprintf("drive=%s/prefetch=2", layout)
+			if pf < 0 {
+				name = fmt.Sprintf("drive=%s/prefetch=none", layout)
+			}
+			b.Run(name, func(b *testing.B) {
+				s := newSideBySide("roadlog", "mcap", "mcap-bin")
+				for b.Loop() {
+					s.pass(b, 0, bf.rows, func() (int64, int64) { return passRows(b, bf.drives[layout], pf) })
+					s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
+					s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["binary"], false) })
+				}
+				s.report(b)
+			})
+		}
+	}
+}
+
+// BenchmarkMergedReadSamples: roadlog's Next, every row decoded into a Go value,
+// against the MCAP reader handing out raw bytes and the MCAP reader with every JSON
+// row decoded (into maps), as a consumer of such a file would.
+func BenchmarkMergedReadSamples(b *testing.B) {
+	bf := setupBench(b)
+	for _, layout := range benchLayouts {
+		b.Run("drive="+layout, func(b *testing.B) {
+			s := newSideBySide("roadlog", "mcap", "mcap+decode")
+			for b.Loop() {
+				s.pass(b, 0, bf.rows, func() (int64, int64) { return passSamples(b, bf.drives[layout], 0) })
+				s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
+				s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], true) })
+			}
+			s.report(b)
 		})
 	}
 }
 
-// benchMCAP reads the MCAP file in log-time order through its index, rows times.
-func benchMCAP(b *testing.B, mcapPath string, rows int64, decode bool) {
-	cpu0 := cpuTime()
-	var n int64
+// BenchmarkCompaction rewrites every table file of the flushed drive in large
+// batches — what the recorder would do when a segment closes (docs/replay.md) — and
+// reports its cost per second of recording.
+func BenchmarkCompaction(b *testing.B) {
+	bf := setupBench(b)
+	src := bf.drives["flushed"]
+	m, err := drive.ReadManifest(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recorded := time.Duration(m.EndT - m.StartT)
+	i := 0
 	for b.Loop() {
-		f, err := os.Open(mcapPath)
-		if err != nil {
+		b.StopTimer()
+		dst := filepath.Join(b.TempDir(), fmt.Sprint(i))
+		i++
+		if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 			b.Fatal(err)
 		}
-		rd, err := mcap.NewReader(f)
-		if err != nil {
+		b.StartTimer()
+		if err := testdrive.Rebatch(dst, 0); err != nil {
 			b.Fatal(err)
 		}
-		it, err := rd.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
-		if err != nil {
-			b.Fatal(err)
-		}
-		var msg mcap.Message
-		for {
-			_, ch, _, err := it.NextInto(&msg)
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					b.Fatal(err)
-				}
-				break
-			}
-			if decode && ch.MessageEncoding == "json" {
-				var row map[string]any
-				if err := json.Unmarshal(msg.Data, &row); err != nil {
-					b.Fatal(err)
-				}
-			}
-			n++
-		}
-		rd.Close()
-		f.Close()
 	}
-	if n != rows*int64(b.N) {
-		b.Fatalf("read %d messages, want %d", n/int64(b.N), rows)
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/recorded.Seconds(), "ms/s-recorded")
 }
 
 // seekDrive is a 10-minute random drive of 10 segments (4 cameras at 30 fps), for

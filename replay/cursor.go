@@ -5,28 +5,12 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"roadlog/schema"
 )
-
-// cursor yields one table's rows in t order, across its files, a batch at a time.
-type cursor interface {
-	table() schema.TableName
-	// head returns the t of the next item, false when the cursor is exhausted.
-	head() (int64, bool)
-	// take returns the next item and moves on; ok is false when the row was left out
-	// by a filter (the caller asks head again).
-	take() (s schema.Sample, ok bool)
-	// seek positions the cursor on the first row with t ≥ t.
-	seek(t int64)
-	counts() counts
-	// halt stops the cursor's prefetch goroutine until the next seek.
-	halt()
-	close() error
-}
 
 // counts are what a cursor delivered.
 type counts struct {
@@ -35,31 +19,28 @@ type counts struct {
 	late   int64 // rows delivered after a row with a larger t (late beyond the reorder window)
 }
 
-// rowPtr is the pointer type of a table row, which is a Sample.
-type rowPtr[R any] interface {
-	*R
-	schema.Sample
-}
-
 // loaded is one decoded batch with rows left to deliver.
 type loaded struct {
-	rec  arrow.RecordBatch
-	ts   []arrow.Timestamp
+	raw  *rawBatch
+	rec  arrow.RecordBatch // built on first use (record)
+	ts   []int64
 	perm []int32 // row order by t when the batch is not already in t order; nil otherwise
 	pos  int
 	file *batchFile
-	// prepared per row by the producer (frames: the video frame, or why it could
-	// not be read — reported once per file)
+	keep []bool // rows the filter keeps (nil: all)
+	// escaped: something built from the arena (an arrow record, a row's strings)
+	// may outlive the batch, so the arena is not reused
+	escaped bool
+	pool    batchPool
+	// prepared by the producer when samples are decoded ahead: the rows ([]R by row
+	// index), or for frames the video frames and why one could not be read
+	rows    any
 	prep    []schema.Sample
 	prepErr []*DamageError
-	// the rows, read by the producer ([]R by row index), and which the filter keeps
-	// (nil: all)
-	rows any
-	keep []bool
 }
 
-func newLoaded(rec arrow.RecordBatch, f *batchFile) *loaded {
-	l := &loaded{rec: rec, ts: rec.Column(0).(*array.Timestamp).TimestampValues(), file: f}
+func newLoaded(raw *rawBatch, f *batchFile, pool batchPool) *loaded {
+	l := &loaded{raw: raw, ts: raw.ts, file: f, pool: pool}
 	if !slices.IsSorted(l.ts) {
 		l.perm = make([]int32, len(l.ts))
 		for i := range l.perm {
@@ -77,10 +58,9 @@ func (l *loaded) row() int {
 	return int(l.perm[l.pos])
 }
 
-func (l *loaded) t() int64    { return int64(l.ts[l.row()]) }
+func (l *loaded) t() int64    { return l.ts[l.row()] }
 func (l *loaded) done() bool  { return l.pos >= len(l.ts) }
-func (l *loaded) release()    { l.rec.Release() }
-func (l *loaded) last() int64 { return int64(l.ts[l.rowAt(len(l.ts)-1)]) }
+func (l *loaded) last() int64 { return l.ts[l.rowAt(len(l.ts)-1)] }
 
 func (l *loaded) rowAt(k int) int {
 	if l.perm == nil {
@@ -89,50 +69,97 @@ func (l *loaded) rowAt(k int) int {
 	return int(l.perm[k])
 }
 
-// skipBelow moves past the rows with t < floor.
-func (l *loaded) skipBelow(floor int64) {
-	l.pos += sort.Search(len(l.ts)-l.pos, func(k int) bool { return int64(l.ts[l.rowAt(l.pos+k)]) >= floor })
+// record returns the batch as an arrow record (built once); the arena then stays
+// with the batch.
+func (l *loaded) record(sch *arrow.Schema) arrow.RecordBatch {
+	if l.rec == nil {
+		l.rec = l.raw.record(sch)
+		l.escaped = true
+	}
+	return l.rec
 }
 
-// slabRows is how many rows are allocated at once: rows handed to the sink are
-// carved from a slab so that a sample costs no allocation of its own.
-const slabRows = 128
+// release gives the arena back for the next batch, unless something built from it
+// may still be in use.
+func (l *loaded) release() {
+	if l.rec != nil {
+		l.rec.Release()
+		l.rec = nil
+	}
+	if !l.escaped && l.raw != nil {
+		l.pool.put(l.raw)
+	}
+	l.raw = nil
+}
 
-// tableCursor is the cursor of a table with row type R.
-type tableCursor[R any, P rowPtr[R]] struct {
-	tbl    *schema.Table[R]
+// skipBelow moves past the rows with t < floor.
+func (l *loaded) skipBelow(floor int64) {
+	l.pos += sort.Search(len(l.ts)-l.pos, func(k int) bool { return l.ts[l.rowAt(l.pos+k)] >= floor })
+}
+
+// batchPool keeps the raw batches (arenas) of released batches for the next ones;
+// it is shared by a cursor and its producer goroutine.
+type batchPool chan *rawBatch
+
+func (p batchPool) get() *rawBatch {
+	select {
+	case b := <-p:
+		return b
+	default:
+		return new(rawBatch)
+	}
+}
+
+func (p batchPool) put(b *rawBatch) {
+	select {
+	case p <- b:
+	default:
+	}
+}
+
+// rowSource turns the rows of one table into samples.
+type rowSource interface {
+	// prepare runs in the producer on each batch when samples are decoded ahead
+	// (Next): rows decoded, frames read from the video.
+	prepare(l *loaded)
+	// sample returns row's sample, prepared or decoded now; damage is why a frame's
+	// bytes cannot be read (no sample then). Decoding marks the batch escaped.
+	sample(l *loaded, row int) (schema.Sample, *DamageError)
+}
+
+// cursor yields one table's rows in t order, across its files, a batch at a time.
+type cursor struct {
+	name   schema.TableName
+	sch    *arrow.Schema
 	files  []*batchFile
-	window int64                                                // reorder window (ns) for files not known to be in t order
-	accept func(*R) bool                                        // row filter; nil keeps every row
-	emit   func(l *loaded, row int, r *R) (schema.Sample, bool) // turns a row into the sample (frames → video frames); nil: the row itself
-	damage func(*DamageError) *schema.Event                     // makes the event that reports damage
-	// around each row read: lets a table carve its byte columns out of a shared
-	// arena (CAN data) instead of allocating each
-	beforeRead, kept func(*R)
+	window int64                            // reorder window (ns) for files not known to be in t order
+	filter func(*rawBatch, int) bool        // rows to deliver (nil: all)
+	rows   rowSource                        // samples of rows
+	damage func(*DamageError) *schema.Event // makes the event that reports damage
+	ahead  *atomic.Bool                     // decode samples in the producer (the reader's Next mode)
+	async  *bool                            // run the producer in a prefetch goroutine (the reader's)
+	frame  *frameCols                       // the frames table's: where FrameData finds a frame
 
-	prefetch int           // batches decoded ahead in a goroutine (0: inline)
-	prepare  func(*loaded) // runs on each decoded batch, in the producer
-	prod     *producer     // the batches from the current position
-	pf       *prefetcher   // running prod, when prefetching
-	sorted   bool          // the last batch loaded came from a file in t order
+	prefetch int          // batches decoded ahead in a goroutine (0: inline)
+	dec      batchDecoder // the producer's; the cursor's own while the producer is halted
+	scratch  rawBatch     // for bounds looked up by a seek
+	pool     batchPool
+	prod     *producer   // the batches from the current position
+	pf       *prefetcher // running prod, when prefetching
+	sorted   bool        // the last batch loaded came from a file in t order
 
 	active    []*loaded
 	maxLoaded int64
 	floor     int64
 	lastT     int64
 	pending   []*schema.Event // damage to report, oldest first
-	slab      []R
+	reported  map[string]bool // video files whose damage this pass reported
 	n         counts
 	headT     int64
 	hasHead   bool
 }
 
-func (c *tableCursor[R, P]) table() schema.TableName { return c.tbl.Name }
-func (c *tableCursor[R, P]) counts() counts          { return c.n }
-
-func (c *tableCursor[R, P]) head() (int64, bool) { return c.headT, c.hasHead }
-
-func (c *tableCursor[R, P]) updateHead() {
+func (c *cursor) updateHead() {
 	if len(c.pending) > 0 {
 		c.headT, c.hasHead = c.pendingT(), true
 		return
@@ -146,7 +173,7 @@ func (c *tableCursor[R, P]) updateHead() {
 
 // pendingT is the time damage is reported at: just after the last row delivered
 // (so that the stream stays in order), or at the next row when none was delivered yet.
-func (c *tableCursor[R, P]) pendingT() int64 {
+func (c *cursor) pendingT() int64 {
 	if c.lastT != 0 {
 		return c.lastT
 	}
@@ -156,7 +183,7 @@ func (c *tableCursor[R, P]) pendingT() int64 {
 	return c.floor
 }
 
-func (c *tableCursor[R, P]) minActive() int {
+func (c *cursor) minActive() int {
 	best := 0
 	for i := 1; i < len(c.active); i++ {
 		if c.active[i].t() < c.active[best].t() {
@@ -169,7 +196,7 @@ func (c *tableCursor[R, P]) minActive() int {
 // fill loads batches until the next row is known: one batch at a time for files in
 // t order; for others, until the loaded rows reach window past the smallest head, so
 // that late rows within the window come out in order.
-func (c *tableCursor[R, P]) fill() {
+func (c *cursor) fill() {
 	for {
 		if len(c.active) > 0 {
 			w := int64(0)
@@ -188,7 +215,7 @@ func (c *tableCursor[R, P]) fill() {
 
 // loadNext takes the next batch from the producer (reporting damage on the way);
 // false when there is none.
-func (c *tableCursor[R, P]) loadNext() bool {
+func (c *cursor) loadNext() bool {
 	if c.prod == nil {
 		return false
 	}
@@ -217,116 +244,103 @@ func (c *tableCursor[R, P]) loadNext() bool {
 	}
 }
 
-func (c *tableCursor[R, P]) report(d *DamageError) {
+func (c *cursor) report(d *DamageError) {
 	if ev := c.damage(d); ev != nil {
 		c.pending = append(c.pending, ev)
 	}
 }
 
-func (c *tableCursor[R, P]) take() (schema.Sample, bool) {
+// takeRow hands out the next row: a damage event (ev), or row row of batch l, which
+// ok says the filters keep. done says l has no rows left: the caller releases it
+// once done with the row. The caller asks head again after each call.
+func (c *cursor) takeRow() (l *loaded, row int, ev *schema.Event, done, ok bool) {
 	if len(c.pending) > 0 {
-		ev := c.pending[0]
+		ev = c.pending[0]
 		ev.T = c.pendingT()
 		c.pending = c.pending[1:]
 		c.n.damage++
 		c.updateHead()
-		return ev, true
+		return nil, 0, ev, false, true
 	}
 	if len(c.active) == 0 {
-		return nil, false
+		return nil, 0, nil, false, false
+	}
+	// the common case: one batch of a file in t order, rows left in it
+	if len(c.active) == 1 && c.sorted {
+		l = c.active[0]
+		if l.perm == nil && l.pos+1 < len(l.ts) {
+			row = l.pos
+			t := l.ts[row]
+			l.pos++
+			c.headT = l.ts[l.pos]
+			if t < c.floor || (l.keep != nil && !l.keep[row]) {
+				return l, row, nil, false, false
+			}
+			if t < c.lastT {
+				c.n.late++
+			}
+			c.lastT = t
+			return l, row, nil, false, true
+		}
 	}
 	k := c.minActive()
-	l := c.active[k]
-	row := l.row()
+	l = c.active[k]
+	row = l.row()
 	t := l.t()
-	var r *R
-	var ok bool
-	if l.rows != nil { // read by the producer
-		r = &l.rows.([]R)[row]
-		ok = t >= c.floor && (l.keep == nil || l.keep[row])
-	} else {
-		if len(c.slab) == 0 {
-			c.slab = make([]R, slabRows)
-		}
-		r = &c.slab[0]
-		if c.beforeRead != nil {
-			c.beforeRead(r)
-		}
-		c.tbl.Read(l.rec, row, r)
-		ok = t >= c.floor && (c.accept == nil || c.accept(r))
-	}
 	l.pos++
 	if l.done() {
-		l.release()
+		done = true
 		c.active = slices.Delete(c.active, k, k+1)
 	}
-	var out schema.Sample
+	ok = t >= c.floor && (l.keep == nil || l.keep[row])
 	if ok {
 		if t < c.lastT {
 			c.n.late++
 		}
 		c.lastT = t
-		switch {
-		case c.emit != nil:
-			out, ok = c.emit(l, row, r)
-		case l.rows != nil:
-			out = P(r)
-		default:
-			out = P(r)
-			c.slab = c.slab[1:]
-			if c.kept != nil {
-				c.kept(r)
-			}
-		}
-		if ok {
-			c.n.rows++
-		}
 	}
 	c.fill()
 	c.updateHead()
-	return out, ok
+	return l, row, nil, done, ok
 }
 
-// materialize reads a batch's rows (from its position on) in the producer, so that
-// the merge only hands them out: decoding rows runs beside the merge on another core.
-func (c *tableCursor[R, P]) materialize(l *loaded) {
-	rows := make([]R, len(l.ts))
-	var keep []bool
-	if c.accept != nil {
-		keep = make([]bool, len(l.ts))
+// take hands out the next sample (for Next); ok is false when the row gave none (left
+// out by a filter, or a frame whose bytes cannot be read).
+func (c *cursor) take() (schema.Sample, bool) {
+	l, row, ev, done, ok := c.takeRow()
+	if ev != nil {
+		return ev, true
 	}
-	for k := l.pos; k < len(l.ts); k++ {
-		row := l.rowAt(k)
-		r := &rows[row]
-		if c.beforeRead != nil {
-			c.beforeRead(r)
+	var s schema.Sample
+	if ok {
+		var dmg *DamageError
+		s, dmg = c.rows.sample(l, row)
+		if dmg != nil && !c.reported[dmg.Path] {
+			c.reported[dmg.Path] = true
+			c.report(dmg)
+			c.updateHead()
 		}
-		c.tbl.Read(l.rec, row, r)
-		if keep != nil {
-			if keep[row] = c.accept(r); !keep[row] {
-				continue
-			}
-		}
-		if c.kept != nil {
-			c.kept(r)
+		if ok = s != nil; ok {
+			c.n.rows++
 		}
 	}
-	l.rows, l.keep = rows, keep
+	if done {
+		l.release()
+	}
+	return s, ok
 }
 
-func (c *tableCursor[R, P]) seek(t int64) {
+func (c *cursor) seek(t int64) {
 	c.halt()
 	for _, l := range c.active {
 		l.release()
 	}
 	c.active, c.pending, c.lastT, c.floor = c.active[:0], nil, 0, t
+	clear(c.reported)
 	for _, f := range c.files {
 		f.reported, f.nextDamage = false, 0
 	}
-	p := &producer{files: c.files, floor: t, prepare: c.prepare}
-	if p.prepare == nil {
-		p.prepare = c.materialize
-	}
+	p := &producer{files: c.files, floor: t, dec: &c.dec, pool: c.pool, filter: c.filter, rows: c.rows, ahead: c.ahead}
 	p.fi = c.findFile(t)
 	if p.fi < len(c.files) {
 		f := c.files[p.fi]
@@ -342,24 +356,35 @@ func (c *tableCursor[R, P]) seek(t int64) {
 		}
 	}
 	c.prod = p
-	if c.prefetch > 0 {
-		c.pf = startPrefetch(p, c.prefetch)
+	if *c.async {
+		c.startPrefetch()
 	}
 	c.fill()
 	c.updateHead()
 }
 
+// startPrefetch hands the producer, from where it is, to a prefetch goroutine.
+func (c *cursor) startPrefetch() {
+	if c.prefetch > 0 && c.pf == nil && c.prod != nil {
+		c.pf = startPrefetch(c.prod, c.prefetch)
+	}
+}
+
 // halt stops the prefetch goroutine, if any: the files are the cursor's again.
-func (c *tableCursor[R, P]) halt() {
+func (c *cursor) halt() {
 	if c.pf != nil {
 		c.pf.halt()
 		c.pf = nil
 	}
 }
 
+func (c *cursor) boundsOf(f *batchFile, b int) (bounds, bool) {
+	return f.boundsOf(b, &c.dec, &c.scratch)
+}
+
 // fileFirstT returns the first t of file i (from the manifest when it says), false
 // for a file with no readable rows.
-func (c *tableCursor[R, P]) fileFirstT(i int) (int64, bool) {
+func (c *cursor) fileFirstT(i int) (int64, bool) {
 	f := c.files[i]
 	if f.ref.firstT != 0 && f.ref.sorted {
 		return f.ref.firstT, true
@@ -372,14 +397,14 @@ func (c *tableCursor[R, P]) fileFirstT(i int) (int64, bool) {
 		var min int64
 		found := false
 		for b := 0; b < f.numBatches(); b++ {
-			if bd, ok := f.boundsOf(b); ok && bd.rows > 0 && (!found || bd.min < min) {
+			if bd, ok := c.boundsOf(f, b); ok && bd.rows > 0 && (!found || bd.min < min) {
 				min, found = bd.min, true
 			}
 		}
 		return min, found
 	}
 	for b := 0; b < f.numBatches(); b++ {
-		if bd, ok := f.boundsOf(b); ok && bd.rows > 0 {
+		if bd, ok := c.boundsOf(f, b); ok && bd.rows > 0 {
 			return bd.min, true
 		}
 	}
@@ -387,7 +412,7 @@ func (c *tableCursor[R, P]) fileFirstT(i int) (int64, bool) {
 }
 
 // findFile returns the last file whose first row is at or before t (0 if none).
-func (c *tableCursor[R, P]) findFile(t int64) int {
+func (c *cursor) findFile(t int64) int {
 	if t == 0 {
 		return 0
 	}
@@ -418,14 +443,14 @@ func (c *tableCursor[R, P]) findFile(t int64) int {
 }
 
 // findBatch returns the first batch of f that may hold rows with t ≥ t.
-func (c *tableCursor[R, P]) findBatch(f *batchFile, t int64) int {
+func (c *cursor) findBatch(f *batchFile, t int64) int {
 	if t == 0 || (f.ref.sorted && f.ref.firstT != 0 && t <= f.ref.firstT) {
 		return 0 // the start: nothing to search (and nothing to decode twice)
 	}
 	f.open()
 	n := f.numBatches()
 	reaches := func(i int) bool {
-		bd, ok := f.boundsOf(i)
+		bd, ok := c.boundsOf(f, i)
 		return ok && bd.rows > 0 && bd.max >= t
 	}
 	if !f.ref.sorted {
@@ -440,7 +465,7 @@ func (c *tableCursor[R, P]) findBatch(f *batchFile, t int64) int {
 	// a batch that does not decode reads as "before t" to the search: step back over
 	// such batches, and over any that do reach t, so that no row at or after t is lost.
 	for k > 0 {
-		bd, ok := f.boundsOf(k - 1)
+		bd, ok := c.boundsOf(f, k-1)
 		if ok && (bd.rows == 0 || bd.max < t) {
 			break
 		}
@@ -449,12 +474,13 @@ func (c *tableCursor[R, P]) findBatch(f *batchFile, t int64) int {
 	return k
 }
 
-func (c *tableCursor[R, P]) close() error {
+func (c *cursor) close() error {
 	c.halt()
 	for _, l := range c.active {
 		l.release()
 	}
 	c.active = nil
+	c.dec.close()
 	var err error
 	for _, f := range c.files {
 		if e := f.close(); e != nil && err == nil {

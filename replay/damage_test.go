@@ -123,49 +123,65 @@ func TestReplayPastDamage(t *testing.T) {
 		}, 0},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			td := damageDrive(t)
-			l := c.damage(t, td.Dir)
-			d, err := Open(td.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := d.NewReader(Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			got := readAll(t, r)
-			checkOrdered(t, got)
-			var data, damage []schema.Sample
-			for _, s := range got {
-				if ev, ok := s.(*schema.Event); ok && ev.Code == schema.EvReplayDamage {
-					damage = append(damage, s)
-					continue
+		for _, mode := range readModes[:2] { // Next skips frames whose bytes are gone, NextRow hands them out
+			t.Run(c.name+"/read="+mode.name, func(t *testing.T) {
+				td := damageDrive(t)
+				l := c.damage(t, td.Dir)
+				d, err := Open(td.Dir)
+				if err != nil {
+					t.Fatal(err)
 				}
-				data = append(data, s)
-			}
-			if len(damage) < c.events || (c.events == 0 && len(damage) > 0) {
-				t.Fatalf("%d damage events, want %d: %v", len(damage), c.events, keys(damage))
-			}
-			if st := r.Stats(); st.Damage != int64(len(damage)) {
-				t.Fatalf("stats count %d damage events, stream has %d", st.Damage, len(damage))
-			}
-			var want []schema.Sample
-			for rel, rows := range td.Files {
-				for i, s := range rows {
-					if f := l[rel]; f != nil && f(i) {
+				r, err := d.NewReader(Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				got, lost := mode.read(t, r)
+				checkOrdered(t, got)
+				var data, damage []schema.Sample
+				for _, s := range got {
+					if ev, ok := s.(*schema.Event); ok && ev.Code == schema.EvReplayDamage {
+						damage = append(damage, s)
 						continue
 					}
-					if vf, ok := s.(*schema.VideoFrame); ok && !frameSurvives(td.Dir, rel, vf) {
-						continue
-					}
-					want = append(want, s)
+					data = append(data, s)
 				}
-			}
-			sameKeys(t, keys(data), keys(want))
-		})
+				// NextRow reports frames whose bytes are gone through FrameData, not as events
+				if reported := len(damage) + len(lost); reported < c.events || (c.events == 0 && reported > 0) {
+					t.Fatalf("%d damage events and %d files with frames lost, want %d: %v %v", len(damage), len(lost), c.events, keys(damage), lost)
+				}
+				if st := r.Stats(); st.Damage != int64(len(damage)) {
+					t.Fatalf("stats count %d damage events, stream has %d", st.Damage, len(damage))
+				}
+				var want []schema.Sample
+				framesGone := 0
+				for rel, rows := range td.Files {
+					for i, s := range rows {
+						if f := l[rel]; f != nil && f(i) {
+							continue
+						}
+						if vf, ok := s.(*schema.VideoFrame); ok && !frameSurvives(td.Dir, rel, vf) {
+							framesGone++
+							continue
+						}
+						want = append(want, s)
+					}
+				}
+				sameKeys(t, keys(data), keys(want))
+				if lostRows := sumLost(lost); mode.name == "rows" && lostRows != framesGone {
+					t.Fatalf("FrameData failed on %d frames, %d lost their bytes", lostRows, framesGone)
+				}
+			})
+		}
 	}
+}
+
+func sumLost(lost map[string]int) int {
+	n := 0
+	for _, k := range lost {
+		n += k
+	}
+	return n
 }
 
 // frameSurvives reports whether a frame's bytes are still in its video file.

@@ -10,6 +10,12 @@
 // missing video file is skipped and reported in the stream itself as an
 // schema.EvReplayDamage event, and playback goes on.
 //
+// Next hands out every row as a Go value (the same samples the recorder takes);
+// NextRow walks the same stream without building any: each Row refers into its
+// decoded batch, and the consumer reads what it needs (ReadRow into a reused value,
+// FrameData for a frame's bytes, Sample, Batch). Batches are decoded once into
+// reused arenas, arrow arrays built only when asked for.
+//
 // Subpackages: rerun (re-run perception over a drive into runs/<run-id>/), diff
 // (compare two runs), foxglove (serve a replay over the Foxglove WebSocket protocol).
 package replay

@@ -66,3 +66,55 @@ func Example() {
 	// 40 GNSS fixes, 400 CAN frames on pt
 	// 80 frames, true
 }
+
+// Walk a drive in time order without decoding rows into Go values: count the rows
+// of each table, sum the bytes of the camera frames, and decode only the CAN frames
+// of one identifier, into one reused value.
+func ExampleReader_NextRow() {
+	root, err := os.MkdirTemp("", "replay-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(root)
+	td, err := testdrive.Write(root, testdrive.Spec{Seed: 1, Segments: 2, Cameras: 2, FPS: 10})
+	if err != nil {
+		panic(err)
+	}
+	d, err := replay.Open(td.Dir)
+	if err != nil {
+		panic(err)
+	}
+	r, err := d.NewReader(replay.Options{Prefetch: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	rows := map[schema.TableName]int{}
+	frameBytes, ids := 0, 0
+	var can schema.CAN
+	for {
+		row, err := r.NextRow()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			panic(err)
+		}
+		rows[row.Table()]++
+		switch row.Table() {
+		case schema.TableFrames:
+			data, err := row.FrameData() // valid until the next call
+			if err != nil {
+				panic(err)
+			}
+			frameBytes += len(data)
+		case schema.TableCAN:
+			if replay.ReadRow(row, schema.CANTable, &can) && can.ID == 0x101 {
+				ids++
+			}
+		}
+	}
+	fmt.Println(rows[schema.TableCAN], "CAN frames,", ids, "of id 0x101;", rows[schema.TableFrames], "camera frames,", frameBytes > 0)
+	// Output:
+	// 800 CAN frames, 102 of id 0x101; 80 camera frames, true
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-
 	"roadlog/schema"
 )
 
@@ -19,6 +17,8 @@ var ErrNoFrame = errors.New("no such frame")
 // first time it is searched. Indexes are kept, so seeking again is cheap.
 type frameIndex struct {
 	d     *Drive
+	dec   batchDecoder
+	raw   rawBatch
 	files []*batchFile
 	first []map[uint8]int64 // per file: each camera's first seq (nil: not read yet)
 	byCam []map[uint8]*camFrames
@@ -44,28 +44,26 @@ func (x *frameIndex) close() {
 	for _, f := range x.files {
 		f.close()
 	}
+	x.dec.close()
 }
 
 // scan calls fn with the camera, seq and t of every row of file i.
 func (x *frameIndex) scan(i int, fn func(cam uint8, seq, t int64) bool) {
 	f := x.files[i]
 	f.open()
+	if f.openErr != nil {
+		return
+	}
+	sch := schema.FramesTable.Schema()
+	cam, seq := colIndex(sch, "camera"), colIndex(sch, "seq")
 	for b := 0; b < f.numBatches(); b++ {
-		rec, err := f.batch(b)
-		if err != nil {
+		if err := f.batch(b, &x.dec, &x.raw); err != nil {
 			continue
 		}
-		sch := rec.Schema()
-		cam, _ := rec.Column(sch.FieldIndices("camera")[0]).(*array.Uint8)
-		seq, _ := rec.Column(sch.FieldIndices("seq")[0]).(*array.Int64)
-		ts, _ := rec.Column(0).(*array.Timestamp)
-		stop := false
-		for k := 0; cam != nil && seq != nil && ts != nil && k < cam.Len() && !stop; k++ {
-			stop = !fn(cam.Value(k), seq.Value(k), int64(ts.Value(k)))
-		}
-		rec.Release()
-		if stop {
-			return
+		for k := range x.raw.rows {
+			if !fn(x.raw.u8(cam, k), x.raw.i64(seq, k), x.raw.ts[k]) {
+				return
+			}
 		}
 	}
 }

@@ -57,17 +57,19 @@ func FuzzArrowFile(f *testing.F) {
 		defer os.Remove(path)
 		name := fuzzTables[int(table)%len(fuzzTables)]
 		d := &Drive{Dir: dir}
-		r := &Reader{d: d, video: newVideoFiles()}
+		r := &Reader{d: d, video: newVideoFiles(), now: newVideoFiles()}
 		bf := &batchFile{ref: fileRef{path: path, rel: "f.arrow", dir: dir}}
 		c := r.newCursor(name, []*batchFile{bf})
-		c.seek(0)
-		for {
-			if _, ok := c.head(); !ok {
-				break
+		// rows decoded as they are taken, then ahead by the producer
+		for _, ahead := range []bool{false, true} {
+			r.ahead.Store(ahead)
+			c.seek(0)
+			for c.hasHead {
+				c.take()
 			}
-			c.take()
 		}
 		c.close()
 		r.video.close()
+		r.now.close()
 	})
 }

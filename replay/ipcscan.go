@@ -24,20 +24,26 @@ const maxFields = 4096
 
 // str returns the string of field i ("" when absent).
 func (t fb) str(i int) (string, error) {
+	b, err := t.bytesOf(i)
+	return string(b), err
+}
+
+// bytesOf returns the bytes of string field i (nil when absent), aliasing the buffer.
+func (t fb) bytesOf(i int) ([]byte, error) {
 	p := t.field(i)
 	if p < 0 {
-		return "", nil
+		return nil, nil
 	}
 	off, ok := u32(t.b, p)
 	if !ok {
-		return "", errFlatbuf
+		return nil, errFlatbuf
 	}
 	s := p + off
 	n, ok := u32(t.b, s)
 	if !ok || n < 0 || s+4+n > len(t.b) {
-		return "", errFlatbuf
+		return nil, errFlatbuf
 	}
-	return string(t.b[s+4 : s+4+n]), nil
+	return t.b[s+4 : s+4+n], nil
 }
 
 // tables returns the tables of a vector of tables (field i).
@@ -183,12 +189,74 @@ const (
 	fbTypeTimestamp = 10
 )
 
+// fieldType is a column type as a schema's flatbuffer gives it (or as a wanted
+// field's type maps to it): comparable, so that checking a file's columns makes no
+// strings unless they differ.
+type fieldType struct {
+	tag    byte // the Type union tag
+	bits   int32
+	signed bool
+	prec   int16  // floats: 0 half, 1 single, 2 double; timestamps: the unit
+	tz     string // timestamps (of the wanted field only)
+}
+
+func (t fieldType) String() string {
+	switch t.tag {
+	case fbTypeInt:
+		if t.signed {
+			return fmt.Sprintf("int%d", t.bits)
+		}
+		return fmt.Sprintf("uint%d", t.bits)
+	case fbTypeFloat:
+		switch t.prec {
+		case 1:
+			return "float32"
+		case 2:
+			return "float64"
+		}
+		return "float16"
+	case fbTypeBinary:
+		return "binary"
+	case fbTypeUtf8:
+		return "utf8"
+	case fbTypeBool:
+		return "bool"
+	case fbTypeTimestamp:
+		return fmt.Sprintf("timestamp[%d,%s]", t.prec, t.tz)
+	}
+	return fmt.Sprintf("type %d", t.tag)
+}
+
+// wantType maps an arrow type of roadlog's tables to its fieldType.
+func wantType(dt arrow.DataType) fieldType {
+	switch dt := dt.(type) {
+	case *arrow.TimestampType:
+		return fieldType{tag: fbTypeTimestamp, prec: int16(dt.Unit), tz: dt.TimeZone}
+	case *arrow.StringType:
+		return fieldType{tag: fbTypeUtf8}
+	case *arrow.BinaryType:
+		return fieldType{tag: fbTypeBinary}
+	case *arrow.BooleanType:
+		return fieldType{tag: fbTypeBool}
+	case *arrow.Float32Type:
+		return fieldType{tag: fbTypeFloat, prec: 1}
+	case *arrow.Float64Type:
+		return fieldType{tag: fbTypeFloat, prec: 2}
+	}
+	if fw, ok := dt.(arrow.FixedWidthDataType); ok {
+		id := dt.ID()
+		return fieldType{tag: fbTypeInt, bits: int32(fw.BitWidth()),
+			signed: id == arrow.INT8 || id == arrow.INT16 || id == arrow.INT32 || id == arrow.INT64}
+	}
+	return fieldType{tag: 0xFF}
+}
+
 func checkField(f fb, want arrow.Field) error {
-	name, err := f.str(0)
+	name, err := f.bytesOf(0)
 	if err != nil {
 		return err
 	}
-	if name != want.Name {
+	if string(name) != want.Name {
 		return fmt.Errorf("named %q, want %q", name, want.Name)
 	}
 	if p := f.field(4); p >= 0 {
@@ -222,62 +290,23 @@ func checkField(f fb, want arrow.Field) error {
 		}
 		return int16(binary.LittleEndian.Uint16(typ.b[p:]))
 	}
-	got := ""
+	got := fieldType{tag: tag}
+	var tz []byte
 	switch tag {
 	case fbTypeInt:
 		signed, _ := typ.byte(1, 0)
-		got = fmt.Sprintf("int%d", i32(0, 0))
-		if signed == 0 {
-			got = "u" + got
-		}
+		got.bits, got.signed = i32(0, 0), signed != 0
 	case fbTypeFloat:
-		switch i16(0, 0) {
-		case 1:
-			got = "float32"
-		case 2:
-			got = "float64"
-		default:
-			got = "float16"
-		}
-	case fbTypeBinary:
-		got = "binary"
-	case fbTypeUtf8:
-		got = "utf8"
-	case fbTypeBool:
-		got = "bool"
+		got.prec = i16(0, 0)
 	case fbTypeTimestamp:
-		tz, err := typ.str(1)
-		if err != nil {
+		if tz, err = typ.bytesOf(1); err != nil {
 			return err
 		}
-		got = fmt.Sprintf("timestamp[%d,%s]", i16(0, 0), tz)
-	default:
-		got = fmt.Sprintf("type %d", tag)
+		got.prec = i16(0, 0)
 	}
-	var exp string
-	switch dt := want.Type.(type) {
-	case *arrow.TimestampType:
-		exp = fmt.Sprintf("timestamp[%d,%s]", dt.Unit, dt.TimeZone)
-	case *arrow.StringType:
-		exp = "utf8"
-	case *arrow.BinaryType:
-		exp = "binary"
-	case *arrow.BooleanType:
-		exp = "bool"
-	case *arrow.Float32Type:
-		exp = "float32"
-	case *arrow.Float64Type:
-		exp = "float64"
-	default:
-		if fw, ok := want.Type.(arrow.FixedWidthDataType); ok {
-			signed := want.Type.ID() == arrow.INT8 || want.Type.ID() == arrow.INT16 || want.Type.ID() == arrow.INT32 || want.Type.ID() == arrow.INT64
-			exp = fmt.Sprintf("int%d", fw.BitWidth())
-			if !signed {
-				exp = "u" + exp
-			}
-		}
-	}
-	if got != exp {
+	exp := wantType(want.Type)
+	if got.tz = exp.tz; got != exp || string(tz) != exp.tz {
+		got.tz = string(tz)
 		return fmt.Errorf("%s is %s, want %s", name, got, exp)
 	}
 	return nil

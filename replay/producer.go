@@ -3,6 +3,7 @@ package replay
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // item is what a producer hands a cursor: a decoded batch with rows at or past the
@@ -14,13 +15,17 @@ type item struct {
 
 // producer walks a table's files from a position, decoding batch after batch. It
 // runs either inline (the cursor calls next) or in a prefetch goroutine; either way
-// only one goroutine uses it and the files at a time.
+// only one goroutine uses it, its decoder and the files at a time.
 type producer struct {
 	files   []*batchFile
 	fi, bi  int
 	floor   int64
 	pending []*DamageError
-	prepare func(*loaded) // runs on each batch before it is handed out (frames: read the video)
+	dec     *batchDecoder
+	pool    batchPool
+	filter  func(*rawBatch, int) bool // rows to deliver (nil: all)
+	rows    rowSource
+	ahead   *atomic.Bool // prepare samples (rows decoded, frames read) ahead
 }
 
 // next returns the next item, false at the end of the files.
@@ -59,22 +64,30 @@ func (p *producer) next() (item, bool) {
 		if bd := f.bounds[i]; bd.known && (bd.rows == 0 || bd.max < p.floor) {
 			continue
 		}
-		rec, err := f.batch(i)
-		if err != nil {
+		raw := p.pool.get()
+		if err := f.batch(i, p.dec, raw); err != nil {
+			p.pool.put(raw) // a decode overwrites all of it
 			return item{dmg: err.(*DamageError)}, true
 		}
-		if rec.NumRows() == 0 {
-			rec.Release()
+		if raw.rows == 0 {
+			p.pool.put(raw)
 			continue
 		}
-		l := newLoaded(rec, f)
+		l := newLoaded(raw, f, p.pool)
 		l.skipBelow(p.floor)
 		if l.done() {
 			l.release()
 			continue
 		}
-		if p.prepare != nil {
-			p.prepare(l)
+		if p.filter != nil {
+			keep := raw.keep[:0]
+			for k := range raw.rows {
+				keep = append(keep, p.filter(raw, k))
+			}
+			raw.keep, l.keep = keep, keep
+		}
+		if p.rows != nil && p.ahead.Load() {
+			p.rows.prepare(l)
 		}
 		return item{l: l}, true
 	}

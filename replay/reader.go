@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -33,7 +34,10 @@ type Options struct {
 	ReorderWindow time.Duration
 	// Prefetch is how many record batches of each table are decoded ahead by a
 	// goroutine of that table (default 2; negative: none, everything is decoded in
-	// Next). Close stops the goroutines.
+	// the caller's goroutine). The goroutines start with the first Next; NextRow
+	// starts them only when Prefetch is set (above 0): its work per row is so small
+	// that handing batches between goroutines costs more than it saves on a busy
+	// machine. Close stops them.
 	Prefetch int
 }
 
@@ -51,14 +55,30 @@ type Stats struct {
 // Reader delivers a drive's samples in reference-time order: a k-way merge over one
 // cursor per table, each reading a batch at a time. Ties between tables go in the
 // order of schema.Tables; within a table, file order. Not safe for concurrent use.
+//
+// Next hands out each row as a Go value (a sample, the caller's); NextRow hands out
+// a reference to the row in its decoded batch (every column decompressed and
+// checked), and builds no Go value unless the consumer asks for one.
 type Reader struct {
 	d      *Drive
 	opts   Options
-	curs   []cursor
-	heap   []int // indices into curs, a min-heap on (head t, index)
-	video  *videoFiles
+	curs   []*cursor
+	heap   []head      // the cursors with rows left, a min-heap on (t, index)
+	video  *videoFiles // read by the producers (Next decodes frames ahead)
+	now    *videoFiles // read by the caller's goroutine (NextRow, and frames not decoded ahead)
+	ahead  atomic.Bool // producers decode samples ahead: the reader is read with Next
+	async  bool        // producers run in prefetch goroutines
+	rowsGo bool        // Prefetch was set: NextRow starts them too
 	frames *frameIndex // for SeekFrame, built on first use
 	t      int64       // of the last sample
+	row    Row         // what NextRow returned last
+	held   *loaded     // the batch of that row, once the cursor is done with it
+}
+
+// head is a cursor's next t, in the merge's heap.
+type head struct {
+	t int64
+	i int
 }
 
 // NewReader opens a merged reader over the drive, positioned at opts.From.
@@ -69,6 +89,7 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	if opts.ReorderWindow == 0 {
 		opts.ReorderWindow = 2 * time.Second
 	}
+	rowsGo := opts.Prefetch > 0
 	switch {
 	case opts.Prefetch == 0:
 		opts.Prefetch = 2
@@ -80,7 +101,9 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("%w: unknown table %q", ErrBadOptions, t)
 		}
 	}
-	r := &Reader{d: d, opts: opts, video: newVideoFiles()}
+	// samples are decoded ahead once Next is called: until then (and after NextRow)
+	// the producers decode batches, not rows
+	r := &Reader{d: d, opts: opts, video: newVideoFiles(), now: newVideoFiles(), rowsGo: rowsGo}
 	for _, t := range schema.Tables() {
 		name := t.TableName()
 		if opts.Tables != nil && !slices.Contains(opts.Tables, name) {
@@ -101,122 +124,96 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	return r, nil
 }
 
-func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
-	w := int64(r.opts.ReorderWindow)
-	pf := r.opts.Prefetch
-	dmg := func(d *DamageError) *schema.Event { return damageEvent(name, d) }
+// colIndex returns the index of a table's column.
+func colIndex(sch *arrow.Schema, name string) int {
+	if i := sch.FieldIndices(name); len(i) > 0 {
+		return i[0]
+	}
+	panic("replay: no column " + name) // schema and replay disagree: a programming error
+}
+
+func (r *Reader) newCursor(name schema.TableName, files []*batchFile) *cursor {
+	c := &cursor{name: name, files: files, window: int64(r.opts.ReorderWindow), prefetch: r.opts.Prefetch,
+		ahead: &r.ahead, async: &r.async, pool: make(batchPool, r.opts.Prefetch+2), reported: map[string]bool{},
+		damage: func(d *DamageError) *schema.Event { return damageEvent(name, d) }}
 	cams := r.opts.Cameras
-	checkAll := func(want *arrow.Schema) {
-		for _, f := range files {
-			f.want = want
+	camera := func(sch *arrow.Schema, none uint8, hasNone bool) func(*rawBatch, int) bool {
+		if cams == nil {
+			return nil
+		}
+		k := colIndex(sch, "camera")
+		return func(b *rawBatch, i int) bool {
+			cam := b.u8(k, i)
+			return (hasNone && cam == none) || slices.Contains(cams, cam)
 		}
 	}
 	switch name {
 	case schema.TableCAN:
-		checkAll(schema.CANTable.Schema())
-		c := &tableCursor[schema.CAN, *schema.CAN]{tbl: schema.CANTable, files: files, window: w, damage: dmg, prefetch: pf}
-		// payloads (0–64 bytes) go into a shared arena: the read appends into the
-		// arena's free tail, and a kept row's bytes are cut off it (capped, so the
-		// consumer's appends cannot reach the next row's)
-		var arena []byte
-		c.beforeRead = func(f *schema.CAN) {
-			if cap(arena)-len(arena) < 64 {
-				arena = make([]byte, 0, 16<<10)
-			}
-			f.Data = arena[len(arena):len(arena):cap(arena)]
-		}
-		c.kept = func(f *schema.CAN) {
-			n := len(f.Data)
-			switch {
-			case n == 0:
-				f.Data = nil
-			case len(arena)+n <= cap(arena) && &arena[:len(arena)+n][len(arena)] == &f.Data[0]:
-				arena = arena[:len(arena)+n]
-				f.Data = f.Data[:n:n]
-			}
-		}
-		if r.opts.CANBuses != nil || r.opts.CANIDs != nil {
-			buses, ids := r.opts.CANBuses, r.opts.CANIDs
-			c.accept = func(f *schema.CAN) bool {
-				return (buses == nil || slices.Contains(buses, f.Bus)) && (ids == nil || slices.Contains(ids, f.ID))
+		c.sch = schema.CANTable.Schema()
+		rows := &tableRows[schema.CAN, *schema.CAN]{tbl: schema.CANTable, sch: c.sch}
+		carveCAN(rows)
+		c.rows = rows
+		if buses, ids := r.opts.CANBuses, r.opts.CANIDs; buses != nil || ids != nil {
+			kb, ki := colIndex(c.sch, "bus"), colIndex(c.sch, "id")
+			c.filter = func(b *rawBatch, i int) bool {
+				if ids != nil && !slices.Contains(ids, b.u32(ki, i)) {
+					return false
+				}
+				if buses == nil {
+					return true
+				}
+				bus := b.bytesAt(kb, i)
+				for _, want := range buses {
+					if string(bus) == want {
+						return true
+					}
+				}
+				return false
 			}
 		}
-		return c
 	case schema.TableGNSS:
-		checkAll(schema.GNSSTable.Schema())
-		return &tableCursor[schema.GNSS, *schema.GNSS]{tbl: schema.GNSSTable, files: files, window: w, damage: dmg, prefetch: pf}
+		c.sch = schema.GNSSTable.Schema()
+		c.rows = &tableRows[schema.GNSS, *schema.GNSS]{tbl: schema.GNSSTable, sch: c.sch}
 	case schema.TableIMU:
-		checkAll(schema.IMUTable.Schema())
-		return &tableCursor[schema.IMU, *schema.IMU]{tbl: schema.IMUTable, files: files, window: w, damage: dmg, prefetch: pf}
+		c.sch = schema.IMUTable.Schema()
+		c.rows = &tableRows[schema.IMU, *schema.IMU]{tbl: schema.IMUTable, sch: c.sch}
 	case schema.TableEgo:
-		checkAll(schema.EgoTable.Schema())
-		return &tableCursor[schema.Ego, *schema.Ego]{tbl: schema.EgoTable, files: files, window: w, damage: dmg, prefetch: pf}
+		c.sch = schema.EgoTable.Schema()
+		c.rows = &tableRows[schema.Ego, *schema.Ego]{tbl: schema.EgoTable, sch: c.sch}
 	case schema.TableFrames:
-		checkAll(schema.FramesTable.Schema())
-		c := &tableCursor[schema.Frame, *schema.Frame]{tbl: schema.FramesTable, files: files, window: w, damage: dmg, prefetch: pf}
-		if cams != nil {
-			c.accept = func(f *schema.Frame) bool { return slices.Contains(cams, f.Camera) }
-		}
+		c.sch = schema.FramesTable.Schema()
+		rows := &tableRows[schema.Frame, *schema.Frame]{tbl: schema.FramesTable, sch: c.sch}
+		c.rows = rows
 		if !r.opts.NoVideoData {
-			// the producer (a prefetch goroutine) reads each batch's frames from the
-			// video files; take hands them out
-			c.prepare = func(l *loaded) {
-				l.prep = make([]schema.Sample, len(l.ts))
-				l.prepErr = make([]*DamageError, len(l.ts))
-				var f schema.Frame
-				for k := l.pos; k < len(l.ts); k++ {
-					row := l.rowAt(k)
-					schema.FramesTable.Read(l.rec, row, &f)
-					if cams != nil && !slices.Contains(cams, f.Camera) {
-						continue
-					}
-					vf, file, err := r.video.frame(l.file.ref.dir, &f)
-					if err != nil {
-						if !file.reported {
-							file.reported = true
-							l.prepErr[row] = err.(*DamageError)
-						}
-						continue
-					}
-					l.prep[row] = vf
-				}
-			}
-			c.emit = func(l *loaded, row int, _ *schema.Frame) (schema.Sample, bool) {
-				if d := l.prepErr[row]; d != nil {
-					c.report(d)
-				}
-				if vf := l.prep[row]; vf != nil {
-					return vf, true
-				}
-				return nil, false
-			}
+			c.rows = &videoRows{frames: rows, ahead: r.video, now: r.now}
 		}
-		return c
+		c.frame = &frameCols{camera: colIndex(c.sch, "camera"), seq: colIndex(c.sch, "seq"), file: colIndex(c.sch, "file"),
+			offset: colIndex(c.sch, "offset"), size: colIndex(c.sch, "size")}
+		c.filter = camera(c.sch, 0, false)
 	case schema.TableObjects:
-		checkAll(schema.ObjectsTable.Schema())
-		c := &tableCursor[schema.Object, *schema.Object]{tbl: schema.ObjectsTable, files: files, window: w, damage: dmg, prefetch: pf}
-		if cams != nil {
-			c.accept = func(o *schema.Object) bool { return slices.Contains(cams, o.Camera) }
-		}
-		return c
+		c.sch = schema.ObjectsTable.Schema()
+		c.rows = &tableRows[schema.Object, *schema.Object]{tbl: schema.ObjectsTable, sch: c.sch}
+		c.filter = camera(c.sch, 0, false)
 	case schema.TableTargets:
-		checkAll(schema.TargetsTable.Schema())
-		return &tableCursor[schema.Target, *schema.Target]{tbl: schema.TargetsTable, files: files, window: w, damage: dmg, prefetch: pf}
+		c.sch = schema.TargetsTable.Schema()
+		c.rows = &tableRows[schema.Target, *schema.Target]{tbl: schema.TargetsTable, sch: c.sch}
 	case schema.TableEvents:
-		checkAll(schema.EventsTable.Schema())
-		return &tableCursor[schema.Event, *schema.Event]{tbl: schema.EventsTable, files: files, window: w, damage: dmg, prefetch: pf}
+		c.sch = schema.EventsTable.Schema()
+		c.rows = &tableRows[schema.Event, *schema.Event]{tbl: schema.EventsTable, sch: c.sch}
 	case schema.TableTruth:
-		checkAll(schema.TruthTable.Schema())
-		c := &tableCursor[schema.Truth, *schema.Truth]{tbl: schema.TruthTable, files: files, window: w, damage: dmg, prefetch: pf}
-		if cams != nil {
-			c.accept = func(o *schema.Truth) bool { return o.Camera == schema.TruthNoCamera || slices.Contains(cams, o.Camera) }
-		}
-		return c
+		c.sch = schema.TruthTable.Schema()
+		c.rows = &tableRows[schema.Truth, *schema.Truth]{tbl: schema.TruthTable, sch: c.sch}
+		c.filter = camera(c.sch, schema.TruthNoCamera, true)
 	case schema.TableSync:
-		checkAll(schema.SyncTable.Schema())
-		return &tableCursor[schema.SyncRow, *schema.SyncRow]{tbl: schema.SyncTable, files: files, window: w, damage: dmg, prefetch: pf}
+		c.sch = schema.SyncTable.Schema()
+		c.rows = &tableRows[schema.SyncRow, *schema.SyncRow]{tbl: schema.SyncTable, sch: c.sch}
+	default:
+		panic("replay: no cursor for table " + string(name)) // schema.Tables and this switch disagree: a programming error
 	}
-	panic("replay: no cursor for table " + string(name)) // schema.Tables and this switch disagree: a programming error
+	for _, f := range files {
+		f.want = c.sch
+	}
+	return c
 }
 
 // Next returns the next sample: a row of a table (*schema.CAN, *schema.GNSS, …), a
@@ -224,26 +221,56 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) cursor {
 // *schema.Event with code EvReplayDamage where replay skipped damage. It returns
 // io.EOF after the last sample (or past To). The sample is the caller's.
 func (r *Reader) Next() (schema.Sample, error) {
+	r.release()
+	if !r.ahead.Load() {
+		r.ahead.Store(true)
+	}
+	r.goAsync()
 	for len(r.heap) > 0 {
-		c := r.curs[r.heap[0]]
-		t, _ := c.head()
-		if r.opts.To != 0 && t > r.opts.To {
+		h := r.heap[0]
+		if r.opts.To != 0 && h.t > r.opts.To {
 			r.heap = r.heap[:0]
 			break
 		}
+		c := r.curs[h.i]
 		s, ok := c.take()
-		if _, more := c.head(); more {
-			r.down(0)
-		} else {
-			r.pop()
-		}
+		r.fix(c)
 		if !ok {
 			continue
 		}
-		r.t = t
+		r.t = h.t
 		return s, nil
 	}
 	return nil, io.EOF
+}
+
+// goAsync starts the cursors' prefetch goroutines, once.
+func (r *Reader) goAsync() {
+	if r.async {
+		return
+	}
+	r.async = true
+	for _, c := range r.curs {
+		c.startPrefetch()
+	}
+}
+
+// fix puts the heap's top cursor, just advanced, back in place.
+func (r *Reader) fix(c *cursor) {
+	if c.hasHead {
+		r.heap[0].t = c.headT
+		r.down(0)
+	} else {
+		r.pop()
+	}
+}
+
+// release lets go of the batch of the row NextRow returned last.
+func (r *Reader) release() {
+	if r.held != nil {
+		r.held.release()
+		r.held, r.row.l = nil, nil
+	}
 }
 
 // SeekTime positions every cursor on its first row with t ≥ t (t below the drive's start
@@ -252,15 +279,18 @@ func (r *Reader) SeekTime(t int64) {
 	if t < r.opts.From {
 		t = r.opts.From
 	}
+	r.release()
+	r.row.l, r.row.ev = nil, nil // the cursors release their batches
 	for _, c := range r.curs {
 		c.halt() // the frames producer reads video files in its goroutine
 	}
 	r.video.rewind()
+	r.now.rewind()
 	r.heap = r.heap[:0]
 	for i, c := range r.curs {
 		c.seek(t)
-		if _, ok := c.head(); ok {
-			r.heap = append(r.heap, i)
+		if c.hasHead {
+			r.heap = append(r.heap, head{c.headT, i})
 		}
 	}
 	for i := len(r.heap)/2 - 1; i >= 0; i-- {
@@ -272,10 +302,9 @@ func (r *Reader) SeekTime(t int64) {
 func (r *Reader) Stats() Stats {
 	s := Stats{Rows: map[schema.TableName]int64{}, T: r.t}
 	for _, c := range r.curs {
-		n := c.counts()
-		s.Rows[c.table()] += n.rows
-		s.Damage += n.damage
-		s.OutOfOrder += n.late
+		s.Rows[c.name] += c.n.rows
+		s.Damage += c.n.damage
+		s.OutOfOrder += c.n.late
 	}
 	return s
 }
@@ -288,6 +317,8 @@ func (r *Reader) Options() Options { return r.opts }
 
 // Close releases every batch and file.
 func (r *Reader) Close() error {
+	r.release()
+	r.row.l, r.row.ev = nil, nil
 	var err error
 	for _, c := range r.curs {
 		err = errors.Join(err, c.close())
@@ -297,16 +328,12 @@ func (r *Reader) Close() error {
 		r.frames.close()
 		r.frames = nil
 	}
-	return errors.Join(err, r.video.close())
+	return errors.Join(err, r.video.close(), r.now.close())
 }
 
 func (r *Reader) less(a, b int) bool {
-	ta, _ := r.curs[r.heap[a]].head()
-	tb, _ := r.curs[r.heap[b]].head()
-	if ta != tb {
-		return ta < tb
-	}
-	return r.heap[a] < r.heap[b]
+	ha, hb := r.heap[a], r.heap[b]
+	return ha.t < hb.t || (ha.t == hb.t && ha.i < hb.i)
 }
 
 func (r *Reader) down(i int) {

@@ -123,31 +123,36 @@ var mergeCases = []testdrive.Spec{
 
 func TestMergeIsOrderedAndComplete(t *testing.T) {
 	for _, spec := range mergeCases {
-		t.Run(fmt.Sprintf("seed=%d", spec.Seed), func(t *testing.T) {
-			td, err := testdrive.Write(t.TempDir(), spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := Open(td.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := d.NewReader(Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			got := readAll(t, r)
-			checkOrdered(t, got)
-			sameKeys(t, keys(got), expected(td, nil))
-			st := r.Stats()
-			if st.Damage != 0 || st.OutOfOrder != 0 {
-				t.Fatalf("stats %+v: want no damage, nothing out of order", st)
-			}
-			if st.Rows[schema.TableCAN] != int64(len(td.Rows[schema.TableCAN])) {
-				t.Fatalf("stats count %d CAN rows, wrote %d", st.Rows[schema.TableCAN], len(td.Rows[schema.TableCAN]))
-			}
-		})
+		td, err := testdrive.Write(t.TempDir(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(td.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range readModes {
+			t.Run(fmt.Sprintf("seed=%d/read=%s", spec.Seed, mode.name), func(t *testing.T) {
+				r, err := d.NewReader(Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				got, lost := mode.read(t, r)
+				if len(lost) > 0 {
+					t.Fatalf("frames lost on an intact drive: %v", lost)
+				}
+				checkOrdered(t, got)
+				sameKeys(t, keys(got), expected(td, nil))
+				st := r.Stats()
+				if st.Damage != 0 || st.OutOfOrder != 0 {
+					t.Fatalf("stats %+v: want no damage, nothing out of order", st)
+				}
+				if st.Rows[schema.TableCAN] != int64(len(td.Rows[schema.TableCAN])) {
+					t.Fatalf("stats count %d CAN rows, wrote %d", st.Rows[schema.TableCAN], len(td.Rows[schema.TableCAN]))
+				}
+			})
+		}
 	}
 }
 
@@ -190,58 +195,74 @@ func TestFilters(t *testing.T) {
 		{"no video data", Options{Tables: []schema.TableName{schema.TableFrames}, NoVideoData: true}, nil},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r, err := d.NewReader(c.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			got := readAll(t, r)
-			checkOrdered(t, got)
-			if c.keep == nil { // frames rows without payload
-				var want []schema.Sample
-				for _, s := range td.Rows[schema.TableFrames] {
-					want = append(want, &s.(*schema.VideoFrame).Frame)
+		for _, mode := range readModes {
+			t.Run(c.name+"/read="+mode.name, func(t *testing.T) {
+				r, err := d.NewReader(c.opts)
+				if err != nil {
+					t.Fatal(err)
 				}
-				sameKeys(t, keys(got), keys(want))
-				return
-			}
-			sameKeys(t, keys(got), expected(td, c.keep))
-		})
+				defer r.Close()
+				got, lost := mode.read(t, r)
+				if len(lost) > 0 {
+					t.Fatalf("frames lost on an intact drive: %v", lost)
+				}
+				checkOrdered(t, got)
+				if c.keep == nil { // frames rows without payload
+					var want []schema.Sample
+					for _, s := range td.Rows[schema.TableFrames] {
+						want = append(want, &s.(*schema.VideoFrame).Frame)
+					}
+					sameKeys(t, keys(got), keys(want))
+					return
+				}
+				sameKeys(t, keys(got), expected(td, c.keep))
+			})
+		}
 	}
 }
 
 func TestSeekTime(t *testing.T) {
 	for _, spec := range mergeCases {
-		t.Run(fmt.Sprintf("seed=%d", spec.Seed), func(t *testing.T) {
-			td, err := testdrive.Write(t.TempDir(), spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := Open(td.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := d.NewReader(Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			rng := rand.New(rand.NewPCG(spec.Seed, 9))
-			span := td.End - testdrive.T0
-			for range 6 {
-				at := testdrive.T0 - int64(time.Second) + rng.Int64N(span+int64(2*time.Second))
-				for range rng.IntN(50) { // read a little first: seeks go back and forth
-					if _, err := r.Next(); err != nil {
-						break
-					}
+		td, err := testdrive.Write(t.TempDir(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(td.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range readModes {
+			t.Run(fmt.Sprintf("seed=%d/read=%s", spec.Seed, mode.name), func(t *testing.T) {
+				r, err := d.NewReader(Options{})
+				if err != nil {
+					t.Fatal(err)
 				}
-				r.SeekTime(at)
-				got := readAll(t, r)
-				checkOrdered(t, got)
-				sameKeys(t, keys(got), expected(td, func(s schema.Sample) bool { return sampleT(s) >= at }))
-			}
-		})
+				defer r.Close()
+				rng := rand.New(rand.NewPCG(spec.Seed, 9))
+				span := td.End - testdrive.T0
+				for range 6 {
+					at := testdrive.T0 - int64(time.Second) + rng.Int64N(span+int64(2*time.Second))
+					for k := range rng.IntN(50) { // read a little first: seeks go back and forth
+						var err error
+						if k%2 == 0 {
+							_, err = r.Next()
+						} else {
+							_, err = r.NextRow()
+						}
+						if err != nil {
+							break
+						}
+					}
+					r.SeekTime(at)
+					got, lost := mode.read(t, r)
+					if len(lost) > 0 {
+						t.Fatalf("frames lost on an intact drive: %v", lost)
+					}
+					checkOrdered(t, got)
+					sameKeys(t, keys(got), expected(td, func(s schema.Sample) bool { return sampleT(s) >= at }))
+				}
+			})
+		}
 	}
 }
 

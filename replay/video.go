@@ -19,55 +19,56 @@ const MaxFrameSize = 64 << 20
 
 // readAhead is how much of a video file is read at once: frames are asked for in time
 // order, so a camera's frames follow each other in its file and one read serves many.
-const readAhead = 256 << 10
+const readAhead = 64 << 10
 
 // videoFile is one camera's video file of one segment, opened on first use.
 type videoFile struct {
+	name   string
 	rel    string
 	f      *os.File
 	size   int64
 	win    []byte // bytes read ahead, from winOff (reused)
 	winOff int64
+	big    []byte   // a frame too large for the window (reused by view)
 	params [][]byte // codec parameter sets from the init segment (H.264/H.265)
 	err    error    // the file cannot be read
 	parsed bool     // params looked for
 
-	// what the current pass has done
-	reported   bool // err or a cut reported
-	sentParams bool // params attached to a frame
+	sentParams bool // params attached to a frame this pass
 }
 
 // videoFiles reads frame payloads out of the segments' video files by the offset and
 // size their frames rows give — no scanning of the video. Used by one goroutine at a
-// time (the frames table's producer).
+// time.
 type videoFiles struct {
-	files map[videoKey]*videoFile
-	last  *videoFile // of lastKey: frames come in runs from one file
-	lastK videoKey
+	dirs    map[string][]*videoFile // per segment folder, its files in the order first asked for
+	last    *videoFile
+	lastDir string
 }
 
-type videoKey struct{ dir, name string }
+func newVideoFiles() *videoFiles { return &videoFiles{dirs: map[string][]*videoFile{}} }
 
-func newVideoFiles() *videoFiles { return &videoFiles{files: map[videoKey]*videoFile{}} }
-
-func (v *videoFiles) get(dir, name string) *videoFile {
-	k := videoKey{dir, name}
-	if v.last != nil && v.lastK == k {
+// get returns the video file name of the segment folder dir (name as the frames row
+// holds it: no string is made for a file already open).
+func (v *videoFiles) get(dir string, name []byte) *videoFile {
+	if v.last != nil && v.lastDir == dir && v.last.name == string(name) {
 		return v.last
 	}
-	if vf := v.files[k]; vf != nil {
-		v.last, v.lastK = vf, k
+	for _, vf := range v.dirs[dir] {
+		if vf.name == string(name) {
+			v.last, v.lastDir = vf, dir
+			return vf
+		}
+	}
+	n := string(name)
+	vf := &videoFile{name: n, rel: filepath.Join(filepath.Base(dir), n)}
+	v.dirs[dir] = append(v.dirs[dir], vf)
+	v.last, v.lastDir = vf, dir
+	if filepath.Base(n) != n || n == "" {
+		vf.err = fmt.Errorf("frames row names video file %q, which is not a file of the segment", n)
 		return vf
 	}
-	p := filepath.Join(dir, name)
-	vf := &videoFile{rel: filepath.Join(filepath.Base(dir), name)}
-	v.files[k] = vf
-	v.last, v.lastK = vf, k
-	if filepath.Base(name) != name || name == "" {
-		vf.err = fmt.Errorf("frames row names video file %q, which is not a file of the segment", name)
-		return vf
-	}
-	f, err := os.Open(p)
+	f, err := os.Open(filepath.Join(dir, n))
 	if err != nil {
 		vf.err = err
 		return vf
@@ -82,32 +83,41 @@ func (v *videoFiles) get(dir, name string) *videoFile {
 	return vf
 }
 
-// frame reads the payload of a frames row. A damage error says why it cannot; it is
-// reported once per file and pass (the caller checks vf.reported).
-func (v *videoFiles) frame(dir string, r *schema.Frame) (*schema.VideoFrame, *videoFile, error) {
-	vf := v.get(dir, r.File)
+// locate finds the bytes of a frame (camera cam, sequence number seq, size bytes at
+// off of video file name in folder dir), checking that they lie within the file.
+func (v *videoFiles) locate(dir string, name []byte, cam uint8, seq, off int64, size int32) (*videoFile, *DamageError) {
+	vf := v.get(dir, name)
 	if vf.err != nil {
-		return nil, vf, &DamageError{Path: vf.rel, Batch: -1, Offset: -1, Err: vf.err}
+		return vf, &DamageError{Path: vf.rel, Batch: -1, Offset: -1, Err: vf.err}
 	}
-	if r.Size < 0 || r.Size > MaxFrameSize || r.Offset < 0 {
-		return nil, vf, &DamageError{Path: vf.rel, Batch: -1, Offset: r.Offset,
-			Err: fmt.Errorf("frames row of camera %d seq %d gives size %d at offset %d", r.Camera, r.Seq, r.Size, r.Offset)}
+	if size < 0 || size > MaxFrameSize || off < 0 {
+		return vf, &DamageError{Path: vf.rel, Batch: -1, Offset: off,
+			Err: fmt.Errorf("frames row of camera %d seq %d gives size %d at offset %d", cam, seq, size, off)}
 	}
-	end := r.Offset + int64(r.Size)
+	end := off + int64(size)
 	if end > vf.size { // the file may have grown since it was opened (being recorded)
 		if st, err := vf.f.Stat(); err == nil {
 			vf.size = st.Size()
 		}
 	}
 	if end > vf.size {
-		return nil, vf, &DamageError{Path: vf.rel, Batch: -1, Offset: r.Offset,
-			Err: fmt.Errorf("frame of camera %d seq %d (%d bytes) lies past the end of the file (%d bytes): file cut short", r.Camera, r.Seq, r.Size, vf.size)}
+		return vf, &DamageError{Path: vf.rel, Batch: -1, Offset: off,
+			Err: fmt.Errorf("frame of camera %d seq %d (%d bytes) lies past the end of the file (%d bytes): file cut short", cam, seq, size, vf.size)}
 	}
-	data, err := vf.read(r.Offset, int(r.Size))
+	return vf, nil
+}
+
+// frame reads the payload of a frames row into a new video frame (the caller's).
+func (v *videoFiles) frame(dir string, r *schema.Frame) (*schema.VideoFrame, *DamageError) {
+	vf, derr := v.locate(dir, []byte(r.File), r.Camera, r.Seq, r.Offset, r.Size)
+	if derr != nil {
+		return nil, derr
+	}
+	data, err := vf.view(r.Offset, int(r.Size))
 	if err != nil {
-		return nil, vf, &DamageError{Path: vf.rel, Batch: -1, Offset: r.Offset, Err: fmt.Errorf("read frame: %w", err)}
+		return nil, &DamageError{Path: vf.rel, Batch: -1, Offset: r.Offset, Err: fmt.Errorf("read frame: %w", err)}
 	}
-	out := &schema.VideoFrame{Frame: *r, Data: data}
+	out := &schema.VideoFrame{Frame: *r, Data: append([]byte(nil), data...)}
 	if !vf.sentParams && (r.Codec == schema.CodecH264 || r.Codec == schema.CodecH265) {
 		if !vf.parsed {
 			vf.parsed = true
@@ -116,17 +126,22 @@ func (v *videoFiles) frame(dir string, r *schema.Frame) (*schema.VideoFrame, *vi
 		out.Params = vf.params
 		vf.sentParams = true
 	}
-	return out, vf, nil
+	return out, nil
 }
 
-// read returns n bytes at off in a new slice. Small frames are copied out of a
-// read-ahead window (one read serves many frames of a camera, which follow each other
-// in its file); large ones are read alone.
-func (vf *videoFile) read(off int64, n int) ([]byte, error) {
-	out := make([]byte, n)
+// view returns the n bytes at off, valid until the next view of the file: small
+// frames out of a read-ahead window (one read serves many frames of a camera, which
+// follow each other in its file), large ones read alone into a reused buffer.
+func (vf *videoFile) view(off int64, n int) ([]byte, error) {
 	if n > readAhead/4 {
-		_, err := vf.f.ReadAt(out, off)
-		return out, err
+		if cap(vf.big) < n {
+			vf.big = make([]byte, n)
+		}
+		b := vf.big[:n]
+		if _, err := vf.f.ReadAt(b, off); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	if off < vf.winOff || off+int64(n) > vf.winOff+int64(len(vf.win)) {
 		if vf.win == nil {
@@ -146,24 +161,27 @@ func (vf *videoFile) read(off int64, n int) ([]byte, error) {
 		}
 		vf.win, vf.winOff = vf.win[:k], off
 	}
-	copy(out, vf.win[off-vf.winOff:])
-	return out, nil
+	return vf.win[off-vf.winOff : off-vf.winOff+int64(n) : off-vf.winOff+int64(n)], nil
 }
 
 // rewind forgets what the pass reported, after a seek.
 func (v *videoFiles) rewind() {
-	for _, vf := range v.files {
-		vf.reported, vf.sentParams = false, false
+	for _, fs := range v.dirs {
+		for _, vf := range fs {
+			vf.sentParams = false
+		}
 	}
 }
 
 func (v *videoFiles) close() error {
 	var err error
-	for k, vf := range v.files {
-		if vf.f != nil {
-			err = errors.Join(err, vf.f.Close())
+	for dir, fs := range v.dirs {
+		for _, vf := range fs {
+			if vf.f != nil {
+				err = errors.Join(err, vf.f.Close())
+			}
 		}
-		delete(v.files, k)
+		delete(v.dirs, dir)
 	}
 	v.last = nil
 	return err

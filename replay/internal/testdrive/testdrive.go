@@ -345,6 +345,10 @@ type SimSpec struct {
 	Cameras       int  // 4 or 8
 	Width, Height int  // default 160×96
 	Render        bool // render every frame (default: one static image per camera)
+	// Speed is simulated time against the wall clock (0: as fast as possible). At
+	// 1 the recorder flushes as on the road — a batch per table per flush interval —
+	// where as fast as possible packs seconds of data into each batch.
+	Speed float64
 }
 
 // Sim records a simulated drive with the real recorder and the simulated rig into a
@@ -364,7 +368,7 @@ func SimDrive(dir string, spec SimSpec) (string, error) {
 		spec.Width, spec.Height = 160, 96
 	}
 	tb := clock.NewSystem()
-	rig, err := sim.New(sim.Config{Cameras: spec.Cameras, Width: spec.Width, Height: spec.Height, Speed: 0, Duration: spec.Duration,
+	rig, err := sim.New(sim.Config{Cameras: spec.Cameras, Width: spec.Width, Height: spec.Height, Speed: spec.Speed, Duration: spec.Duration,
 		Timebase: tb, StaticFrames: !spec.Render, Seed: 7, RawNMEA: true})
 	if err != nil {
 		return "", err
@@ -394,4 +398,93 @@ func SimDrive(dir string, spec SimSpec) (string, error) {
 		return "", err
 	}
 	return d.Dir, nil
+}
+
+// Rebatch rewrites every table file of a closed drive with new record batches, rows
+// and their order unchanged: one batch per every of t, as the recorder writes them
+// on the road (a batch per table each flush), or with every 0 in batches of up to
+// 65536 rows, as a rewrite when the segment closes would leave them. A drive
+// recorded as fast as possible packs seconds of data into each batch; rebatched, it
+// reads like one recorded in real time.
+func Rebatch(dir string, every time.Duration) error {
+	m, err := drive.ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	for i, seg := range m.Segments {
+		for _, t := range schema.Tables() {
+			name := t.TableName()
+			path := filepath.Join(dir, seg.Dir, drive.TableFile(name))
+			if _, err := os.Stat(path); err != nil {
+				continue
+			}
+			st, err := rebatchFile(path, name, drive.Codec(m.Compression), int64(every))
+			if err != nil {
+				return fmt.Errorf("rebatch %s: %w", path, err)
+			}
+			m.Segments[i].Tables[string(name)] = st
+		}
+	}
+	return drive.WriteManifest(dir, m)
+}
+
+func rebatchFile(path string, name schema.TableName, codec drive.Codec, every int64) (drive.TableStats, error) {
+	switch name {
+	case schema.TableCAN:
+		return rebatchRows(path, schema.CANTable, codec, every)
+	case schema.TableGNSS:
+		return rebatchRows(path, schema.GNSSTable, codec, every)
+	case schema.TableIMU:
+		return rebatchRows(path, schema.IMUTable, codec, every)
+	case schema.TableEgo:
+		return rebatchRows(path, schema.EgoTable, codec, every)
+	case schema.TableFrames:
+		return rebatchRows(path, schema.FramesTable, codec, every)
+	case schema.TableObjects:
+		return rebatchRows(path, schema.ObjectsTable, codec, every)
+	case schema.TableTargets:
+		return rebatchRows(path, schema.TargetsTable, codec, every)
+	case schema.TableEvents:
+		return rebatchRows(path, schema.EventsTable, codec, every)
+	case schema.TableTruth:
+		return rebatchRows(path, schema.TruthTable, codec, every)
+	case schema.TableSync:
+		return rebatchRows(path, schema.SyncTable, codec, every)
+	}
+	return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
+}
+
+func rebatchRows[R any](path string, tbl *schema.Table[R], codec drive.Codec, every int64) (drive.TableStats, error) {
+	var rows []R
+	if _, err := drive.ReadRows(path, tbl, func(r *R) error {
+		rows = append(rows, *r)
+		return nil
+	}); err != nil {
+		return drive.TableStats{}, err
+	}
+	f, err := create(path + ".rebatch")
+	if err != nil {
+		return drive.TableStats{}, err
+	}
+	w, err := drive.NewTableWriter(f, tbl, codec)
+	if err != nil {
+		return drive.TableStats{}, err
+	}
+	var start int64
+	for i := range rows {
+		t := tbl.T(&rows[i])
+		if w.Pending() > 0 && ((every > 0 && t-start >= every) || w.Pending() >= 1<<16) {
+			if err := w.Flush(); err != nil {
+				return drive.TableStats{}, err
+			}
+		}
+		if w.Pending() == 0 {
+			start = t
+		}
+		w.Append(&rows[i], t)
+	}
+	if err := w.Close(); err != nil {
+		return drive.TableStats{}, err
+	}
+	return w.Stats(), os.Rename(path+".rebatch", path)
 }
