@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -240,6 +241,9 @@ func RewriteTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Cod
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return TableStats{}, err
 	}
 	return w.Stats(), nil
 }

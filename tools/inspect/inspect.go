@@ -5,6 +5,7 @@ package inspect
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,9 +47,9 @@ type TableSummary struct {
 	Bytes      int64   `json:"bytes"`
 	RawBytes   int64   `json:"raw_bytes"`
 	Ratio      float64 `json:"compression_ratio"`
-	MaxGap     float64 `json:"max_gap_s"`     // largest step of t between consecutive rows
-	Gaps       int     `json:"gaps"`          // steps longer than 5× the median step
-	MedianStep float64 `json:"median_step_s"` // typical spacing of rows
+	MaxGap     float64 `json:"max_gap_s"`     // largest step of t between consecutive rows of one stream
+	Gaps       int     `json:"gaps"`          // steps longer than 5× their stream's median step
+	MedianStep float64 `json:"median_step_s"` // typical spacing of a stream's rows
 }
 
 // VideoSummary describes the video files.
@@ -80,9 +81,11 @@ func Inspect(dir string) (*Summary, error) {
 	for _, t := range schema.Tables() {
 		name := t.TableName()
 		ts := TableSummary{Name: string(name)}
-		var steps []int64
-		var prev int64
-		have := false
+		// gaps are judged per stream (a CAN bus and id, a camera, a sensor…), whose rows
+		// come at a steady rate, not across the interleaved streams of a table
+		steps := map[string][]int64{}
+		prev := map[string]int64{}
+		keys := streamColumns[name]
 		for _, seg := range segs {
 			p := filepath.Join(dir, drive.SegmentDir(seg), drive.TableFile(name))
 			st, err := os.Stat(p)
@@ -102,20 +105,28 @@ func Inspect(dir string) (*Summary, error) {
 				if !ok {
 					return nil
 				}
-				for _, v := range col.TimestampValues() {
-					x := int64(v)
-					if have {
-						steps = append(steps, x-prev)
+				var keyCols []arrow.Array
+				for _, k := range keys {
+					if idx := rec.Schema().FieldIndices(k); len(idx) == 1 {
+						keyCols = append(keyCols, rec.Column(idx[0]))
 					}
-					if !have || x < minT || minT == 0 {
-						if minT == 0 || x < minT {
-							minT = x
-						}
+				}
+				for i, v := range col.TimestampValues() {
+					x := int64(v)
+					key := ""
+					for _, kc := range keyCols {
+						key += kc.ValueStr(i) + "/"
+					}
+					if p, ok := prev[key]; ok {
+						steps[key] = append(steps[key], x-p)
+					}
+					prev[key] = x
+					if minT == 0 || x < minT {
+						minT = x
 					}
 					if x > maxT {
 						maxT = x
 					}
-					prev, have = x, true
 					ts.Rows++
 				}
 				if name == schema.TableEvents {
@@ -138,17 +149,25 @@ func Inspect(dir string) (*Summary, error) {
 		if ts.RawBytes > 0 && ts.Bytes > 0 {
 			ts.Ratio = float64(ts.RawBytes) / float64(ts.Bytes)
 		}
-		if len(steps) > 0 {
-			sorted := append([]int64(nil), steps...)
+		var meds []float64
+		for _, st := range steps {
+			if len(st) == 0 {
+				continue
+			}
+			sorted := append([]int64(nil), st...)
 			sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 			med := sorted[len(sorted)/2]
-			ts.MedianStep = float64(med) / 1e9
-			ts.MaxGap = float64(sorted[len(sorted)-1]) / 1e9
-			for _, d := range steps {
+			meds = append(meds, float64(med)/1e9)
+			ts.MaxGap = math.Max(ts.MaxGap, float64(sorted[len(sorted)-1])/1e9)
+			for _, d := range st {
 				if med > 0 && d > 5*med {
 					ts.Gaps++
 				}
 			}
+		}
+		if len(meds) > 0 {
+			sort.Float64s(meds)
+			ts.MedianStep = meds[len(meds)/2]
 		}
 		s.Tables = append(s.Tables, ts)
 		s.TotalBytes += ts.Bytes
@@ -206,4 +225,16 @@ func (s *Summary) Print(w io.Writer) {
 	for _, c := range s.Recovered {
 		fmt.Fprintf(w, "recovered %s: %s (%s)\n", c.File, c.Action, c.Reason)
 	}
+}
+
+// streamColumns names, per table, the columns that tell its interleaved streams apart.
+var streamColumns = map[schema.TableName][]string{
+	schema.TableCAN:     {"bus", "id"},
+	schema.TableGNSS:    {"receiver"},
+	schema.TableIMU:     {"sensor"},
+	schema.TableEgo:     {"source"},
+	schema.TableFrames:  {"camera"},
+	schema.TableObjects: {"camera"},
+	schema.TableTruth:   {"actor_id", "camera"},
+	schema.TableSync:    {"source"},
 }
