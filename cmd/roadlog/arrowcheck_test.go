@@ -95,17 +95,19 @@ func TestIndependentArrowReader(t *testing.T) {
 	if total != want {
 		t.Fatalf("independent reader read %d rows, roadlog %d", total, want)
 	}
-	// A file cut short by a crash: rejected, then readable after repair.
+	// A file whose footer a crash never wrote: rejected, then readable after repair
+	// with every row.
 	can := filepath.Join(dir, "seg-000001", "can.arrow")
 	raw, _ := os.ReadFile(can)
-	os.WriteFile(can, raw[:len(raw)*3/4], 0o644)
+	before := runArrowcheck(t, script, []string{can})[0].Rows
+	os.WriteFile(can, raw[:len(raw)-20], 0o644)
 	if r := runArrowcheck(t, script, []string{can}); r[0].Error == "" {
 		t.Fatalf("the independent reader accepted a file without footer")
 	}
 	if err := exec.Command(roadlogBin, "repair", dir).Run(); err != nil {
 		t.Fatal(err)
 	}
-	if r := runArrowcheck(t, script, []string{can}); r[0].Error != "" || r[0].Rows == 0 {
+	if r := runArrowcheck(t, script, []string{can}); r[0].Error != "" || r[0].Rows != before || before == 0 {
 		t.Fatalf("after repair: %+v", r[0])
 	}
 }
