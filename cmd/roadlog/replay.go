@@ -24,27 +24,28 @@ import (
 )
 
 type replayFlags struct {
-	rate         float64
-	loop         bool
-	paused       bool
-	from, to     string
-	frame        string
-	tables       []string
-	cameras      []uint
-	buses        []string
-	ids          []string
-	jsonOut      bool
-	bytes        bool
-	run          string
-	foxglove     string
-	noWait       bool
-	noControls   bool
-	quiet        bool
-	detect       bool
-	device       string
-	gpuPipelines int
-	model        string
-	runID        string
+	rate                  float64
+	loop                  bool
+	paused                bool
+	from, to              string
+	frame                 string
+	tables                []string
+	cameras               []uint
+	buses                 []string
+	ids                   []string
+	jsonOut               bool
+	bytes                 bool
+	run                   string
+	foxglove              string
+	noWait                bool
+	noControls            bool
+	quiet                 bool
+	detect                bool
+	device                string
+	gpuPipelines, gpuSets int
+	gpuConv               string
+	model                 string
+	runID                 string
 }
 
 func newReplayCmd() *cobra.Command {
@@ -105,6 +106,8 @@ Compare runs with 'roadlog diff'.`,
 	fl.BoolVar(&f.detect, "detect", false, "re-run perception over the drive into runs/<run-id>/")
 	fl.StringVar(&f.device, "device", "cpu", "with --detect: the engine, cpu or gpu")
 	fl.IntVar(&f.gpuPipelines, "gpu-pipelines", rerun.GPUPipelines, "with --detect --device gpu: GPU engines working on frame sets at once")
+	fl.IntVar(&f.gpuSets, "gpu-sets", rerun.GPUSetsPerCall, "with --detect --device gpu: consecutive frame sets detected in one batch")
+	fl.StringVar(&f.gpuConv, "gpu-conv", "", "with --detect --device gpu: convolutions on cudnn or own kernels (default: cudnn when the library has it)")
 	fl.StringVar(&f.model, "model", "", "with --detect: truth (simulated drives; their default), centernet (the embedded COCO model; the default otherwise) or a folder with a TF.js model.json")
 	fl.StringVar(&f.runID, "run-id", "", "with --detect: the new run's id (default: UTC time and model)")
 	return c
@@ -330,7 +333,7 @@ func runDetect(cmd *cobra.Command, dir string, f replayFlags) error {
 	if err != nil {
 		return err
 	}
-	p, err := rerun.SelectN(d, f.model, f.device, f.gpuPipelines)
+	p, err := rerun.SelectGPU(d, f.model, f.device, rerun.GPU{Pipelines: f.gpuPipelines, SetsPerCall: f.gpuSets, Conv: f.gpuConv})
 	if err != nil {
 		return err
 	}

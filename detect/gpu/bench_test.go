@@ -118,6 +118,11 @@ var netVariants = []netVariant{
 	{"fp16/b8/cublas-graph", Options{Conv: ConvCUBLAS}, 8, 1, ""},
 	{"fp16/b8/cudnn-graph", Options{Conv: ConvCuDNN}, 8, 1, ""},
 	{"fp32/b8/cudnn-graph", Options{Precision: FP32, Conv: ConvCuDNN}, 8, 1, ""},
+	// batch 32: four frame sets of 8 cameras, as offline re-runs batch them
+	{"fp16/b32/fused-graph", Options{}, 32, 1, ""},
+	{"fp16/b32/own-graph", Options{Conv: ConvOwn}, 32, 1, ""},
+	{"fp16/b32/cudnn-graph", Options{Conv: ConvCuDNN}, 32, 1, ""},
+	{"fp32/b32/fused-graph", Options{Precision: FP32}, 32, 1, ""},
 }
 
 type benchResult struct {
@@ -263,6 +268,10 @@ func summary(r map[string]benchResult, torch map[string]float64) {
 		{"auto-tuned vs own convs (batch 1)", "fp16/b1/fused-graph", "fp16/b1/own-graph"},
 		{"auto-tuned vs cuBLAS (batch 8)", "fp16/b8/fused-graph", "fp16/b8/cublas-graph"},
 		{"auto-tuned vs cuDNN (batch 8)", "fp16/b8/fused-graph", "fp16/b8/cudnn-graph"},
+		{"FP16 vs FP32 (batch 32)", "fp16/b32/fused-graph", "fp32/b32/fused-graph"},
+		{"batch 32 vs 4x batch 8", "fp16/b32/fused-graph", "fp16/b8/fused-graph"},
+		{"batch 32 vs 4x batch 8, own convs", "fp16/b32/own-graph", "fp16/b8/own-graph"},
+		{"batch 32 vs 4x batch 8, cuDNN", "fp16/b32/cudnn-graph", "fp16/b8/cudnn-graph"},
 	}
 	for _, row := range rows {
 		fmt.Printf("%-33s %-24s %-24s %s  (%.0f vs %.0f img/s)\n", row[0], row[1], row[2], ratio(row[1], row[2]), r[row[1]].imgs, r[row[2]].imgs)

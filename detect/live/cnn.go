@@ -19,62 +19,104 @@ import (
 // labels each detection with its camera. A frame that cannot be read (no picture, a
 // JPEG that does not decode) is left out and reported as a pipeline.FrameError beside
 // the detections of the others, which the runner keeps.
-func Images(d detect.Detector) pipeline.Detector {
-	var (
-		imgs  []image.Image
-		cams  []uint8
-		jpegs [][]byte
-	)
-	jd, canJPEG := d.(jpegDetector)
-	canJPEG = canJPEG && jd.DecodesJPEG() // on the CPU engine, decode here (per-frame errors)
-	return pipeline.DetectorFunc(func(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
-		if canJPEG && allJPEG(fs) {
-			// the engine decodes the JPEG bitstreams itself (nvJPEG, batched, on the GPU)
-			jpegs = jpegs[:0]
-			for i := range fs.Frames {
-				jpegs = append(jpegs, fs.Frames[i].JPEG)
-			}
-			res, err := jd.DetectJPEG(ctx, jpegs)
-			if err != nil {
-				return nil, err
-			}
-			return label(fs, res), nil
-		}
-		imgs, cams = imgs[:0], cams[:0]
-		var bad []error
+//
+// The detector it returns is also a pipeline.SetsDetector: DetectSets puts the frames
+// of several sets into one call (one batch on the GPU), as offline re-runs do.
+func Images(d detect.Detector) pipeline.SetsDetector {
+	x := &images{d: d}
+	x.jd, x.canJPEG = d.(jpegDetector)
+	x.canJPEG = x.canJPEG && x.jd.DecodesJPEG() // on the CPU engine, decode here (per-frame errors)
+	return x
+}
+
+type images struct {
+	d       detect.Detector
+	jd      jpegDetector
+	canJPEG bool
+	imgs    []image.Image
+	cams    []uint8
+	jpegs   [][]byte
+}
+
+func (x *images) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detection, error) {
+	if x.canJPEG && allJPEG(fs) {
+		// the engine decodes the JPEG bitstreams itself (nvJPEG, batched, on the GPU)
+		x.jpegs = x.jpegs[:0]
 		for i := range fs.Frames {
-			f := &fs.Frames[i]
-			img := f.Image
-			if img == nil {
-				var err error
-				if len(f.JPEG) == 0 {
-					err = errNoPicture
-				} else if img, err = jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
-					err = fmt.Errorf("decode JPEG: %w", err)
-				}
-				if err != nil {
-					bad = append(bad, &pipeline.FrameError{Camera: f.Camera, Seq: f.Seq, Err: err})
-					continue
-				}
-			}
-			imgs = append(imgs, img)
-			cams = append(cams, f.Camera)
+			x.jpegs = append(x.jpegs, fs.Frames[i].JPEG)
 		}
-		var out []obs.Detection
-		if len(imgs) > 0 {
-			res, err := d.Detect(ctx, imgs)
+		res, err := x.jd.DetectJPEG(ctx, x.jpegs)
+		if err == nil {
+			return label(fs.Frames, res), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// a frame the engine could not decode: decode each here, so the bad ones are
+		// reported one by one and the others still detected
+	}
+	x.imgs, x.cams = x.imgs[:0], x.cams[:0]
+	var bad []error
+	for i := range fs.Frames {
+		f := &fs.Frames[i]
+		img := f.Image
+		if img == nil {
+			var err error
+			if len(f.JPEG) == 0 {
+				err = errNoPicture
+			} else if img, err = jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
+				err = fmt.Errorf("decode JPEG: %w", err)
+			}
 			if err != nil {
-				return nil, err
-			}
-			for i, ds := range res {
-				for _, x := range ds {
-					out = append(out, obs.Detection{Camera: cams[i], X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
-						Class: x.Class, Label: x.Label, Score: x.Score})
-				}
+				bad = append(bad, &pipeline.FrameError{Camera: f.Camera, Seq: f.Seq, Err: err})
+				continue
 			}
 		}
-		return out, errors.Join(bad...)
-	})
+		x.imgs = append(x.imgs, img)
+		x.cams = append(x.cams, f.Camera)
+	}
+	var out []obs.Detection
+	if len(x.imgs) > 0 {
+		res, err := x.d.Detect(ctx, x.imgs)
+		if err != nil {
+			return nil, err
+		}
+		for i, ds := range res {
+			for _, d := range ds {
+				out = append(out, obs.Detection{Camera: x.cams[i], X1: d.Box.X1, Y1: d.Box.Y1, X2: d.Box.X2, Y2: d.Box.Y2,
+					Class: d.Class, Label: d.Label, Score: d.Score})
+			}
+		}
+	}
+	return out, errors.Join(bad...)
+}
+
+// DetectSets detects the frames of all sets in one call when the engine decodes their
+// JPEG bytes itself; otherwise, or when that call fails, set by set with Detect.
+func (x *images) DetectSets(ctx context.Context, sets []*pipeline.FrameSet) ([][]obs.Detection, []error) {
+	dets, errs := make([][]obs.Detection, len(sets)), make([]error, len(sets))
+	together := x.canJPEG && len(sets) > 1
+	x.jpegs = x.jpegs[:0]
+	for _, fs := range sets {
+		together = together && allJPEG(fs)
+		for i := range fs.Frames {
+			x.jpegs = append(x.jpegs, fs.Frames[i].JPEG)
+		}
+	}
+	if together {
+		res, err := x.jd.DetectJPEG(ctx, x.jpegs)
+		if err == nil {
+			for k, fs := range sets {
+				dets[k] = label(fs.Frames, res[:len(fs.Frames)])
+				res = res[len(fs.Frames):]
+			}
+			return dets, errs
+		}
+	}
+	for k, fs := range sets {
+		dets[k], errs[k] = x.Detect(ctx, fs)
+	}
+	return dets, errs
 }
 
 // errNoPicture: a frame with neither a decoded image nor JPEG bytes (only MJPEG
@@ -102,11 +144,11 @@ func allJPEG(fs *pipeline.FrameSet) bool {
 }
 
 // label turns per-frame detections into the pipeline's, each with its camera.
-func label(fs *pipeline.FrameSet, res [][]detect.Detection) []obs.Detection {
+func label(frames []pipeline.Frame, res [][]detect.Detection) []obs.Detection {
 	var out []obs.Detection
 	for i, ds := range res {
 		for _, x := range ds {
-			out = append(out, obs.Detection{Camera: fs.Frames[i].Camera, X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
+			out = append(out, obs.Detection{Camera: frames[i].Camera, X1: x.Box.X1, Y1: x.Box.Y1, X2: x.Box.X2, Y2: x.Box.Y2,
 				Class: x.Class, Label: x.Label, Score: x.Score})
 		}
 	}

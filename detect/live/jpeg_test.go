@@ -1,8 +1,11 @@
 package live
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"image"
+	"image/jpeg"
 	"testing"
 
 	"roadlog/detect"
@@ -41,5 +44,64 @@ func TestImagesHandsJPEGToEnginesThatDecodeIt(t *testing.T) {
 	_, err = Images(g).Detect(context.Background(), fs)
 	if g.byJPEG != 0 || err == nil {
 		t.Fatalf("CPU engine: DetectJPEG %d, err %v", g.byJPEG, err)
+	}
+}
+
+// batchJPEG answers DetectJPEG with one car per frame, at x = the frame's last byte,
+// and fails a call holding a frame of fewer than 3 bytes.
+type batchJPEG struct {
+	fakeJPEG
+	sizes []int
+}
+
+func (f *batchJPEG) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.Detection, error) {
+	f.sizes = append(f.sizes, len(frames))
+	out := make([][]detect.Detection, len(frames))
+	for i, b := range frames {
+		if len(b) < 3 {
+			return nil, errors.New("nvjpeg: bad bitstream")
+		}
+		out[i] = []detect.Detection{{Box: detect.Box{X1: float32(b[len(b)-1])}, Class: 2, Label: "car", Score: 0.9}}
+	}
+	return out, nil
+}
+
+func TestImagesDetectSetsInOneCall(t *testing.T) {
+	var pic bytes.Buffer
+	if err := jpeg.Encode(&pic, image.NewGray(image.Rect(0, 0, 8, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
+	set := func(cams ...uint8) *pipeline.FrameSet { // a real JPEG, the camera's number after its end
+		fs := &pipeline.FrameSet{}
+		for _, c := range cams {
+			fs.Frames = append(fs.Frames, pipeline.Frame{Camera: c, JPEG: append(bytes.Clone(pic.Bytes()), c)})
+		}
+		return fs
+	}
+	f := &batchJPEG{fakeJPEG: fakeJPEG{decodes: true}}
+	sd := Images(f)
+	dets, errs := sd.DetectSets(context.Background(), []*pipeline.FrameSet{set(1, 2), set(3), set(4, 5, 6)})
+	if len(f.sizes) != 1 || f.sizes[0] != 6 {
+		t.Fatalf("calls of DetectJPEG with %v frames, want one of 6", f.sizes)
+	}
+	want := [][]uint8{{1, 2}, {3}, {4, 5, 6}}
+	for k := range want {
+		if errs[k] != nil || len(dets[k]) != len(want[k]) {
+			t.Fatalf("set %d: %v %+v", k, errs[k], dets[k])
+		}
+		for i, d := range dets[k] {
+			if d.Camera != want[k][i] || d.X1 != float32(want[k][i]) {
+				t.Fatalf("set %d detection %d: %+v, want camera %d", k, i, d, want[k][i])
+			}
+		}
+	}
+	// a frame the engine cannot decode: set by set, that frame reported, the others kept
+	f.sizes = nil
+	bad := set(7, 8)
+	bad.Frames[1].JPEG = []byte{0xFF}
+	dets, errs = sd.DetectSets(context.Background(), []*pipeline.FrameSet{set(1), bad})
+	var fe *pipeline.FrameError
+	if errs[0] != nil || len(dets[0]) != 1 || !errors.As(errs[1], &fe) || fe.Camera != 8 {
+		t.Fatalf("with a bad frame: dets %+v errs %v (DetectJPEG calls %v)", dets, errs, f.sizes)
 	}
 }

@@ -20,6 +20,14 @@ type Detector interface {
 	Detect(ctx context.Context, fs *FrameSet) ([]obs.Detection, error)
 }
 
+// SetsDetector is a Detector that also takes several frame sets in one call — one
+// batch of all their frames on the GPU — for offline re-runs, where sets need not wait
+// for each other. dets[i] and errs[i] are what Detect would have returned for sets[i].
+type SetsDetector interface {
+	Detector
+	DetectSets(ctx context.Context, sets []*FrameSet) (dets [][]obs.Detection, errs []error)
+}
+
 // FrameError is a Detector's report that it could not read one frame of a set (a JPEG
 // that does not decode). A Detector returns the detections of the other frames
 // together with one FrameError per bad frame (errors.Join for several): the runner
@@ -38,9 +46,9 @@ func (e *FrameError) Error() string {
 // Unwrap returns the underlying error.
 func (e *FrameError) Unwrap() error { return e.Err }
 
-// frameErrors returns the FrameErrors err consists of, and false when it holds
+// FrameErrors returns the FrameErrors err consists of, and false when it holds
 // anything else (the whole frame set failed).
-func frameErrors(err error) ([]*FrameError, bool) {
+func FrameErrors(err error) ([]*FrameError, bool) {
 	var fe *FrameError
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []*FrameError
@@ -231,7 +239,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 					abandoned++
 					continue
 				}
-				bad, partial := frameErrors(err)
+				bad, partial := FrameErrors(err)
 				n := uint64(1)
 				if partial {
 					n = uint64(len(bad))

@@ -60,11 +60,16 @@ type Perception struct {
 	NeedImages bool
 	// JPEG: the detector decodes MJPEG frames itself (the GPU engine, through nvJPEG),
 	// so they are handed over as bytes, not decoded on the CPU first.
-	JPEG   bool
-	Model  Model
-	Device string       // cpu, gpu, none
-	Config any          // detector and pipeline configuration, written to run.json
-	Close  func() error // releases the detector's engine (nil: nothing to release)
+	JPEG bool
+	// SetsPerCall is how many consecutive frame sets go to the detector in one call
+	// when it is a pipeline.SetsDetector (one batch of all their frames on the GPU);
+	// 0 or 1: one set per call. The grouping depends only on the drive, so the tables
+	// stay the same run to run.
+	SetsPerCall int
+	Model       Model
+	Device      string       // cpu, gpu, none
+	Config      any          // detector and pipeline configuration, written to run.json
+	Close       func() error // releases the detector's engine (nil: nothing to release)
 }
 
 // Errors.

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"roadlog/detect/pipeline"
 	"roadlog/record/drive"
 	"roadlog/replay"
 	"roadlog/replay/internal/testdrive"
@@ -255,4 +257,78 @@ type detectorFunc func(ctx context.Context, fs *FrameSet) ([]Detection, error)
 
 func (f detectorFunc) Detect(ctx context.Context, fs *FrameSet) ([]Detection, error) {
 	return f(ctx, fs)
+}
+
+// setsDetector takes several frame sets per call, delegating each to inner; it checks
+// that a group's sets come in the drive's order and fails one frame of set number bad.
+type setsDetector struct {
+	t      *testing.T
+	inner  Detector
+	calls  int
+	sizes  map[int]int // sets per call -> calls
+	lastT  int64
+	seen   int
+	badSet int
+}
+
+func (s *setsDetector) Detect(ctx context.Context, fs *FrameSet) ([]Detection, error) {
+	d, errs := s.DetectSets(ctx, []*FrameSet{fs})
+	return d[0], errs[0]
+}
+
+func (s *setsDetector) DetectSets(ctx context.Context, sets []*FrameSet) ([][]Detection, []error) {
+	s.calls++
+	s.sizes[len(sets)]++
+	dets, errs := make([][]Detection, len(sets)), make([]error, len(sets))
+	for i, fs := range sets {
+		if fs.T <= s.lastT {
+			s.t.Errorf("set at %d after the set at %d", fs.T, s.lastT)
+		}
+		s.lastT = fs.T
+		s.seen++
+		dets[i], errs[i] = s.inner.Detect(ctx, fs)
+		if s.seen == s.badSet {
+			errs[i] = &pipeline.FrameError{Camera: fs.Frames[0].Camera, Seq: fs.Frames[0].Seq, Err: errBoom}
+		}
+	}
+	return dets, errs
+}
+
+func TestRunGroupsSetsPerCall(t *testing.T) {
+	d := copyDrive(t, simDrive(t))
+	if _, err := Run(context.Background(), d, Options{RunID: "one", Perception: truth(t, d)}); err != nil {
+		t.Fatal(err)
+	}
+	p := truth(t, d)
+	sd := &setsDetector{t: t, inner: p.Detector, sizes: map[int]int{}}
+	p.Detector, p.SetsPerCall = sd, 5
+	info, err := Run(context.Background(), d, Options{RunID: "five", Perception: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd.sizes[5] < 90 || int64(sd.seen) != info.Stats.FrameSets {
+		t.Fatalf("calls by size %v, %d sets seen, stats %+v", sd.sizes, sd.seen, info.Stats)
+	}
+	for _, tbl := range []schema.TableName{schema.TableObjects, schema.TableTargets, schema.TableEvents} {
+		a, _ := os.ReadFile(filepath.Join(d.Dir, "runs", "one", drive.TableFile(tbl)))
+		b, _ := os.ReadFile(filepath.Join(d.Dir, "runs", "five", drive.TableFile(tbl)))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("%s: five sets per call differ from one (%d vs %d bytes)", tbl, len(a), len(b))
+		}
+	}
+	// a frame the detector cannot read is an event; the run goes on
+	p = truth(t, d)
+	sd = &setsDetector{t: t, inner: p.Detector, sizes: map[int]int{}, badSet: 42}
+	p.Detector, p.SetsPerCall = sd, 3
+	info, err = Run(context.Background(), d, Options{RunID: "bad", Perception: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Stats.DecodeErrors != 1 || info.Stats.FrameSets != int64(sd.seen) {
+		t.Fatalf("stats %+v", info.Stats)
+	}
+	_, ev, err := d.NextEvent(0, "bad", schema.EvVideoError)
+	if err != nil || ev == nil || !strings.Contains(ev.Message, "boom") {
+		t.Fatalf("no event for the bad frame: %+v %v", ev, err)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"roadlog/detect/pipeline"
 	"roadlog/record/drive"
 	"roadlog/record/videoread"
 	"roadlog/replay"
@@ -167,8 +168,9 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	group := max(p.SetsPerCall, 1)
 	sets := make(chan *pendingSet, 4)
-	decoded := make(chan *pendingSet, 4)
+	decoded := make(chan []*pendingSet, 4) // groups of up to SetsPerCall consecutive sets
 	var wg sync.WaitGroup
 	var readErr, decErr error
 	wg.Add(2)
@@ -184,6 +186,19 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 		dec.jpegDirect = p.JPEG
 		defer dec.close()
 		var seq int64
+		var g []*pendingSet
+		send := func() bool {
+			if len(g) == 0 {
+				return true
+			}
+			select {
+			case decoded <- g:
+				g = nil
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
 		for ps := range sets {
 			ps.seq = seq
 			seq++
@@ -195,30 +210,31 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 					return
 				}
 			}
-			select {
-			case decoded <- ps:
-			case <-ctx.Done():
+			if g = append(g, ps); len(g) == group && !send() {
 				return
 			}
 		}
+		send()
 	}()
 	// stage 3: detect — frame sets are independent, so several detectors (GPU
 	// pipelines) work on sets in flight at once
 	detectors := append([]Detector{p.Detector}, p.More...)
-	detected := make(chan *pendingSet, 2*len(detectors))
+	detected := make(chan *pendingSet, 2*len(detectors)*group)
 	var dwg sync.WaitGroup
 	for _, det := range detectors {
 		dwg.Add(1)
 		go func(det Detector) {
 			defer dwg.Done()
-			for ps := range decoded {
-				if ps.fs != nil && (len(ps.fs.Frames) > 0 || len(ps.fs.Truth) > 0) && ctx.Err() == nil {
-					ps.dets, ps.detErr = det.Detect(ctx, ps.fs)
+			for g := range decoded {
+				if ctx.Err() == nil {
+					detectGroup(ctx, det, g)
 				}
-				select {
-				case detected <- ps:
-				case <-ctx.Done():
-					// keep draining so the stage above finishes
+				for _, ps := range g {
+					select {
+					case detected <- ps:
+					case <-ctx.Done():
+						// keep draining so the stage above finishes
+					}
 				}
 			}
 		}(det)
@@ -277,6 +293,31 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 		st.MediaSeconds = float64(last-first) / 1e9
 	}
 	return st, nil
+}
+
+// detectGroup detects the frame sets of a group that hold frames or truth rows: in one
+// call when the detector takes several sets, else one by one.
+func detectGroup(ctx context.Context, det Detector, g []*pendingSet) {
+	var todo []*pendingSet
+	for _, ps := range g {
+		if ps.fs != nil && (len(ps.fs.Frames) > 0 || len(ps.fs.Truth) > 0) {
+			todo = append(todo, ps)
+		}
+	}
+	if sd, ok := det.(pipeline.SetsDetector); ok && len(todo) > 1 {
+		fss := make([]*FrameSet, len(todo))
+		for i, ps := range todo {
+			fss[i] = ps.fs
+		}
+		dets, errs := sd.DetectSets(ctx, fss)
+		for i, ps := range todo {
+			ps.dets, ps.detErr = dets[i], errs[i]
+		}
+		return
+	}
+	for _, ps := range todo {
+		ps.dets, ps.detErr = det.Detect(ctx, ps.fs)
+	}
 }
 
 // assemble groups frames by trigger (by instant when a frame has none) with the
@@ -409,7 +450,18 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 	}
 	dets, err := ps.dets, ps.detErr
 	if err != nil {
-		return fmt.Errorf("detect frame set at %d: %w", ps.fs.T, err)
+		bad, partial := pipeline.FrameErrors(err)
+		if !partial {
+			return fmt.Errorf("detect frame set at %d: %w", ps.fs.T, err)
+		}
+		for _, fe := range bad { // frames the detector could not read: the others count
+			ev := schema.NewEvent(ps.fs.T, schema.EvVideoError, schema.SevWarn, fmt.Sprintf("cam%d", fe.Camera),
+				fmt.Sprintf("frame %d of camera %d not detected: %v", fe.Seq, fe.Camera, fe.Err))
+			ev.Count = 1
+			w.event(ev)
+			st.Events++
+			st.DecodeErrors++
+		}
 	}
 	res := p.Pipeline.Process(ps.fs, dets)
 	st.FrameSets++

@@ -38,6 +38,26 @@ const (
 // GPUPipelines is how many GPU engines a re-run drives at once by default.
 const GPUPipelines = 4
 
+// GPUSetsPerCall is how many consecutive frame sets a GPU engine detects in one batch
+// by default (8 cameras x 4 = 32 images): larger batches keep the GPU busier.
+const GPUSetsPerCall = 4
+
+// GPU is how a re-run drives the GPU.
+type GPU struct {
+	Pipelines   int    // engines working on frame sets at once (0: GPUPipelines)
+	SetsPerCall int    // frame sets per batch (0: GPUSetsPerCall)
+	Conv        string // convolutions: "cudnn", "own", or "" (cuDNN when the library has it, else own)
+}
+
+// GPU convolution back ends of a re-run. Both are deterministic (cuDNN's algorithms
+// are picked by its heuristics, not by timing, and only deterministic ones); the
+// timing-tuned "auto" of the live recorder is not, as whichever back end wins a
+// layer's timing race changes the last bits of its output.
+const (
+	ConvCuDNN = "cudnn"
+	ConvOwn   = "own"
+)
+
 // Devices.
 const (
 	DeviceCPU = "cpu"
@@ -57,12 +77,20 @@ var (
 // cameras' calibration from the drive (the simulated rig's in the manifest, or
 // rig.yaml). Close the perception's engine with Perception.Close.
 func Select(d *replay.Drive, name, device string) (Perception, error) {
-	return SelectN(d, name, device, GPUPipelines)
+	return SelectGPU(d, name, device, GPU{})
 }
 
-// SelectN is Select with the number of GPU engines (pipelines) driven at once.
-func SelectN(d *replay.Drive, name, device string, gpuPipelines int) (Perception, error) {
-	gpuPipelines = max(gpuPipelines, 1)
+// SelectGPU is Select with the GPU engines' settings.
+func SelectGPU(d *replay.Drive, name, device string, gs GPU) (Perception, error) {
+	if gs.Pipelines <= 0 {
+		gs.Pipelines = GPUPipelines
+	}
+	if gs.SetsPerCall <= 0 {
+		gs.SetsPerCall = GPUSetsPerCall
+	}
+	if gs.Conv != "" && gs.Conv != ConvCuDNN && gs.Conv != ConvOwn {
+		return Perception{}, fmt.Errorf("select GPU convolutions %q: %w (want cudnn or own)", gs.Conv, ErrBadDevice)
+	}
 	switch device {
 	case "", DeviceCPU:
 		device = DeviceCPU
@@ -97,11 +125,12 @@ func SelectN(d *replay.Drive, name, device string, gpuPipelines int) (Perception
 		if name != ModelCenterNet {
 			return Perception{}, fmt.Errorf("select model %s on gpu: %w: the GPU runs the embedded CenterNet model; use --device cpu for other models", name, ErrNoEngine)
 		}
-		// gpuPipelines detectors, each its own engine (CUDA stream, graph, arena), so frame
-		// sets are decoded and detected on the GPU while others are tracked on the CPU.
-		// The convolutions run on the library's own kernels, not the per-layer fastest
-		// back end chosen by timing at start: a re-run must give the same tables every
-		// time, whichever back end happened to win.
+		// gs.Pipelines detectors, each its own engine (CUDA stream, graph, arena), so frame
+		// sets are decoded and detected on the GPU while others are tracked on the CPU;
+		// each takes gs.SetsPerCall frame sets in one batch.
+		// The convolutions run on one fixed back end (cuDNN, else the library's own
+		// kernels), not the per-layer fastest chosen by timing at start: a re-run must
+		// give the same tables every time, whichever back end would have won.
 		dcfg := centernet.Config{Thresholds: detect.RoadThresholds()}
 		var dets []*centernet.Detector
 		closeAll := func() error {
@@ -111,19 +140,38 @@ func SelectN(d *replay.Drive, name, device string, gpuPipelines int) (Perception
 			}
 			return errors.Join(errs...)
 		}
-		for i := 0; i < gpuPipelines; i++ {
-			det, err := gpu.NewDetector(dcfg, gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: calibN, GPU: gpu.Options{Conv: gpu.ConvOwn}})
+		batch := calibN * gs.SetsPerCall
+		conv := gs.Conv
+		for i := 0; i < gs.Pipelines; i++ {
+			o := gpu.DetectorOptions{Device: gpu.DeviceGPU, Batch: batch, GPU: gpu.Options{Conv: gpu.ConvCuDNN}}
+			if conv == ConvOwn {
+				o.GPU.Conv = gpu.ConvOwn
+			}
+			det, err := gpu.NewDetector(dcfg, o)
+			if err != nil && conv == "" && i == 0 {
+				// a library built without cuDNN (or no cuDNN at run time): own kernels
+				o.GPU.Conv = gpu.ConvOwn
+				det, err = gpu.NewDetector(dcfg, o)
+			}
 			if err != nil {
 				closeAll()
 				return Perception{}, fmt.Errorf("select model %s on gpu: %w", name, err)
+			}
+			if conv == "" {
+				conv = ConvCuDNN
+				if o.GPU.Conv == gpu.ConvOwn {
+					conv = ConvOwn
+				}
 			}
 			dets = append(dets, det)
 		}
 		sum, _ := hashFS(models.CenterNet())
 		cfg := pipeline.Config{Cameras: calib}
 		p := Perception{Detector: live.Images(dets[0]), Pipeline: pipeline.New(cfg), NeedImages: true, JPEG: true, Device: DeviceGPU,
-			Model: Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: closeAll,
-			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": calibN, "gpu_pipelines": gpuPipelines, "pipeline": cfg}}
+			SetsPerCall: gs.SetsPerCall,
+			Model:       Model{Name: "centernet-mobilenetv3", Labels: "coco80", Input: "512x512", Source: "embedded", SHA256: sum}, Close: closeAll,
+			Config: map[string]any{"detector": "centernet", "thresholds": "road", "fit": "letterbox", "batch": batch, "sets_per_call": gs.SetsPerCall,
+				"gpu_pipelines": gs.Pipelines, "gpu_conv": conv, "pipeline": cfg}}
 		for _, d := range dets[1:] {
 			p.More = append(p.More, live.Images(d))
 		}

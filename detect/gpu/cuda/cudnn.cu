@@ -183,7 +183,10 @@ Status cudnn_prepare_op(Engine *e, Op *op) {
 		if (cudnnGetConvolutionForwardAlgorithm_v7(h, tx, op->wdesc, op->cdesc, ty, 8, &got, perf) ==
 		    CUDNN_STATUS_SUCCESS)
 			for (int i = 0; i < got; i++)
-				if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= ((size_t)256 << 20)) {
+				// cuDNN's heuristics (not timing) and a deterministic algorithm: the same
+				// choice and the same bits on every run
+				if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= ((size_t)256 << 20) &&
+				    perf[i].determinism == CUDNN_DETERMINISTIC) {
 					op->cudnn_algo = perf[i].algo;
 					break;
 				}

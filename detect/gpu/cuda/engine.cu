@@ -355,11 +355,28 @@ extern "C" int32_t rl_finalize(rl_engine *eh, char *err, int32_t errlen) {
 				cap = cap > mn ? cap : mn;
 			}
 		}
+		// only grids of fewer than half the multiprocessors' tiles are split
+		cap = min(cap, (int64_t)e->prop.multiProcessorCount / 2 * RL_SPLIT_TILE) * RL_SPLIT_MAX;
 		if (cap > 0 && cap <= ((int64_t)64 << 20)) {
 			cudaError_t ce = cudaMalloc((void **)&p->split_ws, sizeof(float) * (size_t)cap);
 			if (ce != cudaSuccess)
 				return report(cuda_status(ce, "allocate split-K workspace"), err, errlen);
 			p->split_cap = cap;
+		}
+		// mean/SE partial-sum workspace: the largest [N][pixel blocks][C]
+		int64_t mcap = 0;
+		for (int i = 0; i < e->nops; i++) {
+			const rl_op &d = e->ops[i].d;
+			if (d.kind == RL_OP_MEAN || d.kind == RL_OP_SE) {
+				int64_t hw = (int64_t)d.x.dims[1] * d.x.dims[2];
+				int64_t m = (int64_t)d.x.dims[0] * ((hw + MEAN_PIX - 1) / MEAN_PIX) * d.x.dims[3];
+				mcap = mcap > m ? mcap : m;
+			}
+		}
+		if (mcap > 0) {
+			cudaError_t ce = cudaMalloc((void **)&p->mean_ws, sizeof(float) * (size_t)mcap);
+			if (ce != cudaSuccess)
+				return report(cuda_status(ce, "allocate mean workspace"), err, errlen);
 		}
 		if (e->cfg.conv == RL_CONV_CUDNN || (e->cfg.conv == RL_CONV_AUTO && e->cudnn_ok)) {
 			Status s = cudnn_pipe_init(e, p);
@@ -887,6 +904,7 @@ static void destroy_engine(Engine *e) {
 		cudaFree(p->cublas_ws);
 		cudaFree(p->cudnn_ws);
 		cudaFree(p->split_ws);
+		cudaFree(p->mean_ws);
 		if (p->stream)
 			cudaStreamDestroy(p->stream);
 	}

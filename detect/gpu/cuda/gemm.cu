@@ -21,8 +21,9 @@ struct ConvArgs {
 	int act;
 	float alpha, beta;
 	int residual, scale, epilogue;
-	float *split;  // split-K: float partial sums [M][N] (zeroed), or null
+	float *split;  // split-K: float partial sums [nsplit][M][N], or null
 	int kt_per;    // split-K: K tiles per split
+	int nsplit;    // split-K: number of splits (grid.z)
 };
 
 // Row m of the GEMM: which image and output pixel.
@@ -227,13 +228,14 @@ template <int BN, bool VEC, typename TO> __global__ void __launch_bounds__(128) 
 #pragma unroll
 		for (int j = 0; j < FN; j++)
 			wmma::store_matrix_sync(Cs + (warp * 32 + i * 16) * S::LDC + j * 16, acc[i][j], S::LDC, wmma::mem_row_major);
-	if (a.split) { // partial sums; split_finish applies the epilogue
+	if (a.split) { // partial sums, one slab per split; split_finish adds them and applies the epilogue
 		__syncthreads();
+		float *slab = a.split + (int64_t)blockIdx.z * a.M * a.N;
 		for (int e = t; e < HBM * BN; e += 128) {
 			int r = e / BN, c = e - r * BN;
 			int m = m0 + r, n = n0 + c;
 			if (m < a.M && n < a.N)
-				atomicAdd(&a.split[(int64_t)m * a.N + n], Cs[r * S::LDC + c]);
+				slab[(int64_t)m * a.N + n] = Cs[r * S::LDC + c];
 		}
 		return;
 	}
@@ -439,13 +441,18 @@ __global__ void __launch_bounds__(256) conv_f(ConvArgs a) {
 	}
 }
 
-// split_finish: y = act(partial + bias + z) for a split-K convolution.
+// split_finish: y = act(sum of the partials + bias + z) for a split-K convolution. The
+// partials are added in split order (no atomics), so a run gives the same bits every time.
 __global__ void split_finish(ConvArgs a) {
 	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= (int64_t)a.M * a.N)
+	const int64_t mn = (int64_t)a.M * a.N;
+	if (i >= mn)
 		return;
 	int m = (int)(i / a.N), n = (int)(i - (int64_t)m * a.N);
-	float v = epi(a, a.split[i], n, a.residual ? out_row(a, a.z, m) : 0);
+	float sum = 0.f;
+	for (int z = 0; z < a.nsplit; z++)
+		sum += a.split[z * mn + i];
+	float v = epi(a, sum, n, a.residual ? out_row(a, a.z, m) : 0);
 	stf(a.arena, a.y, out_row(a, a.y, m) + (int64_t)n * a.y.s3, v);
 }
 
@@ -532,7 +539,7 @@ Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 	a.residual = (d.flags & RL_OPF_RESIDUAL) != 0;
 	a.scale = (d.flags & RL_OPF_SCALE) != 0;
 	a.epilogue = epilogue;
-	a.split = nullptr, a.kt_per = 0;
+	a.split = nullptr, a.kt_per = 0, a.nsplit = 0;
 	if (a.M == 0 || a.N == 0)
 		return ok_status();
 	if (e->dtype == RL_F16 && a.cin == 3 && a.N == 16 && d.kh == 3 && d.kw == 3 && !a.scale && d.y.dtype == RL_F16) {
@@ -556,13 +563,15 @@ Status launch_conv(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 		dim3 grid((a.M + HBM - 1) / HBM, (a.N + bn - 1) / bn);
 		// split-K where a long K would leave most multiprocessors idle
 		int kt = (a.K + HBK - 1) / HBK, tiles = (int)(grid.x * grid.y), sms = e->prop.multiProcessorCount;
-		if (p->split_ws && kt >= 8 && 2 * tiles < sms && (int64_t)a.M * a.N <= p->split_cap) {
-			int s = min(min(kt / 2, (2 * sms + tiles - 1) / tiles), 16);
+		if (p->split_ws && kt >= 8 && 2 * tiles < sms) {
+			int s = min(min(kt / 2, (2 * sms + tiles - 1) / tiles), RL_SPLIT_MAX);
 			if (s >= 2) {
-				a.kt_per = (kt + s - 1) / s;
-				grid.z = (kt + a.kt_per - 1) / a.kt_per;
-				a.split = p->split_ws;
-				RL_CUDA(cudaMemsetAsync(a.split, 0, sizeof(float) * (size_t)a.M * a.N, p->stream), "clear split-K sums");
+				int per = (kt + s - 1) / s, nz = (kt + per - 1) / per;
+				if ((int64_t)nz * a.M * a.N <= p->split_cap) { // every slab is written whole: no clearing
+					a.kt_per = per, a.nsplit = nz;
+					grid.z = nz;
+					a.split = p->split_ws;
+				}
 			}
 		}
 		bool f32 = d.y.dtype == RL_F32;

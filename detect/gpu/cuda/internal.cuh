@@ -22,6 +22,13 @@
 #define RL_MAXOUT 16
 #define RL_MAXPIPE 16
 #define RL_MAXBATCH 256
+// Split-K: at most this many splits, each writing its own slab of float partial sums
+// that split_finish adds in order (deterministic; no atomics).
+#define RL_SPLIT_MAX 16
+#define RL_SPLIT_TILE (128 * 64) // the largest GEMM tile (rows x columns)
+// Means and squeeze-excitation: a block sums this many pixels of 64 channels into its
+// own slot of the partial-sum workspace; mean_reduce adds the slots in order.
+#define MEAN_PIX 128
 
 // Status with a message: every internal function returns one.
 struct Status {
@@ -153,8 +160,9 @@ struct Pipe {
 #endif
 	void *cudnn_ws;
 	size_t cudnn_ws_size;
-	float *split_ws; // split-K partial sums
+	float *split_ws; // split-K partial sums [split][M][N]
 	int64_t split_cap;
+	float *mean_ws; // mean/SE partial sums [N][pixel blocks][C]
 #ifndef ROADLOG_NO_NVJPEG
 	nvjpegJpegState_t jstate;
 	nvjpegJpegState_t jstate1; // single-image fallback on the default backend

@@ -275,10 +275,10 @@ Status launch_epilogue(Engine *, Pipe *p, Op *op, int n) {
 
 // ---------------------------------------------------------------- mean, squeeze-excitation
 
-#define MEAN_PIX 128 // pixels one block sums
-
-// Partial channel sums: block (channel block, pixel block, image), 64 channels x 4 lanes.
-__global__ void mean_partial(const char *arena, View x, float *sums) {
+// Partial channel sums: block (channel block, pixel block, image), 64 channels x 4 lanes;
+// each block writes its own slot part[b][pixel block][c] (no atomics: the same bits
+// every run).
+__global__ void mean_partial(const char *arena, View x, float *part) {
 	int c = blockIdx.x * 64 + (threadIdx.x & 63);
 	int lane = threadIdx.x >> 6;
 	int b = blockIdx.z;
@@ -290,23 +290,35 @@ __global__ void mean_partial(const char *arena, View x, float *sums) {
 			int yy = pix / x.w, xx = pix - yy * x.w;
 			acc += ldf(arena, x, vidx(x, b, yy, xx, c));
 		}
-	__shared__ float part[4][64];
-	part[lane][threadIdx.x & 63] = acc;
+	__shared__ float part_s[4][64];
+	part_s[lane][threadIdx.x & 63] = acc;
 	__syncthreads();
 	if (lane == 0 && c < x.c) {
-		float s = part[0][threadIdx.x] + part[1][threadIdx.x] + part[2][threadIdx.x] + part[3][threadIdx.x];
-		atomicAdd(&sums[(int64_t)b * x.c + c], s);
+		float s = part_s[0][threadIdx.x] + part_s[1][threadIdx.x] + part_s[2][threadIdx.x] + part_s[3][threadIdx.x];
+		part[((int64_t)b * gridDim.y + blockIdx.y) * x.c + c] = s;
 	}
 }
 
-// Mean: y[b, c] = sums / (H W); the sums are zeroed for the next run.
+// sums[b][c] = the partial sums of image b, channel c, added in pixel-block order.
+__global__ void mean_reduce(const float *part, float *sums, int C, int nblk, int total) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= total)
+		return;
+	int b = i / C, c = i - b * C;
+	const float *q = part + (int64_t)b * nblk * C + c;
+	float s = 0.f;
+	for (int k = 0; k < nblk; k++)
+		s += q[(int64_t)k * C];
+	sums[i] = s;
+}
+
+// Mean: y[b, c] = sums / (H W).
 __global__ void mean_final(char *arena, View y, float *sums, float inv, int C, int total) {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= total)
 		return;
 	int b = i / C, c = i - b * C;
 	stf(arena, y, vidx(y, b, 0, 0, c), sums[i] * inv);
-	sums[i] = 0.f;
 }
 
 // Squeeze-excitation, first FC: grid (hidden / 8, images), one warp per hidden unit:
@@ -329,8 +341,8 @@ __global__ void se_fc1(const float *sums, float *h, float inv, int C, int R, con
 }
 
 // Second FC: grid (C / 128, images), one thread per channel: s[b][c] = act2(W1[:,c] . h[b]
-// + b1[c]); the channel's sum is zeroed for the next run.
-__global__ void se_fc2(char *arena, View y, float *sums, const float *h, int C, int R, const float *w1, const float *b1,
+// + b1[c]).
+__global__ void se_fc2(char *arena, View y, const float *h, int C, int R, const float *w1, const float *b1,
                        int act2, float alpha2, float beta2) {
 	int c = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
 	if (c >= C)
@@ -340,7 +352,6 @@ __global__ void se_fc2(char *arena, View y, float *sums, const float *h, int C, 
 	for (int r = 0; r < R; r++)
 		acc = fmaf(hb[r], w1[(int64_t)r * C + c], acc);
 	stf(arena, y, vidx(y, b, 0, 0, c), rl_act(act2, acc, alpha2, beta2));
-	sums[(int64_t)b * C + c] = 0.f;
 }
 
 static Status launch_mean(Engine *, Pipe *p, Op *op, int n) {
@@ -351,8 +362,10 @@ static Status launch_mean(Engine *, Pipe *p, Op *op, int n) {
 	if (x.n == 0 || x.c == 0)
 		return ok_status();
 	dim3 grid((x.c + 63) / 64, (hw + MEAN_PIX - 1) / MEAN_PIX, x.n);
-	mean_partial<<<grid, 256, 0, p->stream>>>(p->arena, x, sums);
+	mean_partial<<<grid, 256, 0, p->stream>>>(p->arena, x, p->mean_ws);
 	RL_CUDA(cudaGetLastError(), "launch mean");
+	mean_reduce<<<blocks(x.n * x.c, 256), 256, 0, p->stream>>>(p->mean_ws, sums, x.c, (int)grid.y, x.n * x.c);
+	RL_CUDA(cudaGetLastError(), "launch mean reduction");
 	float inv = 1.f / (float)hw;
 	if (d.kind == RL_OP_MEAN) {
 		int total = x.n * x.c;
@@ -362,7 +375,7 @@ static Status launch_mean(Engine *, Pipe *p, Op *op, int n) {
 		se_fc1<<<dim3((d.hidden + 7) / 8, x.n), 256, 0, p->stream>>>(sums, h, inv, x.c, d.hidden, op->se_t, op->se[1], d.act,
 		                                                           d.alpha, d.beta);
 		RL_CUDA(cudaGetLastError(), "launch squeeze-excitation");
-		se_fc2<<<dim3((x.c + 127) / 128, x.n), 128, 0, p->stream>>>(p->arena, y, sums, h, x.c, d.hidden, op->se[2],
+		se_fc2<<<dim3((x.c + 127) / 128, x.n), 128, 0, p->stream>>>(p->arena, y, h, x.c, d.hidden, op->se[2],
 		                                                          op->se[3], d.act2, d.alpha2, d.beta2);
 	}
 	RL_CUDA(cudaGetLastError(), "launch mean/squeeze-excitation");
