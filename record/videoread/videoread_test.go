@@ -323,11 +323,13 @@ func BenchmarkSeek(b *testing.B) {
 		}
 		defer r.Close()
 		b.Run("impl=videoread/threads="+strconv.Itoa(threads), func(b *testing.B) {
+			n0 := nudges.Load()
 			for b.Loop() {
 				if _, err := r.Decode(context.Background(), rng.IntN(r.Len())); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(nudges.Load()-n0)/float64(b.N), "nudges/op")
 		})
 	}
 	b.Run("impl=ffmpeg-ss", func(b *testing.B) {
@@ -363,6 +365,21 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "frames/s")
+	})
+	// frame by frame through Decode, as a re-run reads each camera's video
+	b.Run("impl=videoread-decode", func(b *testing.B) {
+		n, n0 := 0, nudges.Load()
+		t0 := time.Now()
+		for b.Loop() {
+			for i := 0; i < r.Len(); i++ {
+				if _, err := r.Decode(context.Background(), i); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+		}
+		b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "frames/s")
+		b.ReportMetric(float64(nudges.Load()-n0)/float64(n), "nudges/frame")
 	})
 	b.Run("impl=ffmpeg", func(b *testing.B) {
 		t0 := time.Now()
