@@ -145,8 +145,10 @@ func (w *watcher) edge(seq uint32, assert, host int64) {
 	}
 	if w.outage {
 		w.outage = false
+		// the edge's stamp can precede the timeout that opened the outage (an edge that
+		// arrived as the wait timed out): that is an outage of no length, not a negative one
 		ev := schema.NewEvent(w.tb.Ref(host), schema.EvPPSMissing, schema.SevInfo, w.name,
-			fmt.Sprintf("pps edges resumed after %.1f s", float64(host-w.outageFrom)/1e9))
+			fmt.Sprintf("pps edges resumed after %.1f s", float64(max(host-w.outageFrom, 0))/1e9))
 		ev.TFirst, ev.TLast = w.tb.Ref(w.outageFrom), w.tb.Ref(host)
 		w.sink.Publish(ev)
 	}
