@@ -28,6 +28,7 @@ type cameraWriter struct {
 	part     int // file part within the segment (format changes)
 	vw       *drive.VideoWriter
 	firstAt  time.Time    // wall time the oldest pending frame arrived
+	syncAt   time.Time    // when the open file is next synced (as the tables: every SyncInterval)
 	curSeg   atomic.Int64 // segment of the open file; seg+1 once closed; -1 before the first file
 	closed   int          // newest segment whose file this camera closed (-1: none)
 	lastWall atomic.Int64 // wall ns of the latest frame
@@ -47,8 +48,8 @@ type camCmd struct {
 func newCameraWriter(r *recording, cam uint8) *cameraWriter {
 	w := &cameraWriter{r: r, cam: cam, q: make(chan *schema.VideoFrame, r.opt.CameraQueue),
 		cmds: make(chan camCmd, 2), stats: map[int]map[string]drive.VideoStats{},
-		drop: &dropCounter{name: fmt.Sprintf("cam%d", cam), reason: "camera queue full (the disk or the video writer fell behind)"},
-		wait: &dropCounter{name: fmt.Sprintf("cam%d", cam), reason: "waiting for a keyframe with codec parameters"}}
+		drop: &dropCounter{name: camNames[cam], reason: "camera queue full (the disk or the video writer fell behind)"},
+		wait: &dropCounter{name: camNames[cam], reason: "waiting for a keyframe with codec parameters"}}
 	w.curSeg.Store(-1)
 	w.closed = -1
 	w.lastWall.Store(time.Now().UnixNano())
@@ -67,15 +68,20 @@ func (w *cameraWriter) offer(vf *schema.VideoFrame) bool {
 func (w *cameraWriter) run() {
 	tick := time.NewTicker(w.r.opt.FlushInterval / 4)
 	defer tick.Stop()
+	w.syncAt = time.Now().Add(w.r.opt.SyncInterval)
 	for {
 		select {
 		case vf := <-w.q:
 			w.lastWall.Store(time.Now().UnixNano())
 			w.handle(vf)
-		case <-tick.C:
+		case now := <-tick.C:
 			if w.vw != nil {
-				if n, _ := w.vw.Pending(); n > 0 && time.Since(w.firstAt) >= w.r.opt.FlushInterval-w.r.opt.FlushInterval/4 {
+				if n, _ := w.vw.Pending(); n > 0 && now.Sub(w.firstAt) >= w.r.opt.FlushInterval-w.r.opt.FlushInterval/4 {
 					w.flush()
+				}
+				if now.After(w.syncAt) {
+					w.sync()
+					w.syncAt = now.Add(w.r.opt.SyncInterval)
 				}
 			}
 		case c := <-w.cmds:
@@ -206,6 +212,23 @@ func (w *cameraWriter) flush() {
 	frames := w.r.tables[schema.TableFrames]
 	for i := range rows {
 		frames.send(&segFrame{seg: w.seg, row: rows[i]})
+	}
+}
+
+// sync fdatasyncs the open video file, as the table writers do theirs: flushed
+// fragments reach the disk at most SyncInterval after they were written. A failed
+// write has already stopped the drive (and been reported): nothing more to sync.
+func (w *cameraWriter) sync() {
+	if w.r.failed.Load() {
+		return
+	}
+	start := time.Now()
+	if err := w.vw.Sync(); err != nil {
+		w.r.writeFailed(fmt.Errorf("camera %d: sync %s: %w", w.cam, w.vw.Name(), err))
+		return
+	}
+	if d := time.Since(start); d > w.r.opt.SlowSync {
+		w.r.slowSync(filepath.Join(drive.SegmentDir(w.seg), w.vw.Name()), d)
 	}
 }
 

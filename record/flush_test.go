@@ -1,6 +1,7 @@
 package record
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -38,8 +39,10 @@ func TestFlushPolicyBoundsLoss(t *testing.T) {
 	if w.files[0].Rows != 4 || len(w.pending) != 0 {
 		t.Fatalf("second flush: %d rows written, %d pending", w.files[0].Rows, len(w.pending))
 	}
-	if maxWait := (opt.FlushInterval - opt.Holdback) + opt.Holdback; maxWait > opt.FlushInterval {
-		t.Fatalf("a row can wait %v, more than the flush interval %v", maxWait, opt.FlushInterval)
+	// The bound needs a tick period FlushInterval-Holdback above zero: options with a
+	// holdback as long as the flush interval are refused.
+	if _, err := (Options{Root: opt.Root, FlushInterval: opt.FlushInterval, Holdback: opt.FlushInterval}).withDefaults(); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("holdback = flush interval: err %v, want ErrBadOptions", err)
 	}
 	w.closeThrough(1 << 30)
 }

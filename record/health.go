@@ -1,8 +1,8 @@
 package record
 
 import (
-	"fmt"
 	"sort"
+	"strconv"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -123,9 +123,9 @@ func streamOf(s schema.Sample) (streamKey, int64, bool) {
 	case *schema.Ego:
 		return streamKey{schema.TableEgo, r.Source}, r.T, true
 	case *schema.VideoFrame:
-		return streamKey{schema.TableFrames, fmt.Sprintf("cam%d", r.Camera)}, r.T, true
+		return streamKey{schema.TableFrames, camNames[r.Camera]}, r.T, true
 	case *schema.Object:
-		return streamKey{schema.TableObjects, fmt.Sprintf("cam%d", r.Camera)}, r.T, true
+		return streamKey{schema.TableObjects, camNames[r.Camera]}, r.T, true
 	case *schema.Target:
 		return streamKey{schema.TableTargets, "adas"}, r.T, true
 	case *schema.SyncRow:
@@ -135,6 +135,15 @@ func streamOf(s schema.Sample) (streamKey, int64, bool) {
 	}
 	return streamKey{}, 0, false
 }
+
+// camNames holds "cam0" … "cam255": observe runs for every frame and object, and
+// formatting the name there would allocate each time.
+var camNames = func() (n [256]string) {
+	for i := range n {
+		n[i] = "cam" + strconv.Itoa(i)
+	}
+	return n
+}()
 
 func (h *health) observe(s schema.Sample) {
 	k, t, ok := streamOf(s)

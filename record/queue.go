@@ -15,12 +15,12 @@ type dropCounter struct {
 	firstT   atomic.Int64 // t of the first drop of the current episode
 	lastT    atomic.Int64 // t of the latest drop
 	lastWall atomic.Int64 // wall ns of the latest drop
-	reported int64        // drops already written as events (owned by the manager)
+	reported atomic.Int64 // drops already written as events (stored by the manager, read by drop)
 	reason   string
 }
 
 func (d *dropCounter) drop(t int64) {
-	if d.n.Load() == d.reported {
+	if d.n.Load() == d.reported.Load() {
 		d.firstT.Store(t)
 	}
 	d.lastT.Store(t)
@@ -30,8 +30,8 @@ func (d *dropCounter) drop(t int64) {
 
 // episode returns the event for a finished episode (no drop for quiet), or nil.
 func (d *dropCounter) episode(now time.Time, quiet time.Duration, force bool) *schema.Event {
-	n := d.n.Load()
-	if n == d.reported {
+	n, reported := d.n.Load(), d.reported.Load()
+	if n == reported {
 		return nil
 	}
 	if !force && now.UnixNano()-d.lastWall.Load() < int64(quiet) {
@@ -39,8 +39,8 @@ func (d *dropCounter) episode(now time.Time, quiet time.Duration, force bool) *s
 	}
 	ev := schema.NewEvent(d.lastT.Load(), schema.EvDrop, schema.SevWarn, d.name,
 		"samples dropped: "+d.reason)
-	ev.Count = n - d.reported
+	ev.Count = n - reported
 	ev.TFirst, ev.TLast = d.firstT.Load(), d.lastT.Load()
-	d.reported = n
+	d.reported.Store(n)
 	return ev
 }

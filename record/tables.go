@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -177,6 +178,7 @@ func (w *tableWriterOf[R, P]) flush(now time.Time, throughSeg int, force bool) {
 			seg = w.r.seg.For(p.t)
 		}
 		if force || p.arrival <= cut || seg <= throughSeg {
+			p.seg = seg // resolved once: the loop below writes it there
 			ready = append(ready, p)
 		} else {
 			keep = append(keep, p)
@@ -186,15 +188,13 @@ func (w *tableWriterOf[R, P]) flush(now time.Time, throughSeg int, force bool) {
 	if len(ready) == 0 {
 		return
 	}
-	if !slices.IsSortedFunc(ready, func(a, b pend[P]) int { return cmp64(a.t, b.t) }) {
-		slices.SortStableFunc(ready, func(a, b pend[P]) int { return cmp64(a.t, b.t) })
+	byT := func(a, b pend[P]) int { return cmp.Compare(a.t, b.t) }
+	if !slices.IsSortedFunc(ready, byT) {
+		slices.SortStableFunc(ready, byT)
 	}
 	touched := map[int]*drive.TableWriter[R]{}
 	for _, p := range ready {
 		seg := p.seg
-		if seg < 0 {
-			seg = w.r.seg.For(p.t)
-		}
 		if seg < w.minOpen {
 			seg = w.minOpen // a late row: it goes into the oldest open segment
 		}
@@ -340,17 +340,6 @@ func (w *tableWriterOf[R, P]) fail(err error) {
 	}
 }
 
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// rowTime returns a sample's t.
 // SampleTime returns a sample's reference time t (0 for a sample kind it does not know).
 func SampleTime(s schema.Sample) int64 { return rowTime(s) }
 

@@ -23,19 +23,20 @@ var ErrNoParams = errors.New("video frame lacks codec parameter sets")
 // one moof+mdat fragment per Flush. It reports, for every frame, the file offset and
 // size of its bytes so that the frames table can index them.
 type VideoWriter struct {
-	f       File
-	name    string
-	cw      countingWriter
-	codec   schema.Codec
-	width   int
-	height  int
-	params  [][]byte
-	seq     uint32
-	t0      int64 // t of the first frame: PTS zero
-	haveT0  bool
-	pending []*schema.VideoFrame
-	lastDur uint32
-	failed  error
+	f            File
+	name         string
+	cw           countingWriter
+	codec        schema.Codec
+	width        int
+	height       int
+	params       [][]byte
+	seq          uint32
+	t0           int64 // t of the first frame: PTS zero
+	haveT0       bool
+	pending      []*schema.VideoFrame
+	pendingBytes int // payload bytes of pending
+	lastDur      uint32
+	failed       error
 
 	Frames, Keyframes int64
 	FirstT, LastT     int64
@@ -95,7 +96,10 @@ func (w *VideoWriter) SameFormat(vf *schema.VideoFrame) bool {
 }
 
 // Add queues a frame for the next fragment.
-func (w *VideoWriter) Add(vf *schema.VideoFrame) { w.pending = append(w.pending, vf) }
+func (w *VideoWriter) Add(vf *schema.VideoFrame) {
+	w.pending = append(w.pending, vf)
+	w.pendingBytes += len(vf.Data)
+}
 
 // Pending returns the queued frames and the t span they cover.
 func (w *VideoWriter) Pending() (n int, span int64) {
@@ -106,13 +110,7 @@ func (w *VideoWriter) Pending() (n int, span int64) {
 }
 
 // PendingBytes returns the payload bytes queued.
-func (w *VideoWriter) PendingBytes() int {
-	n := 0
-	for _, p := range w.pending {
-		n += len(p.Data)
-	}
-	return n
-}
+func (w *VideoWriter) PendingBytes() int { return w.pendingBytes }
 
 // Bytes returns the bytes written to the file.
 func (w *VideoWriter) Bytes() int64 { return w.cw.n }
@@ -160,11 +158,7 @@ func (w *VideoWriter) Flush() ([]schema.Frame, error) {
 	moof := w.moof(durs)
 	fragStart := w.cw.n
 	var mdatHdr [8]byte
-	total := 8
-	for _, p := range w.pending {
-		total += len(p.Data)
-	}
-	binary.BigEndian.PutUint32(mdatHdr[:], uint32(total))
+	binary.BigEndian.PutUint32(mdatHdr[:], uint32(8+w.pendingBytes))
 	copy(mdatHdr[4:], "mdat")
 	head := append(moof, mdatHdr[:]...)
 	if _, err := w.cw.Write(head); err != nil {
@@ -192,7 +186,7 @@ func (w *VideoWriter) Flush() ([]schema.Frame, error) {
 	for i := range w.pending {
 		w.pending[i] = nil
 	}
-	w.pending = w.pending[:0]
+	w.pending, w.pendingBytes = w.pending[:0], 0
 	return rows, nil
 }
 

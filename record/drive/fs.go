@@ -12,7 +12,6 @@ import (
 type File interface {
 	io.Writer
 	Sync() error
-	Truncate(size int64) error
 	Close() error
 	Name() string
 }

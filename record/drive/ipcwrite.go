@@ -232,7 +232,6 @@ type ipcWriter[R any] struct {
 	nodes   [][2]int64 // length, null count
 	bufs    [][2]int64 // offset, length within the body
 	blocks  []block
-	schemaT []byte // the Schema table, encoded once, for the footer
 }
 
 type block struct {
@@ -305,7 +304,7 @@ func newIPCWriter[R any](w *countingWriter, tbl *schema.Table[R], codec Codec) (
 	sch := buildSchema(iw.fb, tbl.Schema())
 	msg := buildMessage(iw.fb, 1, sch, 0)
 	iw.fb.Finish(msg)
-	if _, err := iw.writeMessage(iw.fb.FinishedBytes(), nil); err != nil {
+	if err := iw.writeMessage(iw.fb.FinishedBytes(), nil); err != nil {
 		return nil, err
 	}
 	return iw, nil
@@ -371,13 +370,12 @@ func (iw *ipcWriter[R]) flush() error {
 	msg := buildMessage(fb, 3, rb, int64(len(iw.body)))
 	fb.Finish(msg)
 	iw.rows = 0
-	_, err := iw.writeMessage(fb.FinishedBytes(), iw.body)
-	return err
+	return iw.writeMessage(fb.FinishedBytes(), iw.body)
 }
 
 // writeMessage frames and writes one message (continuation marker, padded metadata
 // length, metadata, body) and records its block for the footer.
-func (iw *ipcWriter[R]) writeMessage(meta, body []byte) (block, error) {
+func (iw *ipcWriter[R]) writeMessage(meta, body []byte) error {
 	pad := (8 - (8+len(meta))%8) % 8
 	b := iw.scratch[:0]
 	b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFFF)
@@ -389,15 +387,15 @@ func (iw *ipcWriter[R]) writeMessage(meta, body []byte) (block, error) {
 	iw.scratch = b
 	blk := block{offset: iw.w.n, metaLen: int32(len(b)), bodyLen: int64(len(body))}
 	if _, err := iw.w.Write(b); err != nil {
-		return blk, err
+		return err
 	}
 	if len(body) > 0 {
 		if _, err := iw.w.Write(body); err != nil {
-			return blk, err
+			return err
 		}
 		iw.blocks = append(iw.blocks, blk)
 	}
-	return blk, nil
+	return nil
 }
 
 // close writes the end-of-stream marker and the footer.

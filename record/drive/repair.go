@@ -535,7 +535,8 @@ func TableFileStats(path string) (TableStats, error) {
 	first := true
 	scan, err := ReadTable(path, func(rec arrow.RecordBatch) error {
 		ts, _ := timeColumn(rec)
-		for _, v := range ts {
+		for _, tv := range ts {
+			v := int64(tv)
 			if first {
 				st.FirstT, first = v, false
 			} else if v < last {

@@ -47,11 +47,10 @@ type TableWriter[R any] struct {
 	closed bool
 	failed error // a write failed: the file is left footerless for repair
 
-	Rows, Batches  int64
-	Late           int64 // rows appended with t before an earlier row's t
-	FirstT, LastT  int64
-	pendingRows    int
-	lastGoodOffset int64 // end of the last batch that was fully written
+	Rows, Batches int64
+	Late          int64 // rows appended with t before an earlier row's t
+	FirstT, LastT int64
+	pendingRows   int
 }
 
 // NewTableWriter starts an Arrow IPC file for table tbl on f and writes the magic and
@@ -63,7 +62,7 @@ func NewTableWriter[R any](f File, tbl *schema.Table[R], codec Codec) (*TableWri
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", f.Name(), err)
 	}
-	return &TableWriter[R]{tbl: tbl, f: f, cw: cw, iw: iw, lastGoodOffset: cw.n}, nil
+	return &TableWriter[R]{tbl: tbl, f: f, cw: cw, iw: iw}, nil
 }
 
 // Append buffers one row; rowT is the row's t (for order and range bookkeeping).
@@ -100,18 +99,11 @@ func (w *TableWriter[R]) Flush() error {
 	w.Rows += int64(w.pendingRows)
 	w.pendingRows = 0
 	w.Batches++
-	w.lastGoodOffset = w.cw.n
 	return nil
 }
 
 // Bytes returns the bytes written to the file so far.
 func (w *TableWriter[R]) Bytes() int64 { return w.cw.n }
-
-// GoodOffset returns the end of the last batch that was fully written.
-func (w *TableWriter[R]) GoodOffset() int64 { return w.lastGoodOffset }
-
-// Failed returns the write error that stopped this writer, if any.
-func (w *TableWriter[R]) Failed() error { return w.failed }
 
 // Sync flushes the file's data to the disk (fdatasync).
 func (w *TableWriter[R]) Sync() error {
@@ -189,13 +181,6 @@ func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
 		return fmt.Errorf("write empty %s: %w", f.Name(), err)
 	}
 	return nil
-}
-
-// SortTableFile rewrites a closed table file with its rows in t order (stable), through
-// a temp file and a rename. The recorder uses it at segment close on files that
-// received late rows.
-func SortTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec) (TableStats, error) {
-	return RewriteTableFile(fs, path, tbl, codec, nil)
 }
 
 // RewriteTableFile rewrites a table file (closed, or footerless after a failed write)

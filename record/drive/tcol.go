@@ -8,8 +8,8 @@ import (
 )
 
 // timeColumn returns the values of a batch's first column when it is the t column
-// (timestamp), without copying.
-func timeColumn(rec arrow.RecordBatch) ([]int64, bool) {
+// (timestamp), without copying: they are valid while rec is.
+func timeColumn(rec arrow.RecordBatch) ([]arrow.Timestamp, bool) {
 	if rec.NumCols() == 0 || rec.ColumnName(0) != "t" {
 		return nil, false
 	}
@@ -17,12 +17,7 @@ func timeColumn(rec arrow.RecordBatch) ([]int64, bool) {
 	if !ok {
 		return nil, false
 	}
-	vals := ts.TimestampValues()
-	out := make([]int64, len(vals))
-	for i, v := range vals {
-		out[i] = int64(v)
-	}
-	return out, true
+	return ts.TimestampValues(), true
 }
 
 func writeEmptyRecord(w *ipc.FileWriter, s *arrow.Schema) error {
