@@ -218,9 +218,9 @@ func (e *Engine) build() error {
 	for i := 0; i < int(cfg.Pipelines); i++ {
 		e.pipes = append(e.pipes, newPipeline(e, int32(i)))
 	}
-	buf := make([]byte, 512)
-	if k := l.info(e.h, &buf[0], int32(len(buf))); k >= 0 {
-		e.name = string(buf[:clen(buf)])
+	ptr, n = b.ptr()
+	if l.info(e.h, ptr, n) >= 0 {
+		e.name = b.String()
 	}
 	return nil
 }
@@ -230,15 +230,6 @@ func first(w []float32) *float32 {
 		return nil
 	}
 	return &w[0]
-}
-
-func clen(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return len(b)
 }
 
 // Name describes the engine, e.g. "gpu NVIDIA H200 fp16 own graph ×1".

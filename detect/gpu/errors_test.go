@@ -1,10 +1,12 @@
 package gpu
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -211,6 +213,51 @@ func TestPeakOverflow(t *testing.T) {
 					t.Fatalf("peaks out of order at %d: %+v then %+v", k, a, b)
 				}
 			}
+			want := hostPeaks(kp, e.Output(1), e.OutputShape(0), thr, 100)
+			if len(pk[0]) != len(want) {
+				t.Fatalf("%d peaks on the device, %d decoded on the host", len(pk[0]), len(want))
+			}
+			for k := range want {
+				if pk[0][k] != want[k] {
+					t.Fatalf("peak %d: device %+v, host %+v", k, pk[0][k], want[k])
+				}
+			}
 		})
 	}
+}
+
+// hostPeaks decodes one image's peaks as the device does: cells above their class
+// threshold that no 3x3 neighbour of the same class exceeds, best first (equal scores:
+// lower index first), cut to topK, with the box distances at each peak's cell.
+func hostPeaks(kp, wh []float32, shape model.Shape, thr []float32, topK int) []centernet.Peak {
+	h, w, c := shape[1], shape[2], shape[3]
+	var out []centernet.Peak
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			for ch := 0; ch < c; ch++ {
+				i := (y*w+x)*c + ch
+				v := kp[i]
+				if !(v > thr[ch]) {
+					continue
+				}
+				peak := true
+				for yy := max(y-1, 0); yy <= min(y+1, h-1) && peak; yy++ {
+					for xx := max(x-1, 0); xx <= min(x+1, w-1); xx++ {
+						if kp[(yy*w+xx)*c+ch] > v {
+							peak = false
+							break
+						}
+					}
+				}
+				if peak {
+					cell := i / c
+					out = append(out, centernet.Peak{Index: int32(i), Score: v, WH: [4]float32(wh[4*cell : 4*cell+4])})
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b centernet.Peak) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Index, b.Index))
+	})
+	return out[:min(len(out), topK)]
 }

@@ -148,10 +148,11 @@ func (p *Pipeline) stageRGB(j int, img image.Image, im rlImage) error {
 		row := dst[y*3*w:]
 		for x := 0; x < w; x++ {
 			var c color.NRGBA
-			if yc, ok := img.At(b.Min.X+x, b.Min.Y+y).(color.YCbCr); ok {
-				c.R, c.G, c.B = color.YCbCrToRGB(yc.Y, yc.Cb, yc.Cr)
-			} else {
-				c = color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+			switch px := img.At(b.Min.X+x, b.Min.Y+y).(type) {
+			case color.YCbCr:
+				c.R, c.G, c.B = color.YCbCrToRGB(px.Y, px.Cb, px.Cr)
+			default:
+				c = color.NRGBAModel.Convert(px).(color.NRGBA)
 			}
 			row[3*x], row[3*x+1], row[3*x+2] = c.R, c.G, c.B
 		}

@@ -111,6 +111,15 @@ func dims4(s model.Shape) ([4]int32, bool) {
 	return d, true
 }
 
+// slice is the part of v with dims d that starts at off along axis (1..3): where a
+// concat input goes in the concat's output.
+func (v *tview) slice(axis, off int, d [4]int32) *tview {
+	var start [4]int32
+	start[axis] = int32(off)
+	el := int64(start[1])*int64(v.strides[1]) + int64(start[2])*int64(v.strides[2]) + int64(start[3])
+	return &tview{b: v.b, off: v.off + el, dims: d, strides: v.strides, dtype: v.dtype, batched: v.batched}
+}
+
 func denseStrides(d [4]int32) [4]int32 {
 	return [4]int32{d[1] * d[2] * d[3], d[2] * d[3], d[3], 1}
 }
@@ -257,13 +266,11 @@ func (pl *planner) check() error {
 				return unsupported(n, "resize mode")
 			}
 		case model.OpReshape:
-		default:
-			return unsupported(n, "no kernel for this op")
-		}
-		for _, v := range n.In {
-			if v.IsConst() && n.Op == model.OpReshape {
+			if slices.ContainsFunc(n.In, (*model.Value).IsConst) {
 				return unsupported(n, "reshape of a constant")
 			}
+		default:
+			return unsupported(n, "no kernel for this op")
 		}
 	}
 	for _, v := range pl.g.Outputs {
@@ -352,10 +359,7 @@ func (pl *planner) findConcats() {
 			p := v.Producer
 			ok := p != nil && !pl.skip[p] && len(pl.cons[v]) == 1 && !pl.outs[v] && producerTakesView(p) && pl.seOut[v] == nil && !slices.Contains(pl.g.Inputs, v)
 			if ok {
-				var start [4]int32
-				start[n.Axis] = int32(off)
-				el := int64(start[1])*int64(whole.strides[1]) + int64(start[2])*int64(whole.strides[2]) + int64(start[3])
-				pl.slices[v] = &tview{b: whole.b, off: el, dims: d, strides: whole.strides, dtype: whole.dtype, batched: whole.batched}
+				pl.slices[v] = whole.slice(n.Axis, off, d)
 				producers = append(producers, p)
 				pl.p.stats.ConcatSlices++
 			} else {
@@ -368,19 +372,11 @@ func (pl *planner) findConcats() {
 			continue
 		}
 		c := pl.cons[out]
-		if len(c) != 1 || c[0].Op != model.OpActivation || pl.outs[out] {
+		if len(c) != 1 || c[0].Op != model.OpActivation ||
+			slices.ContainsFunc(producers, func(p *model.Node) bool { return p.Act != model.ActNone }) {
 			continue
 		}
 		act := c[0]
-		okAll := true
-		for _, p := range producers {
-			if p.Act != model.ActNone {
-				okAll = false
-			}
-		}
-		if !okAll {
-			continue
-		}
 		for _, p := range producers {
 			pl.pushAct[p] = act
 			pl.p.acted[p.Out[0]] = true
@@ -487,11 +483,7 @@ func (pl *planner) emit(n *model.Node) error {
 		yv.strides = denseStrides(yv.dims)
 		op := base
 		op.Kind, op.KH, op.KW, op.SH, op.SW, op.DH, op.DW = opConv, 1, 1, 1, 1, 1, 1
-		bias := make([]float32, n.In[1].Shape[1])
-		if len(n.In) > 2 && n.In[2] != nil {
-			bias = n.In[2].Const.Float32s()
-		}
-		pl.add(n, op, xv, nil, nil, yv, n.In[1].Const.Float32s(), bias)
+		pl.add(n, op, xv, nil, nil, yv, n.In[1].Const.Float32s(), bias(n, n.In[1].Shape[1]))
 		return nil
 	case model.OpAdd, model.OpSub, model.OpMul, model.OpDiv, model.OpMaximum, model.OpMinimum:
 		return pl.emitBinary(n, base)
@@ -536,11 +528,8 @@ func (pl *planner) emit(n *model.Node) error {
 		if n.Op == model.OpAvgPool {
 			op.Sub = poolAvg
 		}
-		c := n.Conv
-		op.KH, op.KW, op.SH, op.SW = int32(c.KH), int32(c.KW), int32(max(c.StrideH, 1)), int32(max(c.StrideW, 1))
-		op.DH, op.DW = int32(max(c.DilationH, 1)), int32(max(c.DilationW, 1))
-		op.PadT, op.PadL, op.PadB, op.PadR = int32(c.Pads[0]), int32(c.Pads[1]), int32(c.Pads[2]), int32(c.Pads[3])
-		if c.CountIncludePad {
+		op.setWindow(n.Conv)
+		if n.Conv.CountIncludePad {
 			op.Flags |= opfCountPad
 		}
 		pl.add(n, op, x, nil, nil, pl.outView(n.Out[0]))
@@ -561,12 +550,7 @@ func (pl *planner) emit(n *model.Node) error {
 				return err
 			}
 			d, _ := dims4(v.Shape)
-			var start [4]int32
-			start[n.Axis] = int32(off)
-			el := int64(start[1])*int64(out.strides[1]) + int64(start[2])*int64(out.strides[2]) + int64(start[3])
-			y := &tview{b: out.b, off: out.off + el, dims: d, strides: out.strides, dtype: out.dtype, batched: out.batched}
-			op := rlOp{Kind: opCopy, Scratch: -1}
-			pl.add(n, op, x, nil, nil, y)
+			pl.add(n, rlOp{Kind: opCopy, Scratch: -1}, x, nil, nil, out.slice(n.Axis, off, d))
 			off += v.Shape[n.Axis]
 		}
 		return nil
@@ -587,7 +571,7 @@ func (pl *planner) emit(n *model.Node) error {
 			return err
 		}
 		d, _ := dims4(n.Out[0].Shape)
-		if !(x.off == 0 && x.strides == denseStrides(x.dims)) || pl.slices[n.Out[0]] != nil {
+		if x.off != 0 || x.strides != denseStrides(x.dims) {
 			// copy a strided view to a dense buffer first
 			tmp := &tview{dims: x.dims, strides: denseStrides(x.dims), dtype: x.dtype, batched: x.batched}
 			tmp.b = pl.newBuf(tmp.elems() * elemSize(tmp.dtype))

@@ -19,21 +19,13 @@ func (pl *planner) emitConv(n *model.Node, op rlOp) error {
 			return err
 		}
 	}
-	c := n.Conv
 	op.Kind = opConv
 	if n.Op == model.OpDepthwiseConv {
 		op.Kind = opDW
 		op.Mult = int32(n.In[1].Shape[3])
 	}
-	op.KH, op.KW = int32(c.KH), int32(c.KW)
-	op.SH, op.SW = int32(max(c.StrideH, 1)), int32(max(c.StrideW, 1))
-	op.DH, op.DW = int32(max(c.DilationH, 1)), int32(max(c.DilationW, 1))
-	op.PadT, op.PadL, op.PadB, op.PadR = int32(c.Pads[0]), int32(c.Pads[1]), int32(c.Pads[2]), int32(c.Pads[3])
+	op.setWindow(n.Conv)
 	out := n.Out[0]
-	bias := make([]float32, out.Shape[3])
-	if len(n.In) > 2 && n.In[2] != nil {
-		bias = n.In[2].Const.Float32s()
-	}
 	var z *tview
 	if len(n.In) > 3 && n.In[3] != nil {
 		var err error
@@ -49,8 +41,24 @@ func (pl *planner) emitConv(n *model.Node, op rlOp) error {
 	} else {
 		y = pl.outView(out)
 	}
-	pl.add(n, op, x, z, s, y, n.In[1].Const.Float32s(), bias)
+	pl.add(n, op, x, z, s, y, n.In[1].Const.Float32s(), bias(n, out.Shape[3]))
 	return nil
+}
+
+// setWindow copies a convolution's or pool's kernel, strides, dilations and pads.
+func (op *rlOp) setWindow(c model.ConvParams) {
+	op.KH, op.KW = int32(c.KH), int32(c.KW)
+	op.SH, op.SW = int32(max(c.StrideH, 1)), int32(max(c.StrideW, 1))
+	op.DH, op.DW = int32(max(c.DilationH, 1)), int32(max(c.DilationW, 1))
+	op.PadT, op.PadL, op.PadB, op.PadR = int32(c.Pads[0]), int32(c.Pads[1]), int32(c.Pads[2]), int32(c.Pads[3])
+}
+
+// bias returns node n's constant bias (its third input), or c zeros when it has none.
+func bias(n *model.Node, c int) []float32 {
+	if len(n.In) > 2 && n.In[2] != nil {
+		return n.In[2].Const.Float32s()
+	}
+	return make([]float32, c)
 }
 
 // broadcast returns t viewed with dims d, reading broadcast dimensions with stride 0.
@@ -114,15 +122,7 @@ func (pl *planner) emitSE(n *model.Node, grp *seGroup, x *tview) error {
 	sc := &tview{dims: d, strides: denseStrides(d), dtype: rlF32, batched: x.batched}
 	sc.b = pl.newBuf(sc.elems() * 4)
 	grp.scale = sc
-	b1 := make([]float32, hidden)
-	if len(f1.In) > 2 && f1.In[2] != nil {
-		b1 = f1.In[2].Const.Float32s()
-	}
-	b2 := make([]float32, c)
-	if len(f2.In) > 2 && f2.In[2] != nil {
-		b2 = f2.In[2].Const.Float32s()
-	}
-	p := pl.add(n, op, x, nil, nil, sc, f1.In[1].Const.Float32s(), b1, f2.In[1].Const.Float32s(), b2)
+	p := pl.add(n, op, x, nil, nil, sc, f1.In[1].Const.Float32s(), bias(f1, int(hidden)), f2.In[1].Const.Float32s(), bias(f2, int(c)))
 	p.scratch = pl.newBuf(int64(d[0]) * int64(c+hidden) * 4) // channel sums (zeroed after use), then the hidden layer
 	p.scratch.pinned = true
 	return nil

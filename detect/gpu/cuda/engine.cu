@@ -473,10 +473,7 @@ extern "C" int32_t rl_preprocess(rl_engine *eh, int32_t pi, int32_t n, const rl_
 			return report(cuda_status(ce, "allocate device staging"), err, errlen);
 		p->dstaging_cap = end;
 	}
-	int nonjpeg = 0;
-	for (int j = 0; j < n; j++)
-		nonjpeg += imgs[j].format != RL_PIX_JPEG;
-	if (nonjpeg) {
+	if (jpegs < n) { // pixels to upload
 		cudaError_t ce = cudaMemcpyAsync(p->dstaging, p->staging, (size_t)end, cudaMemcpyHostToDevice, p->stream);
 		if (ce == cudaSuccess && sync)
 			ce = cudaStreamSynchronize(p->stream);
@@ -688,7 +685,6 @@ extern "C" int32_t rl_run(rl_engine *eh, int32_t pi, int32_t n, int32_t source, 
 	Status s = run_network(e, p, n);
 	if (s.code != RL_OK)
 		return report(s, err, errlen);
-	p->last_n = n;
 	return RL_OK;
 }
 

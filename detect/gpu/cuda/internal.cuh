@@ -168,7 +168,6 @@ struct Pipe {
 	nvjpegJpegState_t jstate1; // single-image fallback on the default backend
 	int jbatch;                // batch size the batched decoder was initialised for
 #endif
-	int last_n;
 };
 
 struct Engine {

@@ -17,7 +17,6 @@ struct DwArgs {
 	int act;
 	float alpha, beta;
 	int residual, scale, epilogue;
-	int64_t total; // output elements / VEC
 };
 
 template <typename T> __device__ __forceinline__ float tof(T v);
@@ -147,7 +146,6 @@ static Status launch_dw(Engine *e, Pipe *p, Op *op, int n, int epilogue) {
 	a.mult = d.mult > 0 ? d.mult : 1;
 	a.act = d.act, a.alpha = d.alpha, a.beta = d.beta;
 	a.residual = (d.flags & RL_OPF_RESIDUAL) != 0, a.scale = (d.flags & RL_OPF_SCALE) != 0, a.epilogue = epilogue;
-	a.total = 0;
 	if (a.y.n == 0 || a.y.h == 0 || a.y.w == 0 || a.y.c == 0)
 		return ok_status();
 	int es = e->dtype == RL_F16 ? 2 : 4;
@@ -678,12 +676,6 @@ Status launch_peaks(Engine *e, Pipe *p, int n, int kp, int wh, int top_k) {
 
 // ---------------------------------------------------------------- constants
 
-__global__ void f2h_kernel(const float *in, __half *out, int64_t n) {
-	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < n)
-		out[i] = __float2half_rn(in[i]);
-}
-
 // upload_constant copies n floats to a new device buffer, in the compute type when asked.
 Status upload_constant(Engine *e, void **dst, const float *src, int64_t n, int as_compute) {
 	*dst = nullptr;
@@ -706,7 +698,7 @@ Status upload_constant(Engine *e, void **dst, const float *src, int64_t n, int a
 		cudaFree(tmp);
 		return cuda_status(err, "allocate constant");
 	}
-	f2h_kernel<<<blocks(n, 256), 256>>>(tmp, h, n);
+	to_half<<<blocks(n, 256), 256>>>(tmp, h, n);
 	err = cudaDeviceSynchronize();
 	cudaFree(tmp);
 	if (err != cudaSuccess) {

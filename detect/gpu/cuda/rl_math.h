@@ -1,6 +1,6 @@
 /*
  * rl_math.h: the arithmetic that the CUDA kernels and the CPU twin used in tests
- * (testdata/stub) must share bit for bit: activations, pixel conversions, the
+ * (detect/gpu/gputest/twin) must share bit for bit: activations, pixel conversions, the
  * pre-processing resize and the resize coordinate transforms. Plain C99 so that gcc
  * compiles it too; RL_HD marks the functions for both host and device under nvcc.
  */
