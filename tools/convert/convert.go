@@ -29,6 +29,7 @@ import (
 
 	"roadlog/record/drive"
 	"roadlog/schema"
+	"roadlog/tools/internal/syncfs"
 )
 
 // Format is an output format.
@@ -240,7 +241,7 @@ func (a *atomicFile) Abort() {
 // renames them into place and syncs their folders. Until then nothing of the
 // conversion is visible under its final names.
 func (c *converter) publish() error {
-	if err := syncTree(c.opt.Out); err != nil {
+	if err := syncfs.Tree(c.opt.Out); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	dirs := map[string]bool{}

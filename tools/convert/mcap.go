@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/foxglove/mcap/go/mcap"
 
+	"roadlog/acquire/camera"
 	"roadlog/record/drive"
 	"roadlog/schema"
 	"roadlog/tools/internal/videofile"
@@ -298,7 +299,7 @@ func (c *converter) mcapFrame(m *mcapWriter, vf *videofile.Files, segDir string,
 		if fr.Keyframe {
 			params = videofile.Params(in)
 		}
-		if msg.Data, err = videofile.AnnexB(nil, data, params); err != nil {
+		if msg.Data, err = camera.AppendAnnexB(nil, params, data); err != nil {
 			return &drive.CorruptionError{Path: src, Offset: fr.Offset, Err: err}
 		}
 		msg.Format = "h264"

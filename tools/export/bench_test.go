@@ -64,10 +64,11 @@ func maxRSS() float64 {
 	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }
 
-// BenchmarkExport exports the benchmark drive's warnings and cut-ins: frames as JPEG
-// with every label format and table (frames=jpeg), or remuxed into MP4 (frames=mp4),
-// beside the peer of cutting the same camera ranges with ffmpeg -c copy. It reports
-// clips/s, frames/s and the process's peak RSS.
+// BenchmarkExport exports the clips of benchSelection: frames as JPEG with every label
+// format and table (frames=jpeg), or remuxed into MP4 (frames=mp4), beside the peer
+// of cutting the same camera ranges with ffmpeg -c copy (its frames/s assumes 30 fps).
+// It reports clips/s, frames/s and the process's peak RSS so far (getrusage never
+// goes down: a later sub-benchmark's figure includes the earlier ones' peak).
 func BenchmarkExport(b *testing.B) {
 	d, l := benchDrive(b)
 	ws, err := Select(context.Background(), d, l, benchSelection(d))

@@ -160,21 +160,14 @@ func (d *Drive) CameraNames() map[string]uint8 {
 	return m
 }
 
-// simCalibration is one entry of extra.calibration in a simulated drive's manifest.
+// simCalibration is one entry of extra.calibration in a simulated drive's manifest:
+// the camera and its calibration's fields side by side.
 type simCalibration struct {
-	Index    uint8   `json:"index"`
-	Name     string  `json:"name"`
-	Width    int     `json:"width"`
-	Height   int     `json:"height"`
-	FX       float64 `json:"fx"`
-	FY       float64 `json:"fy"`
-	CX       float64 `json:"cx"`
-	CY       float64 `json:"cy"`
-	XM       float64 `json:"x_m"`
-	YM       float64 `json:"y_m"`
-	HeightM  float64 `json:"height_m"`
-	YawDeg   float64 `json:"yaw_deg"`
-	PitchDeg float64 `json:"pitch_deg"`
+	Index  uint8  `json:"index"`
+	Name   string `json:"name"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Calibration
 }
 
 // cameras lists the manifest's cameras with the calibration of the manifest's
@@ -205,8 +198,9 @@ func cameras(dir string, m *drive.Manifest) []Camera {
 			if c.Width == 0 {
 				c.Width, c.Height = s.Width, s.Height
 			}
-			c.Calibration = &Calibration{FX: s.FX, FY: s.FY, CX: s.CX, CY: s.CY, XM: s.XM, YM: s.YM,
-				HeightM: s.HeightM, YawDeg: s.YawDeg, PitchDeg: s.PitchDeg, Source: "manifest"}
+			k := s.Calibration
+			k.Source = "manifest"
+			c.Calibration = &k
 		}
 	} else if b, err := os.ReadFile(filepath.Join(dir, drive.RigFile)); err == nil {
 		if r, err := rig.Parse(b, drive.RigFile); err == nil {

@@ -292,7 +292,8 @@ func wrapNoSpace(err error) error {
 	return err
 }
 
-// readClipHash returns the settings hash of a finished clip, "" when there is none.
+// readClipHash returns the settings hash of a finished clip: false when the folder
+// has no readable clip.json, "" when that file cannot be decoded.
 func readClipHash(dir string) (string, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, ClipFile))
 	if err != nil {
@@ -300,10 +301,6 @@ func readClipHash(dir string) (string, bool) {
 	}
 	var m struct {
 		SettingsHash string `json:"settings_hash"`
-		Window       struct {
-			From int64 `json:"from"`
-			To   int64 `json:"to"`
-		} `json:"window"`
 	}
 	if json.Unmarshal(b, &m) != nil {
 		return "", true

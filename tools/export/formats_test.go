@@ -289,23 +289,8 @@ func TestTablesHoldTheWindowsRows(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		f, err := os.Open(filepath.Join(dir, "tables", string(name)+".parquet"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tbl, err := pqarrow.ReadTable(context.Background(), f, parquet.NewReaderProperties(memory.DefaultAllocator),
-			pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s.parquet: %v", name, err)
-		}
-		got := int(tbl.NumRows())
-		tbl.Release()
-		csv, err := os.ReadFile(filepath.Join(dir, "tables", string(name)+".csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		csvRows := bytes.Count(csv, []byte("\n")) - 1
+		got := countRows(t, filepath.Join(dir, "tables", string(name)+".parquet"))
+		csvRows := countRows(t, filepath.Join(dir, "tables", string(name)+".csv"))
 		if got != want || csvRows != want {
 			t.Errorf("%s: parquet %d rows, csv %d, the drive has %d in the window", name, got, csvRows, want)
 		}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"roadlog/tools/internal/syncfs"
 )
 
 // FS is the part of the file system export writes through: the output folder. Tests
@@ -48,8 +50,8 @@ func (OSFS) SyncDir(path string) error {
 	return d.Sync()
 }
 
-// SyncTree makes a folder's files durable (see syncTree in fs_linux.go / fs_other.go).
-func (OSFS) SyncTree(dir string) error { return syncTree(dir) }
+// SyncTree makes a folder's files durable (one syncfs(2) on Linux, see syncfs.Tree).
+func (OSFS) SyncTree(dir string) error { return syncfs.Tree(dir) }
 
 // ErrDestinationFull reports that the output's file system ran out of space; the
 // clips finished before stay, and running the export again resumes after them.

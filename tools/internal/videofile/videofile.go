@@ -147,26 +147,3 @@ func Params(in *fmp4.Init) [][]byte {
 	}
 	return nil
 }
-
-// AnnexB rewrites an access unit from AVCC (4-byte big-endian lengths) to Annex B
-// (start codes), with params first when given (keyframes need them to be decodable on
-// their own). It returns an error when a length runs past the end.
-func AnnexB(dst, avcc []byte, params [][]byte) ([]byte, error) {
-	start := []byte{0, 0, 0, 1}
-	for _, p := range params {
-		dst = append(append(dst, start...), p...)
-	}
-	for off := 0; off < len(avcc); {
-		if off+4 > len(avcc) {
-			return nil, fmt.Errorf("truncated NAL unit length at byte %d", off)
-		}
-		n := int(binary.BigEndian.Uint32(avcc[off:]))
-		off += 4
-		if n > len(avcc)-off {
-			return nil, fmt.Errorf("NAL unit of %d bytes at byte %d runs past the access unit", n, off)
-		}
-		dst = append(append(dst, start...), avcc[off:off+n]...)
-		off += n
-	}
-	return dst, nil
-}

@@ -1,6 +1,8 @@
 //go:build !linux
 
-package convert
+// Package syncfs makes a freshly written folder tree durable before it is published
+// by a rename (tools/convert's output files, tools/export's clips).
+package syncfs
 
 import (
 	"io/fs"
@@ -8,8 +10,8 @@ import (
 	"path/filepath"
 )
 
-// syncTree fsyncs every file and folder under dir.
-func syncTree(dir string) error {
+// Tree fsyncs every file and folder under dir.
+func Tree(dir string) error {
 	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -1,4 +1,6 @@
-package export
+// Package syncfs makes a freshly written folder tree durable before it is published
+// by a rename (tools/convert's output files, tools/export's clips).
+package syncfs
 
 import (
 	"os"
@@ -6,10 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncTree flushes the file system holding dir with one syncfs(2): a clip has
+// Tree flushes the file system holding dir with one syncfs(2): an export's clip has
 // thousands of small files (an image and two label files per frame), and one syncfs
 // costs a fraction of an fsync each.
-func syncTree(dir string) error {
+func Tree(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
