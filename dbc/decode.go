@@ -23,7 +23,6 @@ type sigCode struct {
 	mask      uint64
 	labels    map[int64]string
 	cyclic    bool // multiplexer chain loops: never present
-	msg       *Message
 }
 
 // Compile builds a Database from parsed files. When two files (or two messages of
@@ -88,7 +87,6 @@ func (m *Message) compile() {
 	}
 	for _, s := range m.Signals {
 		c := &s.code
-		c.msg = m
 		first, last := s.byteSpan()
 		c.firstByte, c.need = first, last+1
 		if s.BigEndian {

@@ -38,6 +38,7 @@ var ErrEgoMapping = errors.New("ego mapping")
 
 type egoBinding struct {
 	cfg    EgoSignal
+	msg    *Message // the message that carries sig
 	sig    *Signal
 	plus   []*Signal
 	scale  float64
@@ -69,7 +70,7 @@ func NewEgoMapper(db *Database, source string, maps []EgoSignal) (*EgoMapper, er
 			errs = append(errs, err)
 			continue
 		}
-		e.byMsg[b.sig.code.msg] = append(e.byMsg[b.sig.code.msg], b)
+		e.byMsg[b.msg] = append(e.byMsg[b.msg], b)
 	}
 	return e, errors.Join(errs...)
 }
@@ -90,7 +91,7 @@ func (e *EgoMapper) bind(m EgoSignal) (*egoBinding, error) {
 	if msg == nil {
 		return nil, fmt.Errorf("%w: %s: no message %q in the DBC", ErrEgoMapping, m.Column, m.Message)
 	}
-	b := &egoBinding{cfg: m, column: m.Column, sig: msg.Signal(m.Signal)}
+	b := &egoBinding{cfg: m, column: m.Column, msg: msg, sig: msg.Signal(m.Signal)}
 	if b.sig == nil {
 		return nil, fmt.Errorf("%w: %s: message %s has no signal %q", ErrEgoMapping, m.Column, msg.Name, m.Signal)
 	}
@@ -101,7 +102,6 @@ func (e *EgoMapper) bind(m EgoSignal) (*egoBinding, error) {
 		}
 		b.plus = append(b.plus, s)
 	}
-	b.sig.code.msg = msg
 	b.scale = m.Scale
 	if b.scale == 0 {
 		b.scale = unitScale(m.Column, b.sig.Unit)
@@ -173,9 +173,8 @@ func (e *EgoMapper) Update(t int64, id uint32, extended bool, data []byte) *sche
 			}
 			v += pv
 		}
-		if e.apply(b, raw, v) {
-			updated = true
-		}
+		e.apply(b, raw, v)
+		updated = true
 	}
 	if !updated {
 		return nil
@@ -185,7 +184,8 @@ func (e *EgoMapper) Update(t int64, id uint32, extended bool, data []byte) *sche
 	return &row
 }
 
-func (e *EgoMapper) apply(b *egoBinding, raw uint64, v float64) bool {
+// apply sets b's column of the held state from the signal's raw and physical value.
+func (e *EgoMapper) apply(b *egoBinding, raw uint64, v float64) {
 	label, _ := b.sig.Label(raw)
 	mapped, hasMap := "", false
 	if b.cfg.Values != nil {
@@ -251,5 +251,4 @@ func (e *EgoMapper) apply(b *egoBinding, raw uint64, v float64) bool {
 		}
 		s.Wipers = w
 	}
-	return true
 }

@@ -436,14 +436,15 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 		}
 	}
 	buf := make([]byte, 256<<10)
+	var rerr error // reading the encoder's output failed (not io.EOF)
 	for {
-		n, rerr := stdout.Read(buf)
+		n, err := stdout.Read(buf)
 		if n > 0 {
 			publish(sp.Push(buf[:n], clock.HostNow()))
 		}
-		if rerr != nil {
-			if !errors.Is(rerr, io.EOF) {
-				rerr = fmt.Errorf("read encoder: %w", rerr)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				rerr = fmt.Errorf("read encoder: %w", err)
 			}
 			break
 		}
@@ -470,5 +471,5 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 	case errors.Is(werr, errFormatChange):
 		return werr
 	}
-	return fmt.Errorf("encoder exited: %w (write: %v) (stderr: %s)", waitErr, werr, stderr.String())
+	return fmt.Errorf("encoder exited: %w (write: %v) (stderr: %s)", errors.Join(waitErr, rerr), werr, stderr.String())
 }

@@ -45,16 +45,20 @@ var (
 	ErrMalformed   = errors.New("malformed sentence")
 )
 
-// StandardTypes are the sentence types the Merger uses.
-var StandardTypes = []string{"RMC", "GGA", "GSA", "GSV", "VTG", "ZDA", "GST", "GNS", "GLL"}
+// StandardTypes are the sentence types the Merger uses, in the order of Stats.Types.
+var StandardTypes = [...]string{"RMC", "GGA", "GSA", "GSV", "VTG", "ZDA", "GST", "GNS", "GLL"}
 
-func isStandard(typ string) bool {
-	switch typ {
-	case "RMC", "GGA", "GSA", "GSV", "VTG", "ZDA", "GST", "GNS", "GLL":
-		return true
+// standardIndex returns the index of typ in StandardTypes, or -1.
+func standardIndex(typ string) int {
+	for i, t := range StandardTypes {
+		if t == typ {
+			return i
+		}
 	}
-	return false
+	return -1
 }
+
+func isStandard(typ string) bool { return standardIndex(typ) >= 0 }
 
 // Sentence is one framed sentence and what the Decoder made of it.
 type Sentence struct {

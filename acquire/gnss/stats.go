@@ -12,9 +12,9 @@ import (
 // Stats is a snapshot of what a source has seen since it started.
 type Stats struct {
 	Framer       FramerStats
-	Classes      [numClasses]int64 // sentences by Class
-	Types        [9]int64          // decoded standard sentences, indexed like StandardTypes
-	Lenient      int64             // standard sentences decoded only by a lenient fallback
+	Classes      [numClasses]int64         // sentences by Class
+	Types        [len(StandardTypes)]int64 // decoded standard sentences, indexed like StandardTypes
+	Lenient      int64                     // standard sentences decoded only by a lenient fallback
 	Merger       MergerStats
 	GPSD         GPSDStats // the GPSD source's report counts
 	LastSentence int64     // host monotonic ns of the last sentence (0: none yet)
@@ -30,10 +30,8 @@ func (s *Stats) Class(c Class) int64 {
 
 // Type returns the number of decoded standard sentences of type typ ("GGA").
 func (s *Stats) Type(typ string) int64 {
-	for i, t := range StandardTypes {
-		if t == typ {
-			return s.Types[i]
-		}
+	if i := standardIndex(typ); i >= 0 {
+		return s.Types[i]
 	}
 	return 0
 }
@@ -52,11 +50,8 @@ func (s *Stats) count(sn *Sentence, thost int64) {
 	if sn.Lenient {
 		s.Lenient++
 	}
-	for i, t := range StandardTypes {
-		if t == sn.Type {
-			s.Types[i]++
-			return
-		}
+	if i := standardIndex(sn.Type); i >= 0 {
+		s.Types[i]++
 	}
 }
 

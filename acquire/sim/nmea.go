@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	nmea "github.com/adrianmo/go-nmea"
+
 	"roadlog/schema"
 )
 
@@ -17,17 +19,9 @@ const (
 	earthR    = 6378137.0
 )
 
-// nmeaChecksum returns the XOR of the bytes between '$' and '*'.
-func nmeaChecksum(body string) byte {
-	var c byte
-	for i := 0; i < len(body); i++ {
-		c ^= body[i]
-	}
-	return c
-}
-
+// sentence frames body as "$body*hh" with its checksum.
 func sentence(body string) string {
-	return fmt.Sprintf("$%s*%02X", body, nmeaChecksum(body))
+	return "$" + body + "*" + nmea.Checksum(body)
 }
 
 func nmeaLat(lat float64) (string, string) {

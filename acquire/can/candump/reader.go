@@ -21,7 +21,6 @@ type Reader struct {
 	br     *bufio.Reader
 	line   int
 	offset int64
-	long   []byte
 }
 
 // NewReader returns a Reader of r.
