@@ -336,7 +336,7 @@ func (s *poolStep) do(_, i int) {
 		ky0, ky1 := validTaps(iy0, p.DilationH, p.KH, s.h)
 		for ox := 0; ox < s.ow; ox++ {
 			ix0 := ox*p.StrideW - p.Pads[1]
-			kx0, kx1 := validTaps(ix0, p.DilationW, p.KW, s.wd())
+			kx0, kx1 := validTaps(ix0, p.DilationW, p.KW, s.w)
 			o := s.out[(r*s.ow+ox)*c:][:c]
 			first := true
 			for ky := ky0; ky < ky1; ky++ {
@@ -374,8 +374,6 @@ func (s *poolStep) do(_, i int) {
 		}
 	}
 }
-
-func (s *poolStep) wd() int { return s.w }
 
 // countWithPad counts window cells inside the input or its padding (ONNX
 // count_include_pad), as the reference kernel does.

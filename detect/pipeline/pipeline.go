@@ -303,10 +303,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			res.Objects = append(res.Objects, row)
 		}
 		// Confident detections not (yet) on a confirmed track: recorded untracked.
-		hi := p.cfg.Track.HighScore
-		if hi == 0 {
-			hi = 0.5
-		}
+		hi := cam.tracker.Config().HighScore
 		for i := range camDets {
 			d := camDets[i]
 			if tracked[i] || d.Score < hi {
@@ -324,9 +321,6 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 
 	// ADAS over the forward cameras' objects, one per physical object.
 	p.adasRowOrig = append(p.adasRowOrig[:0], p.adasRow...)
-	for len(p.adasCut) < len(p.adasIn) {
-		p.adasCut = append(p.adasCut, false)
-	}
 	twins := p.dedup(fs.T)
 	ego := adas.EgoFrom(p.ego)
 	tg, evs := p.adas.Assess(fs.T, fs.TriggerID, ego, p.adasIn)

@@ -33,6 +33,9 @@ func New(cfg Config, ids *IDs) *Tracker {
 	return &Tracker{cfg: cfg.withDefaults(), ids: ids}
 }
 
+// Config returns the tracker's configuration, defaults filled in.
+func (tr *Tracker) Config() Config { return tr.cfg }
+
 // Tracks returns every live track (tentative, tracked and lost). The slice and the
 // tracks are the tracker's own: read them before the next Update.
 func (tr *Tracker) Tracks() []*Track { return tr.tracks }

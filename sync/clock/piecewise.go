@@ -109,13 +109,6 @@ func (p *Piecewise) At(x int64) int64 {
 	return s[i].At(x)
 }
 
-// Last returns the newest segment (the one in force from its X on, or that will be
-// once x reaches it).
-func (p *Piecewise) Last() Segment { return p.segs[len(p.segs)-1] }
-
-// Segments returns a copy of the kept segments, oldest first.
-func (p *Piecewise) Segments() []Segment { return append([]Segment(nil), p.segs...) }
-
 // Clone returns an independent copy.
 func (p *Piecewise) Clone() *Piecewise {
 	return &Piecewise{segs: append(make([]Segment, 0, len(p.segs)+2), p.segs...), max: p.max}

@@ -36,7 +36,7 @@ func TestChain(t *testing.T) {
 	type ev struct {
 		h     int64
 		kind  int
-		a, b  int64
+		a     int64
 		tTrue int64
 		seq   uint64
 	}

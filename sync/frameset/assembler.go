@@ -110,11 +110,10 @@ type camState struct {
 }
 
 type slot struct {
-	id      int64
-	used    bool
-	emitted bool
-	n       int
-	frames  []*schema.VideoFrame // by camera
+	id     int64
+	used   bool
+	n      int
+	frames []*schema.VideoFrame // by camera
 }
 
 // ringSize is how many triggers around the newest one an Assembler keeps.
@@ -227,7 +226,7 @@ func (a *Assembler) reset(s *slot, id int64) {
 		s.frames = make([]*schema.VideoFrame, len(a.cams))
 	}
 	clear(s.frames)
-	s.id, s.used, s.emitted, s.n = id, true, false, 0
+	s.id, s.used, s.n = id, true, 0
 }
 
 // assign returns the trigger of a frame of camera cam with sequence seq and time t.
@@ -319,7 +318,6 @@ func (a *Assembler) emitNext() {
 	if !s.used || s.id != id {
 		a.reset(s, id)
 	}
-	s.emitted = true
 	t := a.cfg.Trigger.Time(id)
 	if s.n == 0 {
 		for c := range a.cams {

@@ -111,7 +111,6 @@ func simulate(tc simCase) simResult {
 			switch e.kind {
 			case 0:
 				if firstEdge < 0 {
-					firstEdge = e.t
 					firstEdge = s * 1e9
 				}
 				c.Edge(e.e)
