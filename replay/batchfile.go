@@ -7,8 +7,6 @@ import (
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
-
-	"roadlog/record/drive"
 )
 
 // DamageError locates a damaged part of a drive file that replay skipped: a batch
@@ -52,8 +50,7 @@ type batchFile struct {
 	opened  bool
 	openErr error // the file cannot be read at all
 	f       *os.File
-	size    int64 // when opened
-	schema  *arrow.Schema
+	size    int64          // when opened
 	blocks  []block        // where each batch lies
 	damage  []*DamageError // found by a stream scan, in offset order
 	bounds  []bounds       // per batch, filled as batches are decoded
@@ -102,16 +99,7 @@ func (b *batchFile) open() {
 		b.blocks, b.damage = scanStream(f, first, size, b.ref.rel)
 		b.ref.sorted = false // a footerless file may hold late rows across batches
 	}
-	b.schema = b.want
 	b.bounds = make([]bounds, len(b.blocks))
-}
-
-func offsetOf(err error) int64 {
-	var ce *drive.CorruptionError
-	if errors.As(err, &ce) {
-		return ce.Offset
-	}
-	return -1
 }
 
 var arrowMagic = []byte("ARROW1")
@@ -134,22 +122,13 @@ func (b *batchFile) batch(i int, dec *batchDecoder, into *rawBatch) (err error) 
 	if err != nil {
 		return err
 	}
-	if err := dec.decode(b.schema, msg, into); err != nil {
+	if err := dec.decode(b.want, msg, into); err != nil {
 		return err
 	}
 	if !b.bounds[i].known {
 		b.bounds[i] = tsBounds(into.ts)
 	}
 	return nil
-}
-
-// record decodes batch i into a new arrow record, which the caller releases.
-func (b *batchFile) record(i int, dec *batchDecoder) (arrow.RecordBatch, error) {
-	var rb rawBatch
-	if err := b.batch(i, dec, &rb); err != nil {
-		return nil, err
-	}
-	return rb.record(b.schema), nil
 }
 
 // tableReadAhead is how much of a table file is read at once: batches are read in
@@ -211,6 +190,6 @@ func (b *batchFile) close() error {
 	if b.f != nil {
 		err = b.f.Close()
 	}
-	b.f, b.opened, b.blocks, b.bounds, b.damage, b.schema, b.openErr = nil, false, nil, nil, nil, nil, nil
+	b.f, b.opened, b.blocks, b.bounds, b.damage, b.openErr = nil, false, nil, nil, nil, nil
 	return err
 }

@@ -170,7 +170,7 @@ func convertMCAP(drivePath, out string, packed bool) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		t := sampleTime(s)
+		t := sampleT(s)
 		var id uint16
 		if vf, ok := s.(*schema.VideoFrame); ok {
 			if id, err = channel("/camera/"+string(rune('0'+vf.Camera)), "jpeg", 0); err != nil {
@@ -337,7 +337,7 @@ func passSamples(b *testing.B, path string, prefetch int) (rows, sum int64) {
 			return rows, sum
 		}
 		rows++
-		sum += sampleTime(s)
+		sum += sampleT(s)
 	}
 }
 

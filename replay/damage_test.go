@@ -219,7 +219,7 @@ func TestFrameTimeAndSeekFrame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sampleTime(s) != at {
+			if sampleT(s) != at {
 				break
 			}
 			if g, ok := s.(*schema.VideoFrame); ok && key(g) == key(vf) {

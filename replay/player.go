@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"roadlog/record"
 	"roadlog/schema"
 )
 
@@ -248,7 +249,7 @@ func (p *Player) Run(ctx context.Context) error {
 			}
 			p.pending = s
 		}
-		t := sampleTime(p.pending)
+		t := record.SampleTime(p.pending)
 		if p.stepping && !p.stepWants(p.pending, t) {
 			p.stepping = false
 			p.mu.Lock()
@@ -424,33 +425,4 @@ func fmtOffset(t, start int64) string {
 		return time.Unix(0, t).UTC().Format("15:04:05.000")
 	}
 	return fmt.Sprintf("%+.3fs", float64(t-start)/1e9)
-}
-
-// sampleTime returns a sample's t.
-func sampleTime(s schema.Sample) int64 {
-	switch r := s.(type) {
-	case *schema.CAN:
-		return r.T
-	case *schema.GNSS:
-		return r.T
-	case *schema.IMU:
-		return r.T
-	case *schema.Ego:
-		return r.T
-	case *schema.Frame:
-		return r.T
-	case *schema.VideoFrame:
-		return r.T
-	case *schema.Object:
-		return r.T
-	case *schema.Target:
-		return r.T
-	case *schema.Event:
-		return r.T
-	case *schema.Truth:
-		return r.T
-	case *schema.SyncRow:
-		return r.T
-	}
-	return 0
 }

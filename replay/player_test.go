@@ -85,7 +85,7 @@ func TestPacingIsExact(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Close()
-		first, last := sampleTime(out.ss[0]), sampleTime(out.ss[len(out.ss)-1])
+		first, last := sampleT(out.ss[0]), sampleT(out.ss[len(out.ss)-1])
 		want := time.Duration(float64(last-first) / rate)
 		if got := clk.Now().Sub(start); got < want-time.Microsecond || got > want+time.Microsecond {
 			t.Fatalf("rate %v: played %v of media in %v, want %v", rate, time.Duration(last-first), got, want)
@@ -204,11 +204,11 @@ func TestLoopAndRange(t *testing.T) {
 	// GNSS at 10 Hz: 10 or 11 rows per pass, each pass starting again at from
 	passes := 0
 	for i, s := range out.ss {
-		tt := sampleTime(s)
+		tt := sampleT(s)
 		if tt < from || tt > to {
 			t.Fatalf("sample at %d outside the range", tt)
 		}
-		if i == 0 || tt < sampleTime(out.ss[i-1]) {
+		if i == 0 || tt < sampleT(out.ss[i-1]) {
 			passes++
 		}
 	}
@@ -237,7 +237,7 @@ func TestStepAndSeekControls(t *testing.T) {
 	frameT := p.Status().T
 	out.mu.Lock()
 	for _, s := range out.ss {
-		if sampleTime(s) > frameT {
+		if sampleT(s) > frameT {
 			t.Fatalf("step published a sample past the frame set")
 		}
 	}

@@ -57,12 +57,6 @@ func (b *rawBatch) bytesAt(c, i int) []byte {
 	return col.values[lo:hi]
 }
 
-// isNull reports whether value i of column c is null.
-func (b *rawBatch) isNull(c, i int) bool {
-	v := b.cols[c].validity
-	return v != nil && v[i>>3]&(1<<(i&7)) == 0
-}
-
 // record builds the batch's arrow record over the arena (no copy). The caller
 // releases it; the arena must then outlive every value read from it.
 func (b *rawBatch) record(sch *arrow.Schema) arrow.RecordBatch {

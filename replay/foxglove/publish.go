@@ -8,6 +8,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"roadlog/record"
 	"roadlog/schema"
 )
 
@@ -19,7 +20,7 @@ const timeStep = int64(10e6)
 func (s *Server) Publish(smp schema.Sample) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	t := sampleT(smp)
+	t := record.SampleTime(smp)
 	if t > s.annT {
 		s.flushAnnotations()
 	}
@@ -51,34 +52,6 @@ func (s *Server) Publish(smp schema.Sample) {
 	s.buf = b
 	id := s.channel("/"+string(table), "", "")
 	s.broadcast(id, t, append([]byte(nil), b...))
-}
-
-func sampleT(s schema.Sample) int64 {
-	switch r := s.(type) {
-	case *schema.CAN:
-		return r.T
-	case *schema.GNSS:
-		return r.T
-	case *schema.IMU:
-		return r.T
-	case *schema.Ego:
-		return r.T
-	case *schema.Frame:
-		return r.T
-	case *schema.VideoFrame:
-		return r.T
-	case *schema.Object:
-		return r.T
-	case *schema.Target:
-		return r.T
-	case *schema.Event:
-		return r.T
-	case *schema.Truth:
-		return r.T
-	case *schema.SyncRow:
-		return r.T
-	}
-	return 0
 }
 
 func appendStamp(b []byte, t int64) []byte {

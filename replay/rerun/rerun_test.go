@@ -172,7 +172,11 @@ func TestRunIsDeterministic(t *testing.T) {
 	if runA.Stats.Objects == 0 || runA.Stats.Targets != int64(len(perSet)) || runA.Tables["objects"].Rows != runA.Stats.Objects {
 		t.Fatalf("stats %+v tables %+v", runA.Stats, runA.Tables)
 	}
-	if runB.Stats != runA.Stats && (runB.Stats.Objects != runA.Stats.Objects || runB.Stats.Events != runA.Stats.Events) {
+	// every figure but the wall-clock ones is a function of the drive and the detector
+	sa, sb := runA.Stats, runB.Stats
+	sa.WallSeconds, sa.RealTime, sa.FramesPerSec = 0, 0, 0
+	sb.WallSeconds, sb.RealTime, sb.FramesPerSec = 0, 0, 0
+	if sa != sb {
 		t.Fatalf("two runs differ: %+v vs %+v", runA.Stats, runB.Stats)
 	}
 	// the lead car brakes from 9 s: the run warns

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"roadlog/detect/pipeline"
+	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/record/videoread"
 	"roadlog/replay"
@@ -353,7 +354,7 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 		if err != nil {
 			return err
 		}
-		t := sampleT(s)
+		t := record.SampleTime(s)
 		// A set is the frames (and truth rows) of one trigger. With real clocks the
 		// cameras of one trigger are stamped a little apart, and other rows fall between
 		// them: a set ends when another trigger's frame or truth arrives, or when a row
@@ -600,22 +601,6 @@ func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 	for i := range ps.frames {
 		ps.frames[i] = nil // the payloads are done with
 	}
-}
-
-func sampleT(s schema.Sample) int64 {
-	switch v := s.(type) {
-	case *schema.VideoFrame:
-		return v.T
-	case *schema.Frame:
-		return v.T
-	case *schema.Truth:
-		return v.T
-	case *schema.Ego:
-		return v.T
-	case *schema.Event:
-		return v.T
-	}
-	return 0
 }
 
 // ReadInfo reads a run's run.json.

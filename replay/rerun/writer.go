@@ -16,7 +16,6 @@ type runWriter struct {
 	objects *drive.TableWriter[schema.Object]
 	targets *drive.TableWriter[schema.Target]
 	events  *drive.TableWriter[schema.Event]
-	err     error
 }
 
 func newRunWriter(dir string) (*runWriter, error) {
