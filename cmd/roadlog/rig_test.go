@@ -13,6 +13,9 @@ import (
 // with their lines and roadlog exits with status 2.
 func TestRigCommand(t *testing.T) {
 	examples, _ := filepath.Glob("../../examples/*.yaml")
+	if len(examples) == 0 {
+		t.Fatal("no example rigs in ../../examples")
+	}
 	for _, f := range examples {
 		b, err := exec.Command(roadlogBin, "rig", f).CombinedOutput()
 		if err != nil || !strings.HasPrefix(string(b), "vehicle ") {

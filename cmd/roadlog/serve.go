@@ -22,22 +22,10 @@ import (
 )
 
 type serveFlags struct {
-	sim         bool
-	rig         string
-	detector    string
-	addr        string
-	tokenFile   string
-	out         string
-	vehicle     string
-	cameras     int
-	size        string
-	speed       float64
-	seed        uint64
-	segment     time.Duration
-	flush       time.Duration
-	compression string
-	loop        bool
-	minFreeMB   int64
+	rigFlags
+	addr      string
+	tokenFile string
+	speed     float64
 
 	ring       bool
 	pre, post  time.Duration
@@ -83,23 +71,11 @@ systemd unit.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, f) },
 	}
+	addRigFlags(c, &f.rigFlags, "serve", "live detector: cnn (the default with --rig), truth (simulated drives, the default with --sim) or none; see roadlog record --help")
 	fl := c.Flags()
-	fl.BoolVar(&f.sim, "sim", false, "serve the simulated rig (the embedded default rig)")
-	fl.StringVar(&f.rig, "rig", "", "serve the rig this YAML file describes (see docs/format/rig.md)")
-	fl.StringVar(&f.detector, "detector", "truth", "live detector: cnn (the default with --rig), truth (simulated drives, the default with --sim) or none; see roadlog record --help")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8470", "listen address (anything but loopback needs a token)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token (default: $ROADLOG_TOKEN)")
-	fl.StringVar(&f.out, "out", "drives", "folder that holds drives")
-	fl.StringVar(&f.vehicle, "vehicle", "", "vehicle name in drive ids (default: the rig's, sim with --sim)")
-	fl.IntVar(&f.cameras, "cameras", 4, "simulated cameras: 4 or 8 (0 for none)")
-	fl.StringVar(&f.size, "camera-size", "640x360", "simulated camera image size, WxH")
 	fl.Float64Var(&f.speed, "speed", 1, "simulation speed: 1 real time, N times faster")
-	fl.Uint64Var(&f.seed, "seed", 1, "simulation noise seed")
-	fl.DurationVar(&f.segment, "segment", 60*time.Second, "segment length")
-	fl.DurationVar(&f.flush, "flush", 500*time.Millisecond, "longest a row waits before it is written (at most 1s): the most a crash loses")
-	fl.StringVar(&f.compression, "compression", "zstd", "Arrow buffer compression: zstd, lz4 or none")
-	fl.BoolVar(&f.loop, "loop", false, "when the disk runs low, delete the oldest segments that hold no driver mark")
-	fl.Int64Var(&f.minFreeMB, "min-free-mb", 256, "stop cleanly when free disk space falls below this")
 	fl.BoolVar(&f.ring, "ring", false, "ring-buffer capture: keep only windows around marks, FCW, AEB and cut-ins")
 	fl.DurationVar(&f.pre, "pre", 10*time.Second, "ring capture: kept before a trigger")
 	fl.DurationVar(&f.post, "post", 5*time.Second, "ring capture: kept after the last trigger of a window")
@@ -116,14 +92,11 @@ systemd unit.`,
 }
 
 func runServe(cmd *cobra.Command, f serveFlags) error {
-	if f.sim == (f.rig != "") {
-		return usagef("say what to serve: --sim for the simulated rig, or --rig FILE for a real one")
+	if err := f.check("serve"); err != nil {
+		return err
 	}
 	if f.speed <= 0 {
 		return usagef("--speed %v: a daemon runs the simulation at a pace: 1 real time, N times faster", f.speed)
-	}
-	if strings.ContainsAny(f.vehicle, `/\ `) {
-		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
 	}
 	token := strings.TrimSpace(os.Getenv("ROADLOG_TOKEN"))
 	if f.tokenFile != "" {
@@ -158,45 +131,15 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ref, clocks := newReference(f.sim, false, f.seed)
 	var live *record.Engine // set before any source starts
-	var s *setup
-	var err error
-	if f.sim {
-		var w, h int
-		if f.cameras, w, h, err = simCameras(f.cameras, f.size); err != nil {
-			return err
-		}
-		s, err = simSetup(simOptions{cameras: f.cameras, width: w, height: h, speed: f.speed, seed: f.seed, clocks: clocks,
-			congested: func() bool { return live.Congested() }}, ref)
-	} else {
-		if !cmd.Flags().Changed("detector") {
-			f.detector = "cnn"
-		}
-		s, err = rigSetup(f.rig, ref)
-	}
+	s, ref, err := f.build(cmd, simOptions{speed: f.speed, congested: func() bool { return live.Congested() }}, false)
 	if err != nil {
 		return err
 	}
 	if s.cleanup != nil {
 		defer s.cleanup()
 	}
-	if f.vehicle != "" {
-		s.vehicle = f.vehicle
-	}
-	engOpt := record.Options{Root: f.out, Vehicle: s.vehicle, SegmentDuration: f.segment, FlushInterval: f.flush,
-		Compression: record.Compression(f.compression), Loop: f.loop, MinFreeBytes: f.minFreeMB << 20, Timebase: ref,
-		TimebaseKind: s.tbKind, Log: log, Software: version, Simulated: s.simulated, Cameras: s.cameras,
-		DBCFiles: s.dbcFiles, RigYAML: s.rigYAML, Extra: s.extra}
-	if !cmd.Flags().Changed("segment") && s.opts.Segment > 0 {
-		engOpt.SegmentDuration = s.opts.Segment
-	}
-	if !cmd.Flags().Changed("flush") && s.opts.FlushInterval > 0 {
-		engOpt.FlushInterval = min(s.opts.FlushInterval, time.Second)
-	}
-	if !cmd.Flags().Changed("compression") && s.opts.Compression != "" {
-		engOpt.Compression = record.Compression(s.opts.Compression)
-	}
+	engOpt := f.engineOptions(cmd, s, ref, log)
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return fmt.Errorf("create the drives folder: %w", err)
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"roadlog/acquire/can"
 	"roadlog/acquire/gnss"
@@ -56,9 +59,104 @@ type setup struct {
 	refTicked bool         // a source ticks the reference clock itself (the simulated rig, on its own host time)
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
-	stopLive  func()        // set by live: stops detection and waits for its last rows
-	duration  time.Duration // the sim stops by itself after this
-	congested func() bool   // the engine's backpressure, for sources that can wait
+	stopLive  func() // set by live: stops detection and waits for its last rows
+}
+
+// rigFlags are the flags record and serve share: which rig, and how its drives are
+// written.
+type rigFlags struct {
+	sim         bool
+	rig         string
+	detector    string
+	cameras     int
+	size        string
+	out         string
+	vehicle     string
+	seed        uint64
+	segment     time.Duration
+	flush       time.Duration
+	compression string
+	loop        bool
+	minFreeMB   int64
+}
+
+// addRigFlags declares the shared flags on c; verb ("record" or "serve") and
+// detectorHelp word their help.
+func addRigFlags(c *cobra.Command, f *rigFlags, verb, detectorHelp string) {
+	fl := c.Flags()
+	fl.BoolVar(&f.sim, "sim", false, verb+" the simulated rig (the embedded default rig)")
+	fl.StringVar(&f.rig, "rig", "", verb+" the rig this YAML file describes (see docs/format/rig.md)")
+	fl.StringVar(&f.detector, "detector", "truth", detectorHelp)
+	fl.IntVar(&f.cameras, "cameras", 4, "simulated cameras: 4 or 8 (0 for none)")
+	fl.StringVar(&f.size, "camera-size", "640x360", "simulated camera image size, WxH")
+	fl.StringVar(&f.out, "out", "drives", "folder that holds drives")
+	fl.StringVar(&f.vehicle, "vehicle", "", "vehicle name in drive ids (default: the rig's, sim with --sim)")
+	fl.Uint64Var(&f.seed, "seed", 1, "simulation noise seed")
+	fl.DurationVar(&f.segment, "segment", 60*time.Second, "segment length")
+	fl.DurationVar(&f.flush, "flush", 500*time.Millisecond, "longest a row waits before it is written (at most 1s): the most a crash loses")
+	fl.StringVar(&f.compression, "compression", "zstd", "Arrow buffer compression: zstd, lz4 or none")
+	fl.BoolVar(&f.loop, "loop", false, "when the disk runs low, delete the oldest segments that hold no driver mark")
+	fl.Int64Var(&f.minFreeMB, "min-free-mb", 256, "stop cleanly when free disk space falls below this")
+}
+
+// check rejects shared flags that cannot go together.
+func (f *rigFlags) check(verb string) error {
+	if f.sim == (f.rig != "") {
+		return usagef("say what to %s: --sim for the simulated rig, or --rig FILE for a real one", verb)
+	}
+	if strings.ContainsAny(f.vehicle, `/\ `) {
+		return usagef("--vehicle %q: no slashes or spaces", f.vehicle)
+	}
+	return nil
+}
+
+// build makes the reference timebase and the rig the flags name: the simulated rig
+// with so (cameras, size, seed and clocks from the flags), or the rig file, whose
+// default detector is cnn. congested is the engine's backpressure, asked only once
+// the sources run. The caller runs s.cleanup when it is set.
+func (f *rigFlags) build(cmd *cobra.Command, so simOptions, idealClocks bool) (*setup, *reference.Clock, error) {
+	ref, clocks := newReference(f.sim, idealClocks, f.seed)
+	var s *setup
+	var err error
+	if f.sim {
+		if so.cameras, so.width, so.height, err = simCameras(f.cameras, f.size); err != nil {
+			return nil, nil, err
+		}
+		so.seed, so.clocks = f.seed, clocks
+		s, err = simSetup(so, ref)
+	} else {
+		if !cmd.Flags().Changed("detector") {
+			f.detector = "cnn"
+		}
+		s, err = rigSetup(f.rig, ref, so.congested)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.vehicle != "" {
+		s.vehicle = f.vehicle
+	}
+	return s, ref, nil
+}
+
+// engineOptions are the recorder's options from the shared flags; the rig file's
+// recorder settings apply where the flag was not given.
+func (f *rigFlags) engineOptions(cmd *cobra.Command, s *setup, ref *reference.Clock, log *slog.Logger) record.Options {
+	opt := record.Options{Root: f.out, Vehicle: s.vehicle, SegmentDuration: f.segment, FlushInterval: f.flush,
+		Compression: record.Compression(f.compression), Loop: f.loop, MinFreeBytes: f.minFreeMB << 20, Timebase: ref,
+		TimebaseKind: s.tbKind, Log: log, Software: version, Simulated: s.simulated, Cameras: s.cameras,
+		DBCFiles: s.dbcFiles, RigYAML: s.rigYAML, Extra: s.extra}
+	changed := cmd.Flags().Changed
+	if !changed("segment") && s.opts.Segment > 0 {
+		opt.SegmentDuration = s.opts.Segment
+	}
+	if !changed("flush") && s.opts.FlushInterval > 0 {
+		opt.FlushInterval = min(s.opts.FlushInterval, time.Second)
+	}
+	if !changed("compression") && s.opts.Compression != "" {
+		opt.Compression = record.Compression(s.opts.Compression)
+	}
+	return opt
 }
 
 type simOptions struct {
@@ -69,7 +167,7 @@ type simOptions struct {
 	static                 bool
 	extraBuses             int
 	extraRate              float64
-	congested              func() bool
+	congested              func() bool // the engine's backpressure
 	clocks                 *sim.Clocks // the rig's own clocks (nil: every t is true time)
 }
 
@@ -86,7 +184,7 @@ func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 		return nil, usageError{err}
 	}
 	s := &setup{vehicle: "sim", simulated: true, sources: []namedSource{{"sim", r}}, calib: map[uint8]ranging.Calibration{},
-		trigger: frameset.Trigger{Rate: 30}, tbKind: "host", duration: o.duration}
+		trigger: frameset.Trigger{Rate: 30}, tbKind: "host"}
 	if o.clocks != nil {
 		s.tbKind, s.refTicked = "gnss_pps", true
 	}
@@ -106,6 +204,7 @@ func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 	}
 	p := filepath.Join(dir, sim.DBCName)
 	if err := os.WriteFile(p, sim.DBC, 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	s.dbcFiles = []string{p}
@@ -113,9 +212,10 @@ func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 	return s, nil
 }
 
-// rigSetup builds the sources a rig file describes. A rig file with problems is a
-// usage error naming the key and line.
-func rigSetup(path string, ref *reference.Clock) (*setup, error) {
+// rigSetup builds the sources a rig file describes; congested is the engine's
+// backpressure for file cameras played fast. A rig file with problems is a usage
+// error naming the key and line.
+func rigSetup(path string, ref *reference.Clock, congested func() bool) (*setup, error) {
 	r, err := rig.Load(path)
 	if err == nil {
 		err = r.CheckFiles()
@@ -199,7 +299,7 @@ func rigSetup(path string, ref *reference.Clock) (*setup, error) {
 		}
 		s.sources = append(s.sources, namedSource{"imu/" + m.Name, src})
 	}
-	if err := s.addCameras(r, ref); err != nil {
+	if err := s.addCameras(r, ref, congested); err != nil {
 		return nil, err
 	}
 	return s, nil

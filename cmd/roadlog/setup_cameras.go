@@ -16,8 +16,9 @@ import (
 	"roadlog/sync/reference"
 )
 
-// addCameras adds the rig's camera sources, their manifest entries and calibration.
-func (s *setup) addCameras(r *rig.Rig, ref *reference.Clock) error {
+// addCameras adds the rig's camera sources, their manifest entries and calibration;
+// congested is the engine's backpressure for file cameras played fast.
+func (s *setup) addCameras(r *rig.Rig, ref *reference.Clock, congested func() bool) error {
 	for _, c := range r.Cameras {
 		idx := uint8(c.Index)
 		name := c.Name
@@ -69,7 +70,7 @@ func (s *setup) addCameras(r *rig.Rig, ref *reference.Clock) error {
 		case rig.CameraFile:
 			f := &camera.File{Camera: idx, Name: name, Path: r.Resolve(c.File), Codec: codec, FPS: c.FPS, Timebase: ref,
 				Fast: opt("fast") == "true", Loop: opt("loop") == "true",
-				Congested: func() bool { return s.congested != nil && s.congested() }}
+				Congested: congested}
 			if sp := opt("speed"); sp != "" {
 				if f.Speed, err = strconv.ParseFloat(sp, 64); err != nil {
 					return usagef("%s: camera %s option speed=%q: %v", r.File(), name, sp, err)
