@@ -32,6 +32,7 @@ const (
 	cfgUnfused = 1
 	cfgNoGraph = 2
 	cfgSync    = 4
+	cfgDWF32   = 8
 )
 
 // Op kinds.

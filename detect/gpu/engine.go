@@ -108,6 +108,9 @@ type Options struct {
 	// Sync uses pageable host buffers, blocking copies and a wait after every op: the
 	// naive way, for measuring streams and asynchronous copies.
 	Sync bool
+	// DepthwiseF32 makes FP16 depthwise convolutions multiply and add in float32
+	// instead of adding each kernel row in half2: for measuring that.
+	DepthwiseF32 bool
 }
 
 // Engine runs one graph on the GPU. Its detect.Engine methods use pipeline 0; Pipeline
@@ -188,6 +191,9 @@ func (e *Engine) build() error {
 	}
 	if o.Sync {
 		cfg.Flags |= cfgSync
+	}
+	if o.DepthwiseF32 {
+		cfg.Flags |= cfgDWF32
 	}
 	if p.batched {
 		cfg.BatchedRun = 1

@@ -11,6 +11,7 @@ ARCHS=${3:-90}
 OUT=${OUT:-/tmp/out}
 cd "$(dirname "$0")"
 export ROADLOG_SHARED=$PWD/shared PYTHONUNBUFFERED=1
+[ -f gpu.test.xz ] && xz -dc gpu.test.xz >gpu.test && chmod +x gpu.test
 {
 	date -u
 	nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv

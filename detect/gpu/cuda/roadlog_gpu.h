@@ -60,6 +60,7 @@ extern "C" {
 #define RL_CFG_UNFUSED 1  /* split every conv epilogue (bias, residual, activation) into its own kernel */
 #define RL_CFG_NO_GRAPH 2 /* launch op by op instead of replaying a CUDA graph */
 #define RL_CFG_SYNC 4     /* pageable host buffers, blocking copies, wait after every op */
+#define RL_CFG_DW_F32 8   /* FP16 depthwise: multiply and add in float32 (default: each kernel row in half2) */
 
 /* Op kinds. */
 #define RL_OP_CONV 1      /* dense conv (implicit GEMM): x, w [KH*KW*Cin][Cout], b [Cout]; z residual; s input scale */
