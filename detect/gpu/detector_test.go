@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"roadlog/acquire/camera"
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
@@ -149,10 +150,76 @@ func preprocessOnly(t *testing.T, p *Pipeline, img image.Image, nw, nh, dx, dy i
 	return got
 }
 
+// rawFrame packs the w×h top-left corner of m (4:2:0 for NV12, 4:2:2 for the packed
+// layouts) into a camera raw picture: the samples as they are, a packed picture of odd
+// width without its last chroma pair (camera.RawFrame.YCbCr has none there).
+func rawFrame(m *image.YCbCr, format camera.PixelFormat, w, h int) camera.RawFrame {
+	pix := make([]byte, format.FrameSize(w, h))
+	b := m.Bounds().Min
+	switch format {
+	case camera.PixNV12:
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				pix[y*w+x] = m.Y[m.YOffset(b.X+x, b.Y+y)]
+			}
+		}
+		cw := (w + 1) / 2
+		for y := 0; y < (h+1)/2; y++ {
+			for x := 0; x < cw; x++ {
+				i := m.COffset(b.X+2*x, b.Y+2*y)
+				pix[w*h+(y*cw+x)*2], pix[w*h+(y*cw+x)*2+1] = m.Cb[i], m.Cr[i]
+			}
+		}
+	default: // YUYV, UYVY
+		yo, uo, vo := 0, 1, 3
+		if format == camera.PixUYVY {
+			yo, uo, vo = 1, 0, 2
+		}
+		for y := 0; y < h; y++ {
+			row := pix[y*w*2:]
+			for x := 0; x < w; x++ {
+				row[2*x+yo] = m.Y[m.YOffset(b.X+x, b.Y+y)]
+			}
+			for x := 0; 2*x+1 < w; x++ {
+				i := m.COffset(b.X+2*x, b.Y+y)
+				row[4*x+uo], row[4*x+vo] = m.Cb[i], m.Cr[i]
+			}
+		}
+	}
+	return camera.RawFrame{Pix: pix, Format: format, Width: w, Height: h}
+}
+
+// shortRaw is a RawImage whose bytes are fewer than its layout needs.
+type shortRaw struct{ *image.YCbCr }
+
+func (m shortRaw) RawPix() (string, []byte, int, int) {
+	b := m.Bounds()
+	return RawNV12, m.Y[:b.Dx()*b.Dy()], b.Dx(), b.Dy()
+}
+
+// TestSwapPairs: UYVY becomes YUYV for every length, also past the 8-byte steps.
+func TestSwapPairs(t *testing.T) {
+	for n := 0; n <= 36; n += 2 {
+		src, dst := make([]byte, n), make([]byte, n)
+		for i := range src {
+			src[i] = byte(3*i + 1)
+		}
+		swapPairs(dst, src)
+		for i := 0; i < n; i += 2 {
+			if dst[i] != src[i+1] || dst[i+1] != src[i] {
+				t.Fatalf("%d bytes: pair %d is %d,%d from %d,%d", n, i/2, dst[i], dst[i+1], src[i], src[i+1])
+			}
+		}
+	}
+}
+
 // TestPreprocessFormats: the device pre-processing of every pixel layout it takes
-// (YCbCr 4:2:0/4:2:2/4:4:4/4:4:0, RGBA with alpha, NRGBA, gray, and the host fallback
-// for other types) gives the CPU path's input tensor bit for bit, letterboxed and
-// stretched.
+// (YCbCr 4:2:0/4:2:2/4:4:4/4:4:0, RGBA with alpha, NRGBA, gray, camera raw pictures in
+// NV12, YUYV and UYVY, and the host fallback for other types) gives the CPU path's
+// input tensor bit for bit, letterboxed and stretched. A raw picture's CPU reference is
+// camera.RawFrame.YCbCr of the same bytes (and the CPU path given the raw picture itself
+// must make the same tensor); the raw pictures must be staged in their raw layout,
+// except a packed picture of odd width (host fallback).
 func TestPreprocessFormats(t *testing.T) {
 	src := loadImage(t, "testdata/images/dashcam/bdd_hybridnets_2.jpg")
 	b := src.Bounds()
@@ -184,14 +251,46 @@ func TestPreprocessFormats(t *testing.T) {
 		}
 		return m
 	}
+	ycc422 := ycc(image.YCbCrSubsampleRatio422).(*image.YCbCr)
 	images := []struct {
-		name string
-		img  image.Image
+		name   string
+		img    image.Image
+		ref    image.Image // the CPU path's image when not img
+		format int32       // the layout img must be staged in when not 0
 	}{
-		{"ycbcr420", src}, {"ycbcr422", ycc(image.YCbCrSubsampleRatio422)}, {"ycbcr444", ycc(image.YCbCrSubsampleRatio444)},
-		{"ycbcr440", ycc(image.YCbCrSubsampleRatio440)}, {"rgba", rgba}, {"rgba-translucent", translucent},
-		{"nrgba", nrgba}, {"gray", gray}, {"paletted", pal},
-		{"subimage-odd", src.(*image.YCbCr).SubImage(image.Rect(101, 51, 901, 651))},
+		{"ycbcr420", src, nil, pixYCbCr}, {"ycbcr422", ycc422, nil, pixYCbCr}, {"ycbcr444", ycc(image.YCbCrSubsampleRatio444), nil, pixYCbCr},
+		{"ycbcr440", ycc(image.YCbCrSubsampleRatio440), nil, pixYCbCr}, {"rgba", rgba, nil, pixRGBA}, {"rgba-translucent", translucent, nil, pixRGBA},
+		{"nrgba", nrgba, nil, pixNRGBA}, {"gray", gray, nil, pixGray}, {"paletted", pal, nil, pixRGB},
+		{"subimage-odd", src.(*image.YCbCr).SubImage(image.Rect(101, 51, 901, 651)), nil, pixRGB},
+	}
+	for _, r := range []struct {
+		name   string
+		m      *image.YCbCr
+		f      camera.PixelFormat
+		w, h   int
+		format int32
+	}{
+		{"nv12", src.(*image.YCbCr), camera.PixNV12, b.Dx(), b.Dy(), pixNV12},
+		{"nv12-odd", src.(*image.YCbCr), camera.PixNV12, 799, 599, pixNV12},
+		{"yuyv", ycc422, camera.PixYUYV, b.Dx(), b.Dy(), pixYUYV},
+		{"uyvy", ycc422, camera.PixUYVY, b.Dx(), b.Dy(), pixYUYV},
+		{"yuyv-odd-width", ycc422, camera.PixYUYV, 799, 600, pixRGB},
+	} {
+		f := rawFrame(r.m, r.f, r.w, r.h)
+		img, err := f.Image()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := f.YCbCr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, struct {
+			name   string
+			img    image.Image
+			ref    image.Image
+			format int32
+		}{r.name, img, ref, r.format})
 	}
 	for _, lib := range libraries(t) {
 		t.Run(lib.name, func(t *testing.T) {
@@ -204,10 +303,23 @@ func TestPreprocessFormats(t *testing.T) {
 			for _, fit := range []centernet.Fit{centernet.FitLetterbox, centernet.FitStretch} {
 				cd := newCPUDetector(t, centernet.Config{Fit: fit})
 				for _, c := range images {
-					if _, err := cd.Detect(context.Background(), []image.Image{c.img}); err != nil {
+					ref := c.img
+					if c.ref != nil {
+						ref = c.ref
+					}
+					if _, err := cd.Detect(context.Background(), []image.Image{ref}); err != nil {
 						t.Fatal(err)
 					}
 					want := cd.Engine().Input(0)
+					if c.ref != nil { // the CPU path reads a raw picture through At: the same tensor
+						want = append([]float32(nil), want...)
+						if _, err := cd.Detect(context.Background(), []image.Image{c.img}); err != nil {
+							t.Fatal(err)
+						}
+						if d, at := maxAbs(cd.Engine().Input(0), want); d != 0 {
+							t.Errorf("%s fit %d: the CPU path's input from the raw picture differs from its input from RawFrame.YCbCr by %g at %d", c.name, fit, d, at)
+						}
+					}
 					w, h := c.img.Bounds().Dx(), c.img.Bounds().Dy()
 					nw, nh, dx, dy := 512, 512, 0, 0
 					if fit == centernet.FitLetterbox {
@@ -219,7 +331,14 @@ func TestPreprocessFormats(t *testing.T) {
 					if d, at := maxAbs(got, want); d != 0 {
 						t.Errorf("%s fit %d: input differs from the CPU path by %g at %d (%g vs %g)", c.name, fit, d, at, got[at], want[at])
 					}
+					if f := p.imgs[0].Format; c.format != 0 && f != c.format {
+						t.Errorf("%s: staged as pixel format %d, want %d", c.name, f, c.format)
+					}
 				}
+			}
+			short := shortRaw{src.(*image.YCbCr)}
+			if err := p.SetImage(0, short, 512, 512, 0, 0, false); !errors.Is(err, ErrRawImage) {
+				t.Errorf("NV12 picture without its chroma: got %v, want ErrRawImage", err)
 			}
 		})
 	}

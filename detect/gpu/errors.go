@@ -26,6 +26,8 @@ var (
 	ErrCUDALibrary = errors.New("CUDA library error")
 	// ErrDecode: a JPEG bitstream could not be decoded.
 	ErrDecode = errors.New("JPEG decode failed")
+	// ErrRawImage: a RawImage whose bytes are fewer than its layout and size need.
+	ErrRawImage = errors.New("raw picture shorter than its layout needs")
 	// ErrClosed: the engine was closed.
 	ErrClosed = errors.New("GPU engine closed")
 	// errBug: the binding passed something the library refused (a bug here).

@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
@@ -10,11 +11,33 @@ import (
 	"roadlog/detect/centernet"
 )
 
+// Raw picture layouts of RawImage.RawPix (the names acquire/camera's PixelFormat.String
+// gives; pictures are tightly packed, no row padding).
+const (
+	RawNV12 = "nv12" // Y plane, then interleaved Cb,Cr at half resolution both ways (4:2:0)
+	RawYUYV = "yuyv" // packed Y0 Cb Y1 Cr (4:2:2)
+	RawUYVY = "uyvy" // packed Cb Y0 Cr Y1 (4:2:2)
+)
+
+// RawImage is an image that also gives its bytes in a capture device's layout
+// (acquire/camera's RawFrame.Image returns one). SetImage stages NV12 and YUYV as they
+// are, UYVY as YUYV (each byte pair swapped, no sample changed); the kernel converts
+// each pixel with its own chroma sample (that of its 2×2, or 2×1, block), as
+// color.YCbCrToRGB: what At must report for the CPU path to match. Other layouts,
+// packed 4:2:2 pictures of odd width and bounds of another size go through At like
+// any other image.
+type RawImage interface {
+	image.Image
+	// RawPix returns the picture's layout (RawNV12, RawYUYV, RawUYVY), its bytes and
+	// its size.
+	RawPix() (layout string, pix []byte, w, h int)
+}
+
 // SetImage stages img for input slot j of the next run: its 8-bit pixels go to the
-// device as they are (YCbCr, RGBA, NRGBA and gray without conversion; other image
-// types converted to RGB here) and one kernel resizes them to nw×nh at (dx, dy) of the
-// input, zero elsewhere, with the CPU path's arithmetic (half: half-pixel centres).
-// Slots are staged in order from 0.
+// device as they are (YCbCr, RGBA, NRGBA, gray and RawImage's NV12/YUYV/UYVY without
+// conversion; other image types converted to RGB here) and one kernel resizes them to
+// nw×nh at (dx, dy) of the input, zero elsewhere, with the CPU path's arithmetic
+// (half: half-pixel centres). Slots are staged in order from 0.
 func (p *Pipeline) SetImage(j int, img image.Image, nw, nh, dx, dy int, half bool) error {
 	if err := p.slot(j); err != nil {
 		return err
@@ -27,6 +50,11 @@ func (p *Pipeline) SetImage(j int, img image.Image, nw, nh, dx, dy int, half boo
 	im := rlImage{Width: int32(w), Height: int32(h), NW: int32(nw), NH: int32(nh), DX: int32(dx), DY: int32(dy)}
 	if half {
 		im.HalfPixel = 1
+	}
+	if m, ok := img.(RawImage); ok {
+		if done, err := p.stageRaw(j, m, im); done {
+			return err
+		}
 	}
 	switch m := img.(type) {
 	case *image.YCbCr:
@@ -133,6 +161,62 @@ func (p *Pipeline) stageRows(j int, im rlImage, pix []byte, stride, rowBytes, h 
 	im.Off[0], im.Stride = p.stage, int32(rowBytes)
 	p.commit(j, im)
 	return nil
+}
+
+// stageRaw stages a raw picture as it is (NV12, YUYV) or with its byte pairs swapped
+// (UYVY as YUYV). done is false for a picture the kernel cannot read as it is.
+func (p *Pipeline) stageRaw(j int, m RawImage, im rlImage) (done bool, err error) {
+	layout, pix, w, h := m.RawPix()
+	if int(im.Width) != w || int(im.Height) != h {
+		return false, nil
+	}
+	var n int
+	switch layout {
+	case RawNV12:
+		cw := 2 * ((w + 1) / 2) // bytes per Cb,Cr row
+		n = w*h + cw*((h+1)/2)
+		im.Format, im.Stride, im.CStride = pixNV12, int32(w), int32(cw)
+	case RawYUYV, RawUYVY:
+		if w%2 != 0 {
+			return false, nil // the kernel reads a whole Y0 Cb Y1 Cr group for the last pixel
+		}
+		n = 2 * w * h
+		im.Format, im.Stride = pixYUYV, int32(2*w)
+	default:
+		return false, nil
+	}
+	if len(pix) < n {
+		return true, fmt.Errorf("stage image %d: %s %dx%d picture of %d bytes, %d needed: %w", j, layout, w, h, len(pix), n, ErrRawImage)
+	}
+	dst, err := p.reserve(int64(n))
+	if err != nil {
+		return true, fmt.Errorf("stage image %d: %w", j, err)
+	}
+	if layout == RawUYVY {
+		swapPairs(dst, pix[:n])
+	} else {
+		copy(dst, pix[:n])
+	}
+	im.Off[0] = p.stage
+	if layout == RawNV12 {
+		im.Off[1] = p.stage + int64(w*h)
+	}
+	p.commit(j, im)
+	return true, nil
+}
+
+// swapPairs writes src to dst with the two bytes of each pair swapped (UYVY to YUYV);
+// len(src) is even.
+func swapPairs(dst, src []byte) {
+	const lo = 0x00ff00ff00ff00ff
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		v := binary.LittleEndian.Uint64(src[i:])
+		binary.LittleEndian.PutUint64(dst[i:], (v&lo)<<8|(v>>8)&lo)
+	}
+	for ; i+1 < len(src); i += 2 {
+		dst[i], dst[i+1] = src[i+1], src[i]
+	}
 }
 
 // stageRGB converts any image to packed RGB on the host (as the CPU path does for
