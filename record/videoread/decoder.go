@@ -38,6 +38,7 @@ type decoder struct {
 	stderr  *tailWriter
 	size    int         // bytes of one picture
 	pics    chan []byte // decoded pictures, in order (closed at the process's end)
+	free    chan []byte // pictures not handed out, for reuse
 	jobs    chan feedJob
 	fed     chan error // one result per job
 	lastFed int        // last frame written (-1: none)
@@ -72,7 +73,7 @@ func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 		return nil, err
 	}
 	d := &decoder{lastFed: -1, stderr: &tailWriter{max: 2048}, size: w*h + 2*((w+1)/2)*((h+1)/2),
-		pics: make(chan []byte, 2), jobs: make(chan feedJob), fed: make(chan error, 1)}
+		pics: make(chan []byte, 2), free: make(chan []byte, 4), jobs: make(chan feedJob), fed: make(chan error, 1)}
 	d.cmd = exec.Command(ff, r.decoderArgs(r.seekThreads(), r.seekThreads() == 1)...)
 	d.cmd.Stderr = d.stderr
 	if d.stdin, err = d.cmd.StdinPipe(); err != nil {
@@ -84,6 +85,7 @@ func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 	if err := d.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start decoder: %w", err)
 	}
+	growPipe(d.stdout)
 	if r.codec == schema.CodecH265 {
 		d.aud = []byte{0, 0, 0, 1, 35 << 1, 1, 0x50} // AUD, pic_type 2
 		// end the sequence before a jump so the keyframe starts a new one; with frame
@@ -108,7 +110,12 @@ func (d *decoder) read() {
 	defer d.wg.Done()
 	defer close(d.pics)
 	for {
-		b := make([]byte, d.size)
+		var b []byte
+		select {
+		case b = <-d.free: // a picture decoded on the way to a wanted one
+		default:
+			b = make([]byte, d.size)
+		}
 		if _, err := io.ReadFull(d.stdout, b); err != nil {
 			return
 		}
@@ -277,6 +284,11 @@ func (r *Reader) seekIn(ctx context.Context, d *decoder, i, k int) (image.Image,
 			d.pending = d.pending[1:]
 			if j == i {
 				out = b
+			} else {
+				select {
+				case d.free <- b:
+				default:
+				}
 			}
 		case <-tick.C:
 			// the picture is held back: push it out with the next frame, or flush at

@@ -283,6 +283,7 @@ func (r *Reader) run(ctx context.Context, from, to int, fn func(int, *image.YCbC
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("decode %s: %w", r.path, err)
 	}
+	growPipe(stdout)
 	feedErr := make(chan error, 1)
 	go func() { feedErr <- r.feedAll(stdin, k, to) }()
 
