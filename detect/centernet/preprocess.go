@@ -106,6 +106,13 @@ func toRGB(img image.Image, buf []byte) []byte {
 		buf = make([]byte, n)
 	}
 	buf = buf[:n]
+	// a picture that converts itself to YCbCr without changing a sample (a raw capture
+	// picture, acquire/camera RawImage) takes the YCbCr loop instead of At per pixel
+	if y, ok := img.(interface{ YCbCr() *image.YCbCr }); ok {
+		if m := y.YCbCr(); m != nil && m.Bounds() == b {
+			img = m
+		}
+	}
 	switch m := img.(type) {
 	case *image.YCbCr:
 		for y := 0; y < h; y++ {
