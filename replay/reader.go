@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,7 @@ type Reader struct {
 	opts   Options
 	curs   []*cursor
 	heap   []head      // the cursors with rows left, a min-heap on (t, index)
+	bound  head        // the smallest head of the heap's other cursors (none: math.MaxInt64)
 	video  *videoFiles // read by the producers (Next decodes frames ahead)
 	now    *videoFiles // read by the caller's goroutine (NextRow, and frames not decoded ahead)
 	ahead  atomic.Bool // producers decode samples ahead: the reader is read with Next
@@ -255,13 +257,32 @@ func (r *Reader) goAsync() {
 	}
 }
 
-// fix puts the heap's top cursor, just advanced, back in place.
+// fix puts the heap's top cursor, just advanced, back in place. While its new head
+// still comes before every other cursor's (bound), it stays on top without a sift:
+// a run of rows of one table costs one comparison per row.
 func (r *Reader) fix(c *cursor) {
-	if c.hasHead {
-		r.heap[0].t = c.headT
-		r.down(0)
-	} else {
+	if !c.hasHead {
 		r.pop()
+		r.setBound()
+		return
+	}
+	top := &r.heap[0]
+	top.t = c.headT
+	if top.t < r.bound.t || (top.t == r.bound.t && top.i < r.bound.i) {
+		return
+	}
+	r.down(0)
+	r.setBound()
+}
+
+// setBound finds the smallest head after the top's (the smaller child of the root).
+func (r *Reader) setBound() {
+	r.bound = head{math.MaxInt64, math.MaxInt}
+	switch n := len(r.heap); {
+	case n == 2 || (n > 2 && r.less(1, 2)):
+		r.bound = r.heap[1]
+	case n > 2:
+		r.bound = r.heap[2]
 	}
 }
 
@@ -296,6 +317,7 @@ func (r *Reader) SeekTime(t int64) {
 	for i := len(r.heap)/2 - 1; i >= 0; i-- {
 		r.down(i)
 	}
+	r.setBound()
 }
 
 // Stats returns what the reader delivered so far.

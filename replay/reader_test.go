@@ -112,6 +112,31 @@ func sameKeys(t *testing.T, got, want []string) {
 	}
 }
 
+// mergeOrder returns a drive's samples in the order the merge must deliver them: by
+// t, ties in the table order of schema.Tables, then in file order (a stable sort of
+// the tables' rows taken in that order).
+func mergeOrder(d *testdrive.Drive) []schema.Sample {
+	var out []schema.Sample
+	for _, tbl := range schema.Tables() {
+		out = append(out, d.Rows[tbl.TableName()]...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return sampleT(out[i]) < sampleT(out[j]) })
+	return out
+}
+
+// sameOrder checks that got is want, sample by sample.
+func sameOrder(t *testing.T, got, want []schema.Sample) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d samples, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if g, w := key(got[i]), key(want[i]); g != w {
+			t.Fatalf("sample %d (t=%d) out of merge order:\n got %s\nwant %s", i, sampleT(got[i]), g, w)
+		}
+	}
+}
+
 // mergeCases are the random drives the ordering properties are checked on.
 var mergeCases = []testdrive.Spec{
 	{Seed: 1},
@@ -144,6 +169,7 @@ func TestMergeIsOrderedAndComplete(t *testing.T) {
 				}
 				checkOrdered(t, got)
 				sameKeys(t, keys(got), expected(td, nil))
+				sameOrder(t, got, mergeOrder(td))
 				st := r.Stats()
 				if st.Damage != 0 || st.OutOfOrder != 0 {
 					t.Fatalf("stats %+v: want no damage, nothing out of order", st)
