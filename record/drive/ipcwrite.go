@@ -36,6 +36,10 @@ type colEncoder[R any] interface {
 	// its null count.
 	buffers() ([][]byte, int)
 	reset()
+	// canCopy checks that copyFrom can append the rows of a (an array of the
+	// column read back from a file); copyFrom appends them (ipccopy.go).
+	canCopy(a arrow.Array) error
+	copyFrom(a arrow.Array)
 }
 
 // validity tracks a nullable column's validity bitmap; it is only materialised when a

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -134,6 +135,16 @@ func (w *TableWriter[R]) Close() error {
 	return w.f.Close()
 }
 
+// discard closes the file without a footer, as it is (the caller removes it).
+func (w *TableWriter[R]) discard() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.iw.release()
+	w.f.Close()
+}
+
 // Stats returns the writer's figures in manifest form.
 func (w *TableWriter[R]) Stats() TableStats {
 	return TableStats{Rows: w.Rows, Batches: int(w.Batches), Bytes: w.cw.n, RawBytes: w.iw.raw, Late: w.Late, FirstT: w.FirstT, LastT: w.LastT}
@@ -183,52 +194,124 @@ func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
 	return nil
 }
 
+// rewriteBatchRows is the size of the batches a rewritten table file holds (a
+// flushed batch larger than that is copied whole).
+const rewriteBatchRows = 1 << 16
+
 // RewriteTableFile rewrites a table file (closed, or footerless after a failed write)
-// with every readable row plus extra rows, all in t order (stable), through a temp file
-// and a rename.
+// with every readable row plus extra rows, all in t order (stable), in batches of up
+// to 65,536 rows. It writes a temp file next to it, fdatasyncs and closes it, renames
+// it over the original and syncs the folder: a crash before the rename leaves the
+// original as it was (and the temp file, which Repair removes). A file whose rows are
+// in t order, with no extra rows, is copied batch by batch, column by column (memory:
+// one output batch); otherwise every row is read into memory and sorted.
 func RewriteTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Codec, extra []R) (TableStats, error) {
-	var rows []R
-	if _, err := ReadRows(path, tbl, func(r *R) error {
-		rows = append(rows, *r)
-		return nil
-	}); err != nil {
-		var ce *CorruptionError
-		if !errors.As(err, &ce) {
-			return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
+	tmp := path + ".sort"
+	var w *TableWriter[R]
+	var err error
+	if len(extra) == 0 {
+		w, err = copyTable(fs, path, tmp, tbl, codec)
+		if errors.Is(err, errNoCopy) {
+			w, err = nil, nil
 		}
 	}
-	rows = append(rows, extra...)
-	sort.SliceStable(rows, func(i, j int) bool { return tbl.T(&rows[i]) < tbl.T(&rows[j]) })
-	tmp := path + ".sort"
-	f, err := fs.Create(tmp)
+	if w == nil && err == nil {
+		w, err = sortTable(fs, path, tmp, tbl, codec, extra)
+	}
 	if err != nil {
 		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
 	}
-	w, err := NewTableWriter(f, tbl, codec)
-	if err != nil {
-		f.Close()
-		fs.Remove(tmp)
-		return TableStats{}, err
-	}
-	for i := range rows {
-		w.Append(&rows[i], tbl.T(&rows[i]))
-		if w.Pending() >= 1<<16 {
-			if err := w.Flush(); err != nil {
-				w.Close()
-				fs.Remove(tmp)
-				return TableStats{}, err
-			}
-		}
-	}
-	if err := w.Close(); err != nil {
-		fs.Remove(tmp)
-		return TableStats{}, err
-	}
 	if err := os.Rename(tmp, path); err != nil {
+		fs.Remove(tmp)
 		return TableStats{}, fmt.Errorf("rewrite %s: %w", path, err)
 	}
 	if err := SyncDir(filepath.Dir(path)); err != nil {
 		return TableStats{}, err
 	}
 	return w.Stats(), nil
+}
+
+// copyTable copies the readable batches of path into a new file tmp column by column,
+// joined into batches of up to rewriteBatchRows; errNoCopy when a batch cannot be
+// copied (rows out of t order), tmp then removed. The writer returned is closed.
+func copyTable[R any](fs FS, path, tmp string, tbl *schema.Table[R], codec Codec) (*TableWriter[R], error) {
+	w, err := createTable(fs, tmp, tbl, codec)
+	if err != nil {
+		return nil, err
+	}
+	_, err = ReadTable(path, func(rec arrow.RecordBatch) error {
+		if w.Pending() > 0 && w.Pending()+int(rec.NumRows()) > rewriteBatchRows {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		return w.AppendRecord(rec)
+	})
+	var ce *CorruptionError
+	if err != nil && !errors.As(err, &ce) { // a file that cannot be read at all has no rows
+		w.discard()
+		fs.Remove(tmp)
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		fs.Remove(tmp)
+		return nil, err
+	}
+	return w, nil
+}
+
+// sortTable writes the readable rows of path plus extra, sorted by t (stable), into a
+// new file tmp. The writer returned is closed.
+func sortTable[R any](fs FS, path, tmp string, tbl *schema.Table[R], codec Codec, extra []R) (*TableWriter[R], error) {
+	var rows []R
+	if _, err := ReadTable(path, func(rec arrow.RecordBatch) error {
+		if err := tbl.Check(rec.Schema()); err != nil {
+			return err
+		}
+		// each row read into its own value: byte columns are read into the value's
+		// slices, which must not be shared between rows
+		rows = append(rows, tbl.Rows(rec)...)
+		return nil
+	}); err != nil {
+		var ce *CorruptionError
+		if !errors.As(err, &ce) { // a file that cannot be read at all has no rows
+			return nil, err
+		}
+	}
+	rows = append(rows, extra...)
+	sort.SliceStable(rows, func(i, j int) bool { return tbl.T(&rows[i]) < tbl.T(&rows[j]) })
+	w, err := createTable(fs, tmp, tbl, codec)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		w.Append(&rows[i], tbl.T(&rows[i]))
+		if w.Pending() >= rewriteBatchRows {
+			if err := w.Flush(); err != nil {
+				w.discard()
+				fs.Remove(tmp)
+				return nil, err
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		fs.Remove(tmp)
+		return nil, err
+	}
+	return w, nil
+}
+
+// createTable creates a table file at path and starts its writer.
+func createTable[R any](fs FS, path string, tbl *schema.Table[R], codec Codec) (*TableWriter[R], error) {
+	f, err := fs.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewTableWriter(f, tbl, codec)
+	if err != nil {
+		f.Close()
+		fs.Remove(path)
+		return nil, err
+	}
+	return w, nil
 }
