@@ -400,6 +400,62 @@ func SimDrive(dir string, spec SimSpec) (string, error) {
 	return d.Dir, nil
 }
 
+// Compact rewrites every table file of a drive the way the recorder does when a
+// segment closes (drive.RewriteTableFile, through fs), and returns the rows rewritten.
+func Compact(dir string, fs drive.FS) (int64, error) {
+	m, err := drive.ReadManifest(dir)
+	if err != nil {
+		return 0, err
+	}
+	var rows int64
+	for _, seg := range m.Segments {
+		for _, t := range schema.Tables() {
+			path := filepath.Join(dir, seg.Dir, drive.TableFile(t.TableName()))
+			if _, err := os.Stat(path); err != nil {
+				continue
+			}
+			st, err := compactFile(fs, path, t.TableName(), drive.Codec(m.Compression))
+			if err != nil {
+				return rows, err
+			}
+			rows += st.Rows
+		}
+	}
+	return rows, nil
+}
+
+func compactFile(fs drive.FS, path string, name schema.TableName, codec drive.Codec) (drive.TableStats, error) {
+	switch name {
+	case schema.TableCAN:
+		return drive.RewriteTableFile(fs, path, schema.CANTable, codec, nil)
+	case schema.TableGNSS:
+		return drive.RewriteTableFile(fs, path, schema.GNSSTable, codec, nil)
+	case schema.TableIMU:
+		return drive.RewriteTableFile(fs, path, schema.IMUTable, codec, nil)
+	case schema.TableEgo:
+		return drive.RewriteTableFile(fs, path, schema.EgoTable, codec, nil)
+	case schema.TableFrames:
+		return drive.RewriteTableFile(fs, path, schema.FramesTable, codec, nil)
+	case schema.TableObjects:
+		return drive.RewriteTableFile(fs, path, schema.ObjectsTable, codec, nil)
+	case schema.TableTargets:
+		return drive.RewriteTableFile(fs, path, schema.TargetsTable, codec, nil)
+	case schema.TableEvents:
+		return drive.RewriteTableFile(fs, path, schema.EventsTable, codec, nil)
+	case schema.TableTruth:
+		return drive.RewriteTableFile(fs, path, schema.TruthTable, codec, nil)
+	case schema.TableSync:
+		return drive.RewriteTableFile(fs, path, schema.SyncTable, codec, nil)
+	}
+	return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
+}
+
+// NoSyncFS is the real file system without fdatasync, for test drives.
+type NoSyncFS struct{ drive.OSFS }
+
+// Create creates a file whose Sync does nothing.
+func (fs NoSyncFS) Create(path string) (drive.File, error) { return create(path) }
+
 // Rebatch rewrites every table file of a closed drive with new record batches, rows
 // and their order unchanged: one batch per every of t, as the recorder writes them
 // on the road (a batch per table each flush), or with every 0 in batches of up to
