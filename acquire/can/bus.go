@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"roadlog/acquire/can/canframe"
 	"roadlog/dbc"
@@ -17,7 +18,7 @@ import (
 // Source is a CAN bus that publishes can rows (and ego rows when the bus has an
 // ego mapping) until ctx ends. Run returns nil when ctx ends (or, for a candump
 // file, at its end) and an error when the device fails; the recorder's
-// supervisor restarts it.
+// supervisor restarts it. Stats may be called from any goroutine, while Run runs.
 type Source interface {
 	Run(ctx context.Context, sink schema.Sink) error
 	Stats() Stats
@@ -39,7 +40,8 @@ type Stats struct {
 const maxBadEvents = 20
 
 // bus is what every kind of source shares: stamping, filtering, decoding,
-// counting and reporting. It belongs to the goroutine running Run.
+// counting and reporting. It belongs to the goroutine running Run, except for the
+// counters, which Stats reads from any goroutine.
 type bus struct {
 	cfg    Config
 	tb     clock.Timebase
@@ -48,13 +50,26 @@ type bus struct {
 	dbcErr error
 
 	sink       schema.Sink
+	mu         sync.Mutex // guards stats: Run's goroutine writes them, Stats reads them
 	stats      Stats
 	badEvents  int
 	lastDrops  uint32
 	lastReport int64 // host ns of the last stats event
 }
 
-func (b *bus) Stats() Stats { return b.stats }
+// Stats returns a copy of the counters; it may be called while Run runs.
+func (b *bus) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats
+}
+
+// count changes the counters under the lock.
+func (b *bus) count(f func(*Stats)) {
+	b.mu.Lock()
+	f(&b.stats)
+	b.mu.Unlock()
+}
 
 func (b *bus) now() (t, host int64) {
 	host = clock.HostNow()
@@ -136,18 +151,17 @@ func (b *bus) pass(f *canframe.Frame) bool {
 // frame's kind of time stamp through b.st). Filtered frames are not stamped.
 func (b *bus) frame(f *canframe.Frame, tDevice, host int64, stamp func() int64) {
 	if !b.pass(f) {
-		b.stats.Filtered++
+		b.count(func(s *Stats) { s.Filtered++ })
 		return
 	}
 	t := stamp()
 	r := &schema.CAN{T: t, TDevice: tDevice, THost: host, Bus: b.cfg.Bus}
 	f.ToRow(r)
-	b.stats.Frames++
-	b.stats.LastT = t
+	b.count(func(s *Stats) { s.Frames++; s.LastT = t })
 	b.sink.Publish(r)
 	if b.ego != nil && f.Flags&(canframe.Error|canframe.Remote) == 0 {
 		if e := b.ego.Update(t, f.ID, f.Flags&canframe.Extended != 0, r.Data); e != nil {
-			b.stats.EgoRows++
+			b.count(func(s *Stats) { s.EgoRows++ })
 			b.sink.Publish(e)
 		}
 	}
@@ -157,7 +171,7 @@ func (b *bus) frame(f *canframe.Frame, tDevice, host int64, stamp func() int64) 
 
 // bad counts unreadable input; the first maxBadEvents become events.
 func (b *bus) bad(err error) {
-	b.stats.Bad++
+	b.count(func(s *Stats) { s.Bad++ })
 	if b.badEvents >= maxBadEvents {
 		return
 	}
@@ -180,7 +194,7 @@ func (b *bus) kernelDrops(cum uint32) {
 		return
 	}
 	b.lastDrops = cum
-	b.stats.KernelDrops += int64(d)
+	b.count(func(s *Stats) { s.KernelDrops += int64(d) })
 	t, _ := b.now()
 	ev := schema.NewEvent(t, schema.EvKernelDrop, schema.SevWarn, b.cfg.Bus,
 		fmt.Sprintf("kernel dropped %d frames (receive queue full)", d))
@@ -209,9 +223,10 @@ func (b *bus) stop() {
 func (b *bus) report() {
 	t, host := b.now()
 	b.lastReport = host
+	st := b.Stats()
 	ev := schema.NewEvent(t, schema.EvSourceStats, schema.SevInfo, b.cfg.Bus, "CAN bus counters")
-	ev.Count = b.stats.Frames
+	ev.Count = st.Frames
 	ev.Value = math.NaN()
-	ev.Detail = jsonString(b.stats)
+	ev.Detail = jsonString(st)
 	b.sink.Publish(ev)
 }

@@ -65,7 +65,7 @@ func (s *UDP) Run(ctx context.Context, sink schema.Sink) error {
 		}
 		if haveSeq {
 			if gap := seq - lastSeq - 1; gap != 0 && gap < 128 {
-				s.stats.SeqGaps += int64(gap)
+				s.count(func(st *Stats) { st.SeqGaps += int64(gap) })
 			}
 		}
 		lastSeq, haveSeq = seq, true
