@@ -1,5 +1,7 @@
 package detect
 
+import "roadlog/detect/obs"
+
 // COCO is the 80 COCO class names in the order COCO-trained models number them
 // (the order of @vladmandic/human's labels.ts).
 var COCO = [80]string{"person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -11,16 +13,16 @@ var COCO = [80]string{"person", "bicycle", "car", "motorcycle", "airplane", "bus
 	"cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
 	"hair drier", "toothbrush"}
 
-// COCO class indices of the road classes.
+// COCO class indices of the road classes: detect/obs's, the one list.
 const (
-	ClassPerson       = 0
-	ClassBicycle      = 1
-	ClassCar          = 2
-	ClassMotorcycle   = 3
-	ClassBus          = 5
-	ClassTruck        = 7
-	ClassTrafficLight = 9
-	ClassStopSign     = 11
+	ClassPerson       = obs.ClassPerson
+	ClassBicycle      = obs.ClassBicycle
+	ClassCar          = obs.ClassCar
+	ClassMotorcycle   = obs.ClassMotorcycle
+	ClassBus          = obs.ClassBus
+	ClassTruck        = obs.ClassTruck
+	ClassTrafficLight = obs.ClassTrafficLight
+	ClassStopSign     = obs.ClassStopSign
 )
 
 // RoadThresholds are the default per-class score thresholds of the road classes; other
@@ -34,12 +36,7 @@ func RoadThresholds() map[uint16]float32 {
 	}
 }
 
-// IsVehicle reports whether a COCO class is a road vehicle (car, truck, bus, motorcycle,
-// bicycle).
-func IsVehicle(class uint16) bool {
-	switch class {
-	case ClassCar, ClassTruck, ClassBus, ClassMotorcycle, ClassBicycle:
-		return true
-	}
-	return false
-}
+// IsVehicle reports whether a COCO class is a vehicle: car, truck, bus, motorcycle. It
+// is obs.IsVehicle, the one definition, which the tracker, the range filter and the ADAS
+// targets use; a bicycle is a road user but not a vehicle (see obs.IsVehicle).
+func IsVehicle(class uint16) bool { return obs.IsVehicle(class) }

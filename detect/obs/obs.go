@@ -58,8 +58,14 @@ func ClassLabel(c uint16) string {
 	return ""
 }
 
-// IsVehicle reports whether c is a motor vehicle class (car, motorcycle, bus, truck):
-// the classes that can be the closest in-path vehicle.
+// IsVehicle reports whether c is a motor vehicle class (car, motorcycle, bus, truck).
+// It is the one definition of a vehicle in roadlog (detect.IsVehicle is this function):
+// the classes that can be the closest in-path vehicle (CIPV), cut in or out, and count
+// as traffic ahead; the tracker lets a track change between them; their range filter
+// does not start standing still. A bicycle is not one but a road user (IsRoadUser; the
+// road users of docs/adas.md are vehicles, people, bicycles): FCW and AEB rest on it,
+// it is never the CIPV nor a cut-in, and a track may not change between it and a car. A cyclist is often boxed
+// as the person riding (the truth-fed detector reports cyclists so).
 func IsVehicle(c uint16) bool {
 	return c == ClassCar || c == ClassMotorcycle || c == ClassBus || c == ClassTruck
 }
