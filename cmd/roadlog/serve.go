@@ -180,7 +180,8 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
-	// Everything runs until the signal; the drive is closed first, then the rest.
+	// Everything runs until the signal; then live detection stops, the drive is closed,
+	// then the rest stops.
 	ctx := cmd.Context()
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
@@ -252,6 +253,10 @@ wait:
 		}
 	}
 	sdnotify.Notify(sdnotify.Stopping)
+	// As record does (docs/adas.md, "Shutdown"): live detection stops first, so that its
+	// last rows and its final detector_stats and drop events reach the drive, then the
+	// drive is closed.
+	s.stopLive()
 	if rec.State() == record.Recording {
 		reason := "roadlog serve stopping (signal)"
 		if failure != nil {

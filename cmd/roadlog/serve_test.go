@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	gosync "sync"
 	"syscall"
@@ -119,6 +121,25 @@ func TestServeClosesOnSIGTERM(t *testing.T) {
 	m, err := drive.ReadManifest(dir)
 	if err != nil || !strings.Contains(m.StopReason, "signal") {
 		t.Fatalf("stop reason %q, %v", m.StopReason, err)
+	}
+	// Live detection stopped before the drive was closed (docs/adas.md, "Shutdown"): the
+	// report the detector writes when it stops, a detector_stats event dated at the last
+	// frame set it processed, is in the drive, not before its last targets row.
+	var targets []schema.Target
+	readTable(t, dir, schema.TargetsTable, func(r *schema.Target) { targets = append(targets, *r) })
+	var lastStats *schema.Event
+	readTable(t, dir, schema.EventsTable, func(e *schema.Event) {
+		if e.Code == schema.EvDetectorStats && (lastStats == nil || e.T >= lastStats.T) {
+			c := *e
+			lastStats = &c
+		}
+	})
+	if len(targets) == 0 {
+		t.Fatal("the detector wrote no targets rows")
+	}
+	lastTarget := slices.MaxFunc(targets, func(a, b schema.Target) int { return cmp.Compare(a.T, b.T) })
+	if lastStats == nil || lastStats.T < lastTarget.T {
+		t.Errorf("the detector's final report is not in the drive: last detector_stats %+v, last targets row at %d", lastStats, lastTarget.T)
 	}
 }
 

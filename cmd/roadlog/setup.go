@@ -59,7 +59,7 @@ type setup struct {
 	refTicked bool         // a source ticks the reference clock itself (the simulated rig, on its own host time)
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
-	stopLive  func() // set by live: stops detection and waits for its last rows
+	stopLive  func() // set by live: stops detection and waits for its last rows; record and serve call it before they close the drive
 }
 
 // rigFlags are the flags record and serve share: which rig, and how its drives are
