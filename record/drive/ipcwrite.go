@@ -9,6 +9,7 @@ import (
 	gosync "sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/cespare/xxhash/v2"
 	flatbuffers "github.com/google/flatbuffers/go"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -322,7 +323,8 @@ func (iw *ipcWriter[R]) append(r *R) {
 }
 
 // compress appends buffer b to the body in the file's codec (8-byte uncompressed
-// length prefix; -1 when stored raw because compression did not help).
+// length prefix; -1 when stored raw because compression did not help). With zstd, a
+// buffer under storeBelow bytes goes into a frame that stores it as it is.
 func (iw *ipcWriter[R]) compress(b []byte) {
 	start := len(iw.body)
 	iw.raw += int64(len(b))
@@ -333,6 +335,10 @@ func (iw *ipcWriter[R]) compress(b []byte) {
 	switch iw.codec {
 	case CodecZSTD, CodecLZ4:
 		iw.body = binary.LittleEndian.AppendUint64(iw.body, uint64(len(b)))
+		if iw.codec == CodecZSTD && len(b) < storeBelow {
+			iw.body = appendStoredFrame(iw.body, b)
+			break
+		}
 		before := len(iw.body)
 		if iw.codec == CodecZSTD {
 			iw.body = iw.zenc.EncodeAll(b, iw.body)
@@ -355,6 +361,31 @@ func (iw *ipcWriter[R]) compress(b []byte) {
 	for len(iw.body)%8 != 0 {
 		iw.body = append(iw.body, 0)
 	}
+}
+
+// storeBelow is the size under which a buffer's zstd frame stores it as it is (one
+// raw block, with the frame's checksum) instead of compressing it: a compressed frame
+// costs a reader about a microsecond to set up whatever its size — more than copying
+// a few hundred bytes — and would save a few hundred bytes at most. Batches written
+// every flush are made of such buffers; the large batches of a closed segment hardly
+// hold any. Unlike a buffer stored outside a frame (length -1), it stays covered by a
+// checksum that verify and repair check.
+const storeBelow = 512
+
+// appendStoredFrame appends a zstd frame holding b in one raw block (RFC 8878: a
+// single-segment frame with its content size and checksum, no dictionary).
+func appendStoredFrame(dst, b []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, 0xFD2FB528) // magic
+	if len(b) < 256 {
+		dst = append(dst, 0x24, byte(len(b))) // single segment, checksum; 1-byte size
+	} else {
+		dst = append(dst, 0x64) // single segment, checksum; 2-byte size − 256
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(b)-256))
+	}
+	bh := uint32(len(b))<<3 | 1 // raw block (type 0), last
+	dst = append(dst, byte(bh), byte(bh>>8), byte(bh>>16))
+	dst = append(dst, b...)
+	return binary.LittleEndian.AppendUint32(dst, uint32(xxhash.Sum64(b)))
 }
 
 // flush writes the appended rows as one record batch.
