@@ -276,6 +276,9 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 			}
 			d.zstd = z
 		}
+		if b, ok := storedFrame(src); ok && int64(len(b)) == size {
+			return append(dst, b...), nil // what DecodeAll would do, without setting up a frame decoder
+		}
 		out, err := d.zstd.DecodeAll(src, dst)
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
@@ -296,6 +299,37 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown compression codec %d", codec)
+}
+
+// storedFrame returns the content of a zstd frame that stores it in one raw block —
+// how the recorder writes buffers too small to compress (drive's appendStoredFrame) —
+// and false for any other frame. The checksum is not checked (as DecodeAll here does
+// not).
+func storedFrame(src []byte) ([]byte, bool) {
+	if len(src) < 6 || binary.LittleEndian.Uint32(src) != 0xFD2FB528 {
+		return nil, false
+	}
+	fhd := src[4]
+	if fhd&0x20 == 0 || fhd&0x0B != 0 { // single segment, no dictionary, reserved bit clear
+		return nil, false
+	}
+	p := 5 + [4]int{1, 2, 4, 8}[fhd>>6]
+	if len(src) < p+3 {
+		return nil, false
+	}
+	bh := int(src[p]) | int(src[p+1])<<8 | int(src[p+2])<<16
+	if bh&7 != 1 { // the last block, raw
+		return nil, false
+	}
+	n := bh >> 3
+	end := p + 3 + n
+	if fhd&0x04 != 0 {
+		end += 4
+	}
+	if end != len(src) {
+		return nil, false
+	}
+	return src[p+3 : p+3+n], true
 }
 
 // readColumn reads one column's buffers and checks them against its type.
