@@ -7,7 +7,10 @@
 // wrong type and a missing required key are each an *Error that names the file, the
 // line and column, and the key's path (e.g. "can[1].bitrate"). Every problem of a file
 // is reported at once (errors.Join). Validate checks the meaning of the values (kinds,
-// ranges, names that must be unique) with the same kind of error.
+// ranges, names that must be unique) with the same kind of error. CheckCameras and
+// CheckFiles check what recording needs besides (camera codecs, sizes, rates and
+// options; files that exist); Load runs neither, so that a drive's copy of its rig
+// file stays readable.
 //
 // rig imports schema only, so that every acquire package may take its configuration
 // from here.
@@ -156,7 +159,7 @@ const (
 )
 
 // Camera is one camera. Source-specific settings the fields here do not cover go into
-// Options.
+// Options (see CameraOptions).
 type Camera struct {
 	Index       int               `yaml:"index" rig:"required"` // 0–7, the N of camN.mp4
 	Name        string            `yaml:"name"`                 // default "cam<index>"

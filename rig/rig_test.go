@@ -161,33 +161,40 @@ func TestBadRigs(t *testing.T) {
 	for _, tc := range badRigs {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), "bad.yaml")
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("error %v, want %v", err, tc.want)
-			}
-			var found bool
-			for _, e := range flatten(err) {
-				var re *Error
-				if !errors.As(e, &re) || !errors.Is(re, tc.want) || re.Key != tc.key {
-					continue
-				}
-				found = true
-				if tc.line != 0 && re.Line != tc.line {
-					t.Errorf("%v: line %d, want %d", re, re.Line, tc.line)
-				}
-				if re.File != "bad.yaml" {
-					t.Errorf("%v: file %q", re, re.File)
-				}
-				if !strings.Contains(re.Error(), tc.key) {
-					t.Errorf("message %q does not name the key", re.Error())
-				}
-			}
-			if !found {
-				t.Errorf("no %v error for key %q in:\n%v", tc.want, tc.key, err)
-			}
+			wantRigError(t, err, tc.want, tc.key, tc.line)
 		})
+	}
+}
+
+// wantRigError fails t unless err holds a *Error of kind want for key, in bad.yaml at
+// line (0: any line).
+func wantRigError(t *testing.T, err, want error, key string, line int) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("error %v, want %v", err, want)
+	}
+	var found bool
+	for _, e := range flatten(err) {
+		var re *Error
+		if !errors.As(e, &re) || !errors.Is(re, want) || re.Key != key {
+			continue
+		}
+		found = true
+		if line != 0 && re.Line != line {
+			t.Errorf("%v: line %d, want %d", re, re.Line, line)
+		}
+		if re.File != "bad.yaml" {
+			t.Errorf("%v: file %q", re, re.File)
+		}
+		if !strings.Contains(re.Error(), key) {
+			t.Errorf("message %q does not name the key", re.Error())
+		}
+	}
+	if !found {
+		t.Errorf("no %v error for key %q in:\n%v", want, key, err)
 	}
 }
 
@@ -281,19 +288,29 @@ func FuzzLoad(f *testing.F) {
 	for _, tc := range badRigs {
 		f.Add([]byte(tc.yaml))
 	}
+	for _, tc := range badCameraRigs {
+		f.Add([]byte(tc.yaml))
+	}
+	allRigErrors := func(t *testing.T, err error) {
+		if err == nil {
+			return
+		}
+		for _, e := range flatten(err) {
+			var re *Error
+			if !errors.As(e, &re) {
+				t.Fatalf("error %T %v is not a *rig.Error", e, e)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(data, "fuzz.yaml")
 		if err != nil {
-			for _, e := range flatten(err) {
-				var re *Error
-				if !errors.As(e, &re) {
-					t.Fatalf("error %T %v is not a *rig.Error", e, e)
-				}
-			}
+			allRigErrors(t, err)
 			return
 		}
 		if err := r.Validate(); err != nil {
 			t.Fatalf("a loaded rig fails Validate: %v", err)
 		}
+		allRigErrors(t, r.CheckCameras())
 	})
 }

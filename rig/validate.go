@@ -74,7 +74,12 @@ type validator struct {
 }
 
 func (v *validator) fail(path string, format string, a ...any) {
-	e := &Error{File: v.r.file, Key: path, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)}
+	v.failWith(ErrInvalid, path, format, a...)
+}
+
+// failWith records a problem of kind sentinel (ErrInvalid, ErrUnknownKey).
+func (v *validator) failWith(sentinel error, path string, format string, a ...any) {
+	e := &Error{File: v.r.file, Key: path, Err: fmt.Errorf("%w: "+format, append([]any{sentinel}, a...)...)}
 	if p, ok := v.r.pos[path]; ok {
 		e.Line, e.Column = p.Line, p.Column
 	} else if i := strings.LastIndexByte(path, '.'); i > 0 {
@@ -298,64 +303,6 @@ func (r *Rig) validateIMU(v *validator) {
 		}
 		if _, err := m.Axes.Map(); err != nil {
 			v.fail(p+".axes", "%v", err)
-		}
-	}
-}
-
-// Camera codecs a rig may name.
-var cameraCodecs = []string{"", "mjpeg", "h264", "h265", "yuyv", "nv12"}
-
-func (r *Rig) validateCameras(v *validator) {
-	names := map[string]string{}
-	index := map[string]string{}
-	for i, c := range r.Cameras {
-		p := fmt.Sprintf("cameras[%d]", i)
-		if c.Index < 0 || c.Index > 7 {
-			v.fail(p+".index", "%d is outside 0..7", c.Index)
-		}
-		v.unique(index, p+".index", fmt.Sprint(c.Index))
-		v.unique(names, p+".name", c.Name)
-		switch c.Kind {
-		case CameraV4L2:
-			v.need(p+".device", c.Device, "the video device")
-		case CameraPipe:
-			v.need(p+".command", c.Command, "the command")
-		case CameraRTSP:
-			if !strings.HasPrefix(c.URL, "rtsp://") && !strings.HasPrefix(c.URL, "rtsps://") {
-				v.fail(p+".url", "%q is not an rtsp:// URL", c.URL)
-			}
-		case CameraFile:
-			v.need(p+".file", c.File, "the video file")
-		case CameraSim:
-		default:
-			v.fail(p+".kind", "%q is not one of v4l2, pipe, rtsp, file, sim", c.Kind)
-		}
-		if c.Width < 0 || c.Height < 0 || c.FPS < 0 {
-			v.fail(p, "width, height and fps must not be negative")
-		}
-		if !slices.Contains(cameraCodecs, c.Codec) {
-			v.fail(p+".codec", "%q is not one of %s", c.Codec, strings.Join(cameraCodecs[1:], ", "))
-		}
-		if k := c.Calibration; k != nil {
-			cp := p + ".calibration"
-			if k.FX <= 0 || k.FY <= 0 {
-				v.fail(cp, "focal lengths fx, fy must be positive")
-			}
-			if c.Width > 0 && (k.CX < 0 || k.CX > float64(c.Width)) {
-				v.fail(cp+".cx", "%g lies outside the image width %d", k.CX, c.Width)
-			}
-			if c.Height > 0 && (k.CY < 0 || k.CY > float64(c.Height)) {
-				v.fail(cp+".cy", "%g lies outside the image height %d", k.CY, c.Height)
-			}
-			if k.HeightM <= 0 || k.HeightM > 10 {
-				v.fail(cp+".height_m", "%g m is outside (0, 10]", k.HeightM)
-			}
-			if k.PitchDeg < -90 || k.PitchDeg > 90 {
-				v.fail(cp+".pitch_deg", "%g° is outside [-90, 90]", k.PitchDeg)
-			}
-			if k.YawDeg < -180 || k.YawDeg > 180 {
-				v.fail(cp+".yaw_deg", "%g° is outside [-180, 180]", k.YawDeg)
-			}
 		}
 	}
 }

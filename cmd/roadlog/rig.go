@@ -18,14 +18,18 @@ func newRigCmd() *cobra.Command {
 		Use:   "rig FILE",
 		Short: "Check a rig file and say what it describes",
 		Long: `Check a rig file (the YAML description of a vehicle's inputs, see docs/format/rig.md):
-every unknown key, missing key and bad value is printed with its line. With --files, the
+every unknown key, missing key and bad value (camera codecs, sizes, rates and options
+included) is printed with its line. With --files, the
 files it names (DBC files, candump logs, video files) must exist too. Exit status 2 when
 the rig file has problems.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			r, err := rig.Load(a[0])
-			if err == nil && files {
-				err = r.CheckFiles()
+			if err == nil {
+				err = r.CheckCameras()
+				if files {
+					err = errors.Join(err, r.CheckFiles())
+				}
 			}
 			if err != nil {
 				var re *rig.Error

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -218,7 +219,7 @@ func simSetup(o simOptions, ref *reference.Clock) (*setup, error) {
 func rigSetup(path string, ref *reference.Clock, congested func() bool) (*setup, error) {
 	r, err := rig.Load(path)
 	if err == nil {
-		err = r.CheckFiles()
+		err = errors.Join(r.CheckCameras(), r.CheckFiles())
 	}
 	if err != nil {
 		return nil, usageError{err}

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
-	"time"
 
 	"roadlog/acquire/camera"
 	"roadlog/detect/ranging"
@@ -25,58 +23,24 @@ func (s *setup) addCameras(r *rig.Rig, ref *reference.Clock, congested func() bo
 		if name == "" {
 			name = fmt.Sprintf("cam%d", c.Index)
 		}
-		opt := func(k string) string { return c.Options[k] }
-		dur := func(k string) (time.Duration, error) {
-			if v := opt(k); v != "" {
-				d, err := time.ParseDuration(v)
-				if err != nil {
-					return 0, usagef("%s: camera %s option %s=%q: %v", r.File(), name, k, v, err)
-				}
-				return d, nil
-			}
-			return 0, nil
-		}
-		latency, err := dur("latency")
+		opts, err := c.ParseOptions() // rigSetup has run CheckCameras: no error is left
 		if err != nil {
-			return err
+			return usagef("%s: camera %s: %v", r.File(), name, err)
 		}
 		codec := map[string]schema.Codec{"mjpeg": schema.CodecMJPEG, "h264": schema.CodecH264, "h265": schema.CodecH265}[strings.ToLower(c.Codec)]
 		var src record.Source
 		switch c.Kind {
 		case rig.CameraV4L2:
-			v := &camera.V4L2{Camera: idx, Name: name, Device: c.Device, Format: strings.ToLower(c.Codec), Width: c.Width, Height: c.Height,
-				FPS: c.FPS, Timebase: ref}
-			if t, err := dur("timeout"); err != nil {
-				return err
-			} else if t > 0 {
-				v.Timeout = t
-			}
-			v.Encoder = camera.EncoderConfig{Kind: opt("encoder"), Preset: opt("preset"), FPS: c.FPS}
-			if b := opt("bitrate"); b != "" {
-				if v.Encoder.Bitrate, err = strconv.Atoi(b); err != nil {
-					return usagef("%s: camera %s option bitrate=%q: %v", r.File(), name, b, err)
-				}
-			}
-			if g := opt("gop"); g != "" {
-				if v.Encoder.GOP, err = strconv.Atoi(g); err != nil {
-					return usagef("%s: camera %s option gop=%q: %v", r.File(), name, g, err)
-				}
-			}
-			src = v
+			src = &camera.V4L2{Camera: idx, Name: name, Device: c.Device, Format: strings.ToLower(c.Codec), Width: c.Width, Height: c.Height,
+				FPS: c.FPS, Timeout: opts.Timeout, Timebase: ref, Encoder: camera.EncoderConfig{Kind: opts.Encoder, Preset: opts.Preset,
+					Bitrate: opts.Bitrate, GOP: opts.GOP, FPS: c.FPS}}
 		case rig.CameraPipe:
-			src = &camera.Pipeline{Camera: idx, Name: name, Command: []string{"sh", "-c", c.Command}, Codec: codec, Latency: latency, Timebase: ref}
+			src = &camera.Pipeline{Camera: idx, Name: name, Command: []string{"sh", "-c", c.Command}, Codec: codec, Latency: opts.Latency, Timebase: ref}
 		case rig.CameraRTSP:
-			src = &camera.RTSP{Camera: idx, Name: name, URL: c.URL, Latency: latency, Timebase: ref}
+			src = &camera.RTSP{Camera: idx, Name: name, URL: c.URL, Latency: opts.Latency, Timebase: ref}
 		case rig.CameraFile:
-			f := &camera.File{Camera: idx, Name: name, Path: r.Resolve(c.File), Codec: codec, FPS: c.FPS, Timebase: ref,
-				Fast: opt("fast") == "true", Loop: opt("loop") == "true",
-				Congested: congested}
-			if sp := opt("speed"); sp != "" {
-				if f.Speed, err = strconv.ParseFloat(sp, 64); err != nil {
-					return usagef("%s: camera %s option speed=%q: %v", r.File(), name, sp, err)
-				}
-			}
-			src = f
+			src = &camera.File{Camera: idx, Name: name, Path: r.Resolve(c.File), Codec: codec, FPS: c.FPS, Timebase: ref,
+				Fast: opts.Fast, Loop: opts.Loop, Speed: opts.Speed, Congested: congested}
 		default:
 			return usagef("%s: camera %s: kind %q is only available with --sim", r.File(), name, c.Kind)
 		}
