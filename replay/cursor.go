@@ -490,9 +490,12 @@ func (c *cursor) close() error {
 	return err
 }
 
-// damageEvent builds the event replay inserts where it skipped damage.
-func damageEvent(table schema.TableName, d *DamageError) *schema.Event {
-	ev := schema.NewEvent(0, schema.EvReplayDamage, schema.SevWarn, string(table), "replay skipped damage: "+d.Error())
+// DamageEvent is the schema.EvReplayDamage event at t that a Reader puts in its
+// stream where it skips damage d of a table: for consumers of NextRow that skip what
+// they cannot read (a frame whose bytes FrameData or FramePath cannot reach) and report
+// it as Next would.
+func DamageEvent(table schema.TableName, t int64, d *DamageError) *schema.Event {
+	ev := schema.NewEvent(t, schema.EvReplayDamage, schema.SevWarn, string(table), "replay skipped damage: "+d.Error())
 	detail := map[string]any{"file": d.Path}
 	if d.Batch >= 0 {
 		detail["batch"] = d.Batch

@@ -175,3 +175,23 @@ func (w *Row) FrameData() ([]byte, error) {
 	}
 	return data, nil
 }
+
+// FramePath returns the path of the video file a camera frame row names: the file in
+// the folder of the segment whose frames table holds the row (a frames row's file is
+// relative to its own segment, whatever the manifest says of segment times). It
+// checks, without reading them, that the frame's bytes lie within the file, as
+// FrameData does: the error is then a *DamageError; ErrNotFrame for a row of another
+// table. For consumers that decode the frame from the file itself (H.264/H.265 by its
+// sample number): no bytes are copied, and the path is the same string for every
+// frame of a file.
+func (w *Row) FramePath() (string, error) {
+	if w.l == nil || w.c.frame == nil {
+		return "", fmt.Errorf("frame file of a %s row: %w", w.Table(), ErrNotFrame)
+	}
+	b, i, fc := w.l.raw, w.idx, w.c.frame
+	vf, dmg := w.r.now.locate(w.l.file.ref.dir, b.bytesAt(fc.file, i), b.u8(fc.camera, i), b.i64(fc.seq, i), b.i64(fc.offset, i), b.i32(fc.size, i))
+	if dmg != nil {
+		return "", dmg
+	}
+	return vf.path, nil
+}

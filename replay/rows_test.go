@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,15 +89,45 @@ func readMixed(t *testing.T, r *Reader) ([]schema.Sample, map[string]int) {
 	}
 }
 
-// rowDecoders hold one reused value per table for ReadRow.
+// rowDecoders hold one reused value per table for ReadRow, and the video files
+// FramePath named, read whole.
 type rowDecoders struct {
 	can   schema.CAN
 	frame schema.Frame
 	ev    schema.Event
 	imu   schema.IMU
+	video map[string][]byte
 }
 
-func newRowDecoders() *rowDecoders { return &rowDecoders{} }
+func newRowDecoders() *rowDecoders { return &rowDecoders{video: map[string][]byte{}} }
+
+// checkFramePath checks that FramePath agrees with FrameData (data, err): the same
+// damage, or a file that holds the frame's bytes where the row says.
+func checkFramePath(t *testing.T, row *Row, rd *rowDecoders, data []byte, err error) {
+	t.Helper()
+	path, perr := row.FramePath()
+	if err != nil {
+		var de, pe *DamageError
+		if !errors.As(err, &de) || !errors.As(perr, &pe) || pe.Path != de.Path {
+			t.Fatalf("FrameData: %v; FramePath: %q, %v", err, path, perr)
+		}
+		return
+	}
+	if perr != nil {
+		t.Fatalf("FrameData read the frame, FramePath: %v", perr)
+	}
+	b, ok := rd.video[path]
+	if !ok {
+		if b, err = os.ReadFile(path); err != nil {
+			t.Fatalf("FramePath names %s: %v", path, err)
+		}
+		rd.video[path] = b
+	}
+	if !ReadRow(row, schema.FramesTable, &rd.frame) || rd.frame.File != filepath.Base(path) ||
+		!bytes.Equal(b[rd.frame.Offset:rd.frame.Offset+int64(rd.frame.Size)], data) {
+		t.Fatalf("frame %d/%d: FramePath names %s, which does not hold its bytes", rd.frame.Camera, rd.frame.Seq, path)
+	}
+}
 
 // checkRow decodes a row and checks its accessors; ok is false for a frame whose
 // bytes cannot be read (counted in lost).
@@ -103,6 +135,7 @@ func checkRow(t *testing.T, row *Row, rd *rowDecoders, lost map[string]int) (sch
 	t.Helper()
 	if row.Table() == schema.TableFrames {
 		data, err := row.FrameData()
+		checkFramePath(t, row, rd, data, err)
 		if err != nil {
 			var de *DamageError
 			if !errors.As(err, &de) {
@@ -134,6 +167,9 @@ func checkRow(t *testing.T, row *Row, rd *rowDecoders, lost map[string]int) (sch
 	}
 	if _, err := row.FrameData(); !errors.Is(err, ErrNotFrame) {
 		t.Fatalf("frame data of a %s row: %v, want ErrNotFrame", row.Table(), err)
+	}
+	if _, err := row.FramePath(); !errors.Is(err, ErrNotFrame) {
+		t.Fatalf("frame path of a %s row: %v, want ErrNotFrame", row.Table(), err)
 	}
 	if ReadRow(row, schema.FramesTable, &rd.frame) {
 		t.Fatalf("ReadRow read a %s row as a frame", row.Table())
@@ -287,7 +323,8 @@ func TestRowAccessorsAtTheEdges(t *testing.T) {
 }
 
 // Reading with NextRow allocates per batch, never per row: a pass over a drive of
-// large batches allocates far fewer times than it has rows.
+// large batches allocates far fewer times than it has rows (FrameData and FramePath
+// asked of every frame).
 func TestRowsDoNotAllocatePerRow(t *testing.T) {
 	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 81, Segments: 2, BatchRows: 4000, Cameras: 2, CANRate: 8000, IMURate: 2000})
 	if err != nil {
@@ -313,6 +350,9 @@ func TestRowsDoNotAllocatePerRow(t *testing.T) {
 			}
 			if row.Table() == schema.TableFrames {
 				if _, err := row.FrameData(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := row.FramePath(); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -25,6 +25,7 @@ const readAhead = 64 << 10
 type videoFile struct {
 	name   string
 	rel    string
+	path   string // the file: the segment folder joined with name
 	f      *os.File
 	size   int64
 	win    []byte // bytes read ahead, from winOff (reused)
@@ -61,14 +62,14 @@ func (v *videoFiles) get(dir string, name []byte) *videoFile {
 		}
 	}
 	n := string(name)
-	vf := &videoFile{name: n, rel: filepath.Join(filepath.Base(dir), n)}
+	vf := &videoFile{name: n, rel: filepath.Join(filepath.Base(dir), n), path: filepath.Join(dir, n)}
 	v.dirs[dir] = append(v.dirs[dir], vf)
 	v.last, v.lastDir = vf, dir
 	if filepath.Base(n) != n || n == "" {
 		vf.err = fmt.Errorf("frames row names video file %q, which is not a file of the segment", n)
 		return vf
 	}
-	f, err := os.Open(filepath.Join(dir, n))
+	f, err := os.Open(vf.path)
 	if err != nil {
 		vf.err = err
 		return vf
