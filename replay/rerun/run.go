@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"roadlog/detect/pipeline"
-	"roadlog/record"
 	"roadlog/record/drive"
 	"roadlog/record/videoread"
 	"roadlog/replay"
@@ -146,14 +145,14 @@ func sanitize(s string) string {
 	return s
 }
 
-// pendingSet is a frame set being assembled, with its frames' payloads.
+// pendingSet is a frame set being assembled, with where its frames' pictures are.
 type pendingSet struct {
 	fs     *FrameSet
-	frames []*schema.VideoFrame // payloads, parallel to fs.Frames (nil entries without images)
-	pre    []schema.Sample      // ego rows and damage events that come before it
-	errs   []*schema.Event      // decode errors
-	seq    int64                // order of the set in the drive
-	dets   []Detection          // what the detector found (detect stage)
+	frames []source        // parallel to fs.Frames (empty without images)
+	pre    []schema.Sample // ego rows and damage events that come before it
+	errs   []*schema.Event // decode errors
+	seq    int64           // order of the set in the drive
+	dets   []Detection     // what the detector found (detect stage)
 	detErr error
 }
 
@@ -161,7 +160,9 @@ type pendingSet struct {
 func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats, error) {
 	p := opt.Perception
 	tables := []schema.TableName{schema.TableFrames, schema.TableEgo, schema.TableTruth}
-	r, err := d.NewReader(replay.Options{Tables: tables, Cameras: opt.Cameras, From: opt.From, To: opt.To, NoVideoData: !p.NeedImages})
+	// rows are read with NextRow: a frame's bytes are copied only when the run decodes
+	// them itself (MJPEG); tables are decoded ahead in the reader's goroutines
+	r, err := d.NewReader(replay.Options{Tables: tables, Cameras: opt.Cameras, From: opt.From, To: opt.To, NoVideoData: true, Prefetch: 2})
 	if err != nil {
 		return Stats{}, err
 	}
@@ -178,12 +179,12 @@ func run(ctx context.Context, d *replay.Drive, opt Options, w *runWriter) (Stats
 	go func() { // stage 1: assemble frame sets in time order
 		defer wg.Done()
 		defer close(sets)
-		readErr = assemble(ctx, r, sets)
+		readErr = assemble(ctx, r, p.NeedImages, sets)
 	}()
 	go func() { // stage 2: decode each set's frames (in parallel within a set)
 		defer wg.Done()
 		defer close(decoded)
-		dec := newDecoders(d, opt.Decoders)
+		dec := newDecoders(opt.Decoders)
 		dec.jpegDirect = p.JPEG
 		defer dec.close()
 		var seq int64
@@ -321,8 +322,6 @@ func detectGroup(ctx context.Context, det Detector, g []*pendingSet) {
 	}
 }
 
-// assemble groups frames by trigger (by instant when a frame has none) with the
-// truth rows of that instant, and passes ego rows and damage events along in order.
 // setWindow bounds how far apart the rows of one frame set may be stamped.
 const setWindow = 20 * int64(1e6)
 
@@ -335,9 +334,43 @@ func sameTrigger(ps *pendingSet, trigger, t int64) bool {
 	return t == ps.fs.T
 }
 
-func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) error {
+// source is where a frame's picture comes from: an MJPEG frame's bytes (the run's
+// copy), or an H.264/H.265 frame's sample in its video file — the file its frames row
+// names in the row's own segment, which record/videoread decodes from the file itself,
+// so its bytes are never read here.
+type source struct {
+	t      int64
+	codec  schema.Codec
+	data   []byte // MJPEG
+	path   string // H.264/H.265 (and codecs without a decoder)
+	sample int64
+}
+
+// frameSource returns the source of frame row fr (row).
+func frameSource(row *replay.Row, fr *schema.Frame) (source, error) {
+	src := source{t: fr.T, codec: fr.Codec, sample: fr.Sample}
+	if fr.Codec == schema.CodecMJPEG {
+		b, err := row.FrameData()
+		if err != nil {
+			return src, err
+		}
+		src.data = append([]byte(nil), b...) // decoded later, in another goroutine
+		return src, nil
+	}
+	var err error
+	src.path, err = row.FramePath()
+	return src, err
+}
+
+// assemble groups frames by trigger (by instant when a frame has none) with the
+// truth rows of that instant, and passes ego rows and damage events along in order.
+// With images each frame comes with its source; a frame whose bytes are not in its
+// file is left out and the damage of the file reported once, as Reader.Next does.
+func assemble(ctx context.Context, r *replay.Reader, images bool, out chan<- *pendingSet) error {
 	var cur *pendingSet
 	var pre []schema.Sample
+	var fr schema.Frame
+	reported := map[string]bool{} // video files whose damage was reported
 	emit := func(ps *pendingSet) error {
 		select {
 		case out <- ps:
@@ -347,14 +380,14 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 		}
 	}
 	for {
-		s, err := r.Next()
+		row, err := r.NextRow()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		t := record.SampleTime(s)
+		t := row.T()
 		// A set is the frames (and truth rows) of one trigger. With real clocks the
 		// cameras of one trigger are stamped a little apart, and other rows fall between
 		// them: a set ends when another trigger's frame or truth arrives, or when a row
@@ -365,13 +398,32 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 			}
 			cur = nil
 		}
-		var fr schema.Frame
-		var vf *schema.VideoFrame
+		var s schema.Sample
+		var src source
+		switch {
+		case replay.ReadRow(row, schema.FramesTable, &fr):
+			if !images {
+				break
+			}
+			if src, err = frameSource(row, &fr); err != nil {
+				var dmg *replay.DamageError
+				if !errors.As(err, &dmg) {
+					return err
+				}
+				// as Next does: the frame is skipped, the damage of its file reported once
+				if reported[dmg.Path] {
+					continue
+				}
+				reported[dmg.Path] = true
+				s = replay.DamageEvent(schema.TableFrames, t, dmg)
+			}
+		default:
+			if s, err = row.Sample(); err != nil {
+				return err
+			}
+		}
 		switch v := s.(type) {
-		case *schema.VideoFrame:
-			fr, vf = v.Frame, v
-		case *schema.Frame:
-			fr = *v
+		case nil: // a frame
 		case *schema.Truth:
 			if cur != nil && !sameTrigger(cur, v.TriggerID, v.T) {
 				if err := emit(cur); err != nil {
@@ -405,7 +457,9 @@ func assemble(ctx context.Context, r *replay.Reader, out chan<- *pendingSet) err
 			cur.fs.TriggerID = fr.TriggerID
 		}
 		cur.fs.Frames = append(cur.fs.Frames, Frame{Camera: fr.Camera, Seq: fr.Seq, Width: int(fr.Width), Height: int(fr.Height)})
-		cur.frames = append(cur.frames, vf)
+		if images {
+			cur.frames = append(cur.frames, src)
+		}
 	}
 	if cur != nil {
 		if err := emit(cur); err != nil {
@@ -490,7 +544,6 @@ func process(ctx context.Context, p Perception, ps *pendingSet, w *runWriter, st
 // (an ffmpeg decoder per video file, fed in order). A frame set's frames are decoded
 // at once, at most n at a time.
 type decoders struct {
-	d          *replay.Drive
 	jpegDirect bool // hand MJPEG bytes to the detector undecoded
 	sem        chan struct{}
 	mu         sync.Mutex // guards video
@@ -498,8 +551,8 @@ type decoders struct {
 	fatal      error // the decoder program is missing: the run cannot go on
 }
 
-func newDecoders(d *replay.Drive, n int) *decoders {
-	return &decoders{d: d, sem: make(chan struct{}, n), video: map[string]*videoread.Reader{}}
+func newDecoders(n int) *decoders {
+	return &decoders{sem: make(chan struct{}, n), video: map[string]*videoread.Reader{}}
 }
 
 func (d *decoders) close() {
@@ -509,48 +562,38 @@ func (d *decoders) close() {
 	}
 }
 
-// reader returns the video reader of the file a frame lies in: its segment is the
-// last one starting at or before the frame.
-func (d *decoders) reader(vf *schema.VideoFrame) (*videoread.Reader, error) {
-	seg := ""
-	for _, s := range d.d.Segments {
-		if s.StartT != 0 && s.StartT <= vf.T {
-			seg = s.Dir
-		}
-	}
-	if seg == "" {
-		return nil, fmt.Errorf("no segment known to hold the frame at %d", vf.T)
-	}
-	p := filepath.Join(seg, vf.File)
+// reader returns the video reader of a file, opened by the file's own sample index on
+// first use.
+func (d *decoders) reader(path string) (*videoread.Reader, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r := d.video[p]; r != nil {
+	if r := d.video[path]; r != nil {
 		return r, nil
 	}
-	r, err := videoread.OpenFile(p, videoread.Options{})
+	r, err := videoread.OpenFile(path, videoread.Options{})
 	if err != nil {
 		return nil, err
 	}
-	d.video[p] = r
+	d.video[path] = r
 	return r, nil
 }
 
-func (d *decoders) decodeOne(ctx context.Context, vf *schema.VideoFrame) (image.Image, error) {
-	if vf.Codec == schema.CodecMJPEG {
-		img, err := jpeg.Decode(bytes.NewReader(vf.Data))
+func (d *decoders) decodeOne(ctx context.Context, src *source) (image.Image, error) {
+	if src.codec == schema.CodecMJPEG {
+		img, err := jpeg.Decode(bytes.NewReader(src.data))
 		if err != nil {
 			return nil, fmt.Errorf("decode jpeg: %w", err)
 		}
 		return img, nil
 	}
-	if vf.Codec != schema.CodecH264 && vf.Codec != schema.CodecH265 {
-		return nil, fmt.Errorf("decode %v frame: %w", vf.Codec, ErrNoDecoder)
+	if src.codec != schema.CodecH264 && src.codec != schema.CodecH265 {
+		return nil, fmt.Errorf("decode %v frame: %w", src.codec, ErrNoDecoder)
 	}
-	r, err := d.reader(vf)
+	r, err := d.reader(src.path)
 	if err != nil {
 		return nil, err
 	}
-	return r.Decode(ctx, int(vf.Sample))
+	return r.Decode(ctx, int(src.sample))
 }
 
 func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
@@ -559,12 +602,10 @@ func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(ps.frames))
-	for i, vf := range ps.frames {
-		if vf == nil {
-			continue
-		}
-		if d.jpegDirect && vf.Codec == schema.CodecMJPEG {
-			ps.fs.Frames[i].JPEG = vf.Data // the detector decodes JPEG itself (nvJPEG on the GPU)
+	for i := range ps.frames {
+		src := &ps.frames[i]
+		if d.jpegDirect && src.codec == schema.CodecMJPEG {
+			ps.fs.Frames[i].JPEG = src.data // the detector decodes JPEG itself (nvJPEG on the GPU)
 			continue
 		}
 		wg.Add(1)
@@ -572,7 +613,7 @@ func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-d.sem }()
-			img, err := d.decodeOne(ctx, vf)
+			img, err := d.decodeOne(ctx, src)
 			if err != nil {
 				errs[i] = err
 				return
@@ -592,15 +633,13 @@ func (d *decoders) decode(ctx context.Context, ps *pendingSet) {
 			d.fatal = fmt.Errorf("decode frames: %w", err)
 			return
 		}
-		vf := ps.frames[i]
-		ev := schema.NewEvent(vf.T, schema.EvVideoError, schema.SevWarn, fmt.Sprintf("cam%d", vf.Camera),
-			fmt.Sprintf("frame %d of camera %d not decoded: %v", vf.Seq, vf.Camera, err))
+		f := ps.fs.Frames[i]
+		ev := schema.NewEvent(ps.frames[i].t, schema.EvVideoError, schema.SevWarn, fmt.Sprintf("cam%d", f.Camera),
+			fmt.Sprintf("frame %d of camera %d not decoded: %v", f.Seq, f.Camera, err))
 		ev.Count = 1
 		ps.errs = append(ps.errs, ev)
 	}
-	for i := range ps.frames {
-		ps.frames[i] = nil // the payloads are done with
-	}
+	ps.frames = nil // the payloads are done with
 }
 
 // ReadInfo reads a run's run.json.
