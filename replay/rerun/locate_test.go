@@ -110,6 +110,27 @@ func TestRunFindsFramesByTheirRows(t *testing.T) {
 		// a crash: the last segment was never closed, so the manifest does not list it
 		// and its tables have no footer
 		{"crash-torn last segment", crashed.Dir, crashManifest, 0},
+		// ... and camera 0's video of that segment cut before its last fragment's
+		// samples (15 frames): the file opens with its complete fragments
+		{"crash-torn last segment and video", crashed.Dir, func(t *testing.T, dir string) {
+			crashManifest(t, dir)
+			seg := filepath.Join(dir, drive.SegmentDir(2))
+			var offs []int64
+			if _, err := drive.ReadRows(filepath.Join(seg, drive.TableFile(schema.TableFrames)), schema.FramesTable, func(f *schema.Frame) error {
+				if f.Camera == 0 {
+					offs = append(offs, f.Offset)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(offs) != 60 {
+				t.Fatalf("camera 0 has %d frames in segment 2, want 60", len(offs))
+			}
+			if err := os.Truncate(filepath.Join(seg, drive.VideoFile(0, 0)), offs[45]-1); err != nil {
+				t.Fatal(err)
+			}
+		}, 15},
 	}
 	cams := []uint8{0, 2}
 	var want map[frameKey][sha256.Size]byte

@@ -563,7 +563,9 @@ func (d *decoders) close() {
 }
 
 // reader returns the video reader of a file, opened by the file's own sample index on
-// first use.
+// first use. A file torn by a crash opens with its complete fragments: their frames
+// decode, and a frame past them is a decode error of its own (frames whose bytes are
+// past the end of the file never get here: assemble leaves them out as damage).
 func (d *decoders) reader(path string) (*videoread.Reader, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -571,7 +573,7 @@ func (d *decoders) reader(path string) (*videoread.Reader, error) {
 		return r, nil
 	}
 	r, err := videoread.OpenFile(path, videoread.Options{})
-	if err != nil {
+	if r == nil {
 		return nil, err
 	}
 	d.video[path] = r
