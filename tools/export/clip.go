@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -224,22 +223,19 @@ type frameRow struct {
 
 // readFrames returns the frames rows of the chosen cameras in [from, to), sorted by t,
 // camera and seq, with the segment folder each came from (its video file is there).
-// A segment's frames table is small (a row per frame) and read whole.
-func (c *clipWriter) readFrames(from, to int64, cams map[uint8]bool) ([]frameRow, error) {
+// A segment's frames table is small (a row per frame): the export reads it whole, once
+// (frameCache).
+func (c *clipWriter) readFrames(ctx context.Context, from, to int64, cams map[uint8]bool) ([]frameRow, error) {
 	var rows []frameRow
 	for _, seg := range c.x.d.segDirs(from, to) {
-		path := filepath.Join(seg, drive.TableFile(schema.TableFrames))
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		_, err := drive.ReadRows(path, schema.FramesTable, func(r *schema.Frame) error {
-			if cams[r.Camera] && r.T >= from && r.T < to {
-				rows = append(rows, frameRow{*r, seg})
-			}
-			return nil
-		})
+		all, err := c.x.frames.get(ctx, seg)
 		if err != nil {
 			return nil, err
+		}
+		for i := range all {
+			if r := &all[i]; cams[r.Camera] && r.T >= from && r.T < to {
+				rows = append(rows, frameRow{*r, seg})
+			}
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -272,7 +268,7 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 	}
 	vf := videofile.New()
 	defer vf.Close()
-	dec := newDecoders(opt.JPEGQuality)
+	dec := newDecoders(c.x.frames, opt.JPEGQuality)
 	defer dec.close()
 	var coco *cocoWriter
 	var cocoOut io.WriteCloser
@@ -299,7 +295,7 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 	if opt.Video {
 		for _, cam := range opt.Cameras {
 			videos[cam] = &mp4Clip{c: c, base: "video/" + camDir(cam)}
-			if err := c.leadIn(videos[cam], cam); err != nil {
+			if err := c.leadIn(ctx, videos[cam], cam); err != nil {
 				return err
 			}
 		}
@@ -309,7 +305,7 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 			return err
 		}
 		end := min(sub+subWindow, c.w.To)
-		rows, err := c.readFrames(sub, end, cams)
+		rows, err := c.readFrames(ctx, sub, end, cams)
 		if err != nil {
 			return err
 		}
@@ -436,11 +432,11 @@ func (c *clipWriter) writeFrames(ctx context.Context) error {
 
 // leadIn finds the frames from the last keyframe before the clip's start (MJPEG
 // cameras have only keyframes and need none).
-func (c *clipWriter) leadIn(m *mp4Clip, cam uint8) error {
+func (c *clipWriter) leadIn(ctx context.Context, m *mp4Clip, cam uint8) error {
 	if k, _ := c.x.d.Camera(cam); k.Codec == "mjpeg" {
 		return nil
 	}
-	rows, err := c.readFrames(c.w.From-maxGOP, c.w.From, map[uint8]bool{cam: true})
+	rows, err := c.readFrames(ctx, c.w.From-maxGOP, c.w.From, map[uint8]bool{cam: true})
 	if err != nil {
 		return err
 	}

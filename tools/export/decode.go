@@ -20,6 +20,7 @@ const DefaultJPEGQuality = 90
 // source video file (a persistent ffmpeg fed from the keyframe before the first frame
 // asked for, then frame by frame), opened with the segment's frames rows of that file.
 type decoders struct {
+	frames  *frameCache
 	quality int
 	readers map[string]*decoded
 	buf     bytes.Buffer
@@ -30,11 +31,11 @@ type decoded struct {
 	sample map[int64]int // sample number → reader index
 }
 
-func newDecoders(quality int) *decoders {
+func newDecoders(frames *frameCache, quality int) *decoders {
 	if quality <= 0 {
 		quality = DefaultJPEGQuality
 	}
-	return &decoders{quality: quality, readers: map[string]*decoded{}}
+	return &decoders{frames: frames, quality: quality, readers: map[string]*decoded{}}
 }
 
 // jpeg decodes frame r (of the video file seg/r.File) and encodes it as JPEG. The
@@ -43,16 +44,15 @@ func (d *decoders) jpeg(ctx context.Context, seg string, r *schema.Frame) ([]byt
 	src := filepath.Join(seg, r.File)
 	dec, ok := d.readers[src]
 	if !ok {
-		var rows []schema.Frame
-		_, err := drive.ReadRows(filepath.Join(seg, drive.TableFile(schema.TableFrames)), schema.FramesTable,
-			func(f *schema.Frame) error {
-				if f.File == r.File {
-					rows = append(rows, *f)
-				}
-				return nil
-			})
+		all, err := d.frames.get(ctx, seg)
 		if err != nil {
 			return nil, err
+		}
+		var rows []schema.Frame
+		for i := range all {
+			if all[i].File == r.File {
+				rows = append(rows, all[i])
+			}
 		}
 		vr, err := videoread.Open(src, rows, videoread.Options{})
 		if err != nil {

@@ -34,8 +34,9 @@ type Drive struct {
 	// StartT and EndT bound the drive's rows (reference ns).
 	StartT, EndT int64
 
-	segs []segment
-	rd   *replay.Drive // the merged, seeking reader of the drive's tables
+	segs   []segment
+	rd     *replay.Drive // the merged, seeking reader of the drive's tables
+	frames frameTable    // reads a segment's frames table (each export caches it)
 
 	dbcOnce sync.Once
 	dbc     *dbc.Database
@@ -83,7 +84,7 @@ func Open(dir string) (*Drive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open drive: %w", err)
 	}
-	d := &Drive{Dir: dir, Manifest: m, StartT: m.StartT, EndT: m.EndT, rd: rd}
+	d := &Drive{Dir: dir, Manifest: m, StartT: m.StartT, EndT: m.EndT, rd: rd, frames: arrowFrames{}}
 	known := map[int]drive.Segment{}
 	for _, s := range m.Segments {
 		known[s.Index] = s

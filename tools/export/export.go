@@ -22,7 +22,9 @@
 // skips it (resume). Clips are written by parallel workers; everything in them is
 // sorted and free of the export's own time, so the same drive and settings give the
 // same bytes. Memory stays bounded whatever the drive's length: rows are streamed
-// window by window and labels of at most one sub-window (10 s) are held at a time.
+// window by window, labels of at most one sub-window (10 s) are held at a time, and
+// each segment's frames table (a row per frame) is read once and shared by every clip
+// and worker, the most recently used ones kept up to 2^17 rows (about 16 MiB).
 package export
 
 import (
@@ -161,7 +163,7 @@ func Export(ctx context.Context, d *Drive, l *Labels, windows []Window, opt Opti
 	if err := opt.FS.MkdirAll(opt.Out); err != nil {
 		return nil, fmt.Errorf("export: %w", wrapNoSpace(err))
 	}
-	x := &exporter{d: d, l: l, opt: opt}
+	x := &exporter{d: d, l: l, opt: opt, frames: newFrameCache(d.frames, frameCacheRows)}
 	x.settings, x.settingsHash = x.settingsRecord()
 
 	parent := ctx
@@ -245,6 +247,7 @@ type exporter struct {
 	opt          Options
 	settings     Settings
 	settingsHash string
+	frames       *frameCache // segments' frames rows, read once
 }
 
 // Settings are the export settings a clip records; a finished clip is reused only when
