@@ -17,7 +17,6 @@ import (
 	"roadlog/dbc"
 	"roadlog/record/drive"
 	"roadlog/replay"
-	"roadlog/rig"
 	"roadlog/schema"
 )
 
@@ -71,7 +70,7 @@ type Calibration struct {
 	HeightM  float64 `json:"height_m"`
 	YawDeg   float64 `json:"yaw_deg"`   // left positive
 	PitchDeg float64 `json:"pitch_deg"` // down positive
-	Source   string  `json:"source"`    // "manifest" (extra.calibration) or "rig.yaml"
+	Source   string  `json:"source"`    // drive.CalibrationFromManifest (extra.calibration) or drive.CalibrationFromRig (rig.yaml)
 }
 
 // Open opens a drive folder for export.
@@ -115,7 +114,9 @@ func Open(dir string) (*Drive, error) {
 	if d.EndT <= d.StartT { // still recording, or left by a crash: no known end
 		d.EndT = math.MaxInt64
 	}
-	d.Cameras = cameras(dir, m)
+	if d.Cameras, err = cameras(dir, m); err != nil {
+		return nil, fmt.Errorf("open drive: %w", err)
+	}
 	return d, nil
 }
 
@@ -161,19 +162,10 @@ func (d *Drive) CameraNames() map[string]uint8 {
 	return m
 }
 
-// simCalibration is one entry of extra.calibration in a simulated drive's manifest:
-// the camera and its calibration's fields side by side.
-type simCalibration struct {
-	Index  uint8  `json:"index"`
-	Name   string `json:"name"`
-	Width  int    `json:"width"`
-	Height int    `json:"height"`
-	Calibration
-}
-
-// cameras lists the manifest's cameras with the calibration of the manifest's
-// extra.calibration, else of the drive's rig.yaml.
-func cameras(dir string, m *drive.Manifest) []Camera {
+// cameras lists the manifest's cameras with their calibration (drive.ReadCalibration:
+// the manifest's extra.calibration or the drive's rig.yaml, rig.yaml's when both have
+// a camera), and the calibrated cameras the manifest does not list.
+func cameras(dir string, m *drive.Manifest) ([]Camera, error) {
 	var out []Camera
 	for _, c := range m.Cameras {
 		out = append(out, Camera{Index: c.Index, Name: c.Name, Codec: c.Codec, Width: c.Width, Height: c.Height})
@@ -187,44 +179,23 @@ func cameras(dir string, m *drive.Manifest) []Camera {
 		out = append(out, Camera{Index: i, Name: fmt.Sprintf("cam%d", i)})
 		return &out[len(out)-1]
 	}
-	var extra struct {
-		Calibration []simCalibration `json:"calibration"`
+	cals, err := drive.ReadCalibration(dir, m)
+	if err != nil {
+		return nil, err
 	}
-	if len(m.Extra) > 0 && json.Unmarshal(m.Extra, &extra) == nil && len(extra.Calibration) > 0 {
-		for _, s := range extra.Calibration {
-			c := find(s.Index)
-			if c.Name == "" {
-				c.Name = s.Name
-			}
-			if c.Width == 0 {
-				c.Width, c.Height = s.Width, s.Height
-			}
-			k := s.Calibration
-			k.Source = "manifest"
-			c.Calibration = &k
+	for _, k := range cals {
+		c := find(k.Index)
+		if c.Name == "" {
+			c.Name = k.Name
 		}
-	} else if b, err := os.ReadFile(filepath.Join(dir, drive.RigFile)); err == nil {
-		if r, err := rig.Parse(b, drive.RigFile); err == nil {
-			for _, rc := range r.Cameras {
-				if rc.Index < 0 || rc.Index > 255 {
-					continue
-				}
-				c := find(uint8(rc.Index))
-				if c.Name == "" {
-					c.Name = rc.Name
-				}
-				if c.Width == 0 {
-					c.Width, c.Height = rc.Width, rc.Height
-				}
-				if k := rc.Calibration; k != nil {
-					c.Calibration = &Calibration{FX: k.FX, FY: k.FY, CX: k.CX, CY: k.CY, XM: k.XM, YM: k.YM,
-						HeightM: k.HeightM, YawDeg: k.YawDeg, PitchDeg: k.PitchDeg, Source: "rig.yaml"}
-				}
-			}
+		if c.Width == 0 {
+			c.Width, c.Height = k.Width, k.Height
 		}
+		c.Calibration = &Calibration{FX: k.FX, FY: k.FY, CX: k.CX, CY: k.CY, XM: k.XM, YM: k.YM,
+			HeightM: k.HeightM, YawDeg: k.YawDeg, PitchDeg: k.PitchDeg, Source: k.Source}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
-	return out
+	return out, nil
 }
 
 // LiveRun is the name of the labels written while recording.
