@@ -24,7 +24,6 @@ import (
 	"roadlog/models"
 	"roadlog/record/drive"
 	"roadlog/replay"
-	"roadlog/rig"
 	"roadlog/schema"
 )
 
@@ -261,55 +260,19 @@ func hashFS(fsys fs.FS) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Calibrations returns the cameras' calibration for ranging: the simulated rig's
-// from the manifest, or a real rig's from the drive's rig.yaml. Cameras without one
-// are tracked but not ranged (the pipeline says so in an event).
+// Calibrations returns the cameras' calibration for ranging, read as the export reads
+// it (drive.ReadCalibration): the manifest's (the simulated rig's), then the drive's
+// rig.yaml, a camera in both taking rig.yaml's. Cameras without one are tracked but not
+// ranged (the pipeline says so in an event).
 func Calibrations(d *replay.Drive) (map[uint8]ranging.Calibration, error) {
-	out := map[uint8]ranging.Calibration{}
-	if d.Manifest != nil && len(d.Manifest.Extra) > 0 {
-		var extra struct {
-			Calibration []struct {
-				Index          uint8
-				Width, Height  int
-				FX, FY, CX, CY float64
-				X              float64 `json:"x_m"`
-				Y              float64 `json:"y_m"`
-				Z              float64 `json:"height_m"`
-				Yaw            float64 `json:"yaw_deg"`
-				Pitch          float64 `json:"pitch_deg"`
-			} `json:"calibration"`
-		}
-		if err := json.Unmarshal(d.Manifest.Extra, &extra); err == nil {
-			for _, c := range extra.Calibration {
-				out[c.Index] = ranging.Calibration{Width: c.Width, Height: c.Height, Fx: c.FX, Fy: c.FY, Cx: c.CX, Cy: c.CY,
-					MountHeight: c.Z, Pitch: c.Pitch * math.Pi / 180, Yaw: c.Yaw * math.Pi / 180, X: c.X, Y: c.Y}
-			}
-		}
-	}
-	raw, err := os.ReadFile(filepath.Join(d.Dir, drive.RigFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
-	}
+	cals, err := drive.ReadCalibration(d.Dir, d.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("read calibration: %w", err)
 	}
-	r, err := rig.Parse(raw, filepath.Join(d.Dir, drive.RigFile))
-	if err != nil {
-		return nil, fmt.Errorf("read calibration: %w", err)
-	}
-	for _, c := range r.Cameras {
-		k := c.Calibration
-		if k == nil || c.Index < 0 || c.Index > 255 {
-			continue
-		}
-		idx, w, h := uint8(c.Index), c.Width, c.Height
-		for _, mc := range d.Cameras() { // the size the camera recorded at, when the rig leaves it open
-			if mc.Index == idx && w == 0 {
-				w, h = mc.Width, mc.Height
-			}
-		}
-		out[idx] = ranging.Calibration{Width: w, Height: h, Fx: k.FX, Fy: k.FY, Cx: k.CX, Cy: k.CY, MountHeight: k.HeightM,
-			Pitch: k.PitchDeg * math.Pi / 180, Yaw: k.YawDeg * math.Pi / 180, X: k.XM, Y: k.YM}
+	out := make(map[uint8]ranging.Calibration, len(cals))
+	for _, c := range cals {
+		out[c.Index] = ranging.Calibration{Width: c.Width, Height: c.Height, Fx: c.FX, Fy: c.FY, Cx: c.CX, Cy: c.CY,
+			MountHeight: c.HeightM, Pitch: c.PitchDeg * math.Pi / 180, Yaw: c.YawDeg * math.Pi / 180, X: c.XM, Y: c.YM}
 	}
 	return out, nil
 }
