@@ -38,7 +38,7 @@ func (s *Server) Publish(smp schema.Sample) {
 		s.annotations(v.Camera, s.annotationChannel(v.Camera), v.T).add(v)
 	case *schema.GNSS:
 		if fix := locationFix(v); fix != nil {
-			s.broadcast(s.channel("/gnss/fix", "foxglove.LocationFix", locationFixSchema), v.T, fix)
+			s.broadcast(s.channel("/gnss/fix", "foxglove.LocationFix", LocationFixSchema), v.T, fix)
 		}
 	}
 	table := smp.Table()

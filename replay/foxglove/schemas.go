@@ -9,46 +9,53 @@ import (
 	"roadlog/schema"
 )
 
-// JSON schemas of the foxglove message types the server sends, from the published
-// definitions (github.com/foxglove/schemas, schemas/jsonschema), trimmed to the
-// fields roadlog fills.
+// JSON schemas of the Foxglove message types roadlog writes (the WebSocket server and
+// the MCAP conversion), from the published definitions (github.com/foxglove/foxglove-sdk,
+// schemas/jsonschema), with the fields roadlog fills.
 const (
-	timeSchema  = `{"type":"object","properties":{"sec":{"type":"integer","minimum":0},"nsec":{"type":"integer","minimum":0,"maximum":999999999}}}`
-	colorSchema = `{"type":"object","properties":{"r":{"type":"number"},"g":{"type":"number"},"b":{"type":"number"},"a":{"type":"number"}}}`
-	pointSchema = `{"type":"object","properties":{"x":{"type":"number"},"y":{"type":"number"}}}`
+	timeSchema  = `{"type":"object","title":"time","properties":{"sec":{"type":"integer","minimum":0},"nsec":{"type":"integer","minimum":0,"maximum":999999999}}}`
+	colorSchema = `{"type":"object","title":"foxglove.Color","properties":{"r":{"type":"number"},"g":{"type":"number"},"b":{"type":"number"},"a":{"type":"number"}}}`
+	point2      = `{"type":"object","title":"foxglove.Point2","properties":{"x":{"type":"number"},"y":{"type":"number"}}}`
 
-	compressedImageSchema = `{"title":"foxglove.CompressedImage","type":"object","properties":{` +
+	CompressedImageSchema = `{"title":"foxglove.CompressedImage","description":"A compressed image","type":"object","properties":{` +
 		`"timestamp":` + timeSchema + `,"frame_id":{"type":"string"},` +
 		`"data":{"type":"string","contentEncoding":"base64"},"format":{"type":"string"}}}`
 
-	compressedVideoSchema = `{"title":"foxglove.CompressedVideo","type":"object","properties":{` +
+	CompressedVideoSchema = `{"title":"foxglove.CompressedVideo","description":"A single frame of a compressed video bitstream","type":"object","properties":{` +
 		`"timestamp":` + timeSchema + `,"frame_id":{"type":"string"},` +
 		`"data":{"type":"string","contentEncoding":"base64"},"format":{"type":"string"}}}`
 
-	imageAnnotationsSchema = `{"title":"foxglove.ImageAnnotations","type":"object","properties":{` +
-		`"circles":{"type":"array","items":{"type":"object"}},` +
+	ImageAnnotationsSchema = `{"title":"foxglove.ImageAnnotations","description":"Array of annotations for a 2D image","type":"object","properties":{` +
+		`"circles":{"type":"array","items":{"title":"foxglove.CircleAnnotation","type":"object"}},` +
 		`"points":{"type":"array","items":{"title":"foxglove.PointsAnnotation","type":"object","properties":{` +
-		`"timestamp":` + timeSchema + `,"type":{"type":"integer"},"points":{"type":"array","items":` + pointSchema + `},` +
+		`"timestamp":` + timeSchema + `,"type":{"title":"foxglove.PointsAnnotationType","type":"integer","oneOf":[` +
+		`{"title":"UNKNOWN","const":0},{"title":"POINTS","const":1},{"title":"LINE_LOOP","const":2},{"title":"LINE_STRIP","const":3},{"title":"LINE_LIST","const":4}]},` +
+		`"points":{"type":"array","items":` + point2 + `},` +
 		`"outline_color":` + colorSchema + `,"outline_colors":{"type":"array","items":` + colorSchema + `},` +
 		`"fill_color":` + colorSchema + `,"thickness":{"type":"number"}}}},` +
 		`"texts":{"type":"array","items":{"title":"foxglove.TextAnnotation","type":"object","properties":{` +
-		`"timestamp":` + timeSchema + `,"position":` + pointSchema + `,"text":{"type":"string"},"font_size":{"type":"number"},` +
+		`"timestamp":` + timeSchema + `,"position":` + point2 + `,"text":{"type":"string"},"font_size":{"type":"number"},` +
 		`"text_color":` + colorSchema + `,"background_color":` + colorSchema + `}}}}}`
 
-	locationFixSchema = `{"title":"foxglove.LocationFix","type":"object","properties":{` +
+	LocationFixSchema = `{"title":"foxglove.LocationFix","description":"A navigation satellite fix for any Global Navigation Satellite System","type":"object","properties":{` +
 		`"timestamp":` + timeSchema + `,"frame_id":{"type":"string"},"latitude":{"type":"number"},"longitude":{"type":"number"},` +
 		`"altitude":{"type":"number"},"position_covariance":{"type":"array","items":{"type":"number"},"minItems":9,"maxItems":9},` +
-		`"position_covariance_type":{"type":"integer"}}}`
+		`"position_covariance_type":{"title":"foxglove.PositionCovarianceType","type":"integer","oneOf":[` +
+		`{"title":"UNKNOWN","const":0},{"title":"APPROXIMATED","const":1},{"title":"DIAGONAL_KNOWN","const":2},{"title":"KNOWN","const":3}]}}}`
 )
 
-// tableSchema returns a JSON schema for a table's rows as replay.JSONEncoder writes
-// them: each column with its type, unit and meaning.
-func tableSchema(t schema.AnyTable) string {
-	props := map[string]any{"table": map[string]any{"type": "string"}}
+// TableSchema is a JSON schema for a table's rows: each column with its type, and its
+// unit, meaning and codes in the description; withTable adds the "table" field that
+// replay.JSONEncoder writes (the MCAP conversion's rows have none).
+func TableSchema(t schema.AnyTable, withTable bool) []byte {
+	props := map[string]any{}
+	if withTable {
+		props["table"] = map[string]any{"type": "string"}
+	}
 	for _, f := range t.Schema().Fields() {
 		p := map[string]any{}
 		switch f.Type.ID() {
-		case arrow.TIMESTAMP, arrow.INT64, arrow.INT32, arrow.INT8, arrow.UINT8, arrow.UINT16, arrow.UINT32:
+		case arrow.TIMESTAMP, arrow.INT64, arrow.INT32, arrow.INT16, arrow.INT8, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
 			p["type"] = "integer"
 		case arrow.FLOAT32, arrow.FLOAT64:
 			p["type"] = "number"
@@ -63,14 +70,13 @@ func tableSchema(t schema.AnyTable) string {
 			p["type"] = []any{p["type"], "null"}
 		}
 		var desc []string
-		if d, ok := f.Metadata.GetValue("doc"); ok && d != "" {
-			desc = append(desc, d)
-		}
-		if u, ok := f.Metadata.GetValue("unit"); ok && u != "" {
-			desc = append(desc, "unit "+u)
-		}
-		if c, ok := f.Metadata.GetValue("codes"); ok && c != "" {
-			desc = append(desc, "codes "+c)
+		for _, k := range []string{"doc", "unit", "codes"} {
+			if v, ok := f.Metadata.GetValue(k); ok && v != "" {
+				if k != "doc" {
+					v = k + " " + v
+				}
+				desc = append(desc, v)
+			}
 		}
 		if len(desc) > 0 {
 			p["description"] = strings.Join(desc, "; ")
@@ -78,5 +84,5 @@ func tableSchema(t schema.AnyTable) string {
 		props[f.Name] = p
 	}
 	b, _ := json.Marshal(map[string]any{"title": "roadlog." + string(t.TableName()), "type": "object", "properties": props})
-	return string(b)
+	return b
 }

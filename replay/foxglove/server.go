@@ -96,9 +96,9 @@ func NewServer(opt Options) (*Server, error) {
 		byTopic: map[string]uint32{}, connected: make(chan struct{}), ann: map[uint8]*annotations{}}
 	// the channels every drive has; camera channels appear with the cameras
 	for _, t := range schema.Tables() {
-		s.channel("/"+string(t.TableName()), "roadlog."+string(t.TableName()), tableSchema(t))
+		s.channel("/"+string(t.TableName()), "roadlog."+string(t.TableName()), string(TableSchema(t, true)))
 	}
-	s.channel("/gnss/fix", "foxglove.LocationFix", locationFixSchema)
+	s.channel("/gnss/fix", "foxglove.LocationFix", LocationFixSchema)
 	for _, c := range opt.Cameras {
 		codec := schema.CodecMJPEG
 		switch c.Codec {
@@ -145,16 +145,16 @@ func (s *Server) cameraName(cam uint8) string {
 func (s *Server) cameraChannels(cam uint8, codec schema.Codec) (img, ann uint32) {
 	base := "/camera/" + s.cameraName(cam)
 	if codec == schema.CodecH264 || codec == schema.CodecH265 {
-		img = s.channel(base+"/video", "foxglove.CompressedVideo", compressedVideoSchema)
+		img = s.channel(base+"/video", "foxglove.CompressedVideo", CompressedVideoSchema)
 	} else {
-		img = s.channel(base+"/image", "foxglove.CompressedImage", compressedImageSchema)
+		img = s.channel(base+"/image", "foxglove.CompressedImage", CompressedImageSchema)
 	}
 	return img, s.annotationChannel(cam)
 }
 
 // annotationChannel returns a camera's detections channel.
 func (s *Server) annotationChannel(cam uint8) uint32 {
-	return s.channel("/camera/"+s.cameraName(cam)+"/detections", "foxglove.ImageAnnotations", imageAnnotationsSchema)
+	return s.channel("/camera/"+s.cameraName(cam)+"/detections", "foxglove.ImageAnnotations", ImageAnnotationsSchema)
 }
 
 // Channels returns the channels advertised so far.

@@ -15,6 +15,7 @@ import (
 
 	"roadlog/acquire/camera"
 	"roadlog/record/drive"
+	"roadlog/replay/foxglove"
 	"roadlog/schema"
 	"roadlog/tools/internal/videofile"
 )
@@ -178,7 +179,7 @@ func (c *converter) mcapBody(ctx context.Context, m *mcapWriter) error {
 func tableStream[R any](m *mcapWriter, path string, t *schema.Table[R], prio int, extra func(*R) error) *stream {
 	enc := rowJSON(t)
 	topic := TableTopic(t.Name)
-	sch := tableSchema(t)
+	sch := foxglove.TableSchema(t, false)
 	return rowStream(path, t, prio, func(r *R) error {
 		ch, err := m.channel(topic, "roadlog."+string(t.Name), sch)
 		if err != nil {
@@ -214,7 +215,7 @@ func (c *converter) mcapSegment(ctx context.Context, m *mcapWriter, seg int, vf 
 			if !ok {
 				return nil
 			}
-			return m.jsonMessage(TopicGNSSFix, "foxglove.LocationFix", []byte(locationFixSchema), g.T, fix)
+			return m.jsonMessage(TopicGNSSFix, "foxglove.LocationFix", []byte(foxglove.LocationFixSchema), g.T, fix)
 		}))
 	}
 	for _, t := range []schema.AnyTable{schema.CANTable, schema.IMUTable, schema.EgoTable, schema.TargetsTable,
@@ -258,7 +259,7 @@ func (c *converter) mcapSegment(ctx context.Context, m *mcapWriter, seg int, vf 
 					delete(objs, key)
 				}
 			}
-			return m.jsonMessage(CameraTopic(name(fr.Camera), "detections"), "foxglove.ImageAnnotations", []byte(imageAnnotationsSchema), fr.T, a)
+			return m.jsonMessage(CameraTopic(name(fr.Camera), "detections"), "foxglove.ImageAnnotations", []byte(foxglove.ImageAnnotationsSchema), fr.T, a)
 		}))
 	}
 	n := 0
@@ -286,7 +287,7 @@ func (c *converter) mcapFrame(m *mcapWriter, vf *videofile.Files, segDir string,
 		return err
 	}
 	msg := fxCompressed{Timestamp: toTime(fr.T), FrameID: cam}
-	topic, schemaName, sch := CameraTopic(cam, "image"), "foxglove.CompressedImage", compressedImageSchema
+	topic, schemaName, sch := CameraTopic(cam, "image"), "foxglove.CompressedImage", foxglove.CompressedImageSchema
 	switch fr.Codec {
 	case schema.CodecMJPEG:
 		msg.Data, msg.Format = data, "jpeg"
@@ -306,7 +307,7 @@ func (c *converter) mcapFrame(m *mcapWriter, vf *videofile.Files, segDir string,
 		if _, ok := in.Tracks[0].Codec.(*fmp4.CodecH265); ok {
 			msg.Format = "h265"
 		}
-		topic, schemaName, sch = CameraTopic(cam, "video"), "foxglove.CompressedVideo", compressedVideoSchema
+		topic, schemaName, sch = CameraTopic(cam, "video"), "foxglove.CompressedVideo", foxglove.CompressedVideoSchema
 	default:
 		return nil
 	}
