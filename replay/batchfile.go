@@ -144,6 +144,9 @@ func (d *batchDecoder) read(f *batchFile, off, n int64) ([]byte, error) {
 		if rest := f.size - off; rest < w {
 			w = max(rest, n)
 		}
+		if d.win == nil {
+			d.reuse()
+		}
 		if int64(cap(d.win)) < w {
 			d.win = make([]byte, w)
 		}

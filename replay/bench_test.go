@@ -9,12 +9,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/foxglove/mcap/go/mcap"
+
+	"roadlog/acquire/can/candump"
+	"roadlog/internal/shared"
 
 	"roadlog/record/drive"
 	"roadlog/replay/internal/testdrive"
@@ -25,83 +29,168 @@ import (
 // FlushInterval (500 ms) less Holdback (125 ms).
 const roadFlush = 375 * time.Millisecond
 
-// benchDrive is a simulated drive (4 cameras, 20 s) shared by the benchmarks, twice
-// — its tables batched as the recorder writes them on the road (flushed: a batch per
-// table every 375 ms) and rewritten in large batches (compacted: as a rewrite when
-// the segment closes would leave them) — with the same data converted to MCAP.
+// benchDrive holds the drives the merged-read benchmarks read, by data set (sim,
+// road), each twice — its tables batched as the recorder writes them on the road
+// (flushed: a batch per table every 375 ms) and rewritten in large batches
+// (compacted: as a rewrite when the segment closes would leave them) — with the same
+// data converted to MCAP.
+//
+//   - sim: a simulated drive of 20 s (4 cameras at 30 fps, IMU at 1 kHz, the
+//     simulator's CAN: 430 frames/s).
+//   - road: the same drive with the simulator's CAN traffic replaced by 20 s of a
+//     real car's (the comma2k19 RAV4 log in ../shared: 1,650 frames/s on two buses),
+//     the density of CAN a test car records; skipped when ../shared is absent.
 var benchDrive struct {
-	once sync.Once
+	mu   sync.Mutex
 	dir  string // temp folder holding them
-	benchFiles
-	err error
+	sets map[string]*benchFiles
 }
 
-// benchFiles are the files the merged-read benchmarks read.
+// benchFiles are the files of one data set.
 type benchFiles struct {
 	drives map[string]string // by layout: flushed, compacted
 	mcap   map[string]string // by row encoding: json, binary
 	rows   int64             // rows of the drive, messages of the MCAP files
 	// rows of the drive's table files (frames rows once, not as video frames)
 	tableRows int64
+	err       error
 }
+
+// benchDuration is how long the merged-read benchmarks' drives are: a segment.
+const benchDuration = 60 * time.Second
 
 // benchLayouts are the table layouts the merged-read benchmarks read.
 var benchLayouts = []string{"flushed", "compacted"}
 
-func setupBench(b *testing.B) benchFiles {
+// benchSets are the data sets the merged-read benchmarks read.
+var benchSets = []string{"sim", "road"}
+
+// roadCANPath is the real CAN log of the road data set.
+const roadCANPath = "testdata/candump/comma2k19/rav4_2018-08-02_seg40_can.log"
+
+// setupBench returns the files of data set name, written on first use.
+func setupBench(b *testing.B, name string) *benchFiles {
 	b.Helper()
-	benchDrive.once.Do(func() {
-		benchDrive.err = func() error {
-			dir, err := os.MkdirTemp("", "replay-bench-")
-			if err != nil {
-				return err
-			}
-			benchDrive.dir = dir
-			// recorded as fast as possible: seconds of data per batch until rebatched
-			rec, err := testdrive.SimDrive(filepath.Join(dir, "rec"), testdrive.SimSpec{Duration: 20 * time.Second, Cameras: 4, Render: true})
-			if err != nil {
-				return err
-			}
-			benchDrive.drives = map[string]string{}
-			for _, layout := range benchLayouts {
-				p := filepath.Join(dir, layout)
-				if err := os.CopyFS(p, os.DirFS(rec)); err != nil {
-					return err
-				}
-				every := roadFlush
-				if layout == "compacted" {
-					every = 0
-				}
-				if err := testdrive.Rebatch(p, every); err != nil {
-					return err
-				}
-				benchDrive.drives[layout] = p
-			}
-			m, err := drive.ReadManifest(benchDrive.drives["flushed"])
-			if err != nil {
-				return err
-			}
-			for _, seg := range m.Segments {
-				for _, st := range seg.Tables {
-					benchDrive.tableRows += st.Rows
-				}
-			}
-			benchDrive.mcap = map[string]string{}
-			for _, enc := range []string{"json", "binary"} {
-				p := filepath.Join(dir, enc+".mcap")
-				n, err := convertMCAP(benchDrive.drives["flushed"], p, enc == "binary")
-				if err != nil {
-					return err
-				}
-				benchDrive.mcap[enc], benchDrive.rows = p, n
-			}
-			return nil
-		}()
-	})
-	if benchDrive.err != nil {
-		b.Fatal(benchDrive.err)
+	var canLog string
+	if name == "road" {
+		canLog = shared.Path(b, roadCANPath)
 	}
-	return benchDrive.benchFiles
+	benchDrive.mu.Lock()
+	defer benchDrive.mu.Unlock()
+	if benchDrive.sets == nil {
+		benchDrive.sets = map[string]*benchFiles{}
+	}
+	bf := benchDrive.sets[name]
+	if bf == nil {
+		bf = &benchFiles{}
+		bf.err = bf.write(name, canLog)
+		benchDrive.sets[name] = bf
+	}
+	if bf.err != nil {
+		b.Fatal(bf.err)
+	}
+	return bf
+}
+
+func (bf *benchFiles) write(name, canLog string) error {
+	if benchDrive.dir == "" {
+		dir, err := os.MkdirTemp("", "replay-bench-")
+		if err != nil {
+			return err
+		}
+		benchDrive.dir = dir
+	}
+	dir := filepath.Join(benchDrive.dir, name)
+	// recorded as fast as possible: seconds of data per batch until rebatched
+	rec, err := testdrive.SimDrive(filepath.Join(dir, "rec"), testdrive.SimSpec{Duration: benchDuration, Cameras: 4, Render: true})
+	if err != nil {
+		return err
+	}
+	if canLog != "" {
+		if err := replaceCAN(rec, canLog); err != nil {
+			return err
+		}
+	}
+	bf.drives = map[string]string{}
+	for _, layout := range benchLayouts {
+		p := filepath.Join(dir, layout)
+		if err := os.CopyFS(p, os.DirFS(rec)); err != nil {
+			return err
+		}
+		every := roadFlush
+		if layout == "compacted" {
+			every = 0
+		}
+		if err := testdrive.Rebatch(p, every); err != nil {
+			return err
+		}
+		bf.drives[layout] = p
+	}
+	m, err := drive.ReadManifest(bf.drives["flushed"])
+	if err != nil {
+		return err
+	}
+	for _, seg := range m.Segments {
+		for _, st := range seg.Tables {
+			bf.tableRows += st.Rows
+		}
+	}
+	bf.mcap = map[string]string{}
+	for _, enc := range []string{"json", "binary"} {
+		p := filepath.Join(dir, enc+".mcap")
+		n, err := convertMCAP(bf.drives["flushed"], p, enc == "binary")
+		if err != nil {
+			return err
+		}
+		bf.mcap[enc], bf.rows = p, n
+	}
+	return nil
+}
+
+// replaceCAN replaces the CAN table of a one-segment drive with the frames of a
+// candump log over the drive's span, at the log's pace: the log's first frame at the
+// drive's start, its buses by their interface names.
+func replaceCAN(dir, logPath string) error {
+	m, err := drive.ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := candump.NewReader(f)
+	r.Path = logPath
+	var rows []schema.CAN
+	var l candump.Line
+	var t0 int64
+	for {
+		err := r.Read(&l)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if l.Kind != candump.KindFrame || !l.HasTime {
+			continue
+		}
+		if len(rows) == 0 {
+			t0 = l.T()
+		}
+		t := m.StartT + l.T() - t0
+		if t > m.EndT {
+			break
+		}
+		row := schema.CAN{T: t, TDevice: l.T(), THost: t, Bus: l.Iface}
+		l.Frame.ToRow(&row)
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("%s: no frames", logPath)
+	}
+	return testdrive.ReplaceTable(dir, schema.CANTable, rows)
 }
 
 // cpuTime returns the CPU time the process has used (user and system, every
@@ -406,6 +495,11 @@ func newSideBySide(names ...string) *sideBySide {
 
 // pass runs reader i's pass and checks that it read every row.
 func (s *sideBySide) pass(b *testing.B, i int, want int64, fn func() (int64, int64)) {
+	// each pass starts on a collected heap: the garbage of another reader's pass is
+	// not collected on this one's time
+	b.StopTimer()
+	runtime.GC()
+	b.StartTimer()
 	c0, t0 := cpuTime(), time.Now()
 	n, _ := fn()
 	s.wall[i] += time.Since(t0)
@@ -440,22 +534,27 @@ func (s *sideBySide) report(b *testing.B) {
 // decoding two batches ahead) and without (everything in the caller's goroutine, as
 // the MCAP reader does). Goal (issue 8): x ≥ 2.
 func BenchmarkMergedRead(b *testing.B) {
-	bf := setupBench(b)
-	for _, layout := range benchLayouts {
-		for _, pf := range []int{2, -1} {
-			name := fmt.Sprintf("drive=%s/prefetch=2", layout)
-			if pf < 0 {
-				name = fmt.Sprintf("drive=%s/prefetch=none", layout)
-			}
-			b.Run(name, func(b *testing.B) {
-				s := newSideBySide("roadlog", "mcap", "mcap-bin")
-				for b.Loop() {
-					s.pass(b, 0, bf.rows, func() (int64, int64) { return passRows(b, bf.drives[layout], pf) })
-					s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
-					s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["binary"], false) })
+	for _, set := range benchSets {
+		for _, layout := range benchLayouts {
+			for _, pf := range []int{0, 2, -1} {
+				name := fmt.Sprintf("data=%s/drive=%s/prefetch=%d", set, layout, pf)
+				switch pf {
+				case 0:
+					name = fmt.Sprintf("data=%s/drive=%s/prefetch=default", set, layout)
+				case -1:
+					name = fmt.Sprintf("data=%s/drive=%s/prefetch=none", set, layout)
 				}
-				s.report(b)
-			})
+				b.Run(name, func(b *testing.B) {
+					bf := setupBench(b, set)
+					s := newSideBySide("roadlog", "mcap", "mcap-bin")
+					for b.Loop() {
+						s.pass(b, 0, bf.rows, func() (int64, int64) { return passRows(b, bf.drives[layout], pf) })
+						s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
+						s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["binary"], false) })
+					}
+					s.report(b)
+				})
+			}
 		}
 	}
 }
@@ -464,17 +563,19 @@ func BenchmarkMergedRead(b *testing.B) {
 // against the MCAP reader handing out raw bytes and the MCAP reader with every JSON
 // row decoded (into maps), as a consumer of such a file would.
 func BenchmarkMergedReadSamples(b *testing.B) {
-	bf := setupBench(b)
-	for _, layout := range benchLayouts {
-		b.Run("drive="+layout, func(b *testing.B) {
-			s := newSideBySide("roadlog", "mcap", "mcap+decode")
-			for b.Loop() {
-				s.pass(b, 0, bf.rows, func() (int64, int64) { return passSamples(b, bf.drives[layout], 0) })
-				s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
-				s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], true) })
-			}
-			s.report(b)
-		})
+	for _, set := range benchSets {
+		for _, layout := range benchLayouts {
+			b.Run("data="+set+"/drive="+layout, func(b *testing.B) {
+				bf := setupBench(b, set)
+				s := newSideBySide("roadlog", "mcap", "mcap+decode")
+				for b.Loop() {
+					s.pass(b, 0, bf.rows, func() (int64, int64) { return passSamples(b, bf.drives[layout], 0) })
+					s.pass(b, 1, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], false) })
+					s.pass(b, 2, bf.rows, func() (int64, int64) { return passMCAP(b, bf.mcap["json"], true) })
+				}
+				s.report(b)
+			})
+		}
 	}
 }
 
@@ -482,7 +583,7 @@ func BenchmarkMergedReadSamples(b *testing.B) {
 // batches, as the recorder does when a segment closes (drive.RewriteTableFile;
 // fdatasync left out), and reports its cost per second of recording, wall and CPU.
 func BenchmarkCompaction(b *testing.B) {
-	bf := setupBench(b)
+	bf := setupBench(b, "sim")
 	src := bf.drives["flushed"]
 	m, err := drive.ReadManifest(src)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -98,23 +99,108 @@ func (l *loaded) skipBelow(floor int64) {
 }
 
 // batchPool keeps the raw batches (arenas) of released batches for the next ones;
-// it is shared by a cursor and its producer goroutine.
-type batchPool chan *rawBatch
+// it is shared by a cursor and its producer goroutine. Past its capacity, and when
+// the cursor closes, arenas go to the table's spares, for the next reader.
+type batchPool struct {
+	ch    chan *rawBatch
+	spare *spareList[*rawBatch]
+}
+
+// spareBatches holds, per table, arenas that no reader uses: a reader opened after
+// another one closed decodes into its arenas instead of allocating (and zeroing)
+// megabytes anew. Per table, because arenas come in the sizes of their table's
+// batches. (Not sync.Pools: a collection empties those, and a reader's own garbage
+// starts one about every pass over a short drive.)
+var spareBatches sync.Map // schema.TableName → *spareList[*rawBatch]
+
+func newBatchPool(table schema.TableName, n int) batchPool {
+	sp, ok := spareBatches.Load(table)
+	if !ok {
+		sp, _ = spareBatches.LoadOrStore(table, &spareList[*rawBatch]{size: func(b *rawBatch) int { return cap(b.arena) }})
+	}
+	return batchPool{ch: make(chan *rawBatch, n), spare: sp.(*spareList[*rawBatch])}
+}
 
 func (p batchPool) get() *rawBatch {
 	select {
-	case b := <-p:
+	case b := <-p.ch:
 		return b
 	default:
+		if b, ok := p.spare.get(); ok {
+			return b
+		}
 		return new(rawBatch)
 	}
 }
 
 func (p batchPool) put(b *rawBatch) {
 	select {
-	case p <- b:
+	case p.ch <- b:
 	default:
+		p.spare.put(b)
 	}
+}
+
+// drain hands the pool's arenas to the spares.
+func (p batchPool) drain() {
+	for {
+		select {
+		case b := <-p.ch:
+			p.spare.put(b)
+		default:
+			return
+		}
+	}
+}
+
+// spareBytes bounds the bytes all spare lists hold together.
+const spareBytes = 64 << 20
+
+// sparesHeld is the bytes all spare lists hold.
+var sparesHeld atomic.Int64
+
+// spareList keeps a few released buffers for the next user, the largest first
+// handed out, within spareBytes over all lists.
+type spareList[T any] struct {
+	mu    sync.Mutex
+	items []T
+	size  func(T) int
+}
+
+// spareListLen is how many buffers one list keeps.
+const spareListLen = 8
+
+func (s *spareList[T]) get() (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var zero T
+	if len(s.items) == 0 {
+		return zero, false
+	}
+	// the largest: a batch that fits it needs no new arena
+	best := 0
+	for i := range s.items {
+		if s.size(s.items[i]) > s.size(s.items[best]) {
+			best = i
+		}
+	}
+	it := s.items[best]
+	s.items[best] = s.items[len(s.items)-1]
+	s.items[len(s.items)-1] = zero
+	s.items = s.items[:len(s.items)-1]
+	sparesHeld.Add(-int64(s.size(it)))
+	return it, true
+}
+
+func (s *spareList[T]) put(it T) {
+	n := int64(s.size(it))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.items) >= spareListLen || sparesHeld.Load()+n > spareBytes {
+		return // left to the collector
+	}
+	sparesHeld.Add(n)
+	s.items = append(s.items, it)
 }
 
 // rowSource turns the rows of one table into samples.
@@ -480,6 +566,7 @@ func (c *cursor) close() error {
 		l.release()
 	}
 	c.active = nil
+	c.pool.drain()
 	c.dec.close()
 	var err error
 	for _, f := range c.files {

@@ -94,12 +94,34 @@ type batchDecoder struct {
 	winFile *batchFile
 }
 
-func (d *batchDecoder) close() {
-	if d.zstd != nil {
-		d.zstd.Close()
-		d.zstd = nil
+// spareDecoders keeps the zstd decoders and read-ahead windows of closed decoders
+// for the next ones (a reader opens a decoder per table).
+var spareDecoders = &spareList[*spareDecoder]{size: func(s *spareDecoder) int { return cap(s.win) }}
+
+// spareDecoder is what spareDecoders holds.
+type spareDecoder struct {
+	zstd *zstd.Decoder
+	win  []byte
+}
+
+// reuse takes a closed decoder's parts, if there is one spare.
+func (d *batchDecoder) reuse() {
+	if s, ok := spareDecoders.get(); ok {
+		if d.zstd == nil {
+			d.zstd = s.zstd
+		}
+		if d.win == nil {
+			d.win = s.win[:0]
+		}
 	}
-	d.win, d.winFile = nil, nil
+}
+
+// close hands the decoder's parts to the next decoder.
+func (d *batchDecoder) close() {
+	if d.zstd != nil || cap(d.win) > 0 {
+		spareDecoders.put(&spareDecoder{zstd: d.zstd, win: d.win})
+	}
+	d.zstd, d.win, d.winFile = nil, nil, nil
 }
 
 // decode decodes one whole message (continuation marker, length, metadata, body) of
@@ -269,6 +291,9 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 	case -1:
 		return append(dst, src...), nil
 	case 1:
+		if d.zstd == nil {
+			d.reuse()
+		}
 		if d.zstd == nil {
 			z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(drive.MaxBodySize), zstd.IgnoreChecksum(true))
 			if err != nil {

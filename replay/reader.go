@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,11 +36,10 @@ type Options struct {
 	// order (default 2 s).
 	ReorderWindow time.Duration
 	// Prefetch is how many record batches of each table are decoded ahead by a
-	// goroutine of that table (default 2; negative: none, everything is decoded in
-	// the caller's goroutine). The goroutines start with the first Next; NextRow
-	// starts them only when Prefetch is set (above 0): its work per row is so small
-	// that handing batches between goroutines costs more than it saves on a busy
-	// machine. Close stops them.
+	// goroutine of that table (default 2 where the process may use two CPUs or
+	// more, else none; negative: none, everything is decoded in the caller's
+	// goroutine). The goroutines start with the first Next or NextRow; opening and
+	// seeking decode the tables' first batches in parallel too. Close stops them.
 	Prefetch int
 }
 
@@ -70,7 +71,6 @@ type Reader struct {
 	now    *videoFiles // read by the caller's goroutine (NextRow, and frames not decoded ahead)
 	ahead  atomic.Bool // producers decode samples ahead: the reader is read with Next
 	async  bool        // producers run in prefetch goroutines
-	rowsGo bool        // Prefetch was set: NextRow starts them too
 	frames *frameIndex // for SeekFrame, built on first use
 	t      int64       // of the last sample
 	row    Row         // what NextRow returned last
@@ -91,9 +91,8 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	if opts.ReorderWindow == 0 {
 		opts.ReorderWindow = 2 * time.Second
 	}
-	rowsGo := opts.Prefetch > 0
 	switch {
-	case opts.Prefetch == 0:
+	case opts.Prefetch == 0 && runtime.GOMAXPROCS(0) > 1:
 		opts.Prefetch = 2
 	case opts.Prefetch < 0:
 		opts.Prefetch = 0
@@ -105,7 +104,7 @@ func (d *Drive) NewReader(opts Options) (*Reader, error) {
 	}
 	// samples are decoded ahead once Next is called: until then (and after NextRow)
 	// the producers decode batches, not rows
-	r := &Reader{d: d, opts: opts, video: newVideoFiles(), now: newVideoFiles(), rowsGo: rowsGo}
+	r := &Reader{d: d, opts: opts, video: newVideoFiles(), now: newVideoFiles()}
 	for _, t := range schema.Tables() {
 		name := t.TableName()
 		if opts.Tables != nil && !slices.Contains(opts.Tables, name) {
@@ -136,7 +135,7 @@ func colIndex(sch *arrow.Schema, name string) int {
 
 func (r *Reader) newCursor(name schema.TableName, files []*batchFile) *cursor {
 	c := &cursor{name: name, files: files, window: int64(r.opts.ReorderWindow), prefetch: r.opts.Prefetch,
-		ahead: &r.ahead, async: &r.async, pool: make(batchPool, r.opts.Prefetch+2), reported: map[string]bool{},
+		ahead: &r.ahead, async: &r.async, pool: newBatchPool(name, r.opts.Prefetch+2), reported: map[string]bool{},
 		damage: func(d *DamageError) *schema.Event { return DamageEvent(name, 0, d) }}
 	cams := r.opts.Cameras
 	camera := func(sch *arrow.Schema, none uint8, hasNone bool) func(*rawBatch, int) bool {
@@ -308,8 +307,8 @@ func (r *Reader) SeekTime(t int64) {
 	r.video.rewind()
 	r.now.rewind()
 	r.heap = r.heap[:0]
+	r.seekAll(t)
 	for i, c := range r.curs {
-		c.seek(t)
 		if c.hasHead {
 			r.heap = append(r.heap, head{c.headT, i})
 		}
@@ -318,6 +317,35 @@ func (r *Reader) SeekTime(t int64) {
 		r.down(i)
 	}
 	r.setBound()
+}
+
+// seekAll seeks every cursor to t. A seek decodes each table's first batch(es), and
+// the cursors share nothing while they do (each has its files, decoder and arenas;
+// only the frames cursor reads video), so with prefetch on they seek in parallel, as
+// many at a time as there are CPUs: opening a drive whose segments were compacted
+// into a batch or two per table is nearly all decoding.
+func (r *Reader) seekAll(t int64) {
+	workers := min(runtime.GOMAXPROCS(0), len(r.curs))
+	if r.opts.Prefetch == 0 || workers < 2 {
+		for _, c := range r.curs {
+			c.seek(t)
+		}
+		return
+	}
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(r.curs) {
+					return
+				}
+				r.curs[i].seek(t)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Stats returns what the reader delivered so far.

@@ -54,11 +54,13 @@ type frameCols struct{ camera, seq, file, offset, size int }
 // bytes are read when FrameData asks (a frame whose bytes cannot be read is not
 // skipped: FrameData returns the damage).
 func (r *Reader) NextRow() (*Row, error) {
-	r.release()
+	if r.held != nil {
+		r.release()
+	}
 	if r.ahead.Load() {
 		r.ahead.Store(false) // the producers stop decoding samples ahead
 	}
-	if r.rowsGo {
+	if !r.async {
 		r.goAsync()
 	}
 	for len(r.heap) > 0 {

@@ -245,7 +245,7 @@ func TestRowsFollowNext(t *testing.T) {
 		}{
 			{"default", Options{}},
 			{"prefetch=none", Options{Prefetch: -1}},
-			{"prefetch=3", Options{Prefetch: 3}}, // NextRow decodes ahead too
+			{"prefetch=3", Options{Prefetch: 3}},
 			{"filters", Options{Cameras: []uint8{0}, CANBuses: []string{"chassis"}, CANIDs: []uint32{0x100, 0x102, 0x105}}},
 			{"range", Options{From: mid, To: mid + int64(time.Second), Tables: []schema.TableName{schema.TableFrames, schema.TableIMU, schema.TableEvents}}},
 			{"no video data", Options{NoVideoData: true}},

@@ -39,7 +39,7 @@ type rewriteCase struct {
 
 var rewriteCases = []rewriteCase{
 	{name: "in order", batches: rep(50, 37), wantBat: 1},
-	{name: "more than a batch", batches: rep(70, 1000), wantBat: 2},
+	{name: "more than a batch", batches: rep(20, 1000), wantBat: 2}, // RewriteBatchRows is 16384
 	{name: "one batch already", batches: []int{500}, wantBat: 1},
 	{name: "late rows", batches: rep(20, 30), late: []int{31, 40, 41, 300, 599}, wantBat: 1},
 	{name: "held rows", batches: rep(20, 30), extra: 25, wantBat: 1},

@@ -194,9 +194,13 @@ func WriteEmpty(f File, t schema.AnyTable, codec Codec) error {
 	return nil
 }
 
-// rewriteBatchRows is the size of the batches a rewritten table file holds (a
-// flushed batch larger than that is copied whole).
-const rewriteBatchRows = 1 << 16
+// RewriteBatchRows is the size of the batches a rewritten table file holds (a
+// flushed batch larger than that is copied whole). 16384 rows — seconds of the
+// densest tables — keep a batch's columns within the CPU's caches while a reader
+// decodes and merges them, and let replay decode the next batches on another core
+// while it hands out the rows of this one (with 65536-row batches a minute of a
+// segment decoded up front). 65536-row batches came out 0.3–1.4 % smaller.
+const RewriteBatchRows = 1 << 14
 
 // RewriteTableFile rewrites a table file (closed, or footerless after a failed write)
 // with every readable row plus extra rows, all in t order (stable), in batches of up
@@ -232,7 +236,7 @@ func RewriteTableFile[R any](fs FS, path string, tbl *schema.Table[R], codec Cod
 }
 
 // copyTable copies the readable batches of path into a new file tmp column by column,
-// joined into batches of up to rewriteBatchRows; errNoCopy when a batch cannot be
+// joined into batches of up to RewriteBatchRows; errNoCopy when a batch cannot be
 // copied (rows out of t order), tmp then removed. The writer returned is closed.
 func copyTable[R any](fs FS, path, tmp string, tbl *schema.Table[R], codec Codec) (*TableWriter[R], error) {
 	w, err := createTable(fs, tmp, tbl, codec)
@@ -240,7 +244,7 @@ func copyTable[R any](fs FS, path, tmp string, tbl *schema.Table[R], codec Codec
 		return nil, err
 	}
 	_, err = ReadTable(path, func(rec arrow.RecordBatch) error {
-		if w.Pending() > 0 && w.Pending()+int(rec.NumRows()) > rewriteBatchRows {
+		if w.Pending() > 0 && w.Pending()+int(rec.NumRows()) > RewriteBatchRows {
 			if err := w.Flush(); err != nil {
 				return err
 			}
@@ -286,7 +290,7 @@ func sortTable[R any](fs FS, path, tmp string, tbl *schema.Table[R], codec Codec
 	}
 	for i := range rows {
 		w.Append(&rows[i], tbl.T(&rows[i]))
-		if w.Pending() >= rewriteBatchRows {
+		if w.Pending() >= RewriteBatchRows {
 			if err := w.Flush(); err != nil {
 				w.discard()
 				fs.Remove(tmp)

@@ -459,7 +459,7 @@ func (fs NoSyncFS) Create(path string) (drive.File, error) { return create(path)
 // Rebatch rewrites every table file of a closed drive with new record batches, rows
 // and their order unchanged: one batch per every of t, as the recorder writes them
 // on the road (a batch per table each flush), or with every 0 in batches of up to
-// 65536 rows, as a rewrite when the segment closes would leave them. A drive
+// drive.RewriteBatchRows rows, as a rewrite when the segment closes would leave them. A drive
 // recorded as fast as possible packs seconds of data into each batch; rebatched, it
 // reads like one recorded in real time.
 func Rebatch(dir string, every time.Duration) error {
@@ -529,7 +529,7 @@ func rebatchRows[R any](path string, tbl *schema.Table[R], codec drive.Codec, ev
 	var start int64
 	for i := range rows {
 		t := tbl.T(&rows[i])
-		if w.Pending() > 0 && ((every > 0 && t-start >= every) || w.Pending() >= 1<<16) {
+		if w.Pending() > 0 && ((every > 0 && t-start >= every) || w.Pending() >= drive.RewriteBatchRows) {
 			if err := w.Flush(); err != nil {
 				return drive.TableStats{}, err
 			}
@@ -543,4 +543,35 @@ func rebatchRows[R any](path string, tbl *schema.Table[R], codec drive.Codec, ev
 		return drive.TableStats{}, err
 	}
 	return w.Stats(), os.Rename(path+".rebatch", path)
+}
+
+// ReplaceTable rewrites one table of a one-segment drive with rows (in their order, one
+// record batch; Rebatch lays them out as the recorder would) and records the new stats
+// in the manifest: for drives whose table carries real-world traffic instead of the
+// simulator's.
+func ReplaceTable[R any](dir string, tbl *schema.Table[R], rows []R) error {
+	m, err := drive.ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	if len(m.Segments) != 1 {
+		return fmt.Errorf("replace %s: the drive has %d segments, want 1", tbl.TableName(), len(m.Segments))
+	}
+	path := filepath.Join(dir, m.Segments[0].Dir, drive.TableFile(tbl.TableName()))
+	f, err := create(path)
+	if err != nil {
+		return err
+	}
+	w, err := drive.NewTableWriter(f, tbl, drive.Codec(m.Compression))
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		w.Append(&rows[i], tbl.T(&rows[i]))
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	m.Segments[0].Tables[string(tbl.TableName())] = w.Stats()
+	return drive.WriteManifest(dir, m)
 }
