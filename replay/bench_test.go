@@ -35,9 +35,9 @@ const roadFlush = 375 * time.Millisecond
 // (compacted: as a rewrite when the segment closes would leave them) — with the same
 // data converted to MCAP.
 //
-//   - sim: a simulated drive of 20 s (4 cameras at 30 fps, IMU at 1 kHz, the
+//   - sim: a simulated drive of a minute (benchDuration) (4 cameras at 30 fps, IMU at 1 kHz, the
 //     simulator's CAN: 430 frames/s).
-//   - road: the same drive with the simulator's CAN traffic replaced by 20 s of a
+//   - road: the same drive with the simulator's CAN traffic replaced by a minute of a
 //     real car's (the comma2k19 RAV4 log in ../shared: 1,650 frames/s on two buses),
 //     the density of CAN a test car records; skipped when ../shared is absent.
 var benchDrive struct {
@@ -530,9 +530,11 @@ func (s *sideBySide) report(b *testing.B) {
 }
 
 // BenchmarkMergedRead: roadlog's NextRow against the MCAP reader (see above), on
-// both table layouts, with the reader's default prefetch (a goroutine per table
-// decoding two batches ahead) and without (everything in the caller's goroutine, as
-// the MCAP reader does). Goal (issue 8): x ≥ 2.
+// both data sets and table layouts, with the reader's default options (where there
+// are two CPUs: the tables' first batches decoded in parallel, then a goroutine per
+// table decoding two batches ahead), with Prefetch 2 set, and without prefetch
+// (everything in the caller's goroutine, as the MCAP reader does). Goal (issue 8):
+// x ≥ 2.
 func BenchmarkMergedRead(b *testing.B) {
 	for _, set := range benchSets {
 		for _, layout := range benchLayouts {
