@@ -102,8 +102,9 @@ func (l *loaded) skipBelow(floor int64) {
 // it is shared by a cursor and its producer goroutine. Past its capacity, and when
 // the cursor closes, arenas go to the table's spares, for the next reader.
 type batchPool struct {
-	ch    chan *rawBatch
-	spare *spareList[*rawBatch]
+	ch     chan *rawBatch
+	spare  *spareList[*rawBatch]
+	sizing *atomic.Int64 // the table's (rawBatch.sizing)
 }
 
 // spareBatches holds, per table, arenas that no reader uses: a reader opened after
@@ -118,7 +119,8 @@ func newBatchPool(table schema.TableName, n int) batchPool {
 	if !ok {
 		sp, _ = spareBatches.LoadOrStore(table, &spareList[*rawBatch]{size: func(b *rawBatch) int { return cap(b.arena) }})
 	}
-	return batchPool{ch: make(chan *rawBatch, n), spare: sp.(*spareList[*rawBatch])}
+	l := sp.(*spareList[*rawBatch])
+	return batchPool{ch: make(chan *rawBatch, n), spare: l, sizing: &l.sizing}
 }
 
 func (p batchPool) get() *rawBatch {
@@ -129,7 +131,7 @@ func (p batchPool) get() *rawBatch {
 		if b, ok := p.spare.get(); ok {
 			return b
 		}
-		return new(rawBatch)
+		return &rawBatch{sizing: p.sizing}
 	}
 }
 
@@ -165,6 +167,8 @@ type spareList[T any] struct {
 	mu    sync.Mutex
 	items []T
 	size  func(T) int
+	// the largest arena the table's batches needed (batch lists only)
+	sizing atomic.Int64
 }
 
 // spareListLen is how many buffers one list keeps.

@@ -1,0 +1,169 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"roadlog/replay/internal/testdrive"
+	"roadlog/schema"
+)
+
+// A closed reader's arenas go to the next reader, but nothing handed out from them
+// may change: arrow records from Row.Batch and samples from Row.Sample and Next, kept
+// past Close, read the same after other readers (of this drive and of another one,
+// with its own sizes) have decoded into the arenas that were given back.
+func TestKeptValuesSurviveArenaReuse(t *testing.T) {
+	a, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 31, Segments: 2, BatchRows: 300, Cameras: 2, CANRate: 2000, IMURate: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 32, Segments: 3, BatchRows: 500, Cameras: 2, CANRate: 3000, IMURate: 800})
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, err := Open(a.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(b.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type kept struct {
+		rec  arrow.RecordBatch
+		text string // the record as printed when it was handed out
+	}
+	var recs []kept
+	var samples []schema.Sample
+	var texts []string
+	r, err := da.NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		row, err := r.NextRow()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i % 97 {
+		case 0:
+			if rec, _ := row.Batch(); rec != nil {
+				rec.Retain()
+				recs = append(recs, kept{rec, fmt.Sprint(rec)})
+			}
+		case 1:
+			s, err := row.Sample()
+			if err != nil {
+				t.Fatal(err)
+			}
+			samples, texts = append(samples, s), append(texts, key(s))
+		}
+	}
+	r.Close()
+	if len(recs) == 0 || len(samples) == 0 {
+		t.Fatalf("kept %d records and %d samples", len(recs), len(samples))
+	}
+	// Next's samples (decoded ahead by the producers) are kept past Close too
+	r, err = da.NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		s, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%89 == 0 {
+			samples, texts = append(samples, s), append(texts, key(s))
+		}
+	}
+	r.Close()
+	for _, d := range []*Drive{db, da, db} {
+		for _, opts := range []Options{{}, {Prefetch: -1}} {
+			r, err := d.NewReader(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				row, err := r.NextRow()
+				if err != nil {
+					break
+				}
+				if row.Table() == schema.TableFrames {
+					row.FrameData()
+				}
+			}
+			r.Close()
+		}
+	}
+	for i, k := range recs {
+		if got := fmt.Sprint(k.rec); got != k.text {
+			t.Fatalf("record %d changed after its reader closed:\nwas %.300s\nnow %.300s", i, k.text, got)
+		}
+		k.rec.Release()
+	}
+	for i, s := range samples {
+		if got := key(s); got != texts[i] {
+			t.Fatalf("sample %d changed after its reader closed:\nwas %.300s\nnow %.300s", i, texts[i], got)
+		}
+	}
+}
+
+// Reopening a drive reuses the arenas of the reader closed before: a pass over a
+// drive allocates well under half the bytes its batches decode to (a reader that
+// allocated its arenas anew would allocate all of them, every pass).
+func TestReopenReusesArenas(t *testing.T) {
+	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 33, Segments: 2, BatchRows: 5000, Cameras: 2, CANRate: 8000, IMURate: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(td.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{{}, {Prefetch: -1}} {
+		var decoded int64
+		pass := func() {
+			r, err := d.NewReader(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			decoded = 0
+			seen := map[*loaded]bool{}
+			for {
+				row, err := r.NextRow()
+				if err != nil {
+					break
+				}
+				if row.l != nil && !seen[row.l] {
+					seen[row.l] = true
+					decoded += int64(len(row.l.raw.arena))
+				}
+			}
+			r.Close()
+		}
+		for range 3 { // the first readers allocate what later ones reuse
+			pass()
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		pass()
+		runtime.ReadMemStats(&after)
+		alloc := int64(after.TotalAlloc - before.TotalAlloc)
+		if decoded == 0 || alloc > decoded/2 {
+			t.Fatalf("prefetch %d: a pass allocated %d bytes, its batches decode to %d", opts.Prefetch, alloc, decoded)
+		}
+		t.Logf("prefetch %d: %d bytes allocated a pass, %d decoded", opts.Prefetch, alloc, decoded)
+	}
+}
