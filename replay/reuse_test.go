@@ -91,20 +91,7 @@ func TestKeptValuesSurviveArenaReuse(t *testing.T) {
 	r.Close()
 	for _, d := range []*Drive{db, da, db} {
 		for _, opts := range []Options{{}, {Prefetch: -1}} {
-			r, err := d.NewReader(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for {
-				row, err := r.NextRow()
-				if err != nil {
-					break
-				}
-				if row.Table() == schema.TableFrames {
-					row.FrameData()
-				}
-			}
-			r.Close()
+			readFrames(t, d, opts, nil)
 		}
 	}
 	for i, k := range recs {
@@ -135,23 +122,14 @@ func TestReopenReusesArenas(t *testing.T) {
 	for _, opts := range []Options{{}, {Prefetch: -1}} {
 		var decoded int64
 		pass := func() {
-			r, err := d.NewReader(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
 			decoded = 0
 			seen := map[*loaded]bool{}
-			for {
-				row, err := r.NextRow()
-				if err != nil {
-					break
-				}
+			readFrames(t, d, opts, func(row *Row) {
 				if row.l != nil && !seen[row.l] {
 					seen[row.l] = true
 					decoded += int64(len(row.l.raw.arena))
 				}
-			}
-			r.Close()
+			})
 		}
 		for range 3 { // the first readers allocate what later ones reuse
 			pass()

@@ -338,30 +338,41 @@ func TestRowsDoNotAllocatePerRow(t *testing.T) {
 	for _, rs := range td.Rows {
 		rows += len(rs)
 	}
-	pass := func() {
-		r, err := d.NewReader(Options{Prefetch: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			row, err := r.NextRow()
-			if err != nil {
-				break
-			}
-			if row.Table() == schema.TableFrames {
-				if _, err := row.FrameData(); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := row.FramePath(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		r.Close()
-	}
+	pass := func() { readFrames(t, d, Options{Prefetch: -1}, nil) }
 	allocs := testing.AllocsPerRun(3, pass)
 	if allocs > float64(rows)/20 {
 		t.Fatalf("a pass over %d rows allocates %.0f times", rows, allocs)
 	}
 	t.Logf("%d rows, %.0f allocations a pass", rows, allocs)
+}
+
+// readFrames reads the drive once with NextRow, asking every frame for its bytes
+// (FrameData) and file (FramePath), and calls fn (if not nil) with every row.
+func readFrames(t *testing.T, d *Drive, opts Options, fn func(*Row)) {
+	t.Helper()
+	r, err := d.NewReader(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		row, err := r.NextRow()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.Table() == schema.TableFrames {
+			if _, err := row.FrameData(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := row.FramePath(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if fn != nil {
+			fn(row)
+		}
+	}
 }
