@@ -268,33 +268,53 @@ func (d *Drive) writeSegment(rng *rand.Rand, idx int, start, end int64, seqs []i
 }
 
 func writeTable(path string, name schema.TableName, rs []row, spec Spec, rng *rand.Rand, open bool) (drive.TableStats, error) {
-	switch name {
-	case schema.TableCAN:
-		return writeRows(path, schema.CANTable, rs, spec, rng, open)
-	case schema.TableGNSS:
-		return writeRows(path, schema.GNSSTable, rs, spec, rng, open)
-	case schema.TableIMU:
-		return writeRows(path, schema.IMUTable, rs, spec, rng, open)
-	case schema.TableEgo:
-		return writeRows(path, schema.EgoTable, rs, spec, rng, open)
-	case schema.TableFrames:
+	ops, ok := tableOpsOf[name]
+	if !ok {
+		return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
+	}
+	if name == schema.TableFrames { // the frames table's rows are the video frames' Frame
 		fr := make([]row, len(rs))
 		for i, r := range rs {
 			fr[i] = row{r.t, &r.s.(*schema.VideoFrame).Frame}
 		}
-		return writeRows(path, schema.FramesTable, fr, spec, rng, open)
-	case schema.TableObjects:
-		return writeRows(path, schema.ObjectsTable, rs, spec, rng, open)
-	case schema.TableTargets:
-		return writeRows(path, schema.TargetsTable, rs, spec, rng, open)
-	case schema.TableEvents:
-		return writeRows(path, schema.EventsTable, rs, spec, rng, open)
-	case schema.TableTruth:
-		return writeRows(path, schema.TruthTable, rs, spec, rng, open)
-	case schema.TableSync:
-		return writeRows(path, schema.SyncTable, rs, spec, rng, open)
+		rs = fr
 	}
-	return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
+	return ops.write(path, rs, spec, rng, open)
+}
+
+// tableOps is what the test drives do to the files of one table, whatever its row
+// type: one value per table (tableOpsOf) instead of a switch per operation.
+type tableOps interface {
+	write(path string, rs []row, spec Spec, rng *rand.Rand, open bool) (drive.TableStats, error)
+	compact(fs drive.FS, path string, codec drive.Codec) (drive.TableStats, error)
+	rebatch(path string, codec drive.Codec, every int64) (drive.TableStats, error)
+}
+
+type ops[R any] struct{ tbl *schema.Table[R] }
+
+func (o ops[R]) write(path string, rs []row, spec Spec, rng *rand.Rand, open bool) (drive.TableStats, error) {
+	return writeRows(path, o.tbl, rs, spec, rng, open)
+}
+
+func (o ops[R]) compact(fs drive.FS, path string, codec drive.Codec) (drive.TableStats, error) {
+	return drive.RewriteTableFile(fs, path, o.tbl, codec, nil)
+}
+
+func (o ops[R]) rebatch(path string, codec drive.Codec, every int64) (drive.TableStats, error) {
+	return rebatchRows(path, o.tbl, codec, every)
+}
+
+var tableOpsOf = map[schema.TableName]tableOps{
+	schema.TableCAN:     ops[schema.CAN]{schema.CANTable},
+	schema.TableGNSS:    ops[schema.GNSS]{schema.GNSSTable},
+	schema.TableIMU:     ops[schema.IMU]{schema.IMUTable},
+	schema.TableEgo:     ops[schema.Ego]{schema.EgoTable},
+	schema.TableFrames:  ops[schema.Frame]{schema.FramesTable},
+	schema.TableObjects: ops[schema.Object]{schema.ObjectsTable},
+	schema.TableTargets: ops[schema.Target]{schema.TargetsTable},
+	schema.TableEvents:  ops[schema.Event]{schema.EventsTable},
+	schema.TableTruth:   ops[schema.Truth]{schema.TruthTable},
+	schema.TableSync:    ops[schema.SyncRow]{schema.SyncTable},
 }
 
 func writeRows[R any](path string, tbl *schema.Table[R], rs []row, spec Spec, rng *rand.Rand, open bool) (drive.TableStats, error) {
@@ -425,29 +445,11 @@ func Compact(dir string, fs drive.FS) (int64, error) {
 }
 
 func compactFile(fs drive.FS, path string, name schema.TableName, codec drive.Codec) (drive.TableStats, error) {
-	switch name {
-	case schema.TableCAN:
-		return drive.RewriteTableFile(fs, path, schema.CANTable, codec, nil)
-	case schema.TableGNSS:
-		return drive.RewriteTableFile(fs, path, schema.GNSSTable, codec, nil)
-	case schema.TableIMU:
-		return drive.RewriteTableFile(fs, path, schema.IMUTable, codec, nil)
-	case schema.TableEgo:
-		return drive.RewriteTableFile(fs, path, schema.EgoTable, codec, nil)
-	case schema.TableFrames:
-		return drive.RewriteTableFile(fs, path, schema.FramesTable, codec, nil)
-	case schema.TableObjects:
-		return drive.RewriteTableFile(fs, path, schema.ObjectsTable, codec, nil)
-	case schema.TableTargets:
-		return drive.RewriteTableFile(fs, path, schema.TargetsTable, codec, nil)
-	case schema.TableEvents:
-		return drive.RewriteTableFile(fs, path, schema.EventsTable, codec, nil)
-	case schema.TableTruth:
-		return drive.RewriteTableFile(fs, path, schema.TruthTable, codec, nil)
-	case schema.TableSync:
-		return drive.RewriteTableFile(fs, path, schema.SyncTable, codec, nil)
+	ops, ok := tableOpsOf[name]
+	if !ok {
+		return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
 	}
-	return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
+	return ops.compact(fs, path, codec)
 }
 
 // NoSyncFS is the real file system without fdatasync, for test drives.
@@ -485,29 +487,11 @@ func Rebatch(dir string, every time.Duration) error {
 }
 
 func rebatchFile(path string, name schema.TableName, codec drive.Codec, every int64) (drive.TableStats, error) {
-	switch name {
-	case schema.TableCAN:
-		return rebatchRows(path, schema.CANTable, codec, every)
-	case schema.TableGNSS:
-		return rebatchRows(path, schema.GNSSTable, codec, every)
-	case schema.TableIMU:
-		return rebatchRows(path, schema.IMUTable, codec, every)
-	case schema.TableEgo:
-		return rebatchRows(path, schema.EgoTable, codec, every)
-	case schema.TableFrames:
-		return rebatchRows(path, schema.FramesTable, codec, every)
-	case schema.TableObjects:
-		return rebatchRows(path, schema.ObjectsTable, codec, every)
-	case schema.TableTargets:
-		return rebatchRows(path, schema.TargetsTable, codec, every)
-	case schema.TableEvents:
-		return rebatchRows(path, schema.EventsTable, codec, every)
-	case schema.TableTruth:
-		return rebatchRows(path, schema.TruthTable, codec, every)
-	case schema.TableSync:
-		return rebatchRows(path, schema.SyncTable, codec, every)
+	ops, ok := tableOpsOf[name]
+	if !ok {
+		return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
 	}
-	return drive.TableStats{}, fmt.Errorf("no writer for table %s", name)
+	return ops.rebatch(path, codec, every)
 }
 
 func rebatchRows[R any](path string, tbl *schema.Table[R], codec drive.Codec, every int64) (drive.TableStats, error) {
