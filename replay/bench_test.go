@@ -384,9 +384,8 @@ func packRow[R any](b []byte, tbl *schema.Table[R], r *R) []byte {
 //     message): the message's log time and channel, and its bytes (length and first
 //     byte), which NextInto copies into the message's reused buffer.
 
-// passRows reads the drive once with NextRow; it returns the rows read and what the
-// consumer read of them (so that nothing is optimised away).
-func passRows(b *testing.B, path string, prefetch int) (rows, sum int64) {
+// openBench opens a reader over the drive at path, each pass anew.
+func openBench(b *testing.B, path string, prefetch int) *Reader {
 	d, err := Open(path)
 	if err != nil {
 		b.Fatal(err)
@@ -395,13 +394,26 @@ func passRows(b *testing.B, path string, prefetch int) (rows, sum int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return r
+}
+
+// endOfPass reports whether a reader's error ends the pass: io.EOF does, any other
+// fails the benchmark.
+func endOfPass(b *testing.B, err error) bool {
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.Fatal(err)
+	}
+	return err != nil
+}
+
+// passRows reads the drive once with NextRow; it returns the rows read and what the
+// consumer read of them (so that nothing is optimised away).
+func passRows(b *testing.B, path string, prefetch int) (rows, sum int64) {
+	r := openBench(b, path, prefetch)
 	defer r.Close()
 	for {
 		row, err := r.NextRow()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				b.Fatal(err)
-			}
+		if endOfPass(b, err) {
 			return rows, sum
 		}
 		rows++
@@ -419,21 +431,11 @@ func passRows(b *testing.B, path string, prefetch int) (rows, sum int64) {
 // passSamples reads the drive once with Next: every row decoded into a Go value (a
 // sample the caller owns), frames with a copy of their bytes.
 func passSamples(b *testing.B, path string, prefetch int) (rows, sum int64) {
-	d, err := Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := d.NewReader(Options{Prefetch: prefetch})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := openBench(b, path, prefetch)
 	defer r.Close()
 	for {
 		s, err := r.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				b.Fatal(err)
-			}
+		if endOfPass(b, err) {
 			return rows, sum
 		}
 		rows++
