@@ -344,31 +344,8 @@ func (w *tableWriterOf[R, P]) fail(err error) {
 func SampleTime(s schema.Sample) int64 { return rowTime(s) }
 
 func rowTime(s schema.Sample) int64 {
-	switch r := s.(type) {
-	case *schema.CAN:
-		return r.T
-	case *schema.GNSS:
-		return r.T
-	case *schema.IMU:
-		return r.T
-	case *schema.Ego:
-		return r.T
-	case *schema.Frame:
-		return r.T
-	case *schema.VideoFrame:
-		return r.T
-	case *schema.Object:
-		return r.T
-	case *schema.Target:
-		return r.T
-	case *schema.Event:
-		return r.T
-	case *schema.Truth:
-		return r.T
-	case *schema.SyncRow:
-		return r.T
-	case *segFrame:
-		return r.row.T
+	if f, ok := s.(*segFrame); ok {
+		return f.row.T
 	}
-	return 0
+	return schema.TimeOf(s)
 }

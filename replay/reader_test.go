@@ -25,30 +25,10 @@ func TestMain(m *testing.M) {
 // key is a comparable form of a sample (NaN prints the same on both sides).
 func key(s schema.Sample) string { return fmt.Sprintf("%T %+v", s, s) }
 
+// sampleT is the sample's t; it fails on a sample type schema does not know.
 func sampleT(s schema.Sample) int64 {
-	switch r := s.(type) {
-	case *schema.CAN:
-		return r.T
-	case *schema.GNSS:
-		return r.T
-	case *schema.IMU:
-		return r.T
-	case *schema.Ego:
-		return r.T
-	case *schema.Frame:
-		return r.T
-	case *schema.VideoFrame:
-		return r.T
-	case *schema.Object:
-		return r.T
-	case *schema.Target:
-		return r.T
-	case *schema.Event:
-		return r.T
-	case *schema.Truth:
-		return r.T
-	case *schema.SyncRow:
-		return r.T
+	if t := schema.TimeOf(s); t != 0 {
+		return t
 	}
 	panic(fmt.Sprintf("sample %T", s))
 }

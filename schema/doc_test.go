@@ -74,3 +74,25 @@ func TestEnumCodesAreExplicitAndUnique(t *testing.T) {
 		t.Fatal("event code names")
 	}
 }
+
+// TimeOf knows every table's sample type (a table added without it would read as t=0
+// all over the recorder and replay).
+func TestTimeOfEveryTable(t *testing.T) {
+	samples := []Sample{&CAN{T: 1}, &GNSS{T: 2}, &IMU{T: 3}, &Ego{T: 4}, &Frame{T: 5}, &Object{T: 6},
+		&Target{T: 7}, &Event{T: 8}, &Truth{T: 9}, &SyncRow{T: 10}}
+	seen := map[TableName]bool{}
+	for i, s := range samples {
+		if got := TimeOf(s); got != int64(i+1) {
+			t.Errorf("TimeOf(%T) = %d, want %d", s, got, i+1)
+		}
+		seen[s.Table()] = true
+	}
+	for _, tbl := range Tables() {
+		if !seen[tbl.TableName()] {
+			t.Errorf("table %s: no sample type in this test", tbl.TableName())
+		}
+	}
+	if got := TimeOf(&VideoFrame{Frame: Frame{T: 11}}); got != 11 {
+		t.Errorf("TimeOf(VideoFrame) = %d, want 11", got)
+	}
+}

@@ -37,6 +37,36 @@ type Sample interface {
 	Table() TableName
 }
 
+// TimeOf returns a sample's reference time t (0 for a sample type not of this
+// package).
+func TimeOf(s Sample) int64 {
+	switch r := s.(type) {
+	case *CAN:
+		return r.T
+	case *GNSS:
+		return r.T
+	case *IMU:
+		return r.T
+	case *Ego:
+		return r.T
+	case *Frame:
+		return r.T
+	case *VideoFrame:
+		return r.T
+	case *Object:
+		return r.T
+	case *Target:
+		return r.T
+	case *Event:
+		return r.T
+	case *Truth:
+		return r.T
+	case *SyncRow:
+		return r.T
+	}
+	return 0
+}
+
 // Sink receives samples. Publish never blocks: a sink that cannot keep up drops by
 // its policy and counts the drop. Ownership of the sample (and of any byte slice in
 // it) passes to the sink.

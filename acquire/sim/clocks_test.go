@@ -108,7 +108,7 @@ func TestClocksAgainstTruth(t *testing.T) {
 		if name == "" || !ok {
 			continue
 		}
-		st := sampleT(s)
+		st := schema.TimeOf(s)
 		if st < last[name] {
 			t.Fatalf("%s: t went backwards", name)
 		}
@@ -162,19 +162,6 @@ func TestClocksAgainstTruth(t *testing.T) {
 	}
 }
 
-func sampleT(s schema.Sample) int64 {
-	switch v := s.(type) {
-	case *schema.IMU:
-		return v.T
-	case *schema.CAN:
-		return v.T
-	case *schema.GNSS:
-		return v.T
-	case *schema.VideoFrame:
-		return v.T
-	}
-	return 0
-}
 
 // quantiles returns the median, 99th percentile and maximum of |e|.
 func quantiles(e []float64) (p50, p99, mx float64) {
