@@ -162,7 +162,6 @@ func TestClocksAgainstTruth(t *testing.T) {
 	}
 }
 
-
 // quantiles returns the median, 99th percentile and maximum of |e|.
 func quantiles(e []float64) (p50, p99, mx float64) {
 	a := make([]float64, len(e))
