@@ -108,6 +108,19 @@ func (t *Table[R]) Check(s *arrow.Schema) error {
 type AnyTable interface {
 	TableName() TableName
 	Schema() *arrow.Schema
+	// AppendSample appends s as a row when it is of the table's row type (false
+	// when it is not): for callers that hold tables and samples without their
+	// types.
+	AppendSample(b *array.RecordBuilder, s Sample) bool
+}
+
+// AppendSample appends s as a row when it is an *R.
+func (t *Table[R]) AppendSample(b *array.RecordBuilder, s Sample) bool {
+	r, ok := any(s).(*R)
+	if ok {
+		t.Append(b, r)
+	}
+	return ok
 }
 
 // TableName returns the table's name.

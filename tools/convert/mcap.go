@@ -196,6 +196,16 @@ func tableStream[R any](m *mcapWriter, path string, t *schema.Table[R], prio int
 	})
 }
 
+// plainTable is a table whose rows go to MCAP as they are, on its JSON channel.
+type plainTable struct {
+	name   schema.TableName
+	stream func(m *mcapWriter, path string) *stream
+}
+
+func plain[R any](t *schema.Table[R]) plainTable {
+	return plainTable{t.Name, func(m *mcapWriter, path string) *stream { return tableStream(m, path, t, 1, nil) }}
+}
+
 func (c *converter) mcapSegment(ctx context.Context, m *mcapWriter, seg int, vf *videofile.Files, name func(uint8) string) error {
 	path := func(t schema.TableName) string { return c.segPath(seg, drive.TableFile(t)) }
 	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -218,27 +228,10 @@ func (c *converter) mcapSegment(ctx context.Context, m *mcapWriter, seg int, vf 
 			return m.jsonMessage(TopicGNSSFix, "foxglove.LocationFix", []byte(foxglove.LocationFixSchema), g.T, fix)
 		}))
 	}
-	for _, t := range []schema.AnyTable{schema.CANTable, schema.IMUTable, schema.EgoTable, schema.TargetsTable,
-		schema.EventsTable, schema.TruthTable, schema.SyncTable} {
-		p := path(t.TableName())
-		if !exists(p) {
-			continue
-		}
-		switch tt := t.(type) {
-		case *schema.Table[schema.CAN]:
-			add(tableStream(m, p, tt, 1, nil))
-		case *schema.Table[schema.IMU]:
-			add(tableStream(m, p, tt, 1, nil))
-		case *schema.Table[schema.Ego]:
-			add(tableStream(m, p, tt, 1, nil))
-		case *schema.Table[schema.Target]:
-			add(tableStream(m, p, tt, 1, nil))
-		case *schema.Table[schema.Event]:
-			add(tableStream(m, p, tt, 1, nil))
-		case *schema.Table[schema.Truth]:
-			add(tableStream(m, p, tt, 1, nil))
-		case *schema.Table[schema.SyncRow]:
-			add(tableStream(m, p, tt, 1, nil))
+	for _, t := range []plainTable{plain(schema.CANTable), plain(schema.IMUTable), plain(schema.EgoTable),
+		plain(schema.TargetsTable), plain(schema.EventsTable), plain(schema.TruthTable), plain(schema.SyncTable)} {
+		if p := path(t.name); exists(p) {
+			add(t.stream(m, p))
 		}
 	}
 	if p := path(schema.TableFrames); exists(p) {

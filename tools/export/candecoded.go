@@ -113,7 +113,7 @@ func (c *clipWriter) writeCANDecoded() error {
 	return tw.close()
 }
 
-// decodedTable gives the decoded-CAN schema the shape of a schema.AnyTable.
+// decodedTable gives the decoded-CAN schema the shape of a clipTable.
 type decodedTable struct{}
 
 func (decodedTable) TableName() schema.TableName { return TableCANDecoded }

@@ -560,11 +560,7 @@ func (c *clipWriter) writeTable(ts tableSource) error {
 	if err != nil {
 		return err
 	}
-	a, err := newAppender(ts.table)
-	if err != nil {
-		tw.abort()
-		return err
-	}
+	a := newAppender(ts.table)
 	defer a.release()
 	flush := func() error {
 		rec := a.batch()

@@ -2,7 +2,6 @@ package export
 
 import (
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,10 +14,17 @@ import (
 
 // tableFiles writes one table of a clip as Parquet and/or CSV.
 type tableFiles struct {
-	table   schema.AnyTable
+	table   clipTable
 	schema  *arrow.Schema
 	closers []io.Closer
 	writers []tableout.Writer
+}
+
+// clipTable is a table a clip writes: one of the drive's (a schema.AnyTable) or one
+// the export derives (decoded CAN).
+type clipTable interface {
+	TableName() schema.TableName
+	Schema() *arrow.Schema
 }
 
 // checker is the part of schema.Table that checks a file's schema.
@@ -26,7 +32,7 @@ type checker interface {
 	Check(*arrow.Schema) error
 }
 
-func newTableFiles(c *clipWriter, base string, t schema.AnyTable, parquet, csv bool) (*tableFiles, error) {
+func newTableFiles(c *clipWriter, base string, t clipTable, parquet, csv bool) (*tableFiles, error) {
 	tf := &tableFiles{table: t, schema: t.Schema()}
 	if parquet {
 		w, err := c.create(base + ".parquet")
@@ -103,48 +109,9 @@ type appender struct {
 	n   int
 }
 
-// ErrUnknownTable reports a table the appender has no row type for.
-var ErrUnknownTable = errors.New("no row type for table")
-
-func newAppender(t schema.AnyTable) (*appender, error) {
+func newAppender(t schema.AnyTable) *appender {
 	b := array.NewRecordBuilder(memory.NewGoAllocator(), t.Schema())
-	a := &appender{b: b}
-	switch tt := t.(type) {
-	case *schema.Table[schema.CAN]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.GNSS]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.IMU]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.Ego]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.Frame]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.Object]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.Target]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.Event]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.Truth]:
-		a.add = appendAs(tt, b)
-	case *schema.Table[schema.SyncRow]:
-		a.add = appendAs(tt, b)
-	default:
-		b.Release()
-		return nil, fmt.Errorf("%w %s", ErrUnknownTable, t.TableName())
-	}
-	return a, nil
-}
-
-func appendAs[R any](t *schema.Table[R], b *array.RecordBuilder) func(schema.Sample) bool {
-	return func(s schema.Sample) bool {
-		r, ok := any(s).(*R)
-		if ok {
-			t.Append(b, r)
-		}
-		return ok
-	}
+	return &appender{b: b, add: func(s schema.Sample) bool { return t.AppendSample(b, s) }}
 }
 
 // batch returns the rows appended since the last batch (nil when none).
