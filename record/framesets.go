@@ -29,6 +29,8 @@ func NewFrameSets(cfg frameset.Config, next schema.Sink, emit func(*frameset.Set
 func (f *FrameSets) Publish(s schema.Sample) {
 	if vf, ok := s.(*schema.VideoFrame); ok {
 		f.asm.Add(vf)
+		// the set has the picture now; the recorder's queues must not hold it
+		vf.Picture = nil
 	}
 	f.next.Publish(s)
 }

@@ -1,5 +1,7 @@
 package schema
 
+import "image"
+
 // Frame is a row of frames.arrow, the camera index: one row per recorded camera frame,
 // saying where in which video file its bytes are.
 type Frame struct {
@@ -56,6 +58,11 @@ type VideoFrame struct {
 	// Params are the codec parameter sets, in order VPS (H.265 only), SPS, PPS;
 	// required on the first frame of a camera and whenever they change.
 	Params [][]byte
+	// Picture is the uncompressed picture Data was encoded from, kept for live
+	// consumers (the detector) by a raw capture camera whose encoder is asked to
+	// (acquire/camera EncoderConfig.KeepPicture); nil otherwise. Never written: the
+	// frame-set stage takes it off the frame before the recorder queues it.
+	Picture image.Image
 }
 
 // Table returns TableFrames.

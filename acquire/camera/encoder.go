@@ -45,6 +45,9 @@ type EncoderConfig struct {
 	// {bitrate} {gop} are replaced.
 	Command []string
 	Codec   schema.Codec // output of Command
+	// KeepPicture hands each raw picture on with its encoded frame
+	// (schema.VideoFrame.Picture), for a live detector: it then needs no decoder.
+	KeepPicture bool
 }
 
 func (c EncoderConfig) withDefaults() EncoderConfig {
@@ -428,6 +431,11 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 			vf, err := em.tr.h26x(au.NALUs)
 			if vf != nil {
 				vf.TriggerID, vf.ExposureUS = f.TriggerID, f.ExposureUS
+				if e.cfg.KeepPicture {
+					if img, err := f.Image(); err == nil {
+						vf.Picture = img
+					}
+				}
 			}
 			if err := em.frame(vf, err, f.THost, f.T, f.TDevice); err != nil && fatal == nil {
 				fatal = err

@@ -3,6 +3,7 @@ package camera
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"os"
@@ -277,5 +278,43 @@ func TestEncoderGivesUp(t *testing.T) {
 	}
 	if errs != maxEncoderFails {
 		t.Fatalf("%d encoder_error events, want %d", errs, maxEncoderFails)
+	}
+}
+
+// TestEncoderKeepsPictures: with KeepPicture every encoded frame carries the raw
+// picture it was encoded from (the same bytes, layout and size, matched by seq through
+// the encoder's delay); without it, none.
+func TestEncoderKeepsPictures(t *testing.T) {
+	needFFmpeg(t)
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			const w, h, n = 64, 48, 12
+			p := PixYUYV
+			enc := NewEncoder(EncoderConfig{GOP: 5, Bitrate: 500_000, FPS: 30, Queue: n, KeepPicture: keep}, 2, "", nil)
+			c := runEncoder(t, enc, func(context.Context) {
+				for i := 0; i < n; i++ {
+					enc.Encode(RawFrame{Pix: rawPicture(p, w, h, i), Format: p, Width: w, Height: h, T: int64(1000 + i), Seq: int64(i)})
+				}
+			}, func(c *collector) bool { return c.count() >= n-2 })
+			if len(c.frames) != n {
+				t.Fatalf("%d frames, want %d", len(c.frames), n)
+			}
+			for i, f := range c.frames {
+				if !keep {
+					if f.Picture != nil {
+						t.Fatalf("frame %d carries a picture without KeepPicture", i)
+					}
+					continue
+				}
+				raw, ok := f.Picture.(*RawImage)
+				if !ok {
+					t.Fatalf("frame %d: picture %T, want *RawImage", i, f.Picture)
+				}
+				layout, pix, pw, ph := raw.RawPix()
+				if layout != "yuyv" || pw != w || ph != h || !bytes.Equal(pix, rawPicture(p, w, h, int(f.Seq))) {
+					t.Fatalf("frame %d (seq %d): picture %s %dx%d, not the picture fed with that seq", i, f.Seq, layout, pw, ph)
+				}
+			}
+		})
 	}
 }

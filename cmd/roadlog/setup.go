@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"roadlog/acquire/camera"
 	"roadlog/acquire/can"
 	"roadlog/acquire/gnss"
 	"roadlog/acquire/gnss/pps"
@@ -60,7 +61,8 @@ type setup struct {
 	refTicked bool         // a source ticks the reference clock itself (the simulated rig, on its own host time)
 	opts      rig.Recorder // recorder settings from the rig file (zero: flags decide)
 	cleanup   func()
-	stopLive  func() // set by live: stops detection and waits for its last rows; record and serve call it before they close the drive
+	stopLive  func()         // set by live: stops detection and waits for its last rows; record and serve call it before they close the drive
+	rawCams   []*camera.V4L2 // capture cameras whose pictures the recorder encodes (live asks them to keep the pictures for the detector)
 }
 
 // rigFlags are the flags record and serve share: which rig, and how its drives are
@@ -337,6 +339,9 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		}
 		p := pipeline.New(pipeline.Config{Cameras: s.calib})
 		runner := pipeline.NewRunner(live.Images(d), p, pipeline.RunnerConfig{})
+		for _, c := range s.rawCams { // their raw pictures go to the detector as they are: no decoder
+			c.Encoder.KeepPicture = true
+		}
 		tagger = live.New(runner)
 		go func() {
 			runner.Run(lctx, eng)
@@ -366,8 +371,11 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 			fs := &pipeline.FrameSet{T: set.T, TriggerID: set.TriggerID}
 			for _, m := range set.Members {
 				fr := pipeline.Frame{Camera: m.Camera, Seq: m.Frame.Seq, Width: int(m.Frame.Width), Height: int(m.Frame.Height)}
-				if m.Frame.Codec == schema.CodecMJPEG {
+				switch {
+				case m.Frame.Codec == schema.CodecMJPEG:
 					fr.JPEG = m.Frame.Data // read-only share: the recorder never changes frame bytes
+				case m.Picture != nil:
+					fr.Image = m.Picture // a raw capture camera's picture, before the recorder encoded it
 				}
 				fs.Frames = append(fs.Frames, fr)
 			}

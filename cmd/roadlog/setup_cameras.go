@@ -31,9 +31,11 @@ func (s *setup) addCameras(r *rig.Rig, ref *reference.Clock, congested func() bo
 		var src record.Source
 		switch c.Kind {
 		case rig.CameraV4L2:
-			src = &camera.V4L2{Camera: idx, Name: name, Device: c.Device, Format: strings.ToLower(c.Codec), Width: c.Width, Height: c.Height,
+			v := &camera.V4L2{Camera: idx, Name: name, Device: c.Device, Format: strings.ToLower(c.Codec), Width: c.Width, Height: c.Height,
 				FPS: c.FPS, Timeout: opts.Timeout, Timebase: ref, Encoder: camera.EncoderConfig{Kind: opts.Encoder, Preset: opts.Preset,
 					Bitrate: opts.Bitrate, GOP: opts.GOP, FPS: c.FPS}}
+			src = v
+			s.rawCams = append(s.rawCams, v)
 		case rig.CameraPipe:
 			src = &camera.Pipeline{Camera: idx, Name: name, Command: []string{"sh", "-c", c.Command}, Codec: codec, Latency: opts.Latency, Timebase: ref}
 		case rig.CameraRTSP:

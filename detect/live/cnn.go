@@ -119,9 +119,9 @@ func (x *images) DetectSets(ctx context.Context, sets []*pipeline.FrameSet) ([][
 	return dets, errs
 }
 
-// errNoPicture: a frame with neither a decoded image nor JPEG bytes (only MJPEG
-// cameras are detected live).
-var errNoPicture = errors.New("no image and no JPEG bytes (only MJPEG cameras are detected live)")
+// errNoPicture: a frame with neither a picture nor JPEG bytes (an H.264/H.265 camera
+// whose stream arrives encoded: pipe, RTSP, file, or V4L2 H.264).
+var errNoPicture = errors.New("no image and no JPEG bytes (live detection reads MJPEG cameras and the raw pictures of capture cameras the recorder encodes)")
 
 // jpegDetector is a detector that decodes JPEG itself (centernet.Detector.DetectJPEG:
 // nvJPEG on the GPU engine, Go's decoder elsewhere).

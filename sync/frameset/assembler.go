@@ -1,6 +1,7 @@
 package frameset
 
 import (
+	"image"
 	"math"
 	"strconv"
 	"sync"
@@ -70,6 +71,9 @@ func (c *Config) defaults() {
 type Member struct {
 	Camera uint8
 	Frame  *schema.VideoFrame
+	// Picture is the frame's uncompressed picture when its camera kept one
+	// (schema.VideoFrame.Picture, as it was when the frame was added).
+	Picture image.Image
 }
 
 // Set is a frame set: the frames of one trigger from every camera that delivered one.
@@ -110,10 +114,11 @@ type camState struct {
 }
 
 type slot struct {
-	id     int64
-	used   bool
-	n      int
-	frames []*schema.VideoFrame // by camera
+	id       int64
+	used     bool
+	n        int
+	frames   []*schema.VideoFrame // by camera
+	pictures []image.Image        // by camera: the frames' pictures, as added
 }
 
 // ringSize is how many triggers around the newest one an Assembler keeps.
@@ -215,7 +220,7 @@ func (a *Assembler) Add(f *schema.VideoFrame) int64 {
 		st.dups++
 		return id
 	}
-	s.frames[cam] = f
+	s.frames[cam], s.pictures[cam] = f, f.Picture
 	s.n++
 	a.drain(false)
 	return id
@@ -224,8 +229,10 @@ func (a *Assembler) Add(f *schema.VideoFrame) int64 {
 func (a *Assembler) reset(s *slot, id int64) {
 	if s.frames == nil {
 		s.frames = make([]*schema.VideoFrame, len(a.cams))
+		s.pictures = make([]image.Image, len(a.cams))
 	}
 	clear(s.frames)
+	clear(s.pictures)
 	s.id, s.used, s.n = id, true, 0
 }
 
@@ -333,7 +340,7 @@ func (a *Assembler) emitNext() {
 			a.miss(c, t)
 			continue
 		}
-		set.Members = append(set.Members, Member{Camera: uint8(c), Frame: f})
+		set.Members = append(set.Members, Member{Camera: uint8(c), Frame: f, Picture: s.pictures[c]})
 		lo, hi = min(lo, f.T), max(hi, f.T)
 	}
 	set.Skew = hi - lo
@@ -347,6 +354,7 @@ func (a *Assembler) emitNext() {
 			s.frames[c] = placeholder
 		}
 	}
+	clear(s.pictures)
 	if a.emit != nil {
 		a.emit(set)
 	}

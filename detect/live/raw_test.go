@@ -1,0 +1,115 @@
+package live_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"roadlog/acquire/camera"
+	"roadlog/detect"
+	"roadlog/detect/centernet"
+	"roadlog/detect/cpu"
+	"roadlog/detect/live"
+	"roadlog/detect/obs"
+	"roadlog/detect/pipeline"
+	"roadlog/internal/shared"
+)
+
+// A raw capture camera's picture (YUYV, as the recorder's encoder keeps it for the
+// live detector) is detected like the same picture sent as JPEG: the real CNN on the
+// CPU engine finds the same objects in both, boxes within a few pixels.
+func TestImagesDetectRawPictures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CNN on the CPU")
+	}
+	p := filepath.Join(shared.Path(t, "testdata/images/nuscenes/samples"), "n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg")
+	jpg, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(jpg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := (&camera.RawFrame{Pix: toYUYV(img), Format: camera.PixYUYV, Width: img.Bounds().Dx(), Height: img.Bounds().Dy()}).Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	x := live.Images(d)
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	detectOne := func(f pipeline.Frame) []obs.Detection {
+		f.Camera, f.Width, f.Height = 2, w, h
+		dets, err := x.Detect(context.Background(), &pipeline.FrameSet{T: 1, TriggerID: 1, Frames: []pipeline.Frame{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dets
+	}
+	fromJPEG := detectOne(pipeline.Frame{JPEG: jpg})
+	fromRaw := detectOne(pipeline.Frame{Image: raw})
+	if len(fromJPEG) == 0 {
+		t.Fatal("no detections in the JPEG")
+	}
+	// every confident detection of one is in the other (scores near the threshold may
+	// fall either side: YUYV keeps twice the chroma of the JPEG's 4:2:0)
+	match := func(a, b []obs.Detection, what string) {
+		for _, da := range a {
+			if da.Score < 0.4 {
+				continue
+			}
+			found := false
+			for _, db := range b {
+				if db.Class == da.Class && db.Camera == 2 && iou(da, db) >= 0.9 {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: %s %.2f at (%.0f,%.0f)-(%.0f,%.0f) has no match", what, da.Label, da.Score, da.X1, da.Y1, da.X2, da.Y2)
+			}
+		}
+	}
+	match(fromJPEG, fromRaw, "JPEG → raw")
+	match(fromRaw, fromJPEG, "raw → JPEG")
+	t.Logf("%d detections from the JPEG, %d from the YUYV picture", len(fromJPEG), len(fromRaw))
+}
+
+// toYUYV packs an image as YUYV 4:2:2 (BT.601 full range, as image/color converts).
+func toYUYV(img image.Image) []byte {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := make([]byte, 0, w*h*2)
+	for y := 0; y < h; y++ {
+		for x := 0; x+1 < w; x += 2 {
+			y0, cb, cr := ycc(img.At(b.Min.X+x, b.Min.Y+y))
+			y1, _, _ := ycc(img.At(b.Min.X+x+1, b.Min.Y+y))
+			out = append(out, y0, cb, y1, cr)
+		}
+	}
+	return out
+}
+
+func ycc(c color.Color) (y, cb, cr uint8) {
+	r, g, b, _ := c.RGBA()
+	return color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(b>>8))
+}
+
+func iou(a, b obs.Detection) float32 {
+	ix := max(0, min(a.X2, b.X2)-max(a.X1, b.X1))
+	iy := max(0, min(a.Y2, b.Y2)-max(a.Y1, b.Y1))
+	inter := ix * iy
+	union := (a.X2-a.X1)*(a.Y2-a.Y1) + (b.X2-b.X1)*(b.Y2-b.Y1) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}
