@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"roadlog/internal/tail"
 	"roadlog/schema"
 	"roadlog/sync/clock"
 )
@@ -342,7 +343,7 @@ func (e *Encoder) runProcess(ctx context.Context, em *emitter, argv []string) er
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(pctx, argv[0], fill(argv, first, e.cfg.FPS)[1:]...)
-	stderr := &tailBuffer{max: 2 << 10}
+	stderr := &tail.Buffer{Max: 2 << 10}
 	cmd.Stderr = stderr
 	pg := newProcGroup(cmd, time.Second)
 	stdin, err := cmd.StdinPipe()

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"roadlog/internal/tail"
 	"roadlog/schema"
 	"roadlog/sync/clock"
 	"roadlog/sync/devclock"
@@ -72,7 +72,7 @@ func (p *Pipeline) Run(ctx context.Context, sink schema.Sink) error {
 	}
 	name := nameOr(p.Name, p.Camera)
 	cmd := exec.CommandContext(ctx, p.Command[0], p.Command[1:]...)
-	stderr := &tailBuffer{max: 4 << 10}
+	stderr := &tail.Buffer{Max: 4 << 10}
 	cmd.Stderr = stderr
 	pg := newProcGroup(cmd, p.StopTimeout)
 	out, err := cmd.StdoutPipe()
@@ -177,29 +177,6 @@ func (s *streamReader) handle(aus []AccessUnit, errs []error) error {
 }
 
 var errGarbage = errors.New("bytes outside any picture")
-
-// tailBuffer keeps the last max bytes written to it (a process's standard error).
-type tailBuffer struct {
-	mu  sync.Mutex // guards b
-	b   []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.b))
-}
 
 // procGroup runs a command in its own process group. Cancelling the command's context
 // sends SIGINT to the whole group (gst-launch -e and ffmpeg then finish their stream),

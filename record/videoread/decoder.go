@@ -8,11 +8,11 @@ import (
 	"io"
 	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"roadlog/internal/tail"
 	"roadlog/schema"
 )
 
@@ -35,7 +35,7 @@ type decoder struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	stdout  io.ReadCloser
-	stderr  *tailWriter
+	stderr  *tail.Buffer
 	size    int         // bytes of one picture
 	pics    chan []byte // decoded pictures, in order (closed at the process's end)
 	free    chan []byte // pictures not handed out, for reuse
@@ -72,7 +72,7 @@ func (r *Reader) startDecoder(w, h int) (*decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{lastFed: -1, stderr: &tailWriter{max: 2048}, size: w*h + 2*((w+1)/2)*((h+1)/2),
+	d := &decoder{lastFed: -1, stderr: &tail.Buffer{Max: 2048}, size: w*h + 2*((w+1)/2)*((h+1)/2),
 		pics: make(chan []byte, 2), free: make(chan []byte, 4), jobs: make(chan feedJob), fed: make(chan error, 1)}
 	d.cmd = exec.Command(ff, r.decoderArgs(r.seekThreads(), r.seekThreads() == 1)...)
 	d.cmd.Stderr = d.stderr
@@ -327,26 +327,3 @@ var (
 	errLostPicture = errors.New("the decoder returned fewer pictures than frames")
 	errTimeout     = fmt.Errorf("no picture within %v", DecodeTimeout)
 )
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex // guards b
-	b   []byte
-	max int
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.b))
-}
