@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"roadlog/internal/box"
 	"roadlog/rig"
 	"roadlog/schema"
 	"roadlog/sync/clock"
@@ -35,7 +36,7 @@ type IIO struct {
 	SysfsRoot string // where the devices are (default DefaultSysfsRoot)
 	DevDir    string // where their nodes are (default DefaultDevDir)
 
-	stats statsBox
+	stats box.Box[Stats]
 	st    *devclock.Stamps // the clock model, made by the first Run (runs never overlap)
 }
 
@@ -50,7 +51,7 @@ type Stats struct {
 }
 
 // Stats returns the counters of the current or last Run.
-func (s *IIO) Stats() Stats { return s.stats.load() }
+func (s *IIO) Stats() Stats { return s.stats.Load() }
 
 // Run configures the device, enables its buffer and reads samples until ctx ends
 // (nil) or the device fails (an error). The buffer is disabled again on the way out.
@@ -189,7 +190,7 @@ type iioReader struct {
 	period    int64 // ns between samples (0: unknown)
 	rest      []byte
 	stats     Stats
-	box       *statsBox
+	box       *box.Box[Stats]
 }
 
 func (r *iioReader) chunk(b []byte, thost int64) {
@@ -211,7 +212,7 @@ func (r *iioReader) chunk(b []byte, thost int64) {
 		r.rest = append([]byte(nil), tail...)
 	}
 	r.stats.LastHost = thost
-	r.box.store(r.stats)
+	r.box.Store(r.stats)
 	r.st.Tick(thost, r.sink)
 }
 

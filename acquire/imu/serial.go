@@ -10,6 +10,7 @@ import (
 
 	"go.bug.st/serial"
 
+	"roadlog/internal/box"
 	"roadlog/rig"
 	"roadlog/schema"
 	"roadlog/sync/clock"
@@ -29,12 +30,12 @@ type VectorNav struct {
 	Axes     rig.AxisMap    // sensor → vehicle axes (zero value: identity)
 	Timebase clock.Timebase // nil: clock.NewSystem()
 
-	stats statsBox
+	stats box.Box[Stats]
 	st    *devclock.Stamps // the clock model, made by the first Run (runs never overlap)
 }
 
 // Stats returns the counters of the current or last Run.
-func (v *VectorNav) Stats() Stats { return v.stats.load() }
+func (v *VectorNav) Stats() Stats { return v.stats.Load() }
 
 // Run reads the port until ctx ends (nil) or the port fails or vanishes (an error).
 func (v *VectorNav) Run(ctx context.Context, sink schema.Sink) error {
@@ -87,7 +88,7 @@ func (v *VectorNav) Run(ctx context.Context, sink schema.Sink) error {
 			st.LastHost = thost
 		})
 		v.st.Tick(thost, sink)
-		v.stats.store(st)
+		v.stats.Store(st)
 	}
 	err = readLoop(ctx, port, 4096, handle)
 	ev := schema.NewEvent(tb.Ref(clock.HostNow()), schema.EvSourceStats, schema.SevInfo, v.Name,

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	"roadlog/internal/box"
 	"roadlog/schema"
 	"roadlog/sync/clock"
 )
@@ -44,7 +45,7 @@ type Source struct {
 	Timebase clock.Timebase // stamps events (nil: clock.NewSystem())
 	Timeout  time.Duration  // 0: DefaultTimeout
 
-	stats statsBox
+	stats box.Box[Stats]
 }
 
 // Stats counts what a Source or Twin saw.
@@ -57,7 +58,7 @@ type Stats struct {
 }
 
 // Stats returns the counters of the current or last Run.
-func (s *Source) Stats() Stats { return s.stats.load() }
+func (s *Source) Stats() Stats { return s.stats.Load() }
 
 // device is what Run needs of a PPS device: the real one talks to the kernel.
 type device interface {
@@ -122,7 +123,7 @@ type watcher struct {
 	tb           clock.Timebase
 	sink         schema.Sink
 	onEdge       func(Edge)
-	box          *statsBox
+	box          *box.Box[Stats]
 	st           Stats
 	have         bool  // an edge was seen
 	outage       bool  // no edge for at least one timeout
@@ -155,7 +156,7 @@ func (w *watcher) edge(seq uint32, assert, host int64) {
 	w.have = true
 	w.st.Edges++
 	w.st.LastSeq, w.st.LastHost = seq, host
-	w.box.store(w.st)
+	w.box.Store(w.st)
 	if w.onEdge != nil {
 		w.onEdge(Edge{Device: w.device, Seq: seq, Assert: assert, Host: host})
 	}
@@ -176,5 +177,5 @@ func (w *watcher) timeout(host int64) {
 		}
 		w.sink.Publish(schema.NewEvent(w.tb.Ref(host), schema.EvPPSMissing, schema.SevWarn, w.name, msg))
 	}
-	w.box.store(w.st)
+	w.box.Store(w.st)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"roadlog/internal/box"
 	"roadlog/schema"
 	"roadlog/sync/clock"
 )
@@ -18,11 +19,11 @@ type Twin struct {
 	Timebase clock.Timebase // nil: clock.NewSystem()
 	OnEdge   func(Edge)     // called on Run's goroutine for every edge; must not block
 
-	stats statsBox
+	stats box.Box[Stats]
 }
 
 // Stats returns the counters of the current or last Run.
-func (t *Twin) Stats() Stats { return t.stats.load() }
+func (t *Twin) Stats() Stats { return t.stats.Load() }
 
 // Run emits edges until ctx ends; it always returns nil.
 func (t *Twin) Run(ctx context.Context, sink schema.Sink) error {
