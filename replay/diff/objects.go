@@ -24,7 +24,11 @@ func openGroups(d *replay.Drive, run string) (*groups, error) {
 		return nil, fmt.Errorf("compare: read objects of %s: %w", run, err)
 	}
 	g := &groups{r: r}
-	return g, g.advance()
+	if err := g.advance(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return g, nil
 }
 
 func (g *groups) advance() error {
