@@ -100,27 +100,32 @@ func (l *loaded) skipBelow(floor int64) {
 
 // batchPool keeps the raw batches (arenas) of released batches for the next ones;
 // it is shared by a cursor and its producer goroutine. Past its capacity, and when
-// the cursor closes, arenas go to the table's spares, for the next reader.
+// the cursor closes, their arenas go to the table's spares, for the next reader.
 type batchPool struct {
-	ch     chan *rawBatch
-	spare  *spareList[*rawBatch]
-	sizing *atomic.Int64 // the table's (rawBatch.sizing)
+	ch    chan *rawBatch
+	arena *arenaSource
 }
 
-// spareBatches holds, per table, arenas that no reader uses: a reader opened after
-// another one closed decodes into its arenas instead of allocating (and zeroing)
+// arenaSource is where a cursor's batches take a new arena: a spare of the table's
+// that fits, or a new one sized for the cursor's largest batch so far.
+type arenaSource struct {
+	spare  *spareList[[]byte]
+	sizing atomic.Int64 // the largest arena one of the cursor's batches needed
+}
+
+// spareArenas holds, per table, arenas that no reader uses: a reader opened after
+// another one closed decodes into them instead of allocating (and zeroing)
 // megabytes anew. Per table, because arenas come in the sizes of their table's
 // batches. (Not sync.Pools: a collection empties those, and a reader's own garbage
 // starts one about every pass over a short drive.)
-var spareBatches sync.Map // schema.TableName → *spareList[*rawBatch]
+var spareArenas sync.Map // schema.TableName → *spareList[[]byte]
 
 func newBatchPool(table schema.TableName, n int) batchPool {
-	sp, ok := spareBatches.Load(table)
+	sp, ok := spareArenas.Load(table)
 	if !ok {
-		sp, _ = spareBatches.LoadOrStore(table, &spareList[*rawBatch]{size: func(b *rawBatch) int { return cap(b.arena) }})
+		sp, _ = spareArenas.LoadOrStore(table, &spareList[[]byte]{size: func(b []byte) int { return cap(b) }})
 	}
-	l := sp.(*spareList[*rawBatch])
-	return batchPool{ch: make(chan *rawBatch, n), spare: l, sizing: &l.sizing}
+	return batchPool{ch: make(chan *rawBatch, n), arena: &arenaSource{spare: sp.(*spareList[[]byte])}}
 }
 
 func (p batchPool) get() *rawBatch {
@@ -128,10 +133,7 @@ func (p batchPool) get() *rawBatch {
 	case b := <-p.ch:
 		return b
 	default:
-		if b, ok := p.spare.get(); ok {
-			return b
-		}
-		return &rawBatch{sizing: p.sizing}
+		return &rawBatch{src: p.arena}
 	}
 }
 
@@ -139,7 +141,7 @@ func (p batchPool) put(b *rawBatch) {
 	select {
 	case p.ch <- b:
 	default:
-		p.spare.put(b)
+		p.giveBack(b)
 	}
 }
 
@@ -148,12 +150,50 @@ func (p batchPool) drain() {
 	for {
 		select {
 		case b := <-p.ch:
-			p.spare.put(b)
+			p.giveBack(b)
 		default:
 			return
 		}
 	}
 }
+
+func (p batchPool) giveBack(b *rawBatch) {
+	if cap(b.arena) > 0 {
+		p.arena.spare.put(b.arena[:0])
+	}
+	b.arena = nil
+}
+
+// newArena gives b an arena for a batch of total bytes, at most 2*total+arenaSlack:
+// a fitting spare, or a new one (an eighth more than total, or what the cursor's
+// largest batch needed, within that bound). The arena b had goes to the spares.
+func (a *arenaSource) newArena(b *rawBatch, total int) {
+	lo, hi := total, 2*total+arenaSlack
+	if cap(b.arena) > 0 {
+		a.spare.put(b.arena[:0])
+	}
+	if s, ok := a.spare.getFit(lo, hi); ok {
+		b.arena = s
+		return
+	}
+	n := total + total/8
+	for {
+		m := a.sizing.Load()
+		if int64(n) <= m {
+			n = min(int(m), hi)
+			break
+		}
+		if a.sizing.CompareAndSwap(m, int64(n)) {
+			break
+		}
+	}
+	b.arena = make([]byte, 0, n)
+}
+
+// arenaSlack is how much larger than twice its batch an arena may be and still be
+// used for it: what a consumer keeps of a batch (samples alias its strings, records
+// its buffers) keeps all of its arena.
+const arenaSlack = 256 << 10
 
 // spareBytes bounds the bytes all spare lists hold together.
 const spareBytes = 64 << 20
@@ -167,8 +207,6 @@ type spareList[T any] struct {
 	mu    sync.Mutex
 	items []T
 	size  func(T) int
-	// the largest arena the table's batches needed (batch lists only)
-	sizing atomic.Int64
 }
 
 // spareListLen is how many buffers one list keeps.
@@ -196,12 +234,51 @@ func (s *spareList[T]) get() (T, bool) {
 	return it, true
 }
 
+// getFit takes the smallest item whose size is within [lo, hi].
+func (s *spareList[T]) getFit(lo, hi int) (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var zero T
+	best := -1
+	for i := range s.items {
+		if n := s.size(s.items[i]); n >= lo && n <= hi && (best < 0 || n < s.size(s.items[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return zero, false
+	}
+	it := s.items[best]
+	s.items[best] = s.items[len(s.items)-1]
+	s.items[len(s.items)-1] = zero
+	s.items = s.items[:len(s.items)-1]
+	sparesHeld.Add(-int64(s.size(it)))
+	return it, true
+}
+
 func (s *spareList[T]) put(it T) {
 	n := int64(s.size(it))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.items) >= spareListLen || sparesHeld.Load()+n > spareBytes {
-		return // left to the collector
+	if len(s.items) >= spareListLen {
+		// full: it replaces the smallest, if it is larger (the list keeps what fits
+		// the most batches)
+		small := 0
+		for i := range s.items {
+			if s.size(s.items[i]) < s.size(s.items[small]) {
+				small = i
+			}
+		}
+		m := int64(s.size(s.items[small]))
+		if n <= m || sparesHeld.Load()-m+n > spareBytes {
+			return // left to the collector
+		}
+		sparesHeld.Add(n - m)
+		s.items[small] = it
+		return
+	}
+	if sparesHeld.Load()+n > spareBytes {
+		return
 	}
 	sparesHeld.Add(n)
 	s.items = append(s.items, it)

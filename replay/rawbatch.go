@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -33,32 +32,10 @@ type rawCol struct {
 type rawBatch struct {
 	rows  int
 	cols  []rawCol
-	ts    []int64 // the t column's values
-	arena []byte  // every buffer of the batch, 8-byte aligned
-	keep  []bool  // filter result per row (reused; see loaded.keep)
-	// sizing, shared by the arenas of a table (nil: none): the largest arena one
-	// of its batches needed, so that a new arena fits the table's other batches
-	// too and is not replaced by the next, larger one
-	sizing *atomic.Int64
-}
-
-// grow gives the batch an arena of at least total bytes: an eighth more, and at
-// least what the table's largest batch needed.
-func (b *rawBatch) grow(total int) {
-	n := total + total/8
-	if b.sizing != nil {
-		for {
-			m := b.sizing.Load()
-			if int64(n) <= m {
-				n = int(m)
-				break
-			}
-			if b.sizing.CompareAndSwap(m, int64(n)) {
-				break
-			}
-		}
-	}
-	b.arena = make([]byte, 0, n)
+	ts    []int64      // the t column's values
+	arena []byte       // every buffer of the batch, 8-byte aligned
+	keep  []bool       // filter result per row (reused; see loaded.keep)
+	src   *arenaSource // where a new arena comes from (nil: allocated)
 }
 
 func (b *rawBatch) u8(c, i int) uint8 { return b.cols[c].values[i] }
@@ -238,8 +215,14 @@ func (d *batchDecoder) decode(sch *arrow.Schema, msg []byte, b *rawBatch) error 
 		}
 	}
 	total += zstdSlack
-	if cap(b.arena) < total {
-		b.grow(total)
+	// an arena far larger than the batch (of a larger batch before) is not used: what
+	// a consumer keeps of a batch keeps all of its arena
+	if cap(b.arena) < total || cap(b.arena) > 2*total+arenaSlack {
+		if b.src != nil {
+			b.src.newArena(b, total)
+		} else {
+			b.arena = make([]byte, 0, total)
+		}
 	}
 	arena := b.arena[:0]
 	nextBuf := 0

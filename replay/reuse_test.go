@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -143,5 +144,74 @@ func TestReopenReusesArenas(t *testing.T) {
 			t.Fatalf("prefetch %d: a pass allocated %d bytes, its batches decode to %d", opts.Prefetch, alloc, decoded)
 		}
 		t.Logf("prefetch %d: %d bytes allocated a pass, %d decoded", opts.Prefetch, alloc, decoded)
+	}
+}
+
+// What a consumer keeps of a drive with small batches (Next's samples alias their
+// batch's arena: its strings) does not keep the large arenas another drive's reader
+// gave back: the memory the kept samples hold stays within a margin of what they hold
+// when no spare arena was there to take.
+func TestKeptSamplesDoNotPinLargeArenas(t *testing.T) {
+	big, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 34, Segments: 1, SegLen: 8 * time.Second, BatchRows: 60000, Cameras: 1, CANRate: 8000, IMURate: 8000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 35, Segments: 1, SegLen: 6 * time.Second, BatchRows: 40, Cameras: 1, CANRate: 2000, IMURate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(big.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Open(small.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		clearSpares() // what the spares hold is not what the samples hold
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	// held returns the bytes the samples of the small drive hold, read after fill
+	held := func(fill func()) uint64 {
+		base := heap()
+		fill()
+		r, err := ds.NewReader(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := readAll(t, r)
+		r.Close()
+		n := heap() - base
+		runtime.KeepAlive(kept)
+		return n
+	}
+	alone := held(func() {})
+	after := held(func() { // the large drive's arenas go to the spares
+		readFrames(t, db, Options{}, nil)
+		readFrames(t, db, Options{}, nil)
+	})
+	if after > alone*3/2+(1<<20) {
+		t.Fatalf("samples kept hold %d bytes after a reader of large batches, %d without", after, alone)
+	}
+	t.Logf("samples kept hold %d bytes, %d without spares", after, alone)
+}
+
+// clearSpares empties the spare lists.
+func clearSpares() {
+	spareArenas.Range(func(_, v any) bool {
+		l := v.(*spareList[[]byte])
+		for len(l.items) > 0 {
+			l.get()
+		}
+		return true
+	})
+	for {
+		if _, ok := spareDecoders.get(); !ok {
+			return
+		}
 	}
 }
