@@ -99,6 +99,7 @@ func TestServeClosesOnSIGTERM(t *testing.T) {
 	started := post(t, url+"/api/start")
 	dir, _ := started["dir"].(string)
 	waitRows(t, url)
+	waitDetections(t, url) // else the signal may come before the detector's first frame set
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +167,29 @@ func waitRows(t *testing.T, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the drive never grew")
+}
+
+// waitDetections waits until the live detector has tagged a frame set (the status
+// page counts the frame sets whose objects it saw).
+func waitDetections(t *testing.T, url string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(url + "/api/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Detector *struct {
+				Count uint64 `json:"count"`
+			} `json:"detector"`
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.Detector != nil && st.Detector.Count > 0 {
+			return
+		}
+	}
+	t.Fatal("the live detector tagged no frame set")
 }
 
 // TestServeRepairsUnfinished leaves a drive as a crash would (still "recording",
