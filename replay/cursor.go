@@ -219,19 +219,25 @@ func (s *spareList[T]) get() (T, bool) {
 	if len(s.items) == 0 {
 		return zero, false
 	}
-	// the largest: a batch that fits it needs no new arena
+	// the largest (a decoder's read-ahead window: the largest serves every file)
 	best := 0
 	for i := range s.items {
 		if s.size(s.items[i]) > s.size(s.items[best]) {
 			best = i
 		}
 	}
-	it := s.items[best]
-	s.items[best] = s.items[len(s.items)-1]
+	return s.take(best), true
+}
+
+// take removes item i and returns it (s.mu held).
+func (s *spareList[T]) take(i int) T {
+	var zero T
+	it := s.items[i]
+	s.items[i] = s.items[len(s.items)-1]
 	s.items[len(s.items)-1] = zero
 	s.items = s.items[:len(s.items)-1]
 	sparesHeld.Add(-int64(s.size(it)))
-	return it, true
+	return it
 }
 
 // getFit takes the smallest item whose size is within [lo, hi].
@@ -248,12 +254,7 @@ func (s *spareList[T]) getFit(lo, hi int) (T, bool) {
 	if best < 0 {
 		return zero, false
 	}
-	it := s.items[best]
-	s.items[best] = s.items[len(s.items)-1]
-	s.items[len(s.items)-1] = zero
-	s.items = s.items[:len(s.items)-1]
-	sparesHeld.Add(-int64(s.size(it)))
-	return it, true
+	return s.take(best), true
 }
 
 func (s *spareList[T]) put(it T) {

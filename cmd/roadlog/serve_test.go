@@ -147,49 +147,44 @@ func TestServeClosesOnSIGTERM(t *testing.T) {
 // waitRows waits until the drive being recorded has rows on disk.
 func waitRows(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/api/status")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st struct {
-			Drive *struct {
-				Rows  int64 `json:"rows"`
-				Bytes int64 `json:"bytes"`
-			} `json:"drive"`
-		}
-		json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if st.Drive != nil && st.Drive.Bytes > 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("the drive never grew")
+	waitStatus(t, url, "the drive to grow", func(st *serveStatus) bool { return st.Drive != nil && st.Drive.Bytes > 0 })
 }
 
 // waitDetections waits until the live detector has tagged a frame set (the status
 // page counts the frame sets whose objects it saw).
 func waitDetections(t *testing.T, url string) {
 	t.Helper()
+	waitStatus(t, url, "the live detector to tag a frame set", func(st *serveStatus) bool { return st.Detector != nil && st.Detector.Count > 0 })
+}
+
+// serveStatus is the part of /api/status the tests wait on.
+type serveStatus struct {
+	Drive *struct {
+		Rows  int64 `json:"rows"`
+		Bytes int64 `json:"bytes"`
+	} `json:"drive"`
+	Detector *struct {
+		Count uint64 `json:"count"`
+	} `json:"detector"`
+}
+
+// waitStatus polls /api/status until cond holds; the bound only keeps a broken test
+// from hanging.
+func waitStatus(t *testing.T, url, what string, cond func(*serveStatus) bool) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get(url + "/api/status")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st struct {
-			Detector *struct {
-				Count uint64 `json:"count"`
-			} `json:"detector"`
-		}
+		var st serveStatus
 		json.NewDecoder(resp.Body).Decode(&st)
 		resp.Body.Close()
-		if st.Detector != nil && st.Detector.Count > 0 {
+		if cond(&st) {
 			return
 		}
 	}
-	t.Fatal("the live detector tagged no frame set")
+	t.Fatalf("gave up waiting for %s", what)
 }
 
 // TestServeRepairsUnfinished leaves a drive as a crash would (still "recording",
