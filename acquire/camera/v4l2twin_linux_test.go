@@ -1,6 +1,7 @@
 package camera
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -213,6 +214,46 @@ func TestV4L2TwinRaw(t *testing.T) {
 	for i, f := range c.frames {
 		if f.Seq != int64(i) || f.Codec != schema.CodecMJPEG || f.Width != w || f.TDevice == 0 {
 			t.Fatalf("frame %d: %+v", i, f.Frame)
+		}
+	}
+}
+
+// TestV4L2TwinRawPictures: a raw camera encoded to H.264 by ffmpeg, its encoder asked
+// to keep the pictures (as roadlog record --detector cnn does), hands each frame on
+// with the very picture the device delivered for it.
+func TestV4L2TwinRawPictures(t *testing.T) {
+	needFFmpeg(t)
+	const w, h, n = 64, 48, 8
+	var frames [][]byte
+	for i := 0; i < n; i++ {
+		frames = append(frames, rawPicture(PixYUYV, w, h, i))
+	}
+	d := &twinDevice{format: v4l2PixYUYV, w: w, h: h, frames: frames, bufBytes: w * h * 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var c collector
+	s := &V4L2{Device: "twin", Format: "yuyv", Width: w, Height: h,
+		Encoder: EncoderConfig{Kind: EncX264, Queue: n, GOP: 4, Bitrate: 500_000, KeepPicture: true}}
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, &c, d) }()
+	// the encoder and the splitter each hold a picture until the stream ends
+	for deadline := time.Now().Add(20 * time.Second); c.count() < n-2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(c.frames) < n-2 {
+		t.Fatalf("%d frames (events %v)", len(c.frames), &c)
+	}
+	for i, f := range c.frames {
+		raw, ok := f.Picture.(*RawImage)
+		if f.Codec != schema.CodecH264 || !ok {
+			t.Fatalf("frame %d: codec %v, picture %T", i, f.Codec, f.Picture)
+		}
+		if _, pix, pw, ph := raw.RawPix(); pw != w || ph != h || !bytes.Equal(pix, frames[f.Seq]) {
+			t.Fatalf("frame %d (seq %d): not the picture the device delivered", i, f.Seq)
 		}
 	}
 }
