@@ -178,15 +178,15 @@ type Camera struct {
 
 // Calibration is a camera's pinhole intrinsics and its mounting on the vehicle.
 type Calibration struct {
-	FX       float64 `yaml:"fx" rig:"required"` // focal length, pixels
-	FY       float64 `yaml:"fy" rig:"required"`
-	CX       float64 `yaml:"cx" rig:"required"` // principal point, pixels
-	CY       float64 `yaml:"cy" rig:"required"`
-	HeightM  float64 `yaml:"height_m" rig:"required"` // camera height above the road, m
-	PitchDeg float64 `yaml:"pitch_deg"`               // down positive
-	YawDeg   float64 `yaml:"yaw_deg"`                 // left positive
-	XM       float64 `yaml:"x_m"`                     // position ahead of the vehicle origin, m
-	YM       float64 `yaml:"y_m"`                     // position left of the vehicle origin, m
+	FX       float64 `yaml:"fx" json:"fx" rig:"required"` // focal length, pixels
+	FY       float64 `yaml:"fy" json:"fy" rig:"required"`
+	CX       float64 `yaml:"cx" json:"cx" rig:"required"` // principal point, pixels
+	CY       float64 `yaml:"cy" json:"cy" rig:"required"`
+	XM       float64 `yaml:"x_m" json:"x_m"`                          // position ahead of the vehicle origin, m
+	YM       float64 `yaml:"y_m" json:"y_m"`                          // position left of the vehicle origin, m
+	HeightM  float64 `yaml:"height_m" json:"height_m" rig:"required"` // camera height above the road, m
+	YawDeg   float64 `yaml:"yaw_deg" json:"yaw_deg"`                  // left positive
+	PitchDeg float64 `yaml:"pitch_deg" json:"pitch_deg"`              // down positive
 }
 
 // Trigger is the hardware camera trigger.

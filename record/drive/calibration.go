@@ -35,19 +35,11 @@ type CameraCalibration struct {
 // manifestCalibration is one entry of a simulated drive's extra.calibration
 // (acquire/sim.Camera as the recorder writes it).
 type manifestCalibration struct {
-	Index    uint8   `json:"index"`
-	Name     string  `json:"name"`
-	Width    int     `json:"width"`
-	Height   int     `json:"height"`
-	FX       float64 `json:"fx"`
-	FY       float64 `json:"fy"`
-	CX       float64 `json:"cx"`
-	CY       float64 `json:"cy"`
-	XM       float64 `json:"x_m"`
-	YM       float64 `json:"y_m"`
-	HeightM  float64 `json:"height_m"`
-	YawDeg   float64 `json:"yaw_deg"`
-	PitchDeg float64 `json:"pitch_deg"`
+	Index  uint8  `json:"index"`
+	Name   string `json:"name"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	rig.Calibration
 }
 
 // ReadCalibration returns the calibration of the cameras of the drive in dir (m is its
@@ -79,8 +71,7 @@ func ReadCalibration(dir string, m *Manifest) ([]CameraCalibration, error) {
 		}
 		for _, c := range extra.Calibration {
 			k := CameraCalibration{Index: c.Index, Name: c.Name, Width: c.Width, Height: c.Height, Source: CalibrationFromManifest,
-				Calibration: rig.Calibration{FX: c.FX, FY: c.FY, CX: c.CX, CY: c.CY, HeightM: c.HeightM,
-					PitchDeg: c.PitchDeg, YawDeg: c.YawDeg, XM: c.XM, YM: c.YM}}
+				Calibration: c.Calibration}
 			if k.Width == 0 {
 				k.Width, k.Height = recorded(k.Index)
 			}

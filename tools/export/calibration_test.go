@@ -49,8 +49,7 @@ cameras:
 	}
 	for i, k := range cals {
 		c := cams[i]
-		want := Calibration{FX: k.FX, FY: k.FY, CX: k.CX, CY: k.CY, XM: k.XM, YM: k.YM, HeightM: k.HeightM, YawDeg: k.YawDeg,
-			PitchDeg: k.PitchDeg, Source: k.Source}
+		want := Calibration{Calibration: k.Calibration, Source: k.Source}
 		if c.Index != k.Index || c.Calibration == nil || *c.Calibration != want {
 			t.Errorf("camera %d: %+v, want %+v", c.Index, c.Calibration, want)
 		}

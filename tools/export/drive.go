@@ -17,6 +17,7 @@ import (
 	"roadlog/dbc"
 	"roadlog/record/drive"
 	"roadlog/replay"
+	"roadlog/rig"
 	"roadlog/schema"
 )
 
@@ -61,16 +62,8 @@ type Camera struct {
 // z up, origin at the centre of the front bumper on the road (the frame distance and
 // lateral are given in).
 type Calibration struct {
-	FX       float64 `json:"fx"`
-	FY       float64 `json:"fy"`
-	CX       float64 `json:"cx"`
-	CY       float64 `json:"cy"`
-	XM       float64 `json:"x_m"`
-	YM       float64 `json:"y_m"`
-	HeightM  float64 `json:"height_m"`
-	YawDeg   float64 `json:"yaw_deg"`   // left positive
-	PitchDeg float64 `json:"pitch_deg"` // down positive
-	Source   string  `json:"source"`    // drive.CalibrationFromManifest (extra.calibration) or drive.CalibrationFromRig (rig.yaml)
+	rig.Calibration        // fx, fy, cx, cy (px); x_m, y_m, height_m; yaw_deg (left positive), pitch_deg (down positive)
+	Source          string `json:"source"` // drive.CalibrationFromManifest (extra.calibration) or drive.CalibrationFromRig (rig.yaml)
 }
 
 // Open opens a drive folder for export.
@@ -191,8 +184,7 @@ func cameras(dir string, m *drive.Manifest) ([]Camera, error) {
 		if c.Width == 0 {
 			c.Width, c.Height = k.Width, k.Height
 		}
-		c.Calibration = &Calibration{FX: k.FX, FY: k.FY, CX: k.CX, CY: k.CY, XM: k.XM, YM: k.YM,
-			HeightM: k.HeightM, YawDeg: k.YawDeg, PitchDeg: k.PitchDeg, Source: k.Source}
+		c.Calibration = &Calibration{Calibration: k.Calibration, Source: k.Source}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
 	return out, nil
