@@ -186,30 +186,42 @@ func TestV4L2TwinMJPEG(t *testing.T) {
 	}
 }
 
-// TestV4L2TwinRaw streams YUYV from the twin through the encoder stage (MJPEG in
-// process here; ffmpeg's path has its own tests).
-func TestV4L2TwinRaw(t *testing.T) {
-	const w, h, n = 32, 16, 6
+// runRawTwin plays n YUYV pictures of w×h from the twin through s's encoder stage
+// until want frames came out (or a bound, for a broken test), and returns the
+// collector and the pictures played.
+func runRawTwin(t *testing.T, s *V4L2, w, h, n, want int) (*collector, [][]byte) {
+	t.Helper()
 	var frames [][]byte
 	for i := 0; i < n; i++ {
 		frames = append(frames, rawPicture(PixYUYV, w, h, i))
 	}
 	d := &twinDevice{format: v4l2PixYUYV, w: w, h: h, frames: frames, bufBytes: w * h * 2}
+	s.Device, s.Format, s.Width, s.Height = "twin", "yuyv", w, h
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var c collector
-	s := &V4L2{Device: "twin", Format: "yuyv", Width: w, Height: h, Encoder: EncoderConfig{Kind: EncMJPEG, Queue: n}}
+	c := &collector{}
 	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, &c, d) }()
-	for deadline := time.Now().Add(10 * time.Second); c.count() < n && time.Now().Before(deadline); {
+	go func() { done <- s.run(ctx, c, d) }()
+	for deadline := time.Now().Add(20 * time.Second); c.count() < want && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	if len(c.frames) < want {
+		t.Fatalf("%d frames (events %v)", len(c.frames), c)
+	}
+	return c, frames
+}
+
+// TestV4L2TwinRaw streams YUYV from the twin through the encoder stage (MJPEG in
+// process here; ffmpeg's path has its own tests).
+func TestV4L2TwinRaw(t *testing.T) {
+	const w, h, n = 32, 16, 6
+	c, _ := runRawTwin(t, &V4L2{Encoder: EncoderConfig{Kind: EncMJPEG, Queue: n}}, w, h, n, n)
 	if len(c.frames) != n {
-		t.Fatalf("%d frames (events %v)", len(c.frames), &c)
+		t.Fatalf("%d frames (events %v)", len(c.frames), c)
 	}
 	for i, f := range c.frames {
 		if f.Seq != int64(i) || f.Codec != schema.CodecMJPEG || f.Width != w || f.TDevice == 0 {
@@ -224,29 +236,8 @@ func TestV4L2TwinRaw(t *testing.T) {
 func TestV4L2TwinRawPictures(t *testing.T) {
 	needFFmpeg(t)
 	const w, h, n = 64, 48, 8
-	var frames [][]byte
-	for i := 0; i < n; i++ {
-		frames = append(frames, rawPicture(PixYUYV, w, h, i))
-	}
-	d := &twinDevice{format: v4l2PixYUYV, w: w, h: h, frames: frames, bufBytes: w * h * 2}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var c collector
-	s := &V4L2{Device: "twin", Format: "yuyv", Width: w, Height: h,
-		Encoder: EncoderConfig{Kind: EncX264, Queue: n, GOP: 4, Bitrate: 500_000, KeepPicture: true}}
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, &c, d) }()
 	// the encoder and the splitter each hold a picture until the stream ends
-	for deadline := time.Now().Add(20 * time.Second); c.count() < n-2 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if len(c.frames) < n-2 {
-		t.Fatalf("%d frames (events %v)", len(c.frames), &c)
-	}
+	c, frames := runRawTwin(t, &V4L2{Encoder: EncoderConfig{Kind: EncX264, Queue: n, GOP: 4, Bitrate: 500_000, KeepPicture: true}}, w, h, n, n-2)
 	for i, f := range c.frames {
 		raw, ok := f.Picture.(*RawImage)
 		if f.Codec != schema.CodecH264 || !ok {
