@@ -17,9 +17,10 @@ type Compression string
 
 // Compressions.
 const (
-	ZSTD Compression = "zstd"
-	LZ4  Compression = "lz4"
-	None Compression = "none"
+	ZSTD      Compression = "zstd"
+	ZSTDSmall Compression = "zstd-small" // every buffer compressed: smaller, slower to read
+	LZ4       Compression = "lz4"
+	None      Compression = "none"
 )
 
 // Options configure the recorder. The zero value of every field means its default.
@@ -125,9 +126,9 @@ func (o Options) withDefaults() (Options, error) {
 	switch o.Compression {
 	case "":
 		o.Compression = ZSTD
-	case ZSTD, LZ4, None:
+	case ZSTD, ZSTDSmall, LZ4, None:
 	default:
-		return o, fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrBadOptions, o.Compression)
+		return o, fmt.Errorf("%w: compression %q (want zstd, zstd-small, lz4 or none)", ErrBadOptions, o.Compression)
 	}
 	q := make(map[schema.TableName]int, len(DefaultQueueSizes))
 	for k, v := range DefaultQueueSizes {

@@ -298,6 +298,9 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 	case -1:
 		return append(dst, src...), nil
 	case 1:
+		if out, ok := appendStored(dst, src); ok && int64(len(out)) == size {
+			return out, nil // what DecodeAll would do, without setting up a frame decoder
+		}
 		if d.zstd == nil {
 			d.reuse()
 		}
@@ -307,9 +310,6 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 				return nil, err
 			}
 			d.zstd = z
-		}
-		if b, ok := storedFrame(src); ok && int64(len(b)) == size {
-			return append(dst, b...), nil // what DecodeAll would do, without setting up a frame decoder
 		}
 		out, err := d.zstd.DecodeAll(src, dst)
 		if err != nil {
@@ -333,11 +333,11 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 	return nil, fmt.Errorf("unknown compression codec %d", codec)
 }
 
-// storedFrame returns the content of a zstd frame that stores it in one raw block —
-// how the recorder writes buffers too small to compress (drive's appendStoredFrame) —
-// and false for any other frame. The checksum is not checked (as DecodeAll here does
-// not).
-func storedFrame(src []byte) ([]byte, bool) {
+// appendStored appends the content of a zstd frame that stores it in raw blocks —
+// how the recorder writes buffers too small to compress, or that compress too little
+// (drive's appendStoredFrame) — to dst; false for any other frame. The checksum is
+// not checked (as DecodeAll here does not).
+func appendStored(dst, src []byte) ([]byte, bool) {
 	if len(src) < 6 || binary.LittleEndian.Uint32(src) != 0xFD2FB528 {
 		return nil, false
 	}
@@ -346,22 +346,29 @@ func storedFrame(src []byte) ([]byte, bool) {
 		return nil, false
 	}
 	p := 5 + [4]int{1, 2, 4, 8}[fhd>>6]
-	if len(src) < p+3 {
-		return nil, false
+	for {
+		if len(src) < p+3 {
+			return nil, false
+		}
+		bh := int(src[p]) | int(src[p+1])<<8 | int(src[p+2])<<16
+		if bh&6 != 0 { // not a raw block
+			return nil, false
+		}
+		n := bh >> 3
+		p += 3
+		if len(src) < p+n {
+			return nil, false
+		}
+		dst = append(dst, src[p:p+n]...)
+		p += n
+		if bh&1 != 0 { // the last block
+			break
+		}
 	}
-	bh := int(src[p]) | int(src[p+1])<<8 | int(src[p+2])<<16
-	if bh&7 != 1 { // the last block, raw
-		return nil, false
-	}
-	n := bh >> 3
-	end := p + 3 + n
 	if fhd&0x04 != 0 {
-		end += 4
+		p += 4
 	}
-	if end != len(src) {
-		return nil, false
-	}
-	return src[p+3 : p+3+n], true
+	return dst, p == len(src)
 }
 
 // readColumn reads one column's buffers and checks them against its type.

@@ -124,6 +124,7 @@ var mergeCases = []testdrive.Spec{
 	{Seed: 3, Segments: 1, BatchRows: 500, Codec: drive.CodecLZ4, Cameras: 4},
 	{Seed: 4, Segments: 3, BatchRows: 16, Late: 300 * time.Millisecond},
 	{Seed: 5, Segments: 2, BatchRows: 1, Cameras: 1, CANRate: 50},
+	{Seed: 6, Segments: 1, BatchRows: 300, Codec: drive.CodecZSTDSmall},
 }
 
 func TestMergeIsOrderedAndComplete(t *testing.T) {

@@ -199,7 +199,7 @@ type Trigger struct {
 type Recorder struct {
 	Segment       time.Duration `yaml:"segment"`        // segment length (default 60s)
 	FlushInterval time.Duration `yaml:"flush_interval"` // longest time rows wait before they reach the disk (default 1s): a crash loses at most this much
-	Compression   string        `yaml:"compression"`    // zstd (default), lz4 or none
+	Compression   string        `yaml:"compression"`    // zstd (default), zstd-small, lz4 or none
 }
 
 // Defaults applied by Load.

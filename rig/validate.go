@@ -146,8 +146,8 @@ func (r *Rig) Validate() error {
 	if rc.FlushInterval <= 0 {
 		v.fail("recorder.flush_interval", "%v must be positive", rc.FlushInterval)
 	}
-	if !slices.Contains([]string{"zstd", "lz4", "none"}, rc.Compression) {
-		v.fail("recorder.compression", "%q is not one of zstd, lz4, none", rc.Compression)
+	if !slices.Contains([]string{"zstd", "zstd-small", "lz4", "none"}, rc.Compression) {
+		v.fail("recorder.compression", "%q is not one of zstd, zstd-small, lz4, none", rc.Compression)
 	}
 	return errors.Join(v.errs...)
 }

@@ -97,7 +97,7 @@ func addRigFlags(c *cobra.Command, f *rigFlags, verb, detectorHelp string) {
 	fl.Uint64Var(&f.seed, "seed", 1, "simulation noise seed")
 	fl.DurationVar(&f.segment, "segment", 60*time.Second, "segment length")
 	fl.DurationVar(&f.flush, "flush", 500*time.Millisecond, "longest a row waits before it is written (at most 1s): the most a crash loses")
-	fl.StringVar(&f.compression, "compression", "zstd", "Arrow buffer compression: zstd, lz4 or none")
+	fl.StringVar(&f.compression, "compression", "zstd", "Arrow buffer compression: zstd, zstd-small (every buffer compressed: smaller tables, slower to read), lz4 or none")
 	fl.BoolVar(&f.loop, "loop", false, "when the disk runs low, delete the oldest segments that hold no driver mark")
 	fl.Int64Var(&f.minFreeMB, "min-free-mb", 256, "stop cleanly when free disk space falls below this")
 }

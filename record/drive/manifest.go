@@ -36,7 +36,7 @@ type Manifest struct {
 	Timebase      Timebase         `json:"timebase"`
 	SegmentLength Duration         `json:"segment_duration"`
 	FlushInterval Duration         `json:"flush_interval"`
-	Compression   string           `json:"compression"` // zstd, lz4 or none
+	Compression   string           `json:"compression"` // zstd, zstd-small, lz4 or none
 	Simulated     bool             `json:"simulated"`
 	Rig           string           `json:"rig,omitempty"` // rig.yaml when present
 	DBC           []string         `json:"dbc,omitempty"` // files under dbc/

@@ -46,6 +46,7 @@ var rewriteCases = []rewriteCase{
 	{name: "footerless", batches: rep(10, 30), open: true, wantBat: 1},
 	{name: "torn last batch", batches: rep(10, 30), open: true, tear: 40, lost: 30, wantBat: 1},
 	{name: "lz4", batches: rep(10, 30), codec: CodecLZ4, wantBat: 1},
+	{name: "zstd-small", batches: rep(10, 30), codec: CodecZSTDSmall, wantBat: 1},
 	{name: "no schema, held rows", noFile: true, extra: 10, wantBat: 1},
 }
 

@@ -161,7 +161,7 @@ func equalNaN(a, b any) bool {
 
 func TestRoundTripEveryTable(t *testing.T) {
 	rows := sampleRows()
-	for _, codec := range []Codec{CodecZSTD, CodecLZ4, CodecNone} {
+	for _, codec := range []Codec{CodecZSTD, CodecZSTDSmall, CodecLZ4, CodecNone} {
 		dir := t.TempDir()
 		roundTrip(t, dir, schema.CANTable, rows[schema.TableCAN], codec)
 		roundTrip(t, dir, schema.GNSSTable, rows[schema.TableGNSS], codec)

@@ -21,8 +21,11 @@ type Codec string
 // Codecs.
 const (
 	CodecZSTD Codec = "zstd"
-	CodecLZ4  Codec = "lz4"
-	CodecNone Codec = "none"
+	// CodecZSTDSmall is zstd with every buffer of 512 bytes or more compressed, however
+	// little it saves: smaller tables that read slower (see minSaving).
+	CodecZSTDSmall Codec = "zstd-small"
+	CodecLZ4       Codec = "lz4"
+	CodecNone      Codec = "none"
 )
 
 func (c Codec) option() []ipc.Option {

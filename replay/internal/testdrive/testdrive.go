@@ -236,10 +236,12 @@ func (d *Drive) writeSegment(rng *rand.Rand, idx int, start, end int64, seqs []i
 		vf.Frame = fr[0]
 		frameRows = append(frameRows, r)
 	}
+	seg.Videos = map[string]drive.VideoStats{}
 	for _, w := range vw {
 		if err := w.Close(); err != nil {
 			return seg, err
 		}
+		seg.Videos[w.Name()] = w.Stats()
 	}
 	for _, t := range schema.Tables() {
 		name := t.TableName()
