@@ -81,40 +81,46 @@ type noSync struct{ drive.File }
 func (noSync) Sync() error { return nil }
 
 // BenchmarkSmallRecords writes the same real CAN frames with roadlog's table writer
-// (Arrow IPC file, ZSTD) and with the MCAP Go writer (ZSTD, chunked, indexed): rate and
-// bytes on disk side by side.
+// (Arrow IPC file, ZSTD; and zstd-small, every buffer compressed) and with the MCAP Go
+// writer (ZSTD, chunked, indexed): rate and bytes on disk side by side.
 func BenchmarkSmallRecords(b *testing.B) {
 	frames := loadCandump(b)
 	raw := 0
 	for i := range frames {
 		raw += 8 + len(frames[i].Data)
 	}
-	b.Run("writer=roadlog", func(b *testing.B) {
-		b.SetBytes(int64(raw))
-		cpu0 := cpuNow()
-		var size int64
-		for i := 0; i < b.N; i++ {
-			p := filepath.Join(b.TempDir(), "can.arrow")
-			f, _ := drive.OSFS{}.Create(p)
-			w, err := drive.NewTableWriter(noSync{f}, schema.CANTable, drive.CodecZSTD)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := range frames {
-				w.Append(&frames[j], frames[j].T)
-				if w.Pending() >= 16384 {
-					if err := w.Flush(); err != nil {
-						b.Fatal(err)
+	for _, wc := range []struct {
+		name  string
+		codec drive.Codec
+	}{{"roadlog", drive.CodecZSTD}, {"roadlog-zstd-small", drive.CodecZSTDSmall}} {
+		codec := wc.codec
+		b.Run("writer="+wc.name, func(b *testing.B) {
+			b.SetBytes(int64(raw))
+			cpu0 := cpuNow()
+			var size int64
+			for i := 0; i < b.N; i++ {
+				p := filepath.Join(b.TempDir(), "can.arrow")
+				f, _ := drive.OSFS{}.Create(p)
+				w, err := drive.NewTableWriter(noSync{f}, schema.CANTable, codec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for j := range frames {
+					w.Append(&frames[j], frames[j].T)
+					if w.Pending() >= 16384 {
+						if err := w.Flush(); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				size = w.Bytes()
 			}
-			if err := w.Close(); err != nil {
-				b.Fatal(err)
-			}
-			size = w.Bytes()
-		}
-		reportRates(b, cpu0, len(frames), size)
-	})
+			reportRates(b, cpu0, len(frames), size)
+		})
+	}
 	b.Run("writer=mcap", func(b *testing.B) {
 		b.SetBytes(int64(raw))
 		cpu0 := cpuNow()

@@ -390,10 +390,10 @@ const storeBelow = 512
 // here: each value is a short literal and a match), while the columns it shrinks by
 // 90 % or more (ids, flags, near-constant values) decode fast. Stored, the former read
 // at memory speed: a compacted minute of the replay benchmark's road drive (1,650 CAN
-// frames/s, a 1 kHz IMU, 4 cameras' index) reads 1.5–1.9× faster single-threaded, for
+// frames/s, a 1 kHz IMU, 4 cameras' index) reads 1.3–1.6× faster single-threaded, for
 // 8.1 MB of tables instead of 4.2 MB — about as much as the same data in MCAP with
-// zstd chunks (8.6 MB), and under 2 % of the minute's video. docs/recorder.md has the
-// measurements. CodecZSTDSmall compresses every buffer instead.
+// zstd chunks (8.6 MB), and a few percent of a minute of 1080p video. docs/recorder.md has
+// the measurements. CodecZSTDSmall compresses every buffer instead.
 const minSaving = 0.9
 
 // appendStoredFrame appends a zstd frame holding b in raw blocks (RFC 8878: a
