@@ -201,88 +201,73 @@ const spareBytes = 64 << 20
 // sparesHeld is the bytes all spare lists hold.
 var sparesHeld atomic.Int64
 
-// spareList keeps a few released buffers for the next user, the largest first
-// handed out, within spareBytes over all lists.
+// spareList keeps a few released buffers for the next user, sorted by size, within
+// spareBytes over all lists.
 type spareList[T any] struct {
 	mu    sync.Mutex
-	items []T
+	items []T // smallest first
 	size  func(T) int
 }
 
 // spareListLen is how many buffers one list keeps.
 const spareListLen = 8
 
+// get takes the largest item (a decoder's read-ahead window: the largest serves every
+// file).
 func (s *spareList[T]) get() (T, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var zero T
 	if len(s.items) == 0 {
+		var zero T
 		return zero, false
 	}
-	// the largest (a decoder's read-ahead window: the largest serves every file)
-	best := 0
-	for i := range s.items {
-		if s.size(s.items[i]) > s.size(s.items[best]) {
-			best = i
-		}
-	}
-	return s.take(best), true
-}
-
-// take removes item i and returns it (s.mu held).
-func (s *spareList[T]) take(i int) T {
-	var zero T
-	it := s.items[i]
-	s.items[i] = s.items[len(s.items)-1]
-	s.items[len(s.items)-1] = zero
-	s.items = s.items[:len(s.items)-1]
-	sparesHeld.Add(-int64(s.size(it)))
-	return it
+	return s.take(len(s.items) - 1), true
 }
 
 // getFit takes the smallest item whose size is within [lo, hi].
 func (s *spareList[T]) getFit(lo, hi int) (T, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var zero T
-	best := -1
-	for i := range s.items {
-		if n := s.size(s.items[i]); n >= lo && n <= hi && (best < 0 || n < s.size(s.items[best])) {
-			best = i
-		}
-	}
-	if best < 0 {
+	i := s.search(lo)
+	if i == len(s.items) || s.size(s.items[i]) > hi {
+		var zero T
 		return zero, false
 	}
-	return s.take(best), true
+	return s.take(i), true
 }
 
+// put keeps it, in place of the smallest item when the list is full and it is larger
+// (the list keeps what fits the most batches); else it is left to the collector.
 func (s *spareList[T]) put(it T) {
 	n := int64(s.size(it))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	held := sparesHeld.Load()
 	if len(s.items) >= spareListLen {
-		// full: it replaces the smallest, if it is larger (the list keeps what fits
-		// the most batches)
-		small := 0
-		for i := range s.items {
-			if s.size(s.items[i]) < s.size(s.items[small]) {
-				small = i
-			}
+		m := int64(s.size(s.items[0]))
+		if n <= m || held-m+n > spareBytes {
+			return
 		}
-		m := int64(s.size(s.items[small]))
-		if n <= m || sparesHeld.Load()-m+n > spareBytes {
-			return // left to the collector
-		}
-		sparesHeld.Add(n - m)
-		s.items[small] = it
-		return
-	}
-	if sparesHeld.Load()+n > spareBytes {
+		s.take(0)
+	} else if held+n > spareBytes {
 		return
 	}
 	sparesHeld.Add(n)
-	s.items = append(s.items, it)
+	s.items = slices.Insert(s.items, s.search(int(n)), it)
+}
+
+// search returns the index of the first item of at least n bytes (s.mu held).
+func (s *spareList[T]) search(n int) int {
+	i, _ := slices.BinarySearchFunc(s.items, n, func(it T, n int) int { return s.size(it) - n })
+	return i
+}
+
+// take removes item i and returns it (s.mu held).
+func (s *spareList[T]) take(i int) T {
+	it := s.items[i]
+	s.items = slices.Delete(s.items, i, i+1)
+	sparesHeld.Add(-int64(s.size(it)))
+	return it
 }
 
 // rowSource turns the rows of one table into samples.

@@ -117,6 +117,20 @@ func sameOrder(t *testing.T, got, want []schema.Sample) {
 	}
 }
 
+// writeDrive writes a random drive to a temporary folder and opens it.
+func writeDrive(t *testing.T, spec testdrive.Spec) (*testdrive.Drive, *Drive) {
+	t.Helper()
+	td, err := testdrive.Write(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(td.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return td, d
+}
+
 // mergeCases are the random drives the ordering properties are checked on.
 var mergeCases = []testdrive.Spec{
 	{Seed: 1},
@@ -129,14 +143,7 @@ var mergeCases = []testdrive.Spec{
 
 func TestMergeIsOrderedAndComplete(t *testing.T) {
 	for _, spec := range mergeCases {
-		td, err := testdrive.Write(t.TempDir(), spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := Open(td.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		td, d := writeDrive(t, spec)
 		for _, mode := range readModes {
 			t.Run(fmt.Sprintf("seed=%d/read=%s", spec.Seed, mode.name), func(t *testing.T) {
 				r, err := d.NewReader(Options{})
@@ -164,14 +171,7 @@ func TestMergeIsOrderedAndComplete(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 11, Cameras: 3, Segments: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(td.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	td, d := writeDrive(t, testdrive.Spec{Seed: 11, Cameras: 3, Segments: 3})
 	from, to := testdrive.T0+int64(1500*time.Millisecond), testdrive.T0+int64(4200*time.Millisecond)
 	cases := []struct {
 		name string
@@ -230,14 +230,7 @@ func TestFilters(t *testing.T) {
 
 func TestSeekTime(t *testing.T) {
 	for _, spec := range mergeCases {
-		td, err := testdrive.Write(t.TempDir(), spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := Open(td.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		td, d := writeDrive(t, spec)
 		for _, mode := range readModes {
 			t.Run(fmt.Sprintf("seed=%d/read=%s", spec.Seed, mode.name), func(t *testing.T) {
 				r, err := d.NewReader(Options{})
@@ -313,14 +306,7 @@ func TestOpenBadInput(t *testing.T) {
 
 // Samples are the caller's: appending to or changing one leaves every other as read.
 func TestSamplesAreOwned(t *testing.T) {
-	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 61, Segments: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(td.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := writeDrive(t, testdrive.Spec{Seed: 61, Segments: 2})
 	r, err := d.NewReader(Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -19,22 +19,8 @@ import (
 // past Close, read the same after other readers (of this drive and of another one,
 // with its own sizes) have decoded into the arenas that were given back.
 func TestKeptValuesSurviveArenaReuse(t *testing.T) {
-	a, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 31, Segments: 2, BatchRows: 300, Cameras: 2, CANRate: 2000, IMURate: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 32, Segments: 3, BatchRows: 500, Cameras: 2, CANRate: 3000, IMURate: 800})
-	if err != nil {
-		t.Fatal(err)
-	}
-	da, err := Open(a.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(b.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, da := writeDrive(t, testdrive.Spec{Seed: 31, Segments: 2, BatchRows: 300, Cameras: 2, CANRate: 2000, IMURate: 500})
+	_, db := writeDrive(t, testdrive.Spec{Seed: 32, Segments: 3, BatchRows: 500, Cameras: 2, CANRate: 3000, IMURate: 800})
 	type kept struct {
 		rec  arrow.RecordBatch
 		text string // the record as printed when it was handed out
@@ -112,14 +98,7 @@ func TestKeptValuesSurviveArenaReuse(t *testing.T) {
 // drive allocates well under half the bytes its batches decode to (a reader that
 // allocated its arenas anew would allocate all of them, every pass).
 func TestReopenReusesArenas(t *testing.T) {
-	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 33, Segments: 2, BatchRows: 5000, Cameras: 2, CANRate: 8000, IMURate: 2000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(td.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := writeDrive(t, testdrive.Spec{Seed: 33, Segments: 2, BatchRows: 5000, Cameras: 2, CANRate: 8000, IMURate: 2000})
 	for _, opts := range []Options{{}, {Prefetch: -1}} {
 		var decoded int64
 		pass := func() {
@@ -152,22 +131,8 @@ func TestReopenReusesArenas(t *testing.T) {
 // gave back: the memory the kept samples hold stays within a margin of what they hold
 // when no spare arena was there to take.
 func TestKeptSamplesDoNotPinLargeArenas(t *testing.T) {
-	big, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 34, Segments: 1, SegLen: 8 * time.Second, BatchRows: 60000, Cameras: 1, CANRate: 8000, IMURate: 8000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	small, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 35, Segments: 1, SegLen: 6 * time.Second, BatchRows: 40, Cameras: 1, CANRate: 2000, IMURate: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(big.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := Open(small.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, db := writeDrive(t, testdrive.Spec{Seed: 34, Segments: 1, SegLen: 8 * time.Second, BatchRows: 60000, Cameras: 1, CANRate: 8000, IMURate: 8000})
+	_, ds := writeDrive(t, testdrive.Spec{Seed: 35, Segments: 1, SegLen: 6 * time.Second, BatchRows: 40, Cameras: 1, CANRate: 2000, IMURate: 1000})
 	heap := func() uint64 {
 		clearSpares() // what the spares hold is not what the samples hold
 		runtime.GC()

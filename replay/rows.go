@@ -54,9 +54,7 @@ type frameCols struct{ camera, seq, file, offset, size int }
 // bytes are read when FrameData asks (a frame whose bytes cannot be read is not
 // skipped: FrameData returns the damage).
 func (r *Reader) NextRow() (*Row, error) {
-	if r.held != nil {
-		r.release()
-	}
+	r.release()
 	if r.ahead.Load() {
 		r.ahead.Store(false) // the producers stop decoding samples ahead
 	}

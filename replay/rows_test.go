@@ -230,14 +230,7 @@ func checkSample(t *testing.T, row *Row, s schema.Sample) {
 // every option: the sequences are compared element by element.
 func TestRowsFollowNext(t *testing.T) {
 	for _, spec := range mergeCases {
-		td, err := testdrive.Write(t.TempDir(), spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := Open(td.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		td, d := writeDrive(t, spec)
 		mid := testdrive.T0 + (td.End-testdrive.T0)/3
 		for _, oc := range []struct {
 			name string
@@ -289,14 +282,7 @@ func TestRowsFollowNext(t *testing.T) {
 }
 
 func TestRowAccessorsAtTheEdges(t *testing.T) {
-	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 71, Segments: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(td.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := writeDrive(t, testdrive.Spec{Seed: 71, Segments: 1})
 	r, err := d.NewReader(Options{Tables: []schema.TableName{schema.TableSync}})
 	if err != nil {
 		t.Fatal(err)
@@ -326,14 +312,7 @@ func TestRowAccessorsAtTheEdges(t *testing.T) {
 // large batches allocates far fewer times than it has rows (FrameData and FramePath
 // asked of every frame).
 func TestRowsDoNotAllocatePerRow(t *testing.T) {
-	td, err := testdrive.Write(t.TempDir(), testdrive.Spec{Seed: 81, Segments: 2, BatchRows: 4000, Cameras: 2, CANRate: 8000, IMURate: 2000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(td.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	td, d := writeDrive(t, testdrive.Spec{Seed: 81, Segments: 2, BatchRows: 4000, Cameras: 2, CANRate: 8000, IMURate: 2000})
 	var rows int
 	for _, rs := range td.Rows {
 		rows += len(rs)

@@ -51,16 +51,6 @@ type manifestCalibration struct {
 // extra.calibration that cannot be decoded (a *CorruptionError).
 func ReadCalibration(dir string, m *Manifest) ([]CameraCalibration, error) {
 	byIndex := map[uint8]CameraCalibration{}
-	recorded := func(i uint8) (w, h int) {
-		if m != nil {
-			for _, c := range m.Cameras {
-				if c.Index == i {
-					return c.Width, c.Height
-				}
-			}
-		}
-		return 0, 0
-	}
 	if m != nil && len(m.Extra) > 0 {
 		var extra struct {
 			Calibration []manifestCalibration `json:"calibration"`
@@ -70,12 +60,8 @@ func ReadCalibration(dir string, m *Manifest) ([]CameraCalibration, error) {
 				Err: fmt.Errorf("extra.calibration: %w", err)})
 		}
 		for _, c := range extra.Calibration {
-			k := CameraCalibration{Index: c.Index, Name: c.Name, Width: c.Width, Height: c.Height, Source: CalibrationFromManifest,
-				Calibration: c.Calibration}
-			if k.Width == 0 {
-				k.Width, k.Height = recorded(k.Index)
-			}
-			byIndex[k.Index] = k
+			byIndex[c.Index] = CameraCalibration{Index: c.Index, Name: c.Name, Width: c.Width, Height: c.Height,
+				Source: CalibrationFromManifest, Calibration: c.Calibration}
 		}
 	}
 	path := filepath.Join(dir, RigFile)
@@ -92,16 +78,19 @@ func ReadCalibration(dir string, m *Manifest) ([]CameraCalibration, error) {
 			if c.Calibration == nil || c.Index < 0 || c.Index > 255 {
 				continue
 			}
-			k := CameraCalibration{Index: uint8(c.Index), Name: c.Name, Width: c.Width, Height: c.Height,
+			byIndex[uint8(c.Index)] = CameraCalibration{Index: uint8(c.Index), Name: c.Name, Width: c.Width, Height: c.Height,
 				Calibration: *c.Calibration, Source: CalibrationFromRig}
-			if k.Width == 0 {
-				k.Width, k.Height = recorded(k.Index)
-			}
-			byIndex[k.Index] = k
 		}
 	}
 	out := make([]CameraCalibration, 0, len(byIndex))
 	for _, k := range byIndex {
+		if k.Width == 0 && m != nil { // the size the camera recorded at
+			for _, c := range m.Cameras {
+				if c.Index == k.Index {
+					k.Width, k.Height = c.Width, c.Height
+				}
+			}
+		}
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
