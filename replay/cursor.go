@@ -38,6 +38,10 @@ type loaded struct {
 	rows    any
 	prep    []schema.Sample
 	prepErr []*DamageError
+	// the frames cursor's, with frames read ahead: the batch's number, and whether its
+	// frames were handed to the reading goroutine
+	serial int64
+	sent   bool
 }
 
 func newLoaded(raw *rawBatch, f *batchFile, pool batchPool) *loaded {
@@ -292,6 +296,7 @@ type cursor struct {
 	ahead  *atomic.Bool                     // decode samples in the producer (the reader's Next mode)
 	async  *bool                            // run the producer in a prefetch goroutine (the reader's)
 	frame  *frameCols                       // the frames table's: where FrameData finds a frame
+	fa     *frameAhead                      // the frames table's, with prefetch: frame bytes read ahead
 
 	prefetch int          // batches decoded ahead in a goroutine (0: inline)
 	dec      batchDecoder // the producer's; the cursor's own while the producer is halted
@@ -400,6 +405,13 @@ func (c *cursor) loadNext() bool {
 func (c *cursor) report(d *DamageError) {
 	if ev := c.damage(d); ev != nil {
 		c.pending = append(c.pending, ev)
+	}
+}
+
+// doneWith is told that the caller is through with batch l (the caller's goroutine).
+func (c *cursor) doneWith(l *loaded) {
+	if c.fa != nil && l.serial != 0 {
+		c.fa.done(l.serial)
 	}
 }
 
@@ -519,6 +531,15 @@ func (c *cursor) seek(t int64) {
 // startPrefetch hands the producer, from where it is, to a prefetch goroutine.
 func (c *cursor) startPrefetch() {
 	if c.prefetch > 0 && c.pf == nil && c.prod != nil {
+		if c.fa != nil {
+			c.fa.start()
+			for _, l := range c.active { // decoded before the goroutines started (for NextRow)
+				if l.serial == 0 && !c.ahead.Load() {
+					c.fa.add(l, c.frame)
+				}
+			}
+			c.prod.fa, c.prod.fc = c.fa, c.frame
+		}
 		c.pf = startPrefetch(c.prod, c.prefetch)
 	}
 }
@@ -526,8 +547,12 @@ func (c *cursor) startPrefetch() {
 // halt stops the prefetch goroutine, if any: the files are the cursor's again.
 func (c *cursor) halt() {
 	if c.pf != nil {
+		if c.fa != nil {
+			c.fa.halt() // first: the producer may be waiting to hand it a batch
+		}
 		c.pf.halt()
 		c.pf = nil
+		c.prod.fa = nil
 	}
 }
 
@@ -636,6 +661,9 @@ func (c *cursor) close() error {
 	c.pool.drain()
 	c.dec.close()
 	var err error
+	if c.fa != nil {
+		err = c.fa.close()
+	}
 	for _, f := range c.files {
 		if e := f.close(); e != nil && err == nil {
 			err = e

@@ -26,6 +26,10 @@ type producer struct {
 	filter  func(*rawBatch, int) bool // rows to deliver (nil: all)
 	rows    rowSource
 	ahead   *atomic.Bool // prepare samples (rows decoded, frames read) ahead
+	// in a prefetch goroutine, the frames producer's: the goroutine reading frame
+	// bytes ahead of NextRow's caller, and where a batch's frames lie
+	fa *frameAhead
+	fc *frameCols
 }
 
 // next returns the next item, false at the end of the files.
@@ -88,6 +92,8 @@ func (p *producer) next() (item, bool) {
 		}
 		if p.rows != nil && p.ahead.Load() {
 			p.rows.prepare(l)
+		} else if p.fa != nil {
+			p.fa.add(l, p.fc)
 		}
 		return item{l: l}, true
 	}

@@ -190,6 +190,9 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) *cursor {
 		}
 		c.frame = &frameCols{camera: colIndex(c.sch, "camera"), seq: colIndex(c.sch, "seq"), file: colIndex(c.sch, "file"),
 			offset: colIndex(c.sch, "offset"), size: colIndex(c.sch, "size")}
+		if !r.opts.NoVideoData && r.opts.Prefetch > 0 {
+			c.fa = newFrameAhead()
+		}
 		c.filter = camera(c.sch, 0, false)
 	case schema.TableObjects:
 		c.sch = schema.ObjectsTable.Schema()
@@ -288,6 +291,7 @@ func (r *Reader) setBound() {
 // release lets go of the batch of the row NextRow returned last.
 func (r *Reader) release() {
 	if r.held != nil {
+		r.row.c.doneWith(r.held)
 		r.held.release()
 		r.held, r.row.l = nil, nil
 	}

@@ -175,6 +175,14 @@ func clearSpares() {
 		return true
 	})
 	for {
+		select {
+		case <-spareWindows:
+			continue
+		default:
+		}
+		break
+	}
+	for {
 		if _, ok := spareDecoders.get(); !ok {
 			return
 		}

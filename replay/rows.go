@@ -72,6 +72,7 @@ func (r *Reader) NextRow() (*Row, error) {
 		r.fix(c)
 		if done {
 			if !ok {
+				c.doneWith(l)
 				l.release()
 				continue
 			}
@@ -165,6 +166,14 @@ func (w *Row) FrameData() ([]byte, error) {
 	}
 	b, i, fc := w.l.raw, w.idx, w.c.frame
 	off, size := b.i64(fc.offset, i), b.i32(fc.size, i)
+	if fa := w.c.fa; fa != nil {
+		fa.used = true
+		if w.l.sent && size >= 0 {
+			if data, ok := fa.view(w.l.file.ref.dir, b.bytesAt(fc.file, i), off, int(size), w.l.serial, int32(w.l.pos-1)); ok {
+				return data, nil
+			}
+		}
+	}
 	vf, dmg := w.r.now.locate(w.l.file.ref.dir, b.bytesAt(fc.file, i), b.u8(fc.camera, i), b.i64(fc.seq, i), off, size)
 	if dmg != nil {
 		return nil, dmg

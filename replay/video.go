@@ -36,6 +36,8 @@ type videoFile struct {
 	parsed bool     // params looked for
 
 	sentParams bool // params attached to a frame this pass
+
+	aheadOff, aheadEnd int64 // the window frameAhead read last (its goroutine's files)
 }
 
 // videoFiles reads frame payloads out of the segments' video files by the offset and

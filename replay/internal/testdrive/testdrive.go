@@ -371,6 +371,9 @@ type SimSpec struct {
 	// 1 the recorder flushes as on the road — a batch per table per flush interval —
 	// where as fast as possible packs seconds of data into each batch.
 	Speed float64
+	// Segment is how long a segment lasts (0: an hour, one segment); the recorder
+	// compacts each as it closes.
+	Segment time.Duration
 }
 
 // Sim records a simulated drive with the real recorder and the simulated rig into a
@@ -404,8 +407,12 @@ func SimDrive(dir string, spec SimSpec) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	seg := spec.Segment
+	if seg == 0 {
+		seg = time.Hour
+	}
 	eng, err := record.New(record.Options{Root: dir, Vehicle: "sim", Timebase: tb, Simulated: true, Cameras: cams,
-		SegmentDuration: time.Hour, MinFreeBytes: 1, Extra: extra})
+		SegmentDuration: seg, MinFreeBytes: 1, Extra: extra})
 	if err != nil {
 		return "", err
 	}
@@ -531,33 +538,34 @@ func rebatchRows[R any](path string, tbl *schema.Table[R], codec drive.Codec, ev
 	return w.Stats(), os.Rename(path+".rebatch", path)
 }
 
-// ReplaceTable rewrites one table of a one-segment drive with rows (in their order, one
-// record batch; Rebatch lays them out as the recorder would) and records the new stats
-// in the manifest: for drives whose table carries real-world traffic instead of the
-// simulator's.
+// ReplaceTable rewrites one table of a drive with rows (in t order, one record batch
+// per segment, each segment's rows those of its span; Rebatch lays them out as the
+// recorder would) and records the new stats in the manifest: for drives whose table
+// carries real-world traffic instead of the simulator's.
 func ReplaceTable[R any](dir string, tbl *schema.Table[R], rows []R) error {
 	m, err := drive.ReadManifest(dir)
 	if err != nil {
 		return err
 	}
-	if len(m.Segments) != 1 {
-		return fmt.Errorf("replace %s: the drive has %d segments, want 1", tbl.TableName(), len(m.Segments))
+	for i, seg := range m.Segments {
+		path := filepath.Join(dir, seg.Dir, drive.TableFile(tbl.TableName()))
+		f, err := create(path)
+		if err != nil {
+			return err
+		}
+		w, err := drive.NewTableWriter(f, tbl, drive.Codec(m.Compression))
+		if err != nil {
+			return err
+		}
+		last := i == len(m.Segments)-1
+		for len(rows) > 0 && (last || tbl.T(&rows[0]) < seg.EndT) {
+			w.Append(&rows[0], tbl.T(&rows[0]))
+			rows = rows[1:]
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		m.Segments[i].Tables[string(tbl.TableName())] = w.Stats()
 	}
-	path := filepath.Join(dir, m.Segments[0].Dir, drive.TableFile(tbl.TableName()))
-	f, err := create(path)
-	if err != nil {
-		return err
-	}
-	w, err := drive.NewTableWriter(f, tbl, drive.Codec(m.Compression))
-	if err != nil {
-		return err
-	}
-	for i := range rows {
-		w.Append(&rows[i], tbl.T(&rows[i]))
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	m.Segments[0].Tables[string(tbl.TableName())] = w.Stats()
 	return drive.WriteManifest(dir, m)
 }
