@@ -91,11 +91,44 @@ func setupBench(b *testing.B, name string) *benchFiles {
 		bf = &benchFiles{}
 		bf.err = bf.write(name, canLog)
 		benchDrive.sets[name] = bf
+		if bf.err == nil {
+			b.Log(bf.describe(name))
+		}
 	}
 	if bf.err != nil {
 		b.Fatal(bf.err)
 	}
 	return bf
+}
+
+// describe says what the data set holds: rows, and the bytes of its files.
+func (bf *benchFiles) describe(name string) string {
+	mb := func(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+	size := func(path string) int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
+	out := fmt.Sprintf("%s: %d rows, %d of them table rows", name, bf.rows, bf.tableRows)
+	for _, layout := range benchLayouts {
+		m, err := drive.ReadManifest(bf.drives[layout])
+		if err != nil {
+			return out + ": " + err.Error()
+		}
+		var tables, video int64
+		for _, seg := range m.Segments {
+			for _, st := range seg.Tables {
+				tables += st.Bytes
+			}
+			for _, st := range seg.Videos {
+				video += st.Bytes
+			}
+		}
+		out += fmt.Sprintf("; %s: %d segments, tables %s, video %s", layout, len(m.Segments), mb(tables), mb(video))
+	}
+	return out + fmt.Sprintf("; MCAP: JSON %s, binary %s", mb(size(bf.mcap["json"])), mb(size(bf.mcap["binary"])))
 }
 
 func (bf *benchFiles) write(name, canLog string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -93,6 +94,62 @@ type batchDecoder struct {
 	win     []byte
 	winOff  int64
 	winFile *batchFile
+	// decoded copies of the last buffers that compressed at least sameRatio times
+	// (the same bytes batch after batch: a constant column, a sensor name, a camera's
+	// file name, an IMU without magnetometer); DecodeAll writes such a buffer at
+	// 2–3 GB/s however small its frame, while finding it here costs a comparison of
+	// its few compressed bytes
+	same     []sameBuf
+	sameTick uint64
+}
+
+// sameBuf is a buffer a decoder decoded: its compressed bytes and what they decode to
+// (read-only: batches share it).
+type sameBuf struct {
+	src, out []byte
+	last     uint64 // sameTick when last found
+}
+
+const (
+	sameMin   = 16 << 10 // decoded size of a buffer worth remembering
+	sameRatio = 32       // and how much smaller its frame must be
+	sameLen   = 16       // buffers a decoder remembers
+	sameBytes = 4 << 20  // decoded bytes a decoder remembers
+)
+
+// sameAs returns the decoded copy of a buffer compressed as src, of size bytes.
+func (d *batchDecoder) sameAs(src []byte, size int64) ([]byte, bool) {
+	d.sameTick++
+	for i := range d.same {
+		e := &d.same[i]
+		if int64(len(e.out)) == size && bytes.Equal(e.src, src) {
+			e.last = d.sameTick
+			return e.out, true
+		}
+	}
+	return nil, false
+}
+
+// remember keeps a copy of a decoded buffer (src its frame), in place of the least
+// recently found ones when the decoder holds too many.
+func (d *batchDecoder) remember(src, out []byte) {
+	held := len(out)
+	for _, e := range d.same {
+		held += len(e.out)
+	}
+	for len(d.same) > 0 && (len(d.same) >= sameLen || held > sameBytes) {
+		k := 0
+		for i := range d.same {
+			if d.same[i].last < d.same[k].last {
+				k = i
+			}
+		}
+		held -= len(d.same[k].out)
+		d.same = slices.Delete(d.same, k, k+1)
+	}
+	if held <= sameBytes {
+		d.same = append(d.same, sameBuf{src: bytes.Clone(src), out: bytes.Clone(out), last: d.sameTick})
+	}
 }
 
 // spareDecoders keeps the zstd decoders and read-ahead windows of closed decoders
@@ -301,6 +358,13 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 		if out, ok := appendStored(dst, src); ok && int64(len(out)) == size {
 			return out, nil // what DecodeAll would do, without setting up a frame decoder
 		}
+		same := size >= sameMin && int64(len(src))*sameRatio <= size
+		if same {
+			if out, ok := d.sameAs(src, size); ok {
+				*arena = a[:pos] // its room in the arena is not needed
+				return out, nil
+			}
+		}
 		if d.zstd == nil {
 			d.reuse()
 		}
@@ -317,6 +381,9 @@ func (d *batchDecoder) place(arena *[]byte, src []byte, size int64, codec int) (
 		}
 		if int64(len(out)) != size || (size > 0 && &out[0] != &a[pos : pos+1][0]) {
 			return nil, fmt.Errorf("zstd buffer holds %d bytes, header says %d", len(out), size)
+		}
+		if same {
+			d.remember(src, out)
 		}
 		return out, nil
 	case 0:

@@ -89,3 +89,69 @@ func TestStoredFrame(t *testing.T) {
 		}
 	}
 }
+
+// A buffer whose frame was decoded before (a constant column, batch after batch) is
+// handed out from the decoder's copy, not decoded again: the same bytes, for frames
+// equal byte for byte only; buffers that compress little are not remembered, and the
+// decoder keeps at most sameLen buffers and sameBytes bytes.
+func TestSameBuffers(t *testing.T) {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := func(seed byte, n int) []byte { // compresses far more than sameRatio times
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = seed + byte(i%8)
+		}
+		return b
+	}
+	noisy := make([]byte, 64<<10) // does not
+	for i := range noisy {
+		noisy[i] = byte(i*7919>>3) ^ byte(i>>11)
+	}
+	var d batchDecoder
+	arena := make([]byte, 0, 64<<20)
+	// place decodes raw's frame; decoded says whether it went into the arena (a
+	// remembered buffer takes no room there)
+	place := func(raw []byte) (out []byte, decoded bool) {
+		t.Helper()
+		n := len(arena)
+		out, err := d.place(&arena, enc.EncodeAll(raw, nil), int64(len(raw)), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, raw) {
+			t.Fatalf("%d bytes decoded wrong", len(raw))
+		}
+		return out, len(arena) > n
+	}
+	a1, dec1 := place(buf(1, 100<<10))
+	a2, dec2 := place(buf(1, 100<<10))
+	if !dec1 || dec2 || &a1[0] == &a2[0] {
+		t.Fatal("the second copy of a buffer was decoded again (or the first not into the arena)")
+	}
+	if _, dec := place(buf(1, 100<<10-8)); !dec { // same pattern, another size: another frame
+		t.Fatal("a buffer of another size was taken for a remembered one")
+	}
+	if _, dec := place(buf(2, 100<<10)); !dec {
+		t.Fatal("a buffer of other bytes was taken for a remembered one")
+	}
+	place(noisy)
+	if _, dec := place(noisy); !dec {
+		t.Fatal("a buffer that compresses little was remembered")
+	}
+	for i := range 40 { // many constant buffers: the oldest are let go
+		place(buf(byte(10+i), 300<<10))
+	}
+	held := 0
+	for _, e := range d.same {
+		held += len(e.out)
+	}
+	if len(d.same) > sameLen || held > sameBytes {
+		t.Fatalf("the decoder remembers %d buffers, %d bytes", len(d.same), held)
+	}
+	if _, dec := place(buf(49, 300<<10)); dec {
+		t.Fatal("the last buffer remembered was decoded again")
+	}
+}
