@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"math"
 	"os"
@@ -315,6 +316,7 @@ func rigSetup(path string, ref *reference.Clock, congested func() bool) (*setup,
 func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clock, detector string, seed uint64) (schema.Sink, error) {
 	next := schema.Sink(eng)
 	var tagger *live.Tagger
+	var decoders map[uint8]*live.StreamDecoder // by camera
 	// Detection stops before the recorder does, so that its last rows and its final
 	// detector_stats and drop events reach the drive.
 	lctx, lcancel := context.WithCancel(ctx)
@@ -342,10 +344,21 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		for _, c := range s.rawCams { // their raw pictures go to the detector as they are: no decoder
 			c.Encoder.KeepPicture = true
 		}
+		// cameras whose frames arrive encoded as H.264/H.265 (pipe, RTSP, file, a V4L2
+		// device's own encoder): a decoder each, fed every frame before the frame-set stage
+		decoders = map[uint8]*live.StreamDecoder{}
+		for _, c := range s.cameras {
+			if c.Codec == "h264" || c.Codec == "h265" {
+				decoders[c.Index] = &live.StreamDecoder{}
+			}
+		}
 		tagger = live.New(runner)
 		go func() {
 			runner.Run(lctx, eng)
 			d.Close()
+			for _, dec := range decoders {
+				dec.Close()
+			}
 			close(ran)
 		}()
 		next = tagger.Sink(eng)
@@ -376,6 +389,9 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 					fr.JPEG = m.Frame.Data // read-only share: the recorder never changes frame bytes
 				case m.Picture != nil:
 					fr.Image = m.Picture // a raw capture camera's picture, before the recorder encoded it
+				case decoders[m.Camera] != nil:
+					dec, seq := decoders[m.Camera], m.Frame.Seq
+					fr.Picture = func(ctx context.Context) (image.Image, error) { return dec.Picture(ctx, seq) }
 				}
 				fs.Frames = append(fs.Frames, fr)
 			}
@@ -387,6 +403,15 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		stage := record.NewFrameSets(frameset.Config{Trigger: s.trigger, Cameras: len(s.cameras), Timebase: ref}, next, emit)
 		go stage.Run(ctx)
 		sink = stage
+		if len(decoders) > 0 {
+			sink = schema.SinkFunc(func(smp schema.Sample) {
+				// every encoded frame, in order, with its picture (raw cameras') still on it
+				if vf, ok := smp.(*schema.VideoFrame); ok && vf.Picture == nil && decoders[vf.Camera] != nil {
+					decoders[vf.Camera].Feed(vf)
+				}
+				stage.Publish(smp)
+			})
+		}
 	}
 	if !s.refTicked {
 		go ref.Run(ctx, eng)

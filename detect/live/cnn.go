@@ -62,10 +62,17 @@ func (x *images) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detec
 		img := f.Image
 		if img == nil {
 			var err error
-			if len(f.JPEG) == 0 {
+			switch {
+			case len(f.JPEG) > 0:
+				if img, err = jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
+					err = fmt.Errorf("decode JPEG: %w", err)
+				}
+			case f.Picture != nil:
+				if img, err = f.Picture(ctx); err != nil {
+					err = fmt.Errorf("decoded picture: %w", err)
+				}
+			default:
 				err = errNoPicture
-			} else if img, err = jpeg.Decode(bytes.NewReader(f.JPEG)); err != nil {
-				err = fmt.Errorf("decode JPEG: %w", err)
 			}
 			if err != nil {
 				bad = append(bad, &pipeline.FrameError{Camera: f.Camera, Seq: f.Seq, Err: err})
@@ -119,9 +126,9 @@ func (x *images) DetectSets(ctx context.Context, sets []*pipeline.FrameSet) ([][
 	return dets, errs
 }
 
-// errNoPicture: a frame with neither a picture nor JPEG bytes (an H.264/H.265 camera
-// whose stream arrives encoded: pipe, RTSP, file, or V4L2 H.264).
-var errNoPicture = errors.New("no image and no JPEG bytes (live detection reads MJPEG cameras and the raw pictures of capture cameras the recorder encodes)")
+// errNoPicture: a frame with no picture, no JPEG bytes and no decoder to ask (an
+// H.264/H.265 camera whose frames no StreamDecoder was fed).
+var errNoPicture = errors.New("no image, no JPEG bytes and no decoder for this frame")
 
 // jpegDetector is a detector that decodes JPEG itself (centernet.Detector.DetectJPEG:
 // nvJPEG on the GPU engine, Go's decoder elsewhere).

@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"math"
@@ -26,6 +27,10 @@ type Frame struct {
 	Width, Height int         // px
 	Image         image.Image // decoded picture for image detectors; nil for the truth-fed one
 	JPEG          []byte      // the encoded frame when Image is nil and the camera records MJPEG (detectors decode it)
+	// Picture fetches the decoded picture when neither Image nor JPEG is set: an
+	// H.264/H.265 camera's frame, decoded by a live decoder (detect/live
+	// StreamDecoder) that may still be at work on it.
+	Picture func(context.Context) (image.Image, error)
 }
 
 // FrameSet is one trigger's frames, and in simulated drives the truth of that instant.

@@ -1,0 +1,294 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"roadlog/acquire/camera"
+	"roadlog/detect"
+	"roadlog/detect/centernet"
+	"roadlog/detect/cpu"
+	"roadlog/detect/obs"
+	"roadlog/detect/pipeline"
+	"roadlog/internal/shared"
+	"roadlog/schema"
+)
+
+const (
+	streamW, streamH = 320, 192
+	streamGOP        = 12
+)
+
+// h264Frames encodes n frames of ffmpeg's moving test pattern as H.264 (libx264, no
+// B-frames, a keyframe every streamGOP frames) and returns them as a camera publishes
+// them (AVCC access units, parameter sets on keyframes), with the pictures ffmpeg
+// decodes from the same stream in one go (planar 4:2:0), frame by frame.
+func h264Frames(t *testing.T, n int) ([]*schema.VideoFrame, [][]byte) {
+	t.Helper()
+	return encodeH264(t, n, streamW, streamH, []string{"-f", "lavfi", "-i", "testsrc2=size=320x192:rate=30"})
+}
+
+// encodeH264 encodes n frames of size w×h from ffmpeg input in (arguments) as
+// h264Frames does.
+func encodeH264(t *testing.T, n, w, h int, in []string, extra ...string) ([]*schema.VideoFrame, [][]byte) {
+	t.Helper()
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not found (make test installs it)")
+	}
+	var es, stderr bytes.Buffer
+	args := append([]string{"-hide_banner", "-v", "error"}, in...)
+	args = append(args, "-frames:v", itoa(n), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", itoa(streamGOP),
+		"-keyint_min", itoa(streamGOP), "-sc_threshold", "0", "-pix_fmt", "yuv420p")
+	args = append(append(args, extra...), "-f", "h264", "-")
+	enc := exec.Command(ff, args...)
+	enc.Stdout, enc.Stderr = &es, &stderr
+	if err := enc.Run(); err != nil {
+		t.Skipf("ffmpeg cannot encode H.264 here: %v: %s", err, stderr.String())
+	}
+	var raw bytes.Buffer
+	dec := exec.Command(ff, "-hide_banner", "-v", "error", "-f", "h264", "-i", "-", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-")
+	dec.Stdin, dec.Stdout, dec.Stderr = bytes.NewReader(es.Bytes()), &raw, &stderr
+	if err := dec.Run(); err != nil {
+		t.Fatalf("ffmpeg decode: %v: %s", err, stderr.String())
+	}
+	size := w*h + 2*((w+1)/2)*((h+1)/2)
+	if raw.Len() != n*size {
+		t.Fatalf("reference decode: %d bytes for %d frames", raw.Len(), n)
+	}
+	var pics [][]byte
+	for i := range n {
+		pics = append(pics, raw.Bytes()[i*size:(i+1)*size])
+	}
+	sp := &camera.AnnexBSplitter{Codec: schema.CodecH264}
+	aus, errs := sp.Push(es.Bytes(), 0)
+	aus = append([]camera.AccessUnit(nil), aus...)
+	rest, errs2 := sp.Flush()
+	aus = append(aus, rest...)
+	if len(errs)+len(errs2) > 0 || len(aus) != n {
+		t.Fatalf("split: %d access units for %d frames, errors %v %v", len(aus), n, errs, errs2)
+	}
+	var frames []*schema.VideoFrame
+	for i, au := range aus {
+		vf := &schema.VideoFrame{Frame: schema.Frame{Camera: 2, Seq: int64(100 + i), Codec: schema.CodecH264, Width: uint16(w), Height: uint16(h)}}
+		var keep [][]byte
+		for _, nalu := range au.NALUs {
+			switch h264.NALUType(nalu[0] & 0x1f) {
+			case h264.NALUTypeSPS, h264.NALUTypePPS:
+				vf.Params = append(vf.Params, nalu)
+			case h264.NALUTypeIDR:
+				vf.Keyframe = true
+				keep = append(keep, nalu)
+			case h264.NALUTypeAccessUnitDelimiter:
+			default:
+				keep = append(keep, nalu)
+			}
+		}
+		if vf.Data, err = h264.AVCC(keep).Marshal(); err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, vf)
+	}
+	return frames, pics
+}
+
+func itoa(n int) string { return string(appendInt(nil, n)) }
+
+func appendInt(b []byte, n int) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+// samePicture checks a decoded picture against the reference bytes of its frame.
+func samePicture(t *testing.T, img image.Image, want []byte, seq int64) {
+	t.Helper()
+	y, ok := img.(*image.YCbCr)
+	if !ok || y.Rect.Dx() != streamW || y.Rect.Dy() != streamH {
+		t.Fatalf("frame %d: picture %T %v", seq, img, img.Bounds())
+	}
+	got := append(append(append([]byte(nil), y.Y...), y.Cb...), y.Cr...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("frame %d: the picture is not that frame's", seq)
+	}
+}
+
+// Fed frame after frame, as a camera publishes them, every frame's picture is the
+// one ffmpeg decodes for it from the whole stream: the counting never slips.
+// Frames before the first keyframe have no picture (an error at once, not a wait).
+func TestStreamDecoderPicturesMatchFrames(t *testing.T) {
+	frames, pics := h264Frames(t, 3*streamGOP+5)
+	d := &StreamDecoder{Keep: 6}
+	defer d.Close()
+	ctx := context.Background()
+	start := 5 // mid-GOP: the decoder waits for the keyframe at streamGOP
+	for i := start; i < len(frames); i++ {
+		d.Feed(frames[i])
+		if k := i - 3; k >= streamGOP {
+			img, err := d.Picture(ctx, frames[k].Seq)
+			if err != nil {
+				t.Fatalf("frame %d: %v", k, err)
+			}
+			samePicture(t, img, pics[k], frames[k].Seq)
+		}
+	}
+	t0 := time.Now()
+	if _, err := d.Picture(ctx, frames[start+1].Seq); !errors.Is(err, ErrNoPicture) {
+		t.Fatalf("a frame before the first keyframe: %v, want ErrNoPicture", err)
+	}
+	if _, err := d.Picture(ctx, frames[streamGOP].Seq); !errors.Is(err, ErrNoPicture) { // no longer kept
+		t.Fatalf("a frame no longer kept: %v, want ErrNoPicture", err)
+	}
+	if time.Since(t0) > d.Timeout/2 {
+		t.Fatalf("frames without a picture took %v to say so", time.Since(t0))
+	}
+	if d.Dropped() != 0 {
+		t.Fatalf("%d frames dropped at this pace", d.Dropped())
+	}
+	d.Close()
+	if _, err := d.Picture(ctx, frames[len(frames)-1].Seq+1); err == nil {
+		t.Fatal("a picture after Close")
+	}
+}
+
+// When ffmpeg cannot keep up, Feed drops frames up to the next keyframe instead of
+// blocking; the dropped frames have no picture, and the frames decoded after the
+// next keyframe are still matched to the right pictures.
+func TestStreamDecoderDropsToTheNextKeyframe(t *testing.T) {
+	frames, pics := h264Frames(t, 6*streamGOP)
+	burst := 4 * streamGOP
+	d := &StreamDecoder{Queue: 2, Keep: 6 * streamGOP}
+	defer d.Close()
+	for _, f := range frames[:burst] { // far faster than ffmpeg starts
+		d.Feed(f)
+	}
+	if d.Dropped() == 0 {
+		t.Fatal("no frame dropped with a queue of 2")
+	}
+	dropped := d.Dropped()
+	time.Sleep(time.Second)            // ffmpeg started, the queue drained
+	for _, f := range frames[burst:] { // then at a pace it keeps up with
+		time.Sleep(5 * time.Millisecond)
+		d.Feed(f)
+	}
+	if d.Dropped() != dropped {
+		t.Fatalf("%d frames dropped at 200 frames/s", d.Dropped()-dropped)
+	}
+	ctx := context.Background()
+	decoded := 0
+	for k := range burst {
+		img, err := d.Picture(ctx, frames[k].Seq)
+		if errors.Is(err, ErrNoPicture) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("frame %d: %v", k, err)
+		}
+		samePicture(t, img, pics[k], frames[k].Seq)
+		decoded++
+	}
+	for k := burst; k < len(frames)-3; k++ { // fed at a pace: all decoded
+		img, err := d.Picture(ctx, frames[k].Seq)
+		if err != nil {
+			t.Fatalf("frame %d, fed after the burst: %v", k, err)
+		}
+		samePicture(t, img, pics[k], frames[k].Seq)
+	}
+	if int64(decoded) > int64(burst)-d.Dropped() {
+		t.Fatalf("%d of the burst's frames decoded, %d dropped", decoded, d.Dropped())
+	}
+	t.Logf("burst of %d: %d dropped, %d decoded and matched", burst, d.Dropped(), decoded)
+}
+
+// An H.264 camera's frame, decoded live, is detected like the same picture sent as
+// JPEG: the real CNN on the CPU engine finds the same objects in both.
+func TestImagesDetectH264Frames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CNN on the CPU")
+	}
+	p := filepath.Join(shared.Path(t, "testdata/images/nuscenes/samples"), "n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg")
+	jpg, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(jpg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	frames, _ := encodeH264(t, 6, w, h, []string{"-loop", "1", "-i", p}, "-qp", "12")
+	dec := &StreamDecoder{}
+	defer dec.Close()
+	for _, f := range frames {
+		dec.Feed(f)
+	}
+	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	x := Images(d)
+	detectOne := func(f pipeline.Frame) []obs.Detection {
+		f.Camera, f.Width, f.Height = 2, w, h
+		dets, err := x.Detect(context.Background(), &pipeline.FrameSet{T: 1, TriggerID: 1, Frames: []pipeline.Frame{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dets
+	}
+	fromJPEG := detectOne(pipeline.Frame{JPEG: jpg})
+	seq := frames[2].Seq
+	fromH264 := detectOne(pipeline.Frame{Seq: seq, Picture: func(ctx context.Context) (image.Image, error) { return dec.Picture(ctx, seq) }})
+	if len(fromJPEG) == 0 {
+		t.Fatal("no detections in the JPEG")
+	}
+	match := func(a, b []obs.Detection, what string) {
+		for _, da := range a {
+			if da.Score < 0.5 {
+				continue
+			}
+			found := false
+			for _, db := range b {
+				if db.Class == da.Class && db.Camera == 2 && boxIoU(da, db) >= 0.8 {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: %s %.2f at (%.0f,%.0f)-(%.0f,%.0f) has no match", what, da.Label, da.Score, da.X1, da.Y1, da.X2, da.Y2)
+			}
+		}
+	}
+	match(fromJPEG, fromH264, "JPEG → H.264")
+	match(fromH264, fromJPEG, "H.264 → JPEG")
+	// a frame no decoder has: a per-frame error, the set still detected
+	_, err = x.Detect(context.Background(), &pipeline.FrameSet{Frames: []pipeline.Frame{{Camera: 4, Seq: 1, Picture: func(ctx context.Context) (image.Image, error) {
+		return dec.Picture(ctx, frames[0].Seq-50)
+	}}}})
+	var fe *pipeline.FrameError
+	if !errors.As(err, &fe) || fe.Camera != 4 || !errors.Is(err, ErrNoPicture) {
+		t.Fatalf("a frame without a picture: %v", err)
+	}
+	t.Logf("%d detections from the JPEG, %d from the H.264 frame", len(fromJPEG), len(fromH264))
+}
+
+func boxIoU(a, b obs.Detection) float32 {
+	ix := max(0, min(a.X2, b.X2)-max(a.X1, b.X1))
+	iy := max(0, min(a.Y2, b.Y2)-max(a.Y1, b.Y1))
+	inter := ix * iy
+	union := (a.X2-a.X1)*(a.Y2-a.Y1) + (b.X2-b.X1)*(b.Y2-b.Y1) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}
