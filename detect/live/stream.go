@@ -49,7 +49,8 @@ type StreamDecoder struct {
 	head    int64   // the frame the feeder is writing (-1: none)
 	needKey bool    // Feed drops frames until a keyframe
 	pics    []decodedPicture
-	err     error // why no more pictures come
+	free    []*image.YCbCr // pictures let go that nobody was handed: read decodes into them
+	err     error          // why no more pictures come
 	closed  bool
 }
 
@@ -65,8 +66,9 @@ type streamFrame struct {
 }
 
 type decodedPicture struct {
-	seq int64
-	img *image.YCbCr
+	seq  int64
+	img  *image.YCbCr
+	lent bool // Picture handed it out: never written again
 }
 
 // ErrNoPicture reports a frame whose picture the decoder does not have: dropped,
@@ -138,6 +140,7 @@ func (d *StreamDecoder) Picture(ctx context.Context, seq int64) (image.Image, er
 	for {
 		for i := len(d.pics) - 1; i >= 0; i-- {
 			if d.pics[i].seq == seq {
+				d.pics[i].lent = true
 				return d.pics[i].img, nil
 			}
 		}
@@ -318,7 +321,15 @@ func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 	defer p.wg.Done()
 	cw, ch := (p.w+1)/2, (p.h+1)/2
 	for {
-		img := image.NewYCbCr(image.Rect(0, 0, p.w, p.h), image.YCbCrSubsampleRatio420)
+		var img *image.YCbCr
+		d.mu.Lock()
+		if n := len(d.free); n > 0 {
+			img, d.free = d.free[n-1], d.free[:n-1]
+		}
+		d.mu.Unlock()
+		if img == nil || img.Rect.Dx() != p.w || img.Rect.Dy() != p.h {
+			img = image.NewYCbCr(image.Rect(0, 0, p.w, p.h), image.YCbCrSubsampleRatio420)
+		}
 		if img.YStride != p.w || img.CStride != cw || len(img.Cb) != cw*ch {
 			return // image's layout is planar 4:2:0 without padding: cannot happen
 		}
@@ -335,8 +346,11 @@ func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 		if len(d.fed) > 0 {
 			d.pics = append(d.pics, decodedPicture{seq: d.fed[0], img: img})
 			d.fed = d.fed[1:]
-			if len(d.pics) > d.Keep {
-				d.pics = d.pics[len(d.pics)-d.Keep:]
+			for len(d.pics) > d.Keep {
+				if old := d.pics[0]; !old.lent && len(d.free) < 2 {
+					d.free = append(d.free, old.img) // most pictures are never asked for: no garbage
+				}
+				d.pics = d.pics[1:]
 			}
 			d.cond.Broadcast()
 		}

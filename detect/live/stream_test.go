@@ -133,6 +133,7 @@ func TestStreamDecoderPicturesMatchFrames(t *testing.T) {
 	defer d.Close()
 	ctx := context.Background()
 	start := 5 // mid-GOP: the decoder waits for the keyframe at streamGOP
+	lent := map[int]image.Image{}
 	for i := start; i < len(frames); i++ {
 		d.Feed(frames[i])
 		if k := i - 3; k >= streamGOP {
@@ -141,7 +142,13 @@ func TestStreamDecoderPicturesMatchFrames(t *testing.T) {
 				t.Fatalf("frame %d: %v", k, err)
 			}
 			samePicture(t, img, pics[k], frames[k].Seq)
+			if k%3 == 0 {
+				lent[k] = img
+			}
 		}
+	}
+	for k, img := range lent { // what Picture handed out was not reused for later frames
+		samePicture(t, img, pics[k], frames[k].Seq)
 	}
 	t0 := time.Now()
 	if _, err := d.Picture(ctx, frames[start+1].Seq); !errors.Is(err, ErrNoPicture) {
