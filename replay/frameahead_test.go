@@ -24,6 +24,29 @@ func framesAhead(r *Reader) *frameAhead {
 	return nil
 }
 
+// eachFrameRow reads r with NextRow to its end and returns the frames rows read;
+// with video set, it checks each one's FrameData against its file (checkFrameBytes),
+// else it asks for no frame bytes.
+func eachFrameRow(t *testing.T, r *Reader, video map[string][]byte) int {
+	t.Helper()
+	frames := 0
+	for {
+		row, err := r.NextRow()
+		if errors.Is(err, io.EOF) {
+			return frames
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.Table() == schema.TableFrames {
+			if video != nil {
+				checkFrameBytes(t, row, video)
+			}
+			frames++
+		}
+	}
+}
+
 // checkFrameBytes checks that FrameData of a frames row gives the bytes the row's
 // video file holds where the row says (files read whole, once, into video).
 func checkFrameBytes(t *testing.T, row *Row, video map[string][]byte) {
@@ -61,21 +84,7 @@ func TestFrameAheadServesEveryFrame(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		video := map[string][]byte{}
-		frames := 0
-		for {
-			row, err := r.NextRow()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if row.Table() == schema.TableFrames {
-				checkFrameBytes(t, row, video)
-				frames++
-			}
-		}
+		frames := eachFrameRow(t, r, map[string][]byte{})
 		if frames != len(td.Rows[schema.TableFrames]) {
 			t.Fatalf("read %d frames, the drive has %d", frames, len(td.Rows[schema.TableFrames]))
 		}
@@ -103,19 +112,7 @@ func TestFrameAheadStopsWhenUnused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	frames := 0
-	for {
-		row, err := r.NextRow()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if row.Table() == schema.TableFrames {
-			frames++
-		}
-	}
+	frames := eachFrameRow(t, r, nil) // no FrameData
 	fa := framesAhead(r)
 	asked := fa.asked.Load()
 	if fa.served != 0 || fa.wanted.Load() || asked > 6 {
@@ -124,19 +121,7 @@ func TestFrameAheadStopsWhenUnused(t *testing.T) {
 	}
 
 	r.SeekTime(0)
-	video := map[string][]byte{}
-	for {
-		row, err := r.NextRow()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if row.Table() == schema.TableFrames {
-			checkFrameBytes(t, row, video)
-		}
-	}
+	eachFrameRow(t, r, map[string][]byte{})
 	if !fa.wanted.Load() || fa.served < int64(frames)/2 {
 		t.Fatalf("after FrameData was asked again, %d of %d frames found read ahead", fa.served, frames)
 	}

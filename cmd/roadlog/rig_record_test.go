@@ -90,23 +90,10 @@ func TestRecordFromRigWithVideoFile(t *testing.T) {
 	video := shared.Path(t, "testdata/images/video/udacity_lanes_solidWhiteRight.mp4")
 	log := shared.Path(t, "testdata/candump/eldominio/gt86__revrev.log")
 	dir := t.TempDir()
-	rigFile := filepath.Join(dir, "dashcam.yaml")
-	os.WriteFile(rigFile, []byte(`vehicle: dashcam
-can:
+	rigFile := dashcamRig(t, dir, video, `{fast: "true"}`, `can:
   - name: can0
     kind: candump
-    file: `+log+`
-cameras:
-  - index: 0
-    name: front
-    kind: file
-    file: `+video+`
-    codec: h264
-    width: 960
-    height: 540
-    fps: 25
-    options: {fast: "true"}
-`), 0o644)
+    file: `+log+"\n")
 	out := filepath.Join(dir, "drives")
 	b, err := exec.Command(roadlogBin, "record", "--rig", rigFile, "--out", out, "--quiet", "--detector", "none").Output()
 	if err != nil {
@@ -139,19 +126,8 @@ func TestRecordH264CameraLiveDetection(t *testing.T) {
 		t.Skip("ffmpeg not found (make test installs it)")
 	}
 	dir := t.TempDir()
-	rigFile := filepath.Join(dir, "dashcam.yaml")
-	os.WriteFile(rigFile, []byte(`vehicle: dashcam
-cameras:
-  - index: 0
-    name: front
-    kind: file
-    file: `+video+`
-    codec: h264
-    width: 960
-    height: 540
-    fps: 25
-    options: {speed: 2} # in real time (twice as fast): the detector keeps up with part of it
-`), 0o644)
+	// in real time (twice as fast): the detector keeps up with part of it
+	rigFile := dashcamRig(t, dir, video, "{speed: 2}", "")
 	b, err := exec.Command(roadlogBin, "record", "--rig", rigFile, "--out", filepath.Join(dir, "drives"), "--quiet", "--detector", "cnn").Output()
 	if err != nil {
 		t.Fatalf("record --rig --detector cnn: %v", err)
@@ -185,4 +161,26 @@ cameras:
 		t.Fatalf("live detection of an H.264 camera: %d frame sets processed, %d with errors, %d vehicles", processed, errs, vehicles)
 	}
 	t.Logf("%d frame sets detected live, %d vehicle rows", processed, vehicles)
+}
+
+// dashcamRig writes a rig with the dash-cam video as a file camera (960×540 H.264 at
+// 25 fps, with options) after the other sections given, and returns its path.
+func dashcamRig(t *testing.T, dir, video, options, other string) string {
+	t.Helper()
+	rigFile := filepath.Join(dir, "dashcam.yaml")
+	if err := os.WriteFile(rigFile, []byte(`vehicle: dashcam
+`+other+`cameras:
+  - index: 0
+    name: front
+    kind: file
+    file: `+video+`
+    codec: h264
+    width: 960
+    height: 540
+    fps: 25
+    options: `+options+`
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rigFile
 }

@@ -3,6 +3,7 @@ package live_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -27,34 +28,12 @@ func TestImagesDetectRawPictures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the CNN on the CPU")
 	}
-	p := filepath.Join(shared.Path(t, "testdata/images/nuscenes/samples"), "n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg")
-	jpg, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := jpeg.Decode(bytes.NewReader(jpg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, jpg, img := nuScenesFront(t)
 	raw, err := (&camera.RawFrame{Pix: toYUYV(img), Format: camera.PixYUYV, Width: img.Bounds().Dx(), Height: img.Bounds().Dy()}).Image()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	x := live.Images(d)
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	detectOne := func(f pipeline.Frame) []obs.Detection {
-		f.Camera, f.Width, f.Height = 2, w, h
-		dets, err := x.Detect(context.Background(), &pipeline.FrameSet{T: 1, TriggerID: 1, Frames: []pipeline.Frame{f}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dets
-	}
+	detectOne, _ := cpuDetect(t, img.Bounds().Dx(), img.Bounds().Dy())
 	fromJPEG := detectOne(pipeline.Frame{JPEG: jpg})
 	fromRaw := detectOne(pipeline.Frame{Image: raw})
 	if len(fromJPEG) == 0 {
@@ -62,25 +41,97 @@ func TestImagesDetectRawPictures(t *testing.T) {
 	}
 	// every confident detection of one is in the other (scores near the threshold may
 	// fall either side: YUYV keeps twice the chroma of the JPEG's 4:2:0)
-	match := func(a, b []obs.Detection, what string) {
-		for _, da := range a {
-			if da.Score < 0.4 {
-				continue
-			}
-			found := false
-			for _, db := range b {
-				if db.Class == da.Class && db.Camera == 2 && iou(da, db) >= 0.9 {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("%s: %s %.2f at (%.0f,%.0f)-(%.0f,%.0f) has no match", what, da.Label, da.Score, da.X1, da.Y1, da.X2, da.Y2)
+	matchDetections(t, fromJPEG, fromRaw, "JPEG → raw", 0.4, 0.9)
+	matchDetections(t, fromRaw, fromJPEG, "raw → JPEG", 0.4, 0.9)
+	t.Logf("%d detections from the JPEG, %d from the YUYV picture", len(fromJPEG), len(fromRaw))
+}
+
+// matchDetections checks that every detection of a scored at least minScore has one
+// of the same class in b (camera 2) overlapping it by minIoU.
+func matchDetections(t *testing.T, a, b []obs.Detection, what string, minScore, minIoU float32) {
+	t.Helper()
+	for _, da := range a {
+		if da.Score < minScore {
+			continue
+		}
+		found := false
+		for _, db := range b {
+			if db.Class == da.Class && db.Camera == 2 && iou(da, db) >= minIoU {
+				found = true
 			}
 		}
+		if !found {
+			t.Errorf("%s: %s %.2f at (%.0f,%.0f)-(%.0f,%.0f) has no match", what, da.Label, da.Score, da.X1, da.Y1, da.X2, da.Y2)
+		}
 	}
-	match(fromJPEG, fromRaw, "JPEG → raw")
-	match(fromRaw, fromJPEG, "raw → JPEG")
-	t.Logf("%d detections from the JPEG, %d from the YUYV picture", len(fromJPEG), len(fromRaw))
+}
+
+// nuScenesFront is a labelled road image with cars, trucks and people (../shared).
+func nuScenesFront(t *testing.T) (path string, jpg []byte, img image.Image) {
+	t.Helper()
+	path = filepath.Join(shared.Path(t, "testdata/images/nuscenes/samples"), "n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg")
+	jpg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = jpeg.Decode(bytes.NewReader(jpg)); err != nil {
+		t.Fatal(err)
+	}
+	return path, jpg, img
+}
+
+// cpuDetect returns a function detecting one frame (as camera 2, of w×h) with the
+// real CNN on the CPU engine through live.Images, and the live.Images detector.
+func cpuDetect(t *testing.T, w, h int) (func(pipeline.Frame) []obs.Detection, pipeline.SetsDetector) {
+	t.Helper()
+	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	x := live.Images(d)
+	return func(f pipeline.Frame) []obs.Detection {
+		t.Helper()
+		f.Camera, f.Width, f.Height = 2, w, h
+		dets, err := x.Detect(context.Background(), &pipeline.FrameSet{T: 1, TriggerID: 1, Frames: []pipeline.Frame{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dets
+	}, x
+}
+
+// An H.264 camera's frame, decoded live, is detected like the same picture sent as
+// JPEG: the real CNN on the CPU engine finds the same objects in both; a frame the
+// decoder has no picture for is a per-frame error.
+func TestImagesDetectH264Frames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CNN on the CPU")
+	}
+	p, jpg, img := nuScenesFront(t)
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	frames, _ := live.EncodeH264(t, 6, w, h, []string{"-loop", "1", "-i", p}, "-qp", "12")
+	dec := &live.StreamDecoder{}
+	defer dec.Close()
+	for _, f := range frames {
+		dec.Feed(f)
+	}
+	detectOne, x := cpuDetect(t, w, h)
+	fromJPEG := detectOne(pipeline.Frame{JPEG: jpg})
+	seq := frames[2].Seq
+	fromH264 := detectOne(pipeline.Frame{Seq: seq, Picture: func(ctx context.Context) (image.Image, error) { return dec.Picture(ctx, seq) }})
+	if len(fromJPEG) == 0 {
+		t.Fatal("no detections in the JPEG")
+	}
+	matchDetections(t, fromJPEG, fromH264, "JPEG → H.264", 0.5, 0.8)
+	matchDetections(t, fromH264, fromJPEG, "H.264 → JPEG", 0.5, 0.8)
+	_, err := x.Detect(context.Background(), &pipeline.FrameSet{Frames: []pipeline.Frame{{Camera: 4, Seq: 1,
+		Picture: func(ctx context.Context) (image.Image, error) { return dec.Picture(ctx, frames[0].Seq-50) }}}})
+	var fe *pipeline.FrameError
+	if !errors.As(err, &fe) || fe.Camera != 4 || !errors.Is(err, live.ErrNoPicture) {
+		t.Fatalf("a frame without a picture: %v", err)
+	}
+	t.Logf("%d detections from the JPEG, %d from the H.264 frame", len(fromJPEG), len(fromH264))
 }
 
 // toYUYV packs an image as YUYV 4:2:2 (BT.601 full range, as image/color converts).

@@ -5,22 +5,13 @@ import (
 	"context"
 	"errors"
 	"image"
-	"image/jpeg"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"roadlog/acquire/camera"
-	"roadlog/detect"
-	"roadlog/detect/centernet"
-	"roadlog/detect/cpu"
-	"roadlog/detect/obs"
-	"roadlog/detect/pipeline"
-	"roadlog/internal/shared"
 	"roadlog/schema"
 )
 
@@ -218,84 +209,5 @@ func TestStreamDecoderDropsToTheNextKeyframe(t *testing.T) {
 	t.Logf("burst of %d: %d dropped, %d decoded and matched", burst, d.Dropped(), decoded)
 }
 
-// An H.264 camera's frame, decoded live, is detected like the same picture sent as
-// JPEG: the real CNN on the CPU engine finds the same objects in both.
-func TestImagesDetectH264Frames(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the CNN on the CPU")
-	}
-	p := filepath.Join(shared.Path(t, "testdata/images/nuscenes/samples"), "n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg")
-	jpg, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := jpeg.Decode(bytes.NewReader(jpg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	frames, _ := encodeH264(t, 6, w, h, []string{"-loop", "1", "-i", p}, "-qp", "12")
-	dec := &StreamDecoder{}
-	defer dec.Close()
-	for _, f := range frames {
-		dec.Feed(f)
-	}
-	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	x := Images(d)
-	detectOne := func(f pipeline.Frame) []obs.Detection {
-		f.Camera, f.Width, f.Height = 2, w, h
-		dets, err := x.Detect(context.Background(), &pipeline.FrameSet{T: 1, TriggerID: 1, Frames: []pipeline.Frame{f}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dets
-	}
-	fromJPEG := detectOne(pipeline.Frame{JPEG: jpg})
-	seq := frames[2].Seq
-	fromH264 := detectOne(pipeline.Frame{Seq: seq, Picture: func(ctx context.Context) (image.Image, error) { return dec.Picture(ctx, seq) }})
-	if len(fromJPEG) == 0 {
-		t.Fatal("no detections in the JPEG")
-	}
-	match := func(a, b []obs.Detection, what string) {
-		for _, da := range a {
-			if da.Score < 0.5 {
-				continue
-			}
-			found := false
-			for _, db := range b {
-				if db.Class == da.Class && db.Camera == 2 && boxIoU(da, db) >= 0.8 {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("%s: %s %.2f at (%.0f,%.0f)-(%.0f,%.0f) has no match", what, da.Label, da.Score, da.X1, da.Y1, da.X2, da.Y2)
-			}
-		}
-	}
-	match(fromJPEG, fromH264, "JPEG → H.264")
-	match(fromH264, fromJPEG, "H.264 → JPEG")
-	// a frame no decoder has: a per-frame error, the set still detected
-	_, err = x.Detect(context.Background(), &pipeline.FrameSet{Frames: []pipeline.Frame{{Camera: 4, Seq: 1, Picture: func(ctx context.Context) (image.Image, error) {
-		return dec.Picture(ctx, frames[0].Seq-50)
-	}}}})
-	var fe *pipeline.FrameError
-	if !errors.As(err, &fe) || fe.Camera != 4 || !errors.Is(err, ErrNoPicture) {
-		t.Fatalf("a frame without a picture: %v", err)
-	}
-	t.Logf("%d detections from the JPEG, %d from the H.264 frame", len(fromJPEG), len(fromH264))
-}
-
-func boxIoU(a, b obs.Detection) float32 {
-	ix := max(0, min(a.X2, b.X2)-max(a.X1, b.X1))
-	iy := max(0, min(a.Y2, b.Y2)-max(a.Y1, b.Y1))
-	inter := ix * iy
-	union := (a.X2-a.X1)*(a.Y2-a.Y1) + (b.X2-b.X1)*(b.Y2-b.Y1) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
-}
+// EncodeH264 is encodeH264 for the external tests (raw_test.go).
+var EncodeH264 = encodeH264
