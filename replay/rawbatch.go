@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,6 +16,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 
 	"roadlog/record/drive"
+	"roadlog/schema"
 )
 
 // rawCol is one column of a decoded batch: its buffers, decompressed and checked
@@ -99,8 +101,10 @@ type batchDecoder struct {
 	// file name, an IMU without magnetometer); DecodeAll writes such a buffer at
 	// 2–3 GB/s however small its frame, while finding it here costs a comparison of
 	// its few compressed bytes
-	same     []sameBuf
-	sameTick uint64
+	same      []sameBuf
+	sameTick  uint64
+	table     schema.TableName // whose remembered buffers it takes over (spareSame)
+	sameTaken bool             // it looked in spareSame
 }
 
 // sameBuf is a buffer a decoder decoded: its compressed bytes and what they decode to
@@ -114,11 +118,17 @@ const (
 	sameMin   = 16 << 10 // decoded size of a buffer worth remembering
 	sameRatio = 32       // and how much smaller its frame must be
 	sameLen   = 16       // buffers a decoder remembers
-	sameBytes = 4 << 20  // decoded bytes a decoder remembers
+	sameBytes = 2 << 20  // decoded bytes a decoder remembers
 )
 
 // sameAs returns the decoded copy of a buffer compressed as src, of size bytes.
 func (d *batchDecoder) sameAs(src []byte, size int64) ([]byte, bool) {
+	if !d.sameTaken {
+		d.sameTaken = true
+		if v, ok := spareSame.LoadAndDelete(d.table); ok && d.table != "" && d.same == nil {
+			d.same = v.([]sameBuf)
+		}
+	}
 	d.sameTick++
 	for i := range d.same {
 		e := &d.same[i]
@@ -133,10 +143,7 @@ func (d *batchDecoder) sameAs(src []byte, size int64) ([]byte, bool) {
 // remember keeps a copy of a decoded buffer (src its frame), in place of the least
 // recently found ones when the decoder holds too many.
 func (d *batchDecoder) remember(src, out []byte) {
-	held := len(out)
-	for _, e := range d.same {
-		held += len(e.out)
-	}
+	held := len(out) + sameHeld(d.same)
 	for len(d.same) > 0 && (len(d.same) >= sameLen || held > sameBytes) {
 		k := 0
 		for i := range d.same {
@@ -174,12 +181,29 @@ func (d *batchDecoder) reuse() {
 	}
 }
 
-// close hands the decoder's parts to the next decoder.
+// close hands the decoder's parts to the next decoder, and the buffers it remembers
+// to the next decoder of its table (most likely the ones that one meets).
 func (d *batchDecoder) close() {
 	if d.zstd != nil || cap(d.win) > 0 {
 		spareDecoders.put(&spareDecoder{zstd: d.zstd, win: d.win})
 	}
-	d.zstd, d.win, d.winFile = nil, nil, nil
+	if len(d.same) > 0 && d.table != "" {
+		spareSame.Store(d.table, d.same)
+	}
+	d.zstd, d.win, d.winFile, d.same, d.sameTaken = nil, nil, nil, nil, false
+}
+
+// spareSame keeps, per table, the buffers the last closed decoder remembered
+// (sameBytes at most each).
+var spareSame sync.Map // schema.TableName → []sameBuf
+
+// sameHeld returns the decoded bytes a decoder remembers.
+func sameHeld(same []sameBuf) int {
+	n := 0
+	for _, e := range same {
+		n += len(e.out)
+	}
+	return n
 }
 
 // decode decodes one whole message (continuation marker, length, metadata, body) of

@@ -154,4 +154,17 @@ func TestSameBuffers(t *testing.T) {
 	if _, dec := place(buf(49, 300<<10)); dec {
 		t.Fatal("the last buffer remembered was decoded again")
 	}
+	// the next decoder of the table (a reader opened after this one closed) takes
+	// over what this one remembers; another table's does not
+	d.table = "imu"
+	d.close()
+	d = batchDecoder{table: "can"}
+	if _, dec := place(buf(49, 300<<10)); !dec {
+		t.Fatal("another table's decoder found a buffer remembered for imu")
+	}
+	d = batchDecoder{table: "imu"}
+	if _, dec := place(buf(49, 300<<10)); dec {
+		t.Fatal("the table's next decoder decoded a buffer the closed one remembered")
+	}
+	spareSame.Clear()
 }

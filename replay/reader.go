@@ -137,6 +137,7 @@ func (r *Reader) newCursor(name schema.TableName, files []*batchFile) *cursor {
 	c := &cursor{name: name, files: files, window: int64(r.opts.ReorderWindow), prefetch: r.opts.Prefetch,
 		ahead: &r.ahead, async: &r.async, pool: newBatchPool(name, r.opts.Prefetch+2), reported: map[string]bool{},
 		damage: func(d *DamageError) *schema.Event { return DamageEvent(name, 0, d) }}
+	c.dec.table = name
 	cams := r.opts.Cameras
 	camera := func(sch *arrow.Schema, none uint8, hasNone bool) func(*rawBatch, int) bool {
 		if cams == nil {

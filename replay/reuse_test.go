@@ -174,6 +174,7 @@ func clearSpares() {
 		}
 		return true
 	})
+	spareSame.Clear()
 	for {
 		select {
 		case <-spareWindows:
