@@ -70,6 +70,13 @@ type Range struct {
 	// frame (the bearing's); the rest comes from the distance error and changes as
 	// slowly as it does. A filter of lateral motion wants LateralNoise.
 	Lateral, LateralSigma, LateralNoise float64
+	// LateralSlope is how the lateral offset moves with the distance along the line
+	// of sight (dLateral/dDistance at a fixed pixel), and BearingNoise the lateral's
+	// frame-to-frame error at a known distance: a filter that knows the distance
+	// better than this frame's range takes Lateral + (its distance − Distance) ·
+	// LateralSlope, whose error is BearingNoise alone. NaN for sideways cameras,
+	// whose distance is not along the line of sight.
+	LateralSlope, BearingNoise float64
 	// Width and Height are the object's size, m: measured from the box at the fused
 	// distance.
 	Width, Height float64
@@ -135,7 +142,8 @@ func (r *Ranger) ray(u, v float64) (right, down float64, ok bool) {
 // and its class has no size prior, or it is degenerate) gives Cues 0 and NaN fields.
 func (r *Ranger) Range(d obs.Detection) Range {
 	nan := math.NaN()
-	out := Range{Distance: nan, DistSigma: nan, DistNoise: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan, Width: nan, Height: nan, Depth: nan}
+	out := Range{Distance: nan, DistSigma: nan, DistNoise: nan, Lateral: nan, LateralSigma: nan, LateralNoise: nan,
+		LateralSlope: nan, BearingNoise: nan, Width: nan, Height: nan, Depth: nan}
 	x1, y1, x2, y2 := float64(d.X1), float64(d.Y1), float64(d.X2), float64(d.Y2)
 	if !(x2 > x1 && y2 > y1) || math.IsInf(x1+x2+y1+y2, 0) {
 		return out
@@ -267,6 +275,15 @@ func (r *Ranger) Range(d obs.Detection) Range {
 	// about half the distance error is white (box jitter), half slow (box drift,
 	// priors): the white half reaches the lateral frame to frame
 	out.LateralNoise = math.Hypot(sf*r.sy, math.Hypot(sb, 0.5*sf*math.Abs(right)/f)*r.cy)
+	// along the line of sight (a fixed pixel) the depth moves distance and lateral
+	// together: d(distance)/d(depth) = cy − (left/f)·sy, d(lateral)/d(depth) = sy + (left/f)·cy
+	if !r.side {
+		tl := left / out.Depth
+		if dd := r.cy - tl*r.sy; math.Abs(dd) > 0.3 {
+			out.LateralSlope = (r.sy + tl*r.cy) / dd
+			out.BearingNoise = sb
+		}
+	}
 	out.Width = width
 	out.Height = hpx * out.Depth / c.Fy
 	return out

@@ -205,3 +205,43 @@ func BenchmarkRange(b *testing.B) {
 		i++
 	}
 }
+
+// TestLateralSlope: moving an object along the line of sight from the camera through
+// its near face's centre changes the ranged lateral offset by LateralSlope times the
+// change of the ranged distance; a sideways camera has no slope.
+func TestLateralSlope(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		cal     Calibration
+		x, y, l float64
+	}{
+		{"ahead-left-lane-20m", front, 20, 3.5, 4.4},
+		{"ahead-right-lane-12m", front, 12, -3.5, 4.4},
+		{"ahead-centre-40m", front, 40, 0.3, 4.4},
+		{"behind-left-lane-15m", rear, -4.6 - 15, 3.5, 4.4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := New(c.cal, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := func(s float64) Range { // s metres further along the line of sight
+				dx := c.x - c.cal.X
+				k := (dx + math.Copysign(s, dx)) / dx
+				return r.Range(boxOf(c.cal, obs.ClassCar, c.cal.X+dx*k, c.cal.Y+(c.y-c.cal.Y)*k, 1.8, c.l, 1.52))
+			}
+			a, b := at(0), at(2)
+			want := (b.Lateral - a.Lateral) / (b.Distance - a.Distance)
+			if math.IsNaN(a.LateralSlope) || math.Abs(a.LateralSlope-want) > 0.05*math.Abs(want)+0.005 {
+				t.Errorf("slope %.4f, want %.4f (lateral %.3f → %.3f, distance %.3f → %.3f)", a.LateralSlope, want, a.Lateral, b.Lateral, a.Distance, b.Distance)
+			}
+			if !(a.BearingNoise > 0) || a.BearingNoise >= a.LateralNoise {
+				t.Errorf("bearing noise %.4f, want positive and below the lateral noise %.4f", a.BearingNoise, a.LateralNoise)
+			}
+		})
+	}
+	r, _ := New(right, Config{})
+	if g := r.Range(boxOf(right, obs.ClassCar, -5, -12, 1.8, 4.4, 1.52)); !math.IsNaN(g.LateralSlope) {
+		t.Errorf("sideways camera: slope %v, want NaN", g.LateralSlope)
+	}
+}

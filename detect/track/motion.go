@@ -22,9 +22,22 @@ type MotionConfig struct {
 	// reached, is held for a while). A change goes steady → manoeuvre → hold or steady,
 	// hold → manoeuvre.
 	SteadyTime, HoldTime, ManeuverTime float64
-	// LatAccelNoise is the spectral density of the lateral white-noise acceleration,
-	// m²/s³ (default 4: quick enough to see a lane change begin).
-	LatAccelNoise float64
+	// LatKeepNoise is the spectral density of the lateral white-noise acceleration of
+	// the lateral model that keeps a line (a lane, or a path across the road), m²/s³
+	// (default 1).
+	LatKeepNoise float64
+	// LatChangeNoise is the spectral density of the lateral white-noise jerk of the
+	// model that changes lines (a lane change starting or ending), m²/s⁵ (default 30).
+	LatChangeNoise float64
+	// LatRangeShare is the share of the filtered range's 1-sigma that a measurement
+	// with a LateralSlope takes, times the slope, as lateral noise on top of its own
+	// (default 0.5; negative: none): most of the filtered range's error is slow (a
+	// size prior, the lag behind a car that starts to accelerate), and what of it
+	// changes reaches the lateral offset as a false lateral speed.
+	LatRangeShare float64
+	// LatKeepTime and LatChangeTime are the mean times spent in each lateral model
+	// before switching, s (defaults 5 s and 1 s).
+	LatKeepTime, LatChangeTime float64
 	// Gate is the innovation, in standard deviations, beyond which a measurement is
 	// treated as an outlier and folded in with its variance inflated to fit (default 5).
 	Gate float64
@@ -45,7 +58,12 @@ func (c MotionConfig) withDefaults() MotionConfig {
 	def(&c.SteadyTime, 5)
 	def(&c.HoldTime, 2)
 	def(&c.ManeuverTime, 0.3)
-	def(&c.LatAccelNoise, 4)
+	def(&c.LatKeepNoise, 1)
+	def(&c.LatRangeShare, 0.5)
+	c.LatRangeShare = max(c.LatRangeShare, 0)
+	def(&c.LatChangeNoise, 30)
+	def(&c.LatKeepTime, 5)
+	def(&c.LatChangeTime, 1)
 	def(&c.Gate, 5)
 	def(&c.InitSpeedSigma, 10)
 	return c
@@ -64,6 +82,11 @@ type Measurement struct {
 	// Lateral is the object's lateral offset, m, and LateralSigma the 1-sigma of its
 	// frame-to-frame error.
 	Lateral, LateralSigma float64
+	// LateralSlope, when set (not 0 or NaN), is how Lateral moves with Range along the
+	// line of sight: the filter then takes the lateral offset at its own, filtered
+	// range (Lateral + (filtered − Range)·LateralSlope), so that the range's noise and
+	// jumps do not reach the lateral, and LateralSigma is the error at a known range.
+	LateralSlope float64
 }
 
 // MotionState is the filtered relative motion of an object.
@@ -89,20 +112,28 @@ const (
 	nModels
 )
 
+// Models of the lateral IMM.
+const (
+	lKeep   = iota // constant velocity: keeping its lane, or its line across the road
+	lChange        // constant acceleration, quickly changing: a lane change starting or ending
+)
+
 // Motion is the metric motion filter of one tracked object relative to the ego
 // vehicle. The range runs through an interacting-multiple-model filter of three
 // models of the object's own motion — steady (it holds its speed: smooth estimates),
 // holding an acceleration (a steady braking) and manoeuvring (its acceleration
 // changing: quick to follow a car that starts or stops braking) — mixed by how well
 // each explains the measurements; the ego's own acceleration, known from the vehicle
-// bus, drives the range on top. The lateral offset runs through a constant-velocity
-// filter. It yields the relative speed and its standard deviation that objects.arrow
-// records, and the relative acceleration the emergency-brake logic needs.
+// bus, drives the range on top. The lateral offset runs through an IMM of two models:
+// keeping a line (constant lateral speed, a little wander) and changing it (lateral
+// acceleration that comes and goes: the start of a lane change shows within a few
+// frames instead of being smoothed away as wander). It yields the relative speed and
+// its standard deviation that objects.arrow records, and the relative acceleration
+// the emergency-brake logic needs.
 type Motion struct {
 	cfg   MotionConfig
-	m     [nModels]kfx
-	mu    [nModels]float64 // model probabilities
-	lat   kf2
+	lon   imm
+	lat   imm
 	last  int64
 	n     int
 	drive float64 // the last drive, m/s²
@@ -115,29 +146,27 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 		return nil, false
 	}
 	cfg = cfg.withDefaults()
-	f = &Motion{cfg: cfg, mu: [nModels]float64{0.7, 0.15, 0.15}, lat: newKF2(m.Lateral, m.LateralSigma, 1.5), last: m.T, n: 1}
-	for i := range f.m {
-		k := &f.m[i]
-		k.s[iD], k.s[iV] = m.Range, cfg.InitSpeed
-		k.p[iD][iD], k.p[iV][iV], k.p[iA][iA] = m.RangeSigma*m.RangeSigma, cfg.InitSpeedSigma*cfg.InitSpeedSigma, 9
+	lon := []model{
+		mSteady: {q: cfg.SteadyNoise, stay: cfg.SteadyTime, next: [nModels]float64{mMan: 1}},
+		mHold:   {ca: true, q: cfg.HoldNoise, stay: cfg.HoldTime, next: [nModels]float64{mMan: 1}},
+		mMan:    {ca: true, q: cfg.ManeuverNoise, stay: cfg.ManeuverTime, next: [nModels]float64{mSteady: 0.5, mHold: 0.5}},
 	}
-	f.m[mSteady].p[iA][iA] = 0.01 // the steady model believes in no acceleration
+	lat := []model{
+		lKeep:   {q: cfg.LatKeepNoise, stay: cfg.LatKeepTime, next: [nModels]float64{lChange: 1}},
+		lChange: {ca: true, q: cfg.LatChangeNoise, stay: cfg.LatChangeTime, next: [nModels]float64{lKeep: 1}},
+	}
+	f = &Motion{cfg: cfg, last: m.T, n: 1,
+		lon: newIMM(lon, []float64{0.7, 0.15, 0.15}, m.Range, m.RangeSigma, cfg.InitSpeed, cfg.InitSpeedSigma, 3),
+		lat: newIMM(lat, []float64{0.9, 0.1}, m.Lateral, m.LateralSigma, 0, 1.5, 1),
+	}
+	if math.IsNaN(m.Lateral) || !(m.LateralSigma > 0) {
+		f.lat = newIMM(lat, []float64{0.9, 0.1}, 0, 100, 0, 1.5, 1)
+	}
 	return f, true
 }
 
 func usable(m Measurement) bool {
 	return m.Range > 0 && m.RangeSigma > 0 && !math.IsInf(m.Range+m.RangeSigma, 0)
-}
-
-// transitions returns the model switching probabilities over dt: tr[i][j] is the
-// probability of going from model i to model j.
-func (f *Motion) transitions(dt float64) (tr [nModels][nModels]float64) {
-	leave := func(t float64) float64 { return 1 - math.Exp(-dt/t) }
-	ps, ph, pm := leave(f.cfg.SteadyTime), leave(f.cfg.HoldTime), leave(f.cfg.ManeuverTime)
-	tr[mSteady] = [nModels]float64{1 - ps, 0, ps}
-	tr[mHold] = [nModels]float64{0, 1 - ph, ph}
-	tr[mMan] = [nModels]float64{pm / 2, pm / 2, 1 - pm}
-	return tr
 }
 
 // Predict moves the state to time t (ns) without a measurement, the range driven
@@ -148,88 +177,34 @@ func (f *Motion) Predict(t int64, drive float64) {
 	}
 	dt := float64(t-f.last) / 1e9
 	f.last = t
-	// IMM mixing: switching probabilities over dt, then each model restarts from the
-	// mixture of all as seen from it.
-	tr := f.transitions(dt)
-	var c [nModels]float64
-	for j := range c {
-		for i := range f.mu {
-			c[j] += tr[i][j] * f.mu[i]
-		}
-	}
-	var mixed [nModels]kfx
-	for j := range mixed {
-		var w [nModels]float64
-		for i := range w {
-			if c[j] > 0 {
-				w[i] = tr[i][j] * f.mu[i] / c[j]
-			}
-		}
-		mixed[j] = mixx(&f.m, w)
-	}
-	f.m = mixed
-	f.mu = c
-	f.m[mSteady].predictCV(dt, f.cfg.SteadyNoise)
-	f.m[mHold].predictCA(dt, f.cfg.HoldNoise)
-	f.m[mMan].predictCA(dt, f.cfg.ManeuverNoise)
-	if !math.IsNaN(drive) && !math.IsInf(drive, 0) {
-		for i := range f.m {
-			f.m[i].s[iD] += drive * dt * dt / 2
-			f.m[i].s[iV] += drive * dt
-		}
-	}
+	f.lon.predict(dt, drive)
 	f.drive = drive
-	f.lat.predictWNA(dt, f.cfg.LatAccelNoise)
+	f.lat.predict(dt, 0)
 }
 
 // Update predicts to m.T and folds the measurement in. A measurement without a usable
 // range only predicts (and updates the lateral offset if it has one).
 func (f *Motion) Update(m Measurement) {
 	f.Predict(m.T, m.Drive)
-	g2 := f.cfg.Gate * f.cfg.Gate
+	lat, rl := m.Lateral, m.LateralSigma*m.LateralSigma
 	if usable(m) {
-		r := m.RangeSigma * m.RangeSigma
-		comb := mixx(&f.m, f.mu)
-		if y, s := comb.innovation(m.Range, r); y*y > g2*s {
-			r += y*y/g2 - s // an outlier: inflate so the residual sits on the gate
-		}
-		var like [nModels]float64
-		for i := range f.m {
-			y, s := f.m[i].innovation(m.Range, r)
-			like[i] = math.Exp(-0.5*y*y/s) / math.Sqrt(2*math.Pi*s)
-			f.m[i].update(m.Range, r)
-		}
-		sum := 0.0
-		for i := range like {
-			sum += like[i] * f.mu[i]
-		}
-		if sum > 1e-300 && !math.IsInf(sum, 0) {
-			for i := range f.mu {
-				f.mu[i] = like[i] * f.mu[i] / sum
-			}
-		}
-		tot := 0.0
-		for i := range f.mu { // keep every model alive
-			f.mu[i] = math.Max(f.mu[i], 1e-4)
-			tot += f.mu[i]
-		}
-		for i := range f.mu {
-			f.mu[i] /= tot
-		}
+		f.lon.update(m.Range, m.RangeSigma*m.RangeSigma, f.cfg.Gate)
 		f.n++
-	}
-	if !math.IsNaN(m.Lateral) && m.LateralSigma > 0 {
-		rl := m.LateralSigma * m.LateralSigma
-		if y, s := m.Lateral-f.lat.x, f.lat.pxx+rl; y*y > g2*s {
-			rl += y*y/g2 - s
+		if k := m.LateralSlope; k != 0 && !math.IsNaN(k) && !math.IsInf(k, 0) {
+			c := f.lon.state()
+			lat += (c.s[iD] - m.Range) * k
+			rl += k * k * c.p[iD][iD] * f.cfg.LatRangeShare * f.cfg.LatRangeShare
 		}
-		f.lat.update(m.Lateral, rl)
+	}
+	if !math.IsNaN(lat) && m.LateralSigma > 0 {
+		f.lat.update(lat, rl, f.cfg.Gate)
 	}
 }
 
 // State returns the filtered state at the last update.
 func (f *Motion) State() MotionState {
-	c := mixx(&f.m, f.mu)
+	c := f.lon.state()
+	l := f.lat.state()
 	drive := f.drive
 	if math.IsNaN(drive) || math.IsInf(drive, 0) {
 		drive = 0
@@ -237,8 +212,8 @@ func (f *Motion) State() MotionState {
 	return MotionState{
 		Range: c.s[iD], RangeStd: math.Sqrt(c.p[iD][iD]),
 		RelSpeed: c.s[iV], RelSpeedStd: math.Sqrt(c.p[iV][iV]),
-		ObjAccel: c.s[iA], ObjAccelStd: math.Sqrt(c.p[iA][iA]), RelAccel: c.s[iA] + drive, Maneuver: 1 - f.mu[mSteady],
-		Lateral: f.lat.x, LatSpeed: f.lat.v, LatSpeedStd: math.Sqrt(f.lat.pvv),
+		ObjAccel: c.s[iA], ObjAccelStd: math.Sqrt(c.p[iA][iA]), RelAccel: c.s[iA] + drive, Maneuver: 1 - f.lon.mu[mSteady],
+		Lateral: l.s[iD], LatSpeed: l.s[iV], LatSpeedStd: math.Sqrt(l.p[iV][iV]),
 		Updates: f.n,
 	}
 }

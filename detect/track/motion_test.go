@@ -123,3 +123,128 @@ func BenchmarkMotion(b *testing.B) {
 		_ = f.State()
 	}
 }
+
+// lateralRun feeds a filter 30 measurements a second of a car in the next lane seen
+// by a forward camera: its lateral offset is its bearing times its range, so a range
+// measurement's error moves the measured lateral offset in proportion (as
+// ranging.Range does), on top of a bearing noise of 2 cm. rng gives the true range
+// and range rate, lat the true lateral offset and speed; jump (if set) is a relative
+// error of the measured range from some instant on (a size cue lost at the image
+// border). atRange selects the measurement the pipeline gives (LateralSlope set,
+// LateralSigma the bearing noise) over the range-scaled one without it. It returns
+// the filter's lateral speed and its sigma after each measurement.
+func lateralRun(atRange bool, dur float64, rng func(t float64) (x, v float64), lat func(t float64) (y, vy float64), jump func(t float64) float64) (ts, vys, sds []float64) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const camX, rangeNoise, bearingNoise = -1.8, 0.01, 0.02
+	var f *Motion
+	for i := 0; float64(i)/30 <= dur; i++ {
+		tt := float64(i) / 30
+		x, v := rng(tt)
+		y, _ := lat(tt)
+		e := rangeNoise * r.NormFloat64()
+		if jump != nil {
+			e += jump(tt)
+		}
+		mx := x * (1 + e)
+		slope := y / (x - camX)
+		m := Measurement{T: int64(tt*1e9) + 1, Range: mx, RangeSigma: rangeNoise * x,
+			Lateral: y + (mx-x)*slope + bearingNoise*r.NormFloat64()}
+		if atRange {
+			m.LateralSlope, m.LateralSigma = slope, bearingNoise
+		} else {
+			m.LateralSigma = math.Hypot(bearingNoise, rangeNoise*math.Abs(slope)*x)
+		}
+		if f == nil {
+			f, _ = NewMotion(MotionConfig{InitSpeed: v}, m)
+			continue
+		}
+		f.Update(m)
+		s := f.State()
+		ts, vys, sds = append(ts, tt), append(vys, s.LatSpeed), append(sds, s.LatSpeedStd)
+	}
+	return ts, vys, sds
+}
+
+// TestMotionLateral: a car 20 m ahead in the next lane (3.5 m left) changes into the
+// ego lane at t = 3 s over 2.5 s (smoothstep, as the simulator's cut-ins). The lateral
+// speed, less half its sigma and held for 0.1 s, must stay under 0.2 m/s while the
+// car keeps its lane — steadily, with a range that jumps by 8 % (a size cue lost at
+// the image border), or pulling away at 2.5 m/s² (the range filter lagging behind
+// it) — and must pass 0.35 m/s (what reaches the ego lane within 5 s) within 0.4 s of
+// the lane change's start, the 0.1 s hold included. The range-scaled lateral without
+// a slope, run beside it, must see the lane change later.
+func TestMotionLateral(t *testing.T) {
+	const onset, dur = 3.0, 2.5
+	laneChange := func(tt float64) (float64, float64) {
+		u := math.Max(0, math.Min(1, (tt-onset)/dur))
+		if tt < onset || tt > onset+dur {
+			return 3.5 * (1 - (3*u*u - 2*u*u*u)), 0
+		}
+		return 3.5 * (1 - (3*u*u - 2*u*u*u)), -3.5 * 6 * u * (1 - u) / dur
+	}
+	keepLane := func(float64) (float64, float64) { return 3.5, 0 }
+	steady := func(float64) (float64, float64) { return 20, 0 }
+	pullAway := func(tt float64) (float64, float64) { // 2.5 m/s² from t = 1 s
+		if tt < 1 {
+			return 20, 0
+		}
+		u := tt - 1
+		return 20 + 1.25*u*u, 2.5 * u
+	}
+	jump := func(tt float64) float64 {
+		if tt >= 2 {
+			return 0.08
+		}
+		return 0
+	}
+	// towards: the speed towards the ego lane (negative lateral speed) less half a
+	// sigma, held for 0.1 s (the lowest of 4 frames), at each measurement
+	towards := func(vys, sds []float64) []float64 {
+		out := make([]float64, len(vys))
+		for i := range vys {
+			out[i] = math.Inf(-1)
+			if i >= 3 {
+				out[i] = math.Inf(1)
+				for k := i - 3; k <= i; k++ {
+					out[i] = math.Min(out[i], -vys[k]-0.5*sds[k])
+				}
+			}
+		}
+		return out
+	}
+	seen := map[bool]float64{}
+	for _, atRange := range []bool{true, false} {
+		for _, c := range []struct {
+			name string
+			rng  func(float64) (float64, float64)
+			jump func(float64) float64
+		}{{"steady", steady, nil}, {"range-jump", steady, jump}, {"pulling-away", pullAway, nil}} {
+			ts, vys, sds := lateralRun(atRange, 4, c.rng, keepLane, c.jump)
+			w := 0.0
+			for i, v := range towards(vys, sds) {
+				if ts[i] >= 1 {
+					w = math.Max(w, v)
+				}
+			}
+			if w > 0.2 && atRange {
+				t.Errorf("%s: %.2f m/s towards the ego lane (less half a sigma, held 0.1 s) while keeping its lane", c.name, w)
+			}
+			t.Logf("slope %v, %s: up to %.2f m/s towards the ego lane", atRange, c.name, w)
+		}
+		ts, vys, sds := lateralRun(atRange, 6, steady, laneChange, nil)
+		seen[atRange] = math.Inf(1)
+		for i, v := range towards(vys, sds) {
+			if ts[i] >= 1 && ts[i] < onset && v > 0.2 && atRange {
+				t.Errorf("lane change: %.2f m/s towards the ego lane at %.2f s, before it began", v, ts[i])
+			}
+			if ts[i] >= onset && v > 0.35 {
+				seen[atRange] = ts[i] - onset
+				break
+			}
+		}
+	}
+	t.Logf("lane change seen after %.2f s (%.2f s without the slope)", seen[true], seen[false])
+	if seen[true] > 0.4 || seen[true] >= seen[false] {
+		t.Errorf("lane change seen after %.2f s, want within 0.4 s and before the filter without the slope (%.2f s)", seen[true], seen[false])
+	}
+}
