@@ -221,6 +221,51 @@ func TestRunnerLatestWinsAndStats(t *testing.T) {
 	}
 }
 
+// TestRunnerEgoAtTheFrameSetsTime: ego rows that arrive ahead of the frame set the
+// detector takes next (the detector is behind) do not reach the pipeline before that
+// set: each targets row's ego speed is that of the last ego row at or before its
+// frame set, as in a replay, not the newest row at hand.
+func TestRunnerEgoAtTheFrameSetsTime(t *testing.T) {
+	g := &gate{entered: make(chan int64), release: make(chan struct{})}
+	r := pipeline.NewRunner(g, pipeline.New(pipeline.Config{Cameras: frontRig}), pipeline.RunnerConfig{StatsInterval: time.Hour})
+	sink := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx, sink) }()
+	ego := func(from, to int64) { // rows every 10 ms, speed = 10 m/s per second of time
+		for ms := from; ms <= to; ms += 10 {
+			r.Ego(&schema.Ego{T: ms * 1e6, Speed: float32(ms) / 100})
+		}
+	}
+	ego(0, 1500)
+	r.Ego(&schema.Ego{T: 990e6, Speed: -1}) // a straggler: in order among the waiting rows
+	r.Submit(&pipeline.FrameSet{T: 1e9, TriggerID: 1})
+	<-g.entered
+	ego(1510, 2500) // rows past the next frame set arrive while the detector works
+	g.release <- struct{}{}
+	r.Submit(&pipeline.FrameSet{T: 2e9, TriggerID: 2})
+	<-g.entered
+	g.release <- struct{}{}
+	speeds := map[int64]float32{}
+	waitFor(t, "two targets rows", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, s := range sink.rows {
+			if tg, ok := s.(*schema.Target); ok {
+				speeds[tg.TriggerID] = tg.EgoSpeed
+			}
+		}
+		return len(speeds) == 2
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if speeds[1] != 10 || speeds[2] != 20 {
+		t.Fatalf("ego speed of the targets rows at 1 s and 2 s: %v and %v, want 10 and 20", speeds[1], speeds[2])
+	}
+}
+
 func TestRunnerReportsDetectorErrors(t *testing.T) {
 	g := &gate{release: make(chan struct{}, 10), fail: true}
 	for i := 0; i < 3; i++ {

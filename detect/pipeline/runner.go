@@ -100,9 +100,16 @@ type Runner struct {
 
 	lastSubmitted atomic.Int64 // T of the latest frame set submitted
 
-	mu  sync.Mutex // guards ego
-	ego *schema.Ego
+	mu  sync.Mutex   // guards ego
+	ego []schema.Ego // rows not yet handed to the pipeline, by time
+
+	egoRun []schema.Ego // Run's copy of the rows it hands over
+	egoFed int64        // time of the last row handed over
 }
+
+// egoBacklog bounds the ego rows waiting for a frame set (10 s of a 100 Hz bus): past
+// it the oldest go unseen.
+const egoBacklog = 1024
 
 // NewRunner returns a runner of det feeding p.
 func NewRunner(det Detector, p *Pipeline, cfg RunnerConfig) *Runner {
@@ -122,15 +129,46 @@ func (r *Runner) Submit(fs *FrameSet) {
 	r.queue.Put(submitted{fs: fs, at: r.cfg.Now()})
 }
 
-// Ego records the latest ego state (copied). Never blocks for long.
+// Ego records an ego row (copied). Never blocks for long. The pipeline sees the rows
+// up to each frame set's time, in time order, before it processes that set, as a
+// replay of the drive shows them: the path and the ego's acceleration are those of
+// the frame set's instant, whether the detector keeps up or not.
 func (r *Runner) Ego(e *schema.Ego) {
 	if e == nil {
 		return
 	}
-	c := *e
 	r.mu.Lock()
-	r.ego = &c
+	defer r.mu.Unlock()
+	if len(r.ego) >= egoBacklog {
+		r.ego = append(r.ego[:0], r.ego[1:]...)
+	}
+	i := len(r.ego)
+	for i > 0 && r.ego[i-1].T > e.T { // rows come in order but for a rare straggler
+		i--
+	}
+	r.ego = slices.Insert(r.ego, i, *e)
+}
+
+// egoUntil hands the pipeline the waiting ego rows at or before t, in order; rows
+// older than one already handed over (stragglers) are left out. Called by Run only.
+func (r *Runner) egoUntil(t int64) {
+	if t < r.egoFed-1e9 { // time went back (the pipeline resets too)
+		r.egoFed = math.MinInt64
+	}
+	r.mu.Lock()
+	n := 0
+	for n < len(r.ego) && r.ego[n].T <= t {
+		n++
+	}
+	r.egoRun = append(r.egoRun[:0], r.ego[:n]...)
+	r.ego = append(r.ego[:0], r.ego[n:]...)
 	r.mu.Unlock()
+	for i := range r.egoRun {
+		if e := &r.egoRun[i]; e.T >= r.egoFed {
+			r.egoFed = e.T
+			r.pipe.Ego(e)
+		}
+	}
 }
 
 // Stats are the detector's counters over one reporting interval.
@@ -259,13 +297,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 					continue
 				}
 			}
-			r.mu.Lock()
-			ego := r.ego
-			r.ego = nil
-			r.mu.Unlock()
-			if ego != nil {
-				r.pipe.Ego(ego)
-			}
+			r.egoUntil(it.fs.T)
 			res := r.pipe.Process(it.fs, dets)
 			for _, o := range res.Objects {
 				sink.Publish(o)
