@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"roadlog/acquire/camera"
 	"roadlog/detect"
@@ -111,7 +112,7 @@ func TestImagesDetectH264Frames(t *testing.T) {
 	p, jpg, img := nuScenesFront(t)
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
 	frames, _ := live.EncodeH264(t, 6, w, h, []string{"-loop", "1", "-i", p}, "-qp", "12")
-	dec := &live.StreamDecoder{}
+	dec := &live.StreamDecoder{Timeout: time.Hour} // as long as ffmpeg takes on a loaded machine
 	defer dec.Close()
 	for _, f := range frames {
 		dec.Feed(f)
