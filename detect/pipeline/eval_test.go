@@ -45,8 +45,9 @@ type accuracy struct {
 	setWorst               string
 	cutIns                 []cutInResult
 	falseCutIns            int
-	fcwCross               float64 // s: true in-path TTC first below the FCW threshold (NaN: never)
-	fcwRaised              float64 // s: first FCW at or after cross−1 s (NaN: never)
+	falseAt                []string // each false cut-in: time, track and the actors the track followed
+	fcwCross               float64  // s: true in-path TTC first below the FCW threshold (NaN: never)
+	fcwRaised              float64  // s: first FCW at or after cross−1 s (NaN: never)
 	// quiet stretches: no road user within 0.5 m of the in-path corridor with a true
 	// TTC under 4 s during the last second
 	quietFCW    int // frame sets with FCW on in quiet stretches
@@ -221,6 +222,14 @@ func evaluate(name string, outs []frameOut, fcwTTC, warmup float64, settling fun
 		}
 		if !ok {
 			a.falseCutIns++
+			var of []int32
+			for id, tks := range actorTracks {
+				if tks[tk] {
+					of = append(of, id)
+				}
+			}
+			slices.Sort(of)
+			a.falseAt = append(a.falseAt, fmt.Sprintf("%.2f s track %d (actors %v)", t, tk, of))
 		}
 	}
 	return a
