@@ -356,8 +356,9 @@ func (s *setup) live(ctx context.Context, eng *record.Engine, ref *reference.Clo
 		go func() {
 			runner.Run(lctx, eng)
 			d.Close()
-			for _, dec := range decoders {
+			for cam, dec := range decoders {
 				dec.Close()
+				decoderEvents(eng, cam, dec)
 			}
 			close(ran)
 		}()
@@ -474,4 +475,25 @@ func simCameras(n int, size string) (cams, w, h int, err error) {
 		return 0, 0, 0, usagef("--camera-size %q: want WxH, e.g. 640x360", size)
 	}
 	return n, w, h, nil
+}
+
+// decoderEvents writes, when a drive's live detection ends, what a camera's live
+// decoder could not give the detector (the recorder kept every frame): frames it
+// dropped up to the next keyframe because ffmpeg fell behind (a drop event,
+// category decoder_behind), and frames that gave no picture (a source_error,
+// category undecodable).
+func decoderEvents(eng *record.Engine, cam uint8, dec *live.StreamDecoder) {
+	detail := fmt.Sprintf(`{"camera":%d}`, cam)
+	if n := dec.Dropped(); n > 0 {
+		ev := schema.NewEvent(eng.Now(), schema.EvDrop, schema.SevWarn, "detector",
+			fmt.Sprintf("camera %d: %d frames not decoded for the detector: ffmpeg fell behind", cam, n))
+		ev.Count, ev.Category, ev.Detail = n, "decoder_behind", detail
+		eng.Publish(ev)
+	}
+	if n := dec.Undecodable(); n > 0 {
+		ev := schema.NewEvent(eng.Now(), schema.EvSourceError, schema.SevWarn, "detector",
+			fmt.Sprintf("camera %d: %d frames gave no picture to the live decoder", cam, n))
+		ev.Count, ev.Category, ev.Detail = n, "undecodable", detail
+		eng.Publish(ev)
+	}
 }

@@ -1,12 +1,17 @@
 package live
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,10 +42,11 @@ type StreamDecoder struct {
 	Queue   int           // frames waiting for ffmpeg before Feed drops (default 64)
 	Timeout time.Duration // longest Picture waits for a picture (default 1 s)
 
-	once    sync.Once
-	in      chan streamFrame
-	dropped atomic.Int64
-	done    chan struct{}
+	once        sync.Once
+	in          chan streamFrame
+	dropped     atomic.Int64
+	undecodable atomic.Int64
+	done        chan struct{}
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -120,6 +126,10 @@ func (d *StreamDecoder) Feed(vf *schema.VideoFrame) {
 
 // Dropped returns the frames Feed dropped because ffmpeg fell behind.
 func (d *StreamDecoder) Dropped() int64 { return d.dropped.Load() }
+
+// Undecodable returns the frames that gave no picture: units without a coded picture
+// (not fed) and those ffmpeg could not decode.
+func (d *StreamDecoder) Undecodable() int64 { return d.undecodable.Load() }
 
 // Picture returns the decoded picture of frame seq, waiting for ffmpeg when the frame
 // was fed (or is about to be: a frame set can be complete before its last frame is
@@ -258,8 +268,9 @@ func (f *feeder) feed(vf streamFrame) error {
 		ps = f.params
 	}
 	var err error
-	if f.buf, err = camera.AppendAnnexB(f.buf[:0], ps, vf.data); err != nil {
-		return nil // a damaged access unit: not fed, so the count stays right
+	if f.buf, err = camera.AppendAnnexB(f.buf[:0], ps, vf.data); err != nil || !codedPicture(vf.codec, vf.data) {
+		d.undecodable.Add(1)
+		return nil // a damaged access unit, or one without a coded picture: not fed, so the count stays right
 	}
 	f.buf = append(f.buf, f.p.aud...)
 	d.mu.Lock()
@@ -271,11 +282,43 @@ func (f *feeder) feed(vf streamFrame) error {
 	return nil
 }
 
+// ptsGaps finds the access units that gave no picture from the pictures'
+// timestamps: ffmpeg's parser stamps every unit one frame duration after the last, so
+// a step of k durations means k−1 units without a picture. The duration is the
+// smallest step seen (from the stream's timing, or ffmpeg's default rate).
+type ptsGaps struct {
+	last, step float64
+	have       bool
+}
+
+// next takes a picture's timestamp, s, and returns how many units before it gave no
+// picture.
+func (g *ptsGaps) next(pts float64) int {
+	if math.IsNaN(pts) {
+		return 0
+	}
+	last, have := g.last, g.have
+	g.last, g.have = pts, true
+	if !have {
+		return 0
+	}
+	d := pts - last
+	if d <= 0 {
+		return 0
+	}
+	if g.step == 0 || d < g.step*0.75 {
+		g.step = d
+		return 0
+	}
+	return max(0, int(math.Round(d/g.step))-1)
+}
+
 // ffmpegProc is one ffmpeg decoding process.
 type ffmpegProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stderr *tail.Buffer
+	pts    chan float64 // each picture's timestamp, s, from showinfo
 	aud    []byte
 	codec  schema.Codec
 	w, h   int
@@ -295,11 +338,12 @@ func (d *StreamDecoder) start(codec schema.Codec, w, h int) (*ffmpegProc, error)
 	if codec == schema.CodecH265 {
 		format, aud = "hevc", []byte{0, 0, 0, 1, 35 << 1, 1, 0x50}
 	}
-	p := &ffmpegProc{stderr: &tail.Buffer{Max: 2048}, aud: aud, codec: codec, w: w, h: h}
-	p.cmd = exec.Command(path, "-hide_banner", "-nostdin", "-v", "error", "-probesize", "32", "-analyzeduration", "0",
+	p := &ffmpegProc{stderr: &tail.Buffer{Max: 2048}, aud: aud, codec: codec, w: w, h: h, pts: make(chan float64, 256)}
+	// showinfo logs each picture's timestamp, which ffmpeg's parser counts in access
+	// units: a unit that gave no picture shows as a gap (info level, progress off)
+	p.cmd = exec.Command(path, "-hide_banner", "-nostdin", "-nostats", "-v", "info", "-probesize", "32", "-analyzeduration", "0",
 		"-flags", "low_delay", "-f", format, "-threads", "1", "-i", "pipe:0", "-an", "-fps_mode", "passthrough",
-		"-flush_packets", "1", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1")
-	p.cmd.Stderr = p.stderr
+		"-vf", "showinfo=checksum=0", "-flush_packets", "1", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1")
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -307,19 +351,61 @@ func (d *StreamDecoder) start(codec schema.Codec, w, h int) (*ffmpegProc, error)
 	if err != nil {
 		return nil, err
 	}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
-	p.wg.Add(1)
+	p.wg.Add(2)
+	go p.logs(stderr)
 	go d.read(p, stdout)
 	return p, nil
 }
 
+// logs reads ffmpeg's log: showinfo's line of each picture gives its timestamp (sent
+// on p.pts, in order; NaN when the line does not parse), the rest is kept for error
+// messages.
+func (p *ffmpegProc) logs(r io.Reader) {
+	defer p.wg.Done()
+	defer close(p.pts)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte("Parsed_showinfo")) {
+			p.stderr.Write(line)
+			p.stderr.Write([]byte{'\n'})
+			continue
+		}
+		i := bytes.Index(line, []byte(" pts_time:"))
+		if i < 0 {
+			continue // showinfo's set-up and side-data lines
+		}
+		f := bytes.Fields(line[i+len(" pts_time:"):])
+		v := math.NaN()
+		if len(f) > 0 {
+			if x, err := strconv.ParseFloat(string(f[0]), 64); err == nil {
+				v = x
+			}
+		}
+		p.pts <- v
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
 // read cuts ffmpeg's output into pictures and gives each the sequence number of the
-// oldest frame fed without one.
+// oldest frame fed without one — less the frames its timestamp says gave no picture
+// (ffmpeg could not decode them): those are counted in Undecodable and have none.
 func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 	defer p.wg.Done()
+	defer func() { // the log's reader must not wait for a picture nobody reads
+		for range p.pts {
+		}
+	}()
 	cw, ch := (p.w+1)/2, (p.h+1)/2
+	var gaps ptsGaps
 	for {
 		var img *image.YCbCr
 		d.mu.Lock()
@@ -342,7 +428,15 @@ func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 		if _, err := io.ReadFull(out, img.Cr); err != nil {
 			return
 		}
+		skip := 0
+		if pts, ok := <-p.pts; ok {
+			skip = gaps.next(pts)
+		}
 		d.mu.Lock()
+		if skip = min(skip, len(d.fed)-1); skip > 0 {
+			d.fed = d.fed[skip:]
+			d.undecodable.Add(int64(skip))
+		}
 		if len(d.fed) > 0 {
 			d.pics = append(d.pics, decodedPicture{seq: d.fed[0], img: img})
 			d.fed = d.fed[1:]
@@ -365,4 +459,25 @@ func (p *ffmpegProc) stop() {
 	p.wg.Wait()
 	_ = p.cmd.Wait()
 	t.Stop()
+}
+
+// codedPicture reports whether an AVCC access unit holds a coded slice (H.264 NAL
+// types 1–5, H.265 0–31): ffmpeg's parser folds a unit without one into the next, so
+// it would give no picture and no gap in the timestamps either.
+func codedPicture(codec schema.Codec, avcc []byte) bool {
+	for len(avcc) >= 5 {
+		n := int(binary.BigEndian.Uint32(avcc))
+		if n <= 0 || n > len(avcc)-4 {
+			return false
+		}
+		h := avcc[4]
+		switch {
+		case codec == schema.CodecH264 && h&0x1f >= 1 && h&0x1f <= 5:
+			return true
+		case codec == schema.CodecH265 && (h>>1)&0x3f <= 31:
+			return true
+		}
+		avcc = avcc[4+n:]
+	}
+	return false
 }

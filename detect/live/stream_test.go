@@ -215,5 +215,65 @@ func TestStreamDecoderDropsToTheNextKeyframe(t *testing.T) {
 	t.Logf("burst of %d: %d dropped, %d decoded and matched", burst, d.Dropped(), decoded)
 }
 
+// A damaged access unit that gives no picture — garbage after the NAL header, a slice
+// NAL with no header, a unit with no slice at all — must not shift the pictures of the
+// frames after it onto the wrong frames: the damaged frame has no picture
+// (ErrNoPicture, counted in Undecodable) and every frame of the next GOP gets exactly
+// the picture ffmpeg decodes for it from the undamaged stream. A unit cut short is
+// concealed by ffmpeg and keeps a picture.
+func TestStreamDecoderUndecodableUnits(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		damage  func(slice []byte) [][]byte
+		picture bool // ffmpeg still makes a picture of it
+	}{
+		{"garbage", func(n []byte) [][]byte {
+			n = bytes.Clone(n)
+			for i := 1; i < len(n); i++ {
+				n[i] = byte(i*7919 + 13)
+			}
+			return [][]byte{n}
+		}, false},
+		{"slice-without-header", func([]byte) [][]byte { return [][]byte{{0x41}} }, false},
+		{"no-slice", func([]byte) [][]byte { return [][]byte{{0x06, 0x05, 0x01, 0x00, 0x80}} }, false}, // an SEI alone
+		{"cut-short", func(n []byte) [][]byte { return [][]byte{n[:len(n)/3]} }, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			frames, pics := h264Frames(t, 3*streamGOP)
+			k := streamGOP + 5 // a P-frame mid-GOP
+			var nalus h264.AVCC
+			if err := nalus.Unmarshal(frames[k].Data); err != nil {
+				t.Fatal(err)
+			}
+			bad := *frames[k]
+			var err error
+			if bad.Data, err = h264.AVCC(c.damage(nalus[0])).Marshal(); err != nil {
+				t.Fatal(err)
+			}
+			frames[k] = &bad
+			d := &StreamDecoder{Keep: 3 * streamGOP, Timeout: time.Hour}
+			defer d.Close()
+			for _, f := range frames {
+				d.Feed(f)
+			}
+			ctx := context.Background()
+			for i := 2 * streamGOP; i < len(frames)-3; i++ { // ffmpeg keeps the last few until more come
+				img, err := d.Picture(ctx, frames[i].Seq)
+				if err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				samePicture(t, img, pics[i], frames[i].Seq)
+			}
+			_, err = d.Picture(ctx, frames[k].Seq)
+			if got := err == nil; got != c.picture || (!got && !errors.Is(err, ErrNoPicture)) {
+				t.Errorf("the damaged frame: %v; want a picture: %v", err, c.picture)
+			}
+			if want := int64(map[bool]int{true: 0, false: 1}[c.picture]); d.Undecodable() != want {
+				t.Errorf("%d frames undecodable, want %d", d.Undecodable(), want)
+			}
+		})
+	}
+}
+
 // EncodeH264 is encodeH264 for the external tests (raw_test.go).
 var EncodeH264 = encodeH264
