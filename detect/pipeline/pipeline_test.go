@@ -172,13 +172,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// runGated runs a runner of the front rig's pipeline behind detector g, reporting
+// stats only at the end; cancel stops it and done gives Run's result.
+func runGated(g *gate) (r *pipeline.Runner, sink *collect, cancel context.CancelFunc, done chan error) {
+	r = pipeline.NewRunner(g, pipeline.New(pipeline.Config{Cameras: frontRig}), pipeline.RunnerConfig{StatsInterval: time.Hour})
+	sink = &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error)
+	go func() { done <- r.Run(ctx, sink) }()
+	return r, sink, cancel, done
+}
+
 func TestRunnerLatestWinsAndStats(t *testing.T) {
 	g := &gate{entered: make(chan int64), release: make(chan struct{})}
-	r := pipeline.NewRunner(g, pipeline.New(pipeline.Config{Cameras: frontRig}), pipeline.RunnerConfig{StatsInterval: time.Hour})
-	sink := &collect{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx, sink) }()
+	r, sink, cancel, done := runGated(g)
 
 	r.Submit(&pipeline.FrameSet{T: 1e9, TriggerID: 1})
 	if id := <-g.entered; id != 1 { // the detector is busy with frame set 1 …
@@ -227,11 +234,7 @@ func TestRunnerLatestWinsAndStats(t *testing.T) {
 // frame set, as in a replay, not the newest row at hand.
 func TestRunnerEgoAtTheFrameSetsTime(t *testing.T) {
 	g := &gate{entered: make(chan int64), release: make(chan struct{})}
-	r := pipeline.NewRunner(g, pipeline.New(pipeline.Config{Cameras: frontRig}), pipeline.RunnerConfig{StatsInterval: time.Hour})
-	sink := &collect{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx, sink) }()
+	r, sink, cancel, done := runGated(g)
 	ego := func(from, to int64) { // rows every 10 ms, speed = 10 m/s per second of time
 		for ms := from; ms <= to; ms += 10 {
 			r.Ego(&schema.Ego{T: ms * 1e6, Speed: float32(ms) / 100})
