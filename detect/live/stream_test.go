@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"image"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -277,3 +280,32 @@ func TestStreamDecoderUndecodableUnits(t *testing.T) {
 
 // EncodeH264 is encodeH264 for the external tests (raw_test.go).
 var EncodeH264 = encodeH264
+
+// FuzzCodedPicture: any bytes as an access unit give an answer, never a panic, and a
+// unit said to hold a coded picture holds a slice NAL by mediacommon's own reading of
+// the AVCC framing. Seeded with the units of an H.264 stream from the camera tests.
+func FuzzCodedPicture(f *testing.F) {
+	es, err := os.ReadFile(filepath.Join("..", "..", "acquire", "camera", "testdata", "h264_plain.h264"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	sp := &camera.AnnexBSplitter{Codec: schema.CodecH264}
+	aus, _ := sp.Push(es, 0)
+	rest, _ := sp.Flush()
+	for _, au := range append(aus, rest...) {
+		b, err := h264.AVCC(au.NALUs).Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0, 0, 0, 5, 0x06, 0x05, 0x01, 0x00, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := codedPicture(schema.CodecH264, b)
+		_ = codedPicture(schema.CodecH265, b)
+		var nalus h264.AVCC
+		if got && nalus.Unmarshal(b) == nil && !slices.ContainsFunc(nalus, func(n []byte) bool { return len(n) > 0 && n[0]&0x1f >= 1 && n[0]&0x1f <= 5 }) {
+			t.Fatalf("%x: said to hold a coded picture, but holds none", b)
+		}
+	})
+}
