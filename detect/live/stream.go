@@ -315,14 +315,15 @@ func (g *ptsGaps) next(pts float64) int {
 
 // ffmpegProc is one ffmpeg decoding process.
 type ffmpegProc struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *tail.Buffer
-	pts    chan float64 // each picture's timestamp, s, from showinfo
-	aud    []byte
-	codec  schema.Codec
-	w, h   int
-	wg     sync.WaitGroup
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stderr  *tail.Buffer
+	pts     chan float64 // each picture's timestamp, s, from showinfo
+	stamped bool         // ffmpeg runs showinfo: p.pts has a timestamp per picture
+	aud     []byte
+	codec   schema.Codec
+	w, h    int
+	wg      sync.WaitGroup
 }
 
 func (d *StreamDecoder) start(codec schema.Codec, w, h int) (*ffmpegProc, error) {
@@ -340,10 +341,14 @@ func (d *StreamDecoder) start(codec schema.Codec, w, h int) (*ffmpegProc, error)
 	}
 	p := &ffmpegProc{stderr: &tail.Buffer{Max: 2048}, aud: aud, codec: codec, w: w, h: h, pts: make(chan float64, 256)}
 	// showinfo logs each picture's timestamp, which ffmpeg's parser counts in access
-	// units: a unit that gave no picture shows as a gap (info level, progress off)
-	p.cmd = exec.Command(path, "-hide_banner", "-nostdin", "-nostats", "-v", "info", "-probesize", "32", "-analyzeduration", "0",
-		"-flags", "low_delay", "-f", format, "-threads", "1", "-i", "pipe:0", "-an", "-fps_mode", "passthrough",
-		"-vf", "showinfo=checksum=0", "-flush_packets", "1", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1")
+	// units: a unit that gave no picture shows as a gap (info level, progress off). An
+	// ffmpeg built without it decodes by counting alone.
+	args := []string{"-hide_banner", "-nostdin", "-nostats", "-v", "info", "-probesize", "32", "-analyzeduration", "0",
+		"-flags", "low_delay", "-f", format, "-threads", "1", "-i", "pipe:0", "-an", "-fps_mode", "passthrough"}
+	if p.stamped = hasShowinfo(path); p.stamped {
+		args = append(args, "-vf", "showinfo=checksum=0")
+	}
+	p.cmd = exec.Command(path, append(args, "-flush_packets", "1", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1")...)
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -362,6 +367,20 @@ func (d *StreamDecoder) start(codec schema.Codec, w, h int) (*ffmpegProc, error)
 	go p.logs(stderr)
 	go d.read(p, stdout)
 	return p, nil
+}
+
+var showinfo sync.Map // ffmpeg path → whether it has the showinfo filter
+
+// hasShowinfo reports whether the ffmpeg at path has the showinfo filter (asked once
+// per path).
+func hasShowinfo(path string) bool {
+	if v, ok := showinfo.Load(path); ok {
+		return v.(bool)
+	}
+	out, _ := exec.Command(path, "-hide_banner", "-filters").Output()
+	has := bytes.Contains(out, []byte(" showinfo "))
+	showinfo.Store(path, has)
+	return has
 }
 
 // logs reads ffmpeg's log: showinfo's line of each picture gives its timestamp (sent
@@ -429,8 +448,10 @@ func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 			return
 		}
 		skip := 0
-		if pts, ok := <-p.pts; ok {
-			skip = gaps.next(pts)
+		if p.stamped {
+			if pts, ok := <-p.pts; ok {
+				skip = gaps.next(pts)
+			}
 		}
 		d.mu.Lock()
 		if skip = min(skip, len(d.fed)-1); skip > 0 {

@@ -278,6 +278,34 @@ func TestStreamDecoderUndecodableUnits(t *testing.T) {
 	}
 }
 
+// An ffmpeg built without the showinfo filter still decodes, by counting alone: every
+// picture of a clean stream on its own frame.
+func TestStreamDecoderWithoutShowinfo(t *testing.T) {
+	frames, pics := h264Frames(t, 2*streamGOP)
+	ff, _ := exec.LookPath("ffmpeg")
+	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
+	// lists no filters; runs the real ffmpeg otherwise
+	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -filters ] && exit 0; done\nexec " + ff + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if hasShowinfo(wrapper) {
+		t.Fatal("the wrapper lists showinfo")
+	}
+	d := &StreamDecoder{FFmpeg: wrapper, Keep: 2 * streamGOP, Timeout: time.Hour}
+	defer d.Close()
+	for _, f := range frames {
+		d.Feed(f)
+	}
+	for i := range len(frames) - 3 {
+		img, err := d.Picture(context.Background(), frames[i].Seq)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		samePicture(t, img, pics[i], frames[i].Seq)
+	}
+}
+
 // EncodeH264 is encodeH264 for the external tests (raw_test.go).
 var EncodeH264 = encodeH264
 
