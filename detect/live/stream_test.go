@@ -306,6 +306,24 @@ func TestStreamDecoderWithoutShowinfo(t *testing.T) {
 	}
 }
 
+// An ffmpeg that takes frames and returns no picture: Picture gives up once no picture
+// has come for Timeout, with DeadlineExceeded, instead of waiting for ever.
+func TestStreamDecoderStalled(t *testing.T) {
+	frames, _ := h264Frames(t, 4)
+	stuck := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(stuck, []byte("#!/bin/sh\nexec cat >/dev/null\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := &StreamDecoder{FFmpeg: stuck, Timeout: 100 * time.Millisecond}
+	defer d.Close()
+	for _, f := range frames {
+		d.Feed(f)
+	}
+	if _, err := d.Picture(context.Background(), frames[1].Seq); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a frame ffmpeg never returns: %v, want DeadlineExceeded", err)
+	}
+}
+
 // EncodeH264 is encodeH264 for the external tests (raw_test.go).
 var EncodeH264 = encodeH264
 
