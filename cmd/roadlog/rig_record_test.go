@@ -170,6 +170,7 @@ func TestRecordH264CameraLiveDetection(t *testing.T) {
 		t.Fatalf("replay --json: %s", stderr)
 	}
 	var processed, errs, vehicles, undecodable int
+	var sourceErrors []string
 	for _, line := range strings.Split(stdout, "\n") {
 		var row struct {
 			Table, Kind, Label, Detail, Category string
@@ -190,12 +191,14 @@ func TestRecordH264CameraLiveDetection(t *testing.T) {
 			vehicles++
 		case row.Table == "events" && row.Kind == "source_error" && row.Category == "undecodable":
 			undecodable += row.Count
+		case row.Table == "events" && row.Kind == "source_error":
+			sourceErrors = append(sourceErrors, line)
 		}
 	}
 	// the damaged frame is a detector error only when the latest-wins queue took its set
 	if processed == 0 || errs > 1 || vehicles == 0 || undecodable != 1 {
-		t.Fatalf("live detection of an H.264 camera: %d frame sets processed, %d with errors (want at most the damaged one), %d vehicles, %d frames undecodable (want 1)",
-			processed, errs, vehicles, undecodable)
+		t.Fatalf("live detection of an H.264 camera: %d frame sets processed, %d with errors (want at most the damaged one), %d vehicles, %d frames undecodable (want 1); errors: %v",
+			processed, errs, vehicles, undecodable, sourceErrors)
 	}
 	t.Logf("%d frame sets detected live (%d errors), %d vehicle rows, %d frame undecodable", processed, errs, vehicles, undecodable)
 }

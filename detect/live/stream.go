@@ -3,6 +3,7 @@ package live
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -40,13 +41,12 @@ type StreamDecoder struct {
 	FFmpeg  string        // the ffmpeg binary (default: ffmpeg from PATH)
 	Keep    int           // pictures kept (default 4)
 	Queue   int           // frames waiting for ffmpeg before Feed drops (default 64)
-	Timeout time.Duration // longest Picture waits without a new picture from ffmpeg (default 1 s; 5× in all)
+	Timeout time.Duration // longest Picture waits for a picture (default 1 s)
 
 	once        sync.Once
 	in          chan streamFrame
 	dropped     atomic.Int64
 	undecodable atomic.Int64
-	decoded     int64 // pictures ffmpeg returned (d.mu)
 	done        chan struct{}
 
 	mu      sync.Mutex
@@ -97,6 +97,11 @@ func (d *StreamDecoder) init() {
 		d.in = make(chan streamFrame, d.Queue)
 		d.done = make(chan struct{})
 		d.lastFed, d.head = -1, -1
+		go func() { // ask ffmpeg for its filters now, not when the first keyframe waits
+			if path, err := exec.LookPath(cmp.Or(d.FFmpeg, "ffmpeg")); err == nil {
+				hasShowinfo(path)
+			}
+		}()
 		go d.run()
 	})
 }
@@ -138,22 +143,16 @@ func (d *StreamDecoder) Undecodable() int64 { return d.undecodable.Load() }
 // never written again.
 func (d *StreamDecoder) Picture(ctx context.Context, seq int64) (image.Image, error) {
 	d.init()
-	// it waits while ffmpeg makes progress (a loaded machine decodes slowly but
-	// surely), up to Timeout without a new picture and 5·Timeout in all
-	ctx, cancel := context.WithTimeout(ctx, 5*d.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
-	wake := func() {
+	stop := context.AfterFunc(ctx, func() {
 		d.mu.Lock()
 		d.cond.Broadcast()
 		d.mu.Unlock()
-	}
-	stop := context.AfterFunc(ctx, wake)
+	})
 	defer stop()
-	stall := time.AfterFunc(d.Timeout, wake)
-	defer stall.Stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	progress, stalled := d.decoded, time.Now().Add(d.Timeout)
 	for {
 		for i := len(d.pics) - 1; i >= 0; i-- {
 			if d.pics[i].seq == seq {
@@ -167,12 +166,7 @@ func (d *StreamDecoder) Picture(ctx context.Context, seq int64) (image.Image, er
 		case seq <= d.lastFed && !d.waitingFor(seq):
 			return nil, fmt.Errorf("frame %d: %w", seq, ErrNoPicture)
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("frame %d: no picture after %v: %w", seq, 5*d.Timeout, ctx.Err())
-		case d.decoded != progress:
-			progress, stalled = d.decoded, time.Now().Add(d.Timeout)
-			stall.Reset(d.Timeout)
-		case !time.Now().Before(stalled):
-			return nil, fmt.Errorf("frame %d: no picture from the decoder for %v: %w", seq, d.Timeout, context.DeadlineExceeded)
+			return nil, fmt.Errorf("frame %d: no picture after %v: %w", seq, d.Timeout, ctx.Err())
 		}
 		d.cond.Wait()
 	}
@@ -470,7 +464,6 @@ func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 			d.fed = d.fed[skip:]
 			d.undecodable.Add(int64(skip))
 		}
-		d.decoded++
 		if len(d.fed) > 0 {
 			d.pics = append(d.pics, decodedPicture{seq: d.fed[0], img: img})
 			d.fed = d.fed[1:]
