@@ -96,12 +96,11 @@ func (rec *recorded) actorTracks() map[int32]map[int64]bool {
 // first d·30 frame sets it processed from t on (the bar counted in frames the
 // detector saw: the cameras run at 30 Hz).
 func (rec *recorded) due(t int64, d float64) int64 {
-	i, _ := slices.BinarySearchFunc(rec.targets, t, func(g schema.Target, t int64) int { return int(g.T - t) })
-	k := i + int(math.Round(d*30)) - 1
-	if k >= len(rec.targets) {
-		return math.MaxInt64
+	times := make([]int64, len(rec.targets))
+	for i, g := range rec.targets {
+		times[i] = g.T
 	}
-	return max(t+int64(d*1e9), rec.targets[k].T)
+	return dueAmong(times, t, d)
 }
 
 // seen returns the times of the frame sets the detector processed in which it found
@@ -126,10 +125,9 @@ func (rec *recorded) seen(id int32) []int64 {
 	return out
 }
 
-// dueSeen is due counted in the frame sets in which the detector found the actor (at
-// times, in order): when frames were dropped or the detector missed the actor
-// meanwhile, the time of the last of the first d·30 frame sets with the actor from t on.
-func dueSeen(times []int64, t int64, d float64) int64 {
+// dueAmong is due counted in the frame sets at times (in order): t+d, or the time of
+// the last of the first d·30 of them from t on when that is later.
+func dueAmong(times []int64, t int64, d float64) int64 {
 	i, _ := slices.BinarySearch(times, t)
 	k := i + int(math.Round(d*30)) - 1
 	if k >= len(times) {
@@ -270,7 +268,7 @@ func TestRecordedDriveMeetsTheADASBars(t *testing.T) {
 				event = min(event, et)
 			}
 		}
-		due := dueSeen(rec.seen(id), on, 0.5)
+		due := dueAmong(rec.seen(id), on, 0.5) // in frame sets where the detector found the car
 		t.Logf("cut-in of actor %d at %.2f s: flagged at %.2f s, event at %.2f s (due by %.2f s)", id, rec.s(on), rec.s(flagged), rec.s(event), rec.s(due))
 		if flagged > due || event > due {
 			t.Errorf("cut-in of actor %d at %.2f s: objects flag it at %.2f s, its event at %.2f s; want by %.2f s", id, rec.s(on), rec.s(flagged), rec.s(event), rec.s(due))

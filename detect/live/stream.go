@@ -375,18 +375,16 @@ func (d *StreamDecoder) start(codec schema.Codec, w, h int) (*ffmpegProc, error)
 	return p, nil
 }
 
-var showinfo sync.Map // ffmpeg path → whether it has the showinfo filter
+var showinfo sync.Map // ffmpeg path → func() bool: whether it has the showinfo filter
 
 // hasShowinfo reports whether the ffmpeg at path has the showinfo filter (asked once
-// per path).
+// per path; a second caller waits for the first's answer).
 func hasShowinfo(path string) bool {
-	if v, ok := showinfo.Load(path); ok {
-		return v.(bool)
-	}
-	out, _ := exec.Command(path, "-hide_banner", "-filters").Output()
-	has := bytes.Contains(out, []byte(" showinfo "))
-	showinfo.Store(path, has)
-	return has
+	ask, _ := showinfo.LoadOrStore(path, sync.OnceValue(func() bool {
+		out, _ := exec.Command(path, "-hide_banner", "-filters").Output()
+		return bytes.Contains(out, []byte(" showinfo "))
+	}))
+	return ask.(func() bool)()
 }
 
 // logs reads ffmpeg's log: showinfo's line of each picture gives its timestamp (sent

@@ -108,7 +108,7 @@ type Runner struct {
 }
 
 // egoBacklog bounds the ego rows waiting for a frame set (10 s of a 100 Hz bus): past
-// it the oldest go unseen.
+// it the oldest quarter goes unseen.
 const egoBacklog = 1024
 
 // NewRunner returns a runner of det feeding p.
@@ -139,8 +139,8 @@ func (r *Runner) Ego(e *schema.Ego) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.ego) >= egoBacklog {
-		r.ego = append(r.ego[:0], r.ego[1:]...)
+	if len(r.ego) >= egoBacklog { // the detector is stuck: drop the oldest quarter at once
+		r.ego = append(r.ego[:0], r.ego[egoBacklog/4:]...)
 	}
 	i := len(r.ego)
 	for i > 0 && r.ego[i-1].T > e.T { // rows come in order but for a rare straggler

@@ -155,14 +155,14 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 		lKeep:   {q: cfg.LatKeepNoise, stay: cfg.LatKeepTime, next: [nModels]float64{lChange: 1}},
 		lChange: {ca: true, q: cfg.LatChangeNoise, stay: cfg.LatChangeTime, next: [nModels]float64{lKeep: 1}},
 	}
-	f = &Motion{cfg: cfg, last: m.T, n: 1,
+	y, sy := m.Lateral, m.LateralSigma
+	if math.IsNaN(y) || !(sy > 0) { // no lateral yet: anywhere
+		y, sy = 0, 100
+	}
+	return &Motion{cfg: cfg, last: m.T, n: 1,
 		lon: newIMM(lon, []float64{0.7, 0.15, 0.15}, m.Range, m.RangeSigma, cfg.InitSpeed, cfg.InitSpeedSigma, 3),
-		lat: newIMM(lat, []float64{0.9, 0.1}, m.Lateral, m.LateralSigma, 0, 1.5, 1),
-	}
-	if math.IsNaN(m.Lateral) || !(m.LateralSigma > 0) {
-		f.lat = newIMM(lat, []float64{0.9, 0.1}, 0, 100, 0, 1.5, 1)
-	}
-	return f, true
+		lat: newIMM(lat, []float64{0.9, 0.1}, y, sy, 0, 1.5, 1),
+	}, true
 }
 
 func usable(m Measurement) bool {
