@@ -144,10 +144,11 @@ const settleTime = 0.5
 // must see the object move before it has a speed), with a gap of at least 2 m (beside
 // the car a "TTC" of the longitudinal gap means nothing); a tracked object without a
 // TTC counts as an error of 100 %. It is NOT met on this scenario: see the table and
-// docs/adas.md ("TTC accuracy"). After a change of an actor's own acceleration the range
-// track cannot know of it until the change has moved the object by more than the
-// range noise — 0.3–0.6 s for the scenario's changes — and at a closing speed of
-// 4 m/s a 10 % error is 0.4 m/s, which a 4 m/s² change builds in a quarter of a second.
+// docs/adas.md ("What the bar asks"). After a change of an actor's own acceleration
+// the filter follows within 0.3–0.6 s, and at a closing speed of 4 m/s a 10 % error
+// is 0.4 m/s, which a 4 m/s² change builds in a quarter of a second; the bar is met
+// with boxes ten times as precise and a filter that weighs them so
+// (TestTTCBarWithPreciseBoxes), not at the default noise by any weighing tried.
 // What is asserted beside the event bars: the median error ≤ 10 % and, on the frames
 // outside the settling windows (a change of the actor's own acceleration and 0.5 s
 // after it), a p95 within the bound each camera size reaches; the full figures are
@@ -193,6 +194,53 @@ func TestAccuracySimScenario(t *testing.T) {
 	var sb strings.Builder
 	writeAccuracy(&sb, all)
 	t.Log("accuracy on the simulator's scenario (3 seeds each; TTC bar ≤ 10 % NOT met where max > 10 %):\n" + sb.String())
+}
+
+// TestTTCBarWithPreciseBoxes shows what the TTC bar of TestAccuracySimScenario asks of
+// the detector. The truth-fed detector's boxes are made ten times more precise (edge
+// jitter 0.05 px + 0.04 % of the box height, drift 0.05 %) on the 4-camera rig at
+// 1920×1080, and the track filter is told to take only the boxes' frame-to-frame
+// noise as measurement noise (RangeSlowShare −1): then the TTC error stays within
+// 10 % on every judged frame, with every event bar held. Either change alone does not
+// get there — the default filter with these boxes still misses the bar by the same
+// 20–26 % after each change of an actor's acceleration, since the half of the
+// size-prior error it counts as noise is as large as before (logged below) — so the
+// bar is one of the detector's precision and of how the filter weighs it, not of a
+// systematic error in the gap, the ego's drive or the timing, which this test would
+// catch. With the default detector, RangeSlowShare −1 lowers the scenario's p95 but
+// breaks the scripted braking bar and adds false cut-ins (docs/adas.md).
+func TestTTCBarWithPreciseBoxes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the simulator for a minute of scenario time")
+	}
+	settle := settlingWindows(simManoeuvres(sim.Scenario{}), settleTime)
+	steps, cal := simDrive(t, 4, 1920, 1080)
+	var all []accuracy
+	for _, share := range []float64{-1, 0} {
+		for _, seed := range []uint64{1, 2, 3} {
+			det := truthdet.New(truthdet.Config{Seed: seed, EdgeSigma: 0.05, EdgeFraction: 0.0004, DriftFraction: 0.0005})
+			outs := runSim(steps, det, pipeline.Config{Cameras: cal, Ranging: det.Ranging(), RangeSlowShare: share})
+			name := "precise, noise only"
+			if share == 0 {
+				name = "precise, default"
+			}
+			a := evaluate(name, outs, 2.7, 0.5, settle)
+			all = append(all, a)
+			if share == 0 {
+				continue
+			}
+			checkEvents(t, a, seed)
+			if a.ttcMax > 0.10 {
+				t.Errorf("%s seed %d: TTC error %.1f %% > 10 %% (%s)", name, seed, 100*a.ttcMax, a.ttcWorst)
+			}
+			if n := quietWarnings(outs); n > 0 {
+				t.Errorf("%s seed %d: warnings in %d frame sets of the scenario's quiet stretches", name, seed, n)
+			}
+		}
+	}
+	var sb strings.Builder
+	writeAccuracy(&sb, all)
+	t.Log("4 cameras 1920×1080, boxes 10× more precise than the default:\n" + sb.String())
 }
 
 // manoeuvres returns the intervals [start, end] (s) in which the acceleration of a
