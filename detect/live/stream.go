@@ -42,6 +42,11 @@ type StreamDecoder struct {
 	Keep    int           // pictures kept (default 4)
 	Queue   int           // frames waiting for ffmpeg before Feed drops (default 64)
 	Timeout time.Duration // longest Picture waits for a picture (default 1 s)
+	// StartTimeout is the longest Picture waits while ffmpeg, just started, has not
+	// given its first picture (default 10 s): starting a process and its decoder
+	// takes seconds on a loaded machine, once, and the frames waiting meanwhile are
+	// not lost.
+	StartTimeout time.Duration
 
 	once        sync.Once
 	in          chan streamFrame
@@ -55,6 +60,7 @@ type StreamDecoder struct {
 	lastFed int64   // the last frame Feed was given (-1: none)
 	head    int64   // the frame the feeder is writing (-1: none)
 	needKey bool    // Feed drops frames until a keyframe
+	warm    bool    // ffmpeg has given a picture since it started
 	pics    []decodedPicture
 	free    []*image.YCbCr // pictures let go that nobody was handed: read decodes into them
 	err     error          // why no more pictures come
@@ -92,6 +98,9 @@ func (d *StreamDecoder) init() {
 		}
 		if d.Timeout <= 0 {
 			d.Timeout = time.Second
+		}
+		if d.StartTimeout <= 0 {
+			d.StartTimeout = 10 * time.Second
 		}
 		d.cond = sync.NewCond(&d.mu)
 		d.in = make(chan streamFrame, d.Queue)
@@ -143,7 +152,13 @@ func (d *StreamDecoder) Undecodable() int64 { return d.undecodable.Load() }
 // never written again.
 func (d *StreamDecoder) Picture(ctx context.Context, seq int64) (image.Image, error) {
 	d.init()
-	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	d.mu.Lock()
+	timeout := d.Timeout
+	if !d.warm {
+		timeout = max(timeout, d.StartTimeout)
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
 		d.mu.Lock()
@@ -166,7 +181,7 @@ func (d *StreamDecoder) Picture(ctx context.Context, seq int64) (image.Image, er
 		case seq <= d.lastFed && !d.waitingFor(seq):
 			return nil, fmt.Errorf("frame %d: %w", seq, ErrNoPicture)
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("frame %d: no picture after %v: %w", seq, d.Timeout, ctx.Err())
+			return nil, fmt.Errorf("frame %d: no picture after %v: %w", seq, timeout, ctx.Err())
 		}
 		d.cond.Wait()
 	}
@@ -262,6 +277,9 @@ func (f *feeder) feed(vf streamFrame) error {
 			d.fed = d.fed[:0]
 			d.mu.Unlock()
 		}
+		d.mu.Lock()
+		d.warm = false
+		d.mu.Unlock()
 		p, err := d.start(vf.codec, vf.width, vf.height)
 		if err != nil {
 			f.p = nil
@@ -464,6 +482,7 @@ func (d *StreamDecoder) read(p *ffmpegProc, out io.Reader) {
 		}
 		if len(d.fed) > 0 {
 			d.pics = append(d.pics, decodedPicture{seq: d.fed[0], img: img})
+			d.warm = true
 			d.fed = d.fed[1:]
 			for len(d.pics) > d.Keep {
 				if old := d.pics[0]; !old.lent && len(d.free) < 2 {

@@ -306,6 +306,30 @@ func TestStreamDecoderWithoutShowinfo(t *testing.T) {
 	}
 }
 
+// An ffmpeg slow to start (2 s, as on a loaded machine): the first pictures wait for
+// it up to StartTimeout, not Timeout, and none is lost.
+func TestStreamDecoderSlowStart(t *testing.T) {
+	frames, pics := h264Frames(t, streamGOP)
+	ff, _ := exec.LookPath("ffmpeg")
+	slow := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -i ] && sleep 2; done\nexec " + ff + " \"$@\"\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := &StreamDecoder{FFmpeg: slow, Keep: streamGOP, Timeout: 100 * time.Millisecond, StartTimeout: time.Minute}
+	defer d.Close()
+	for _, f := range frames {
+		d.Feed(f)
+	}
+	for i := range len(frames) - 3 {
+		img, err := d.Picture(context.Background(), frames[i].Seq)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		samePicture(t, img, pics[i], frames[i].Seq)
+	}
+}
+
 // An ffmpeg that takes frames and returns no picture: Picture gives up once no picture
 // has come for Timeout, with DeadlineExceeded, instead of waiting for ever.
 func TestStreamDecoderStalled(t *testing.T) {
@@ -314,7 +338,7 @@ func TestStreamDecoderStalled(t *testing.T) {
 	if err := os.WriteFile(stuck, []byte("#!/bin/sh\nexec cat >/dev/null\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := &StreamDecoder{FFmpeg: stuck, Timeout: 100 * time.Millisecond}
+	d := &StreamDecoder{FFmpeg: stuck, Timeout: 100 * time.Millisecond, StartTimeout: 200 * time.Millisecond}
 	defer d.Close()
 	for _, f := range frames {
 		d.Feed(f)
