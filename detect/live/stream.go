@@ -42,10 +42,10 @@ type StreamDecoder struct {
 	Keep    int           // pictures kept (default 4)
 	Queue   int           // frames waiting for ffmpeg before Feed drops (default 64)
 	Timeout time.Duration // longest Picture waits for a picture (default 1 s)
-	// StartTimeout is the longest Picture waits while ffmpeg, just started, has not
-	// given its first picture (default 10 s): starting a process and its decoder
-	// takes seconds on a loaded machine, once, and the frames waiting meanwhile are
-	// not lost.
+	// StartTimeout is how long after ffmpeg starts Picture waits for its first
+	// picture (default 10 s): starting a process and its decoder takes seconds on a
+	// loaded machine, once, and the frames waiting meanwhile are not lost. An ffmpeg
+	// that has given nothing by then is waited for Timeout, like a running one.
 	StartTimeout time.Duration
 
 	once        sync.Once
@@ -56,11 +56,12 @@ type StreamDecoder struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	fed     []int64 // frames written to ffmpeg whose picture has not come back, oldest first
-	lastFed int64   // the last frame Feed was given (-1: none)
-	head    int64   // the frame the feeder is writing (-1: none)
-	needKey bool    // Feed drops frames until a keyframe
-	warm    bool    // ffmpeg has given a picture since it started
+	fed     []int64   // frames written to ffmpeg whose picture has not come back, oldest first
+	lastFed int64     // the last frame Feed was given (-1: none)
+	head    int64     // the frame the feeder is writing (-1: none)
+	needKey bool      // Feed drops frames until a keyframe
+	warm    bool      // ffmpeg has given a picture since it started
+	started time.Time // when ffmpeg last started (zero: not yet)
 	pics    []decodedPicture
 	free    []*image.YCbCr // pictures let go that nobody was handed: read decodes into them
 	err     error          // why no more pictures come
@@ -152,13 +153,21 @@ func (d *StreamDecoder) Undecodable() int64 { return d.undecodable.Load() }
 // never written again.
 func (d *StreamDecoder) Picture(ctx context.Context, seq int64) (image.Image, error) {
 	d.init()
+	now := time.Now()
+	deadline := now.Add(d.Timeout)
 	d.mu.Lock()
-	timeout := d.Timeout
-	if !d.warm {
-		timeout = max(timeout, d.StartTimeout)
+	if !d.warm { // ffmpeg starting, or about to start on a keyframe in the queue
+		start := d.started
+		if start.IsZero() {
+			start = now
+		}
+		if s := start.Add(d.StartTimeout); s.After(deadline) {
+			deadline = s
+		}
 	}
 	d.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	timeout := deadline.Sub(now).Round(time.Millisecond)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
 		d.mu.Lock()
@@ -278,7 +287,7 @@ func (f *feeder) feed(vf streamFrame) error {
 			d.mu.Unlock()
 		}
 		d.mu.Lock()
-		d.warm = false
+		d.warm, d.started = false, time.Now()
 		d.mu.Unlock()
 		p, err := d.start(vf.codec, vf.width, vf.height)
 		if err != nil {
