@@ -94,6 +94,9 @@ type Ranger struct {
 	sp, cp float64 // sin, cos of pitch
 	sy, cy float64 // sin, cos of yaw
 	side   bool    // the camera looks sideways: road-aligned objects show it their side
+	// oblique: the camera looks 30–60° off the road's axis, where road-aligned objects
+	// show it neither face square on
+	oblique bool
 }
 
 // New returns a ranger for a camera, or an error wrapping ErrBadCalibration.
@@ -120,6 +123,7 @@ func New(cal Calibration, cfg Config) (*Ranger, error) {
 	r.sp, r.cp = math.Sincos(cal.Pitch)
 	r.sy, r.cy = math.Sincos(cal.Yaw)
 	r.side = math.Abs(r.sy) > math.Sin(math.Pi/4)
+	r.oblique = math.Abs(math.Sin(2*cal.Yaw)) > math.Sin(math.Pi/3)
 	return r, nil
 }
 
@@ -241,7 +245,27 @@ func (r *Ranger) Range(d obs.Detection) Range {
 	// minus half the width when the side face shows, else from the box centre.
 	var right float64
 	width := f * math.Abs(a-b) // metric span of the box at the near face
-	if sideVisible && hasPrior {
+	cutSide := cutL != cutR && hasPrior && vis > 0 && !r.oblique
+	switch {
+	case cutSide:
+		// The image's left or right border cuts the box, so its centre is not the
+		// object's (a car beside the ego at the border of a front camera read 0.8 m
+		// nearer the ego lane). The edge inside the image is the object's: the far
+		// corner of its side face when the whole object lies on the cut side of the
+		// axis, else a corner of its near face; the centre lies half the prior's
+		// width beyond it, towards the border. Not for oblique cameras: the faces'
+		// model does not hold there (their ranges of whole boxes are 1–1.5 m off too).
+		t, dir := (x2-c.Cx)/c.Fx, -1.0 // cut on the left: the object goes on to the left
+		if cutR {
+			t, dir = (x1-c.Cx)/c.Fx, 1
+		}
+		depth := f
+		if t*dir > 0 {
+			depth += depthExt
+		}
+		right = t*depth + dir*vis/2
+		width = vis
+	case sideVisible && hasPrior:
 		width -= math.Abs(b) * depthExt // less the side face: f·|a−b| = W + |b|·L
 		if width <= 0 {                 // the object is not road-aligned after all
 			width = vis
@@ -252,11 +276,14 @@ func (r *Ranger) Range(d obs.Detection) Range {
 		} else {
 			right = a*f + half
 		}
-	} else {
+	default:
 		right = f * (uc - c.Cx) / c.Fx
 	}
 	sb := f * se / c.Fx // bearing noise at range f
 	sr := math.Hypot(sf*math.Abs(right)/f, sb)
+	if cutSide { // the centre rests on the size priors
+		sr = math.Hypot(sr, prior.WidthSigma/2)
+	}
 
 	// A sideways camera sees the object's side: its centre lies half the object's
 	// extent beyond the near face, and x is taken at that centre.

@@ -68,6 +68,12 @@ var rangeCases = []struct {
 	{"rear-car-behind-12m", rear, obs.ClassCar, -4.6 - 12, 0.2, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.02},
 	{"side-car-two-lanes-over", right, obs.ClassCar, -5, -12, 1.8, 4.4, 1.52, CueGround | CueWidth | CueHeight, 0.05},
 	{"unknown-class-ground-only", front, 60, 20, 0, 1, 1, 1, CueGround, 0.01},
+	// boxes cut by the image's left or right border: the centre of what is seen is
+	// not the object's (these read 0.5 m, 2.2 m, 4.5 m and 4.7 m off before)
+	{"car-beside-cut-by-the-left-border-4m", front, obs.ClassCar, 4, 3.5, 1.8, 4.4, 1.52, CueGround | CueHeight, 0.02},
+	{"car-two-lanes-over-cut-by-the-right-border-8m", front, obs.ClassCar, 8, -7, 1.8, 4.4, 1.52, CueGround | CueHeight, 0.02},
+	{"rear-car-two-lanes-over-cut-8m", rear, obs.ClassCar, -8, -7, 1.8, 4.4, 1.52, CueGround | CueHeight, 0.02},
+	{"side-car-cut-by-the-border", right, obs.ClassCar, -8, -7, 1.8, 4.4, 1.52, CueGround | CueHeight, 0.05},
 }
 
 func TestRange(t *testing.T) {
