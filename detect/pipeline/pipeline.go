@@ -88,8 +88,10 @@ type camera struct {
 type trackInfo struct {
 	motion *track.Motion
 	width  float64 // smoothed width, m
-	cam    uint8
-	first  int64 // time of the first measurement
+	// halfLen: how much nearer than the range the near edge lies (ranging.Range.HalfLength)
+	halfLen float64
+	cam     uint8
+	first   int64 // time of the first measurement
 }
 
 // measurement turns a range into the track filter's measurement: the distance (x
@@ -281,7 +283,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
 					}
 					if m, ok := track.NewMotion(mc, meas); ok {
-						ti = &trackInfo{motion: m, width: rg.Width, cam: id, first: fs.T}
+						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T}
 						p.tracks[k.ID] = ti
 					}
 				default:
@@ -289,12 +291,16 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 					if !math.IsNaN(rg.Width) {
 						ti.width += 0.2 * (rg.Width - ti.width)
 					}
+					if rg.Cues != 0 {
+						ti.halfLen = rg.HalfLength
+					}
 				}
 			}
 			if ti != nil {
 				st := ti.motion.State()
 				dist, speed := st.Range, st.RelSpeed
-				ttc := ttc(dist, speed, cam.x, cam.cos < -0.7, p.cfg.MinClosing)
+				// a sideways camera's distance is the centre's: the gap ends at the near edge
+				ttc := ttc(dist-ti.halfLen, speed, cam.x, cam.cos < -0.7, p.cfg.MinClosing)
 				row.Distance, row.Lateral = float32(dist), float32(st.Lateral)
 				row.RelSpeed, row.RelSpeedStd = float32(speed), float32(st.RelSpeedStd)
 				row.TTC = float32(ttc)

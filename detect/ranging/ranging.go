@@ -82,6 +82,10 @@ type Range struct {
 	Width, Height float64
 	// Depth is the near edge's ground range along the camera's viewing direction, m.
 	Depth float64
+	// HalfLength is, for a sideways camera, half the object's length along the road
+	// (its size prior): its near edge lies that much nearer than Distance, its
+	// centre. 0 for the other cameras, whose Distance is the near edge's.
+	HalfLength float64
 	// Cues says what the range rests on; 0 when the box could not be ranged (then the
 	// other fields are NaN).
 	Cues Cue
@@ -253,8 +257,8 @@ func (r *Ranger) Range(d obs.Detection) Range {
 		// nearer the ego lane). The edge inside the image is the object's: the far
 		// corner of its side face when the whole object lies on the cut side of the
 		// axis, else a corner of its near face; the centre lies half the prior's
-		// width beyond it, towards the border. Not for oblique cameras: the faces'
-		// model does not hold there (their ranges of whole boxes are 1–1.5 m off too).
+		// width beyond it, towards the border. Oblique cameras, where the faces'
+		// model does not hold, are left to fitCuboid.
 		t, dir := (x2-c.Cx)/c.Fx, -1.0 // cut on the left: the object goes on to the left
 		if cutR {
 			t, dir = (x1-c.Cx)/c.Fx, 1
@@ -290,6 +294,7 @@ func (r *Ranger) Range(d obs.Detection) Range {
 	fc := f
 	if r.side && hasPrior {
 		fc += depthExt / 2
+		out.HalfLength = prior.Length / 2
 	}
 	// level camera frame → vehicle frame
 	left := -right
@@ -313,7 +318,115 @@ func (r *Ranger) Range(d obs.Detection) Range {
 	}
 	out.Width = width
 	out.Height = hpx * out.Depth / c.Fy
+	if r.oblique && hasPrior {
+		edges := [4]float64{x1, y1, x2, y2}
+		use := [4]bool{!cutL, !cutT && prior.Height > 0, !cutR, !cutB}
+		if x, y, ok := r.fitCuboid(prior, edges, use, out.Distance, out.Lateral); ok {
+			out.Distance, out.Lateral = x, y
+			out.Width = prior.Width
+			out.HalfLength = prior.Length / 2
+		}
+	}
 	return out
+}
+
+// fitCuboid places a road-aligned cuboid of the prior's size so that its image
+// matches the box edges in use (x1, y1, x2, y2), starting from its centre at (x, y),
+// and returns the centre (vehicle frame). A camera 30–60° off the road's axis sees
+// two faces of a road-aligned object at a slant, which the cues' model of one face
+// square on (and a side face beyond it) does not describe: the cues alone put the
+// centre 1–1.5 m off along the road. Gauss–Newton on the two unknowns, numeric
+// derivatives; ok is false when fewer than three edges are in use, the cuboid leaves
+// the camera's view, or the fit misses the edges by more than a few pixels.
+func (r *Ranger) fitCuboid(p SizePrior, edges [4]float64, use [4]bool, x, y float64) (fx, fy float64, ok bool) {
+	n := 0
+	for _, u := range use {
+		if u {
+			n++
+		}
+	}
+	if n < 3 || p.Length <= 0 || p.Width <= 0 || math.IsNaN(x+y) {
+		return 0, 0, false
+	}
+	h := p.Height
+	if h <= 0 {
+		h = 1
+	}
+	// residuals of the cuboid centred at (cx, cy), px
+	res := func(cx, cy float64) (e [4]float64, ok bool) {
+		b := [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+		for _, px := range [2]float64{cx - p.Length/2, cx + p.Length/2} {
+			for _, py := range [2]float64{cy - p.Width/2, cy + p.Width/2} {
+				for _, pz := range [2]float64{0, h} {
+					u, v, ok := r.cal.Project(px, py, pz)
+					if !ok {
+						return e, false
+					}
+					b[0], b[1] = math.Min(b[0], u), math.Min(b[1], v)
+					b[2], b[3] = math.Max(b[2], u), math.Max(b[3], v)
+				}
+			}
+		}
+		for i := range e {
+			if use[i] {
+				e[i] = b[i] - edges[i]
+			}
+		}
+		return e, true
+	}
+	// each edge weighed by its error: the box's, and the size prior's spread at the
+	// object's depth (the top edge: its height, ±0.7 m for a truck; the sides: its
+	// width and length)
+	depth := math.Max(1, math.Hypot(x-r.cal.X, y-r.cal.Y))
+	se := r.cfg.EdgeSigma + r.cfg.EdgeFraction*(edges[3]-edges[1])
+	side := r.cal.Fx * math.Hypot(p.WidthSigma, 0.1*p.Length) / depth
+	w := [4]float64{1 / math.Hypot(se, side), 1 / math.Hypot(se, r.cal.Fy*p.HeightSigma/depth), 1 / math.Hypot(se, side), 1 / se}
+	const step = 0.01 // m, for the derivatives
+	for range 20 {
+		e, ok := res(x, y)
+		if !ok {
+			return 0, 0, false
+		}
+		ex, okx := res(x+step, y)
+		ey, oky := res(x, y+step)
+		if !okx || !oky {
+			return 0, 0, false
+		}
+		// normal equations of J·δ = −e
+		var a, b, c, gx, gy float64
+		for i := range e {
+			jx, jy := w[i]*(ex[i]-e[i])/step, w[i]*(ey[i]-e[i])/step
+			a += jx * jx
+			b += jx * jy
+			c += jy * jy
+			gx -= jx * w[i] * e[i]
+			gy -= jy * w[i] * e[i]
+		}
+		det := a*c - b*b
+		if !(math.Abs(det) > 1e-12) {
+			return 0, 0, false
+		}
+		dx, dy := (c*gx-b*gy)/det, (a*gy-b*gx)/det
+		if d := math.Hypot(dx, dy); d > 2 { // no more than 2 m a step
+			dx, dy = 2*dx/d, 2*dy/d
+		}
+		x, y = x+dx, y+dy
+		if math.Hypot(dx, dy) < 1e-3 {
+			break
+		}
+	}
+	e, ok := res(x, y)
+	if !ok {
+		return 0, 0, false
+	}
+	var ss float64
+	for i, v := range e {
+		ss += w[i] * w[i] * v * v
+	}
+	if math.Sqrt(ss/float64(n)) > 5 { // more than five sigmas an edge: not this cuboid
+		return 0, 0, false
+	}
+	return x, y, true
 }
 
 // depthToForward converts a depth along the optical axis, seen at image row v, into
