@@ -301,3 +301,20 @@ func TestRangeOblique(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRangeOblique: a corner camera's ranges, each refined by the cuboid fit.
+func BenchmarkRangeOblique(b *testing.B) {
+	r, _ := New(frontRight, Config{})
+	var dets []obs.Detection
+	for _, x := range []float64{4, 8, 12, 20} {
+		for _, y := range []float64{-3.5, -7} {
+			dets = append(dets, boxOf(frontRight, obs.ClassCar, x, y, 1.8, 4.4, 1.52))
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = r.Range(dets[i%len(dets)])
+		i++
+	}
+}
