@@ -282,17 +282,33 @@ func TestStreamDecoderUndecodableUnits(t *testing.T) {
 // picture of a clean stream on its own frame.
 func TestStreamDecoderWithoutShowinfo(t *testing.T) {
 	frames, pics := h264Frames(t, 2*streamGOP)
-	ff, _ := exec.LookPath("ffmpeg")
-	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
-	// lists no filters; runs the real ffmpeg otherwise
-	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -filters ] && exit 0; done\nexec " + ff + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	wrapper := ffmpegWrapper(t, `[ "$a" = -filters ] && exit 0`) // lists no filters
 	if hasShowinfo(wrapper) {
 		t.Fatal("the wrapper lists showinfo")
 	}
-	d := &StreamDecoder{FFmpeg: wrapper, Keep: 2 * streamGOP, Timeout: time.Hour}
+	decodeAll(t, &StreamDecoder{FFmpeg: wrapper, Keep: 2 * streamGOP, Timeout: time.Hour}, frames, pics)
+}
+
+// ffmpegWrapper writes a shell script that runs check on each of its arguments ($a)
+// and then the real ffmpeg, and returns its path.
+func ffmpegWrapper(t *testing.T, check string) string {
+	t.Helper()
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("no ffmpeg")
+	}
+	path := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\nfor a in \"$@\"; do " + check + "; done\nexec " + ff + " \"$@\"\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// decodeAll feeds d every frame and holds every picture but the last three (which
+// ffmpeg keeps back) equal to ffmpeg's own.
+func decodeAll(t *testing.T, d *StreamDecoder, frames []*schema.VideoFrame, pics [][]byte) {
+	t.Helper()
 	defer d.Close()
 	for _, f := range frames {
 		d.Feed(f)
@@ -310,24 +326,8 @@ func TestStreamDecoderWithoutShowinfo(t *testing.T) {
 // it up to StartTimeout, not Timeout, and none is lost.
 func TestStreamDecoderSlowStart(t *testing.T) {
 	frames, pics := h264Frames(t, streamGOP)
-	ff, _ := exec.LookPath("ffmpeg")
-	slow := filepath.Join(t.TempDir(), "ffmpeg")
-	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -i ] && sleep 2; done\nexec " + ff + " \"$@\"\n"
-	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d := &StreamDecoder{FFmpeg: slow, Keep: streamGOP, Timeout: 100 * time.Millisecond, StartTimeout: time.Minute}
-	defer d.Close()
-	for _, f := range frames {
-		d.Feed(f)
-	}
-	for i := range len(frames) - 3 {
-		img, err := d.Picture(context.Background(), frames[i].Seq)
-		if err != nil {
-			t.Fatalf("frame %d: %v", i, err)
-		}
-		samePicture(t, img, pics[i], frames[i].Seq)
-	}
+	slow := ffmpegWrapper(t, `[ "$a" = -i ] && sleep 2`) // the decoding run, not the filter list
+	decodeAll(t, &StreamDecoder{FFmpeg: slow, Keep: streamGOP, Timeout: 100 * time.Millisecond, StartTimeout: time.Minute}, frames, pics)
 }
 
 // An ffmpeg that takes frames and returns no picture: Picture gives up once no picture
