@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -47,6 +48,24 @@ func install() {
 		return
 	}
 	d := filepath.Join(root, ".cache", "duckdb")
+	// Test binaries of several packages run at once and may all find the package
+	// missing: one installs while the others wait, so that none runs DuckDB from a
+	// node_modules another npm is rewriting (which ended in SIGBUS).
+	if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
+		skipMsg = err.Error()
+		return
+	}
+	lock, err := os.OpenFile(filepath.Join(root, ".cache", "duckdb.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		skipMsg = err.Error()
+		return
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		skipMsg = "lock the DuckDB install: " + err.Error()
+		return
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if _, err := os.Stat(filepath.Join(d, "node_modules", "@duckdb", "node-api", "package.json")); err != nil {
 		npm, err := exec.LookPath("npm")
 		if err != nil {
@@ -69,7 +88,13 @@ func install() {
 			return
 		}
 	}
-	if err := os.WriteFile(filepath.Join(d, "query.mjs"), []byte(script), 0o644); err != nil {
+	// written aside and renamed: another package's test may be running the old one
+	tmp := filepath.Join(d, fmt.Sprintf("query.mjs.%d", os.Getpid()))
+	if err := os.WriteFile(tmp, []byte(script), 0o644); err != nil {
+		skipMsg = err.Error()
+		return
+	}
+	if err := os.Rename(tmp, filepath.Join(d, "query.mjs")); err != nil {
 		skipMsg = err.Error()
 		return
 	}
