@@ -98,7 +98,7 @@ var fieldList = []*field{
 		num: func(r *Row) float64 { return float64(r.Object.Camera) }},
 	{name: "score", table: Objects, kind: kNum, single: true, unit: "1", doc: "detection confidence 0–1",
 		num: func(r *Row) float64 { return f32(r.Object.Score) }},
-	{name: "distance", table: Objects, kind: kNum, single: true, unit: "m", doc: "longitudinal distance from the ego front bumper",
+	{name: "distance", table: Objects, kind: kNum, single: true, unit: "m", doc: "x of the object's near edge, ahead of the ego front bumper (negative behind it); from sideways cameras the x of its centre",
 		num: func(r *Row) float64 { return f32(r.Object.Distance) }},
 	{name: "lateral", table: Objects, kind: kNum, single: true, unit: "m", doc: "lateral offset, left positive",
 		num: func(r *Row) float64 { return f32(r.Object.Lateral) }},
