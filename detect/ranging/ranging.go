@@ -321,10 +321,18 @@ func (r *Ranger) Range(d obs.Detection) Range {
 	if r.oblique && hasPrior {
 		edges := [4]float64{x1, y1, x2, y2}
 		use := [4]bool{!cutL, !cutT && prior.Height > 0, !cutR, !cutB}
-		if x, y, ok := r.fitCuboid(prior, edges, use, out.Distance, out.Lateral); ok {
-			out.Distance, out.Lateral = x, y
+		// the fit works on the centre; a camera that is not sideways gives the near
+		// edge's x, ahead of it or behind it
+		toNear := 0.0
+		if !r.side {
+			toNear = math.Copysign(prior.Length/2, r.cy)
+		}
+		if x, y, ok := r.fitCuboid(prior, edges, use, out.Distance+toNear, out.Lateral); ok {
+			out.Distance, out.Lateral = x-toNear, y
 			out.Width = prior.Width
-			out.HalfLength = prior.Length / 2
+			if r.side {
+				out.HalfLength = prior.Length / 2
+			}
 		}
 	}
 	return out
@@ -337,7 +345,8 @@ func (r *Ranger) Range(d obs.Detection) Range {
 // square on (and a side face beyond it) does not describe: the cues alone put the
 // centre 1–1.5 m off along the road. Gauss–Newton on the two unknowns, numeric
 // derivatives; ok is false when fewer than three edges are in use, the cuboid leaves
-// the camera's view, or the fit misses the edges by more than a few pixels.
+// the camera's view, or the fit misses the edges by more than five of their sigmas
+// on average (not a road-aligned object of about the prior's size).
 func (r *Ranger) fitCuboid(p SizePrior, edges [4]float64, use [4]bool, x, y float64) (fx, fy float64, ok bool) {
 	n := 0
 	for _, u := range use {

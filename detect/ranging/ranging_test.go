@@ -259,11 +259,17 @@ var (
 		MountHeight: 1.1, Yaw: -50 * math.Pi / 180, X: -1.2, Y: -0.9}
 	rearLeft = Calibration{Width: 640, Height: 360, Fx: 320, Fy: 320, Cx: 320, Cy: 180,
 		MountHeight: 1.05, Yaw: 130 * math.Pi / 180, X: -1.9, Y: 0.95}
+	// frontRight35 is 35° off the axis: oblique, but not sideways, so its distance is
+	// the near edge's x
+	frontRight35 = Calibration{Width: 1280, Height: 720, Fx: 640, Fy: 640, Cx: 640, Cy: 360,
+		MountHeight: 1.2, Yaw: -35 * math.Pi / 180, X: -1.5, Y: -0.9}
 )
 
 // TestRangeOblique: exact boxes of cars that match the priors, seen by the corner
-// cameras, whole or cut by the image's border: the centre within 0.3 m along and across
-// the road (the faces' model of the other cameras put it 1–1.5 m off along the road).
+// cameras, whole or cut by the image's border: the centre (a sideways camera's
+// distance; the near edge for one within 45° of the axis) within 0.3 m along and
+// across the road (the faces' model of the other cameras put it 1–1.5 m off along
+// the road).
 func TestRangeOblique(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -278,6 +284,8 @@ func TestRangeOblique(t *testing.T) {
 		{"front-right-beside", frontRight, 0, -3.5},
 		{"rear-left-behind-6m-next-lane", rearLeft, -6, 3.5},
 		{"rear-left-behind-15m-two-lanes-over", rearLeft, -15, 7},
+		{"front-right-35-10m-next-lane", frontRight35, 10, -3.5},
+		{"front-right-35-25m-two-lanes-over", frontRight35, 25, -7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := New(c.cal, Config{})
@@ -287,12 +295,15 @@ func TestRangeOblique(t *testing.T) {
 			const l = 4.4
 			d := boxOf(c.cal, obs.ClassCar, c.x, c.y, 1.8, l, 1.52)
 			got := r.Range(d)
-			want := c.x + l/2 // the centre's x
+			want, half := c.x+l/2, l/2 // a sideways camera: the centre's x
 			if c.x < 0 {
 				want = c.x - l/2
 			}
-			if got.HalfLength != l/2 {
-				t.Errorf("half length %.2f, want %.2f: the near edge lies that much nearer", got.HalfLength, l/2)
+			if !r.side {
+				want, half = c.x, 0
+			}
+			if got.HalfLength != half {
+				t.Errorf("half length %.2f, want %.2f: the near edge lies that much nearer", got.HalfLength, half)
 			}
 			if math.Abs(got.Distance-want) > 0.3 || math.Abs(got.Lateral-c.y) > 0.3 {
 				t.Errorf("centre at x %.2f, y %.2f; want %.2f, %.2f (box %.1f %.1f %.1f %.1f, cues %v)",
