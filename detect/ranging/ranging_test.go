@@ -3,6 +3,7 @@ package ranging
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"roadlog/detect/obs"
@@ -327,5 +328,32 @@ func BenchmarkRangeOblique(b *testing.B) {
 	for b.Loop() {
 		_ = r.Range(dets[i%len(dets)])
 		i++
+	}
+}
+
+// TestRangeObliqueAnyBox: any box a detector may give a corner camera — tiny, huge,
+// at or beyond the borders, above the horizon — ranges to finite values or to none,
+// never to NaN beside a cue.
+func TestRangeObliqueAnyBox(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, cal := range []Calibration{frontRight, rearLeft, frontRight35} {
+		r, err := New(cal, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20000 {
+			x1 := rnd.Float64()*float64(cal.Width)*1.2 - 0.1*float64(cal.Width)
+			y1 := rnd.Float64()*float64(cal.Height)*1.2 - 0.1*float64(cal.Height)
+			d := obs.Detection{X1: float32(x1), Y1: float32(y1),
+				X2: float32(x1 + rnd.ExpFloat64()*50), Y2: float32(y1 + rnd.ExpFloat64()*50),
+				Class: []uint16{obs.ClassCar, obs.ClassTruck, obs.ClassPerson}[rnd.IntN(3)], Score: 0.9}
+			g := r.Range(d)
+			if g.Cues != 0 && math.IsNaN(g.Distance+g.Lateral+g.DistSigma+g.Width) {
+				t.Fatalf("box %+v: cues %v but distance %v, lateral %v, sigma %v, width %v", d, g.Cues, g.Distance, g.Lateral, g.DistSigma, g.Width)
+			}
+			if math.IsInf(g.Distance+g.Lateral, 0) {
+				t.Fatalf("box %+v: infinite range %v, %v", d, g.Distance, g.Lateral)
+			}
+		}
 	}
 }
