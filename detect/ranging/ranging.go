@@ -330,9 +330,6 @@ func (r *Ranger) Range(d obs.Detection) Range {
 		if x, y, ok := r.fitCuboid(prior, edges, use, out.Distance+toNear, out.Lateral); ok {
 			out.Distance, out.Lateral = x-toNear, y
 			out.Width = prior.Width
-			if r.side {
-				out.HalfLength = prior.Length / 2
-			}
 		}
 	}
 	return out

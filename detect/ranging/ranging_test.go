@@ -200,10 +200,18 @@ func TestCalibrationScaled(t *testing.T) {
 }
 
 func BenchmarkRange(b *testing.B) {
-	r, _ := New(front, Config{})
 	dets := make([]obs.Detection, len(rangeCases))
 	for i, c := range rangeCases {
 		dets[i] = boxOf(front, c.class, math.Abs(c.x)+2, c.y, c.w, c.l, c.h)
+	}
+	benchRange(b, front, dets)
+}
+
+// benchRange times Range over dets, in turn, on a camera of calibration cal.
+func benchRange(b *testing.B, cal Calibration, dets []obs.Detection) {
+	r, err := New(cal, Config{})
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	i := 0
@@ -316,19 +324,13 @@ func TestRangeOblique(t *testing.T) {
 
 // BenchmarkRangeOblique: a corner camera's ranges, each refined by the cuboid fit.
 func BenchmarkRangeOblique(b *testing.B) {
-	r, _ := New(frontRight, Config{})
 	var dets []obs.Detection
 	for _, x := range []float64{4, 8, 12, 20} {
 		for _, y := range []float64{-3.5, -7} {
 			dets = append(dets, boxOf(frontRight, obs.ClassCar, x, y, 1.8, 4.4, 1.52))
 		}
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		_ = r.Range(dets[i%len(dets)])
-		i++
-	}
+	benchRange(b, frontRight, dets)
 }
 
 // TestRangeObliqueAnyBox: any box a detector may give a corner camera — tiny, huge,

@@ -55,7 +55,7 @@ func install() {
 		skipMsg = err.Error()
 		return
 	}
-	lock, err := os.OpenFile(filepath.Join(root, ".cache", "duckdb.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(d+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		skipMsg = err.Error()
 		return
