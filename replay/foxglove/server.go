@@ -46,7 +46,7 @@ type Server struct {
 	byTopic  map[string]uint32
 	closed   bool
 
-	connected     chan struct{} // closed when the first client subscribes
+	connected     chan struct{} // closed when a client's first subscribe message is handled
 	connectedOnce sync.Once
 	wg            sync.WaitGroup // client writer goroutines
 	dropped       atomic.Int64   // messages a full client queue refused
@@ -164,7 +164,8 @@ func (s *Server) Channels() []Channel {
 	return append([]Channel(nil), s.channels...)
 }
 
-// Connected is closed when the first client subscribes to a channel.
+// Connected is closed once the first subscribe message that names a channel
+// has been handled in full: every subscription it lists is in place.
 func (s *Server) Connected() <-chan struct{} { return s.connected }
 
 // Dropped returns the messages refused by full client queues (a publisher that does
@@ -225,10 +226,18 @@ func (s *Server) read(ctx context.Context, c *client) {
 		}
 		switch m.Op {
 		case "subscribe":
+			added := false
 			for _, sub := range m.Subscriptions {
 				if err := s.subscribe(c, sub); err != nil {
 					s.status(c, StatusError, err.Error())
+					continue
 				}
+				added = true
+			}
+			// Connected waits for the whole message: a replay that starts on the
+			// first of several channels would miss the others' first samples.
+			if added {
+				s.connectedOnce.Do(func() { close(s.connected) })
 			}
 		case "unsubscribe":
 			c.mu.Lock()
@@ -262,7 +271,6 @@ func (s *Server) subscribe(c *client, sub Subscription) error {
 	}
 	c.subs[sub.ID] = sub.ChannelID
 	c.byChan[sub.ChannelID] = sub.ID
-	s.connectedOnce.Do(func() { close(s.connected) })
 	return nil
 }
 
