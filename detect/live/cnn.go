@@ -78,6 +78,7 @@ func (x *images) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detec
 				bad = append(bad, &pipeline.FrameError{Camera: f.Camera, Seq: f.Seq, Err: err})
 				continue
 			}
+			f.Image = img // the pipeline aligns the tracks' pixels in it (looming)
 		}
 		x.imgs = append(x.imgs, img)
 		x.cams = append(x.cams, f.Camera)

@@ -15,6 +15,11 @@ type Detection struct {
 	Class          uint16  // COCO class index (see the Class constants)
 	Label          string  // class name
 	Score          float32 // confidence, 0..1
+	// Loom, when LoomDT > 0, is how much the object's image grew since the camera's
+	// frame LoomDT seconds earlier: ln(scale now / scale then), from aligning its
+	// pixels (not its box), with 1-sigma LoomSigma. The track filter takes it as a
+	// measurement of the range's rate against the range (track.Measurement.Loom).
+	Loom, LoomSigma, LoomDT float32
 }
 
 // Width returns the box width in pixels.

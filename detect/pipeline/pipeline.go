@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"roadlog/detect/adas"
+	"roadlog/detect/loom"
 	"roadlog/detect/obs"
 	"roadlog/detect/ranging"
 	"roadlog/detect/track"
@@ -65,6 +66,15 @@ type Config struct {
 	// counted in full it would make the filter slow to follow a braking car, left out
 	// the filter would read the error's changes as motion.
 	RangeSlowShare float64
+	// Loom selects the looming measurement for cameras looking ahead or behind: 0
+	// takes the detector's (obs.Detection.Loom) or, for detections of decoded
+	// frames without one, aligns the track's pixels from frame to frame (detect/loom);
+	// negative takes none.
+	Loom int
+	// LoomFloor is the least 1-sigma of a looming measurement from pixels, in pixels
+	// at the box's height (default 0.1): what the alignment's own bound leaves out
+	// (the object's shape in depth, a changing view, compression).
+	LoomFloor float64
 }
 
 // Result is what one frame set produced. The rows are new: ownership passes to the
@@ -87,7 +97,9 @@ type camera struct {
 
 type trackInfo struct {
 	motion *track.Motion
-	width  float64 // smoothed width, m
+	// loom: the track's patch in the last frame it was aligned in (pixels)
+	loom  *loomRef
+	width float64 // smoothed width, m
 	// halfLen: how much nearer than the range the near edge lies (ranging.Range.HalfLength)
 	halfLen float64
 	cam     uint8
@@ -109,6 +121,10 @@ func measurement(t int64, rg *ranging.Range, egoAccel, slowShare float64) track.
 	}
 	return m
 }
+
+// loomCos: a looming measurement is taken from cameras looking within 20° of ahead or
+// behind, where the image scale goes with the distance along the road.
+var loomCos = math.Cos(20 * math.Pi / 180)
 
 // ttc is the time to collision with an object at distance x closing at speed v: the
 // gap ahead of the front bumper for objects ahead; for a rearward camera (at camX,
@@ -141,6 +157,10 @@ type Pipeline struct {
 	adasRowOrig []*schema.Object
 	adasCut     []bool // whether the image border cuts the box of each adasIn entry
 	pairs       map[[2]int64]pick
+	loomEst     *loom.Estimator
+	loomPatch   loom.Patch // scratch: the patch of the frame at hand
+	// loomNew holds the patches of tracks not yet on a trackInfo (their first frame)
+	loomNew map[int64]*loomRef
 }
 
 // New returns a pipeline.
@@ -160,6 +180,9 @@ func New(cfg Config) *Pipeline {
 	case cfg.RangeSlowShare < 0:
 		cfg.RangeSlowShare = 0
 	}
+	if cfg.LoomFloor <= 0 {
+		cfg.LoomFloor = 0.1
+	}
 	p := &Pipeline{cfg: cfg}
 	p.Reset()
 	return p
@@ -171,6 +194,7 @@ func (p *Pipeline) Reset() {
 	p.cams = map[uint8]*camera{}
 	p.tracks = map[int64]*trackInfo{}
 	p.pairs = map[[2]int64]pick{}
+	p.loomNew = map[int64]*loomRef{}
 	p.adas = adas.New(p.cfg.ADAS, p.cfg.Source)
 	p.lastT = 0
 	p.egoAcc = accelEstimator{}
@@ -260,6 +284,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 		matched, p.gone = cam.tracker.Update(fs.T, camDets, p.gone[:0])
 		for _, gid := range p.gone {
 			delete(p.tracks, gid)
+			delete(p.loomNew, gid)
 		}
 		tracked := make([]bool, len(camDets))
 		for _, k := range matched {
@@ -275,6 +300,14 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
 				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
+				if math.Abs(cam.cos) > loomCos && p.cfg.Loom >= 0 {
+					if img := frameImage(fs, id); img != nil && d.LoomDT == 0 {
+						p.loomFromPixels(ti, k.ID, fs.T, img, &d)
+					}
+				}
+				if d.LoomDT > 0 && math.Abs(cam.cos) > loomCos && p.cfg.Loom >= 0 {
+					meas.Loom, meas.LoomSigma, meas.LoomDT, meas.LoomOrigin = float64(d.Loom), float64(d.LoomSigma), float64(d.LoomDT), cam.x
+				}
 				switch {
 				case ti == nil:
 					mc := p.cfg.Motion
@@ -283,8 +316,9 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
 					}
 					if m, ok := track.NewMotion(mc, meas); ok {
-						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T}
+						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T, loom: p.loomNew[k.ID]}
 						p.tracks[k.ID] = ti
+						delete(p.loomNew, k.ID)
 					}
 				default:
 					ti.motion.Update(meas)
@@ -443,4 +477,56 @@ type pick struct {
 type twin struct {
 	row *schema.Object
 	of  int
+}
+
+// loomRef is a track's patch of the last frame it was aligned in.
+type loomRef struct {
+	t     int64
+	box   loom.Box
+	patch loom.Patch
+}
+
+// frameImage returns the decoded picture of a camera's frame in the set, if the
+// detector left one (nil for the truth-fed detector and for frames decoded on a GPU).
+func frameImage(fs *FrameSet, cam uint8) image.Image {
+	for i := range fs.Frames {
+		if fs.Frames[i].Camera == cam {
+			return fs.Frames[i].Image
+		}
+	}
+	return nil
+}
+
+// loomFromPixels aligns a track's patch of its last frame with this frame's around
+// the detection d and, where the alignment holds, sets d's looming measurement. The
+// patch of this frame becomes the track's reference for the next. Frames more than
+// 0.5 s apart are not aligned (the view has changed too much).
+func (p *Pipeline) loomFromPixels(ti *trackInfo, id int64, t int64, img image.Image, d *obs.Detection) {
+	if p.loomEst == nil {
+		p.loomEst = loom.New(loom.Options{})
+	}
+	ref := p.loomNew[id]
+	if ti != nil {
+		ref = ti.loom
+	}
+	box := loom.Box{X1: float64(d.X1), Y1: float64(d.Y1), X2: float64(d.X2), Y2: float64(d.Y2)}
+	h := box.Y2 - box.Y1
+	loom.Crop(img, loom.Region(box), &p.loomPatch)
+	if ref != nil && t > ref.t && t-ref.t < 5e8 {
+		if r, err := p.loomEst.Estimate(&ref.patch, ref.box, &p.loomPatch, box); err == nil {
+			d.Loom, d.LoomDT = float32(r.LogScale), float32(float64(t-ref.t)/1e9)
+			d.LoomSigma = float32(math.Max(r.Sigma, p.cfg.LoomFloor/h))
+		}
+	}
+	if ref == nil {
+		ref = &loomRef{}
+		if ti != nil {
+			ti.loom = ref
+		} else {
+			p.loomNew[id] = ref
+		}
+	}
+	// this frame's patch is the next reference; the old buffer is the next scratch
+	ref.patch, p.loomPatch = p.loomPatch, ref.patch
+	ref.t, ref.box = t, box
 }

@@ -85,21 +85,36 @@ func (f *imm) predict(dt, drive float64) {
 	}
 }
 
-// update folds in a position measurement z of variance r. A measurement whose
-// residual lies beyond gate standard deviations of the mixture is an outlier: its
-// variance is inflated so that the residual sits on the gate.
+// update folds in a position measurement z of variance r.
 func (f *imm) update(z, r, gate float64) {
+	f.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return z - k.s[iD], posRow, true }, r, gate)
+}
+
+// updateFunc folds in a scalar measurement of variance r: meas returns, for a model's
+// state, the residual, the linearised measurement row and whether the measurement
+// applies there. A measurement whose residual lies beyond gate standard deviations
+// of the mixture is an outlier: its variance is inflated so that the residual sits
+// on the gate.
+func (f *imm) updateFunc(meas func(*kfx) (y float64, h [nx]float64, ok bool), r, gate float64) {
 	g2 := gate * gate
 	comb := f.state()
-	if y, s := comb.innovation(z, r); y*y > g2*s {
+	y, h, ok := meas(&comb)
+	if !ok {
+		return
+	}
+	if s := comb.innovation(h, r); y*y > g2*s {
 		r += y*y/g2 - s
 	}
 	n := len(f.models)
 	var like [nModels]float64
 	for i := 0; i < n; i++ {
-		y, s := f.m[i].innovation(z, r)
+		y, h, ok := meas(&f.m[i])
+		if !ok { // this model's state is out of the measurement's domain: unlikely
+			continue
+		}
+		s := f.m[i].innovation(h, r)
 		like[i] = math.Exp(-0.5*y*y/s) / math.Sqrt(2*math.Pi*s)
-		f.m[i].update(z, r)
+		f.m[i].update(h, y, r)
 	}
 	sum := 0.0
 	for i := 0; i < n; i++ {

@@ -75,23 +75,39 @@ func (k *kfx) transition(f *[nx][nx]float64) {
 	k.s, k.p = s, p
 }
 
-// innovation returns the residual of a range measurement z of variance r and its
-// variance.
-func (k *kfx) innovation(z, r float64) (y, s float64) { return z - k.s[iD], k.p[iD][iD] + r }
+// posRow is the measurement row of a range measurement.
+var posRow = [nx]float64{iD: 1}
 
-// update folds in a range measurement z of variance r.
-func (k *kfx) update(z, r float64) {
-	s := k.p[iD][iD] + r
-	var g [nx]float64
+// innovation returns the variance of the residual of a measurement with row h and
+// variance r.
+func (k *kfx) innovation(h [nx]float64, r float64) float64 {
+	s := r
 	for i := 0; i < nx; i++ {
-		g[i] = k.p[i][iD] / s
-	}
-	y := z - k.s[iD]
-	row := k.p[iD]
-	for i := 0; i < nx; i++ {
-		k.s[i] += g[i] * y
 		for j := 0; j < nx; j++ {
-			k.p[i][j] -= g[i] * row[j]
+			s += h[i] * k.p[i][j] * h[j]
+		}
+	}
+	return s
+}
+
+// update folds in a scalar measurement of (linearised) row h and variance r whose
+// residual is y.
+func (k *kfx) update(h [nx]float64, y, r float64) {
+	var ph [nx]float64 // P hᵀ
+	for i := 0; i < nx; i++ {
+		for j := 0; j < nx; j++ {
+			ph[i] += k.p[i][j] * h[j]
+		}
+	}
+	s := r
+	for i := 0; i < nx; i++ {
+		s += h[i] * ph[i]
+	}
+	for i := 0; i < nx; i++ {
+		g := ph[i] / s
+		k.s[i] += g * y
+		for j := 0; j < nx; j++ {
+			k.p[i][j] -= g * ph[j]
 		}
 	}
 }

@@ -87,6 +87,15 @@ type Measurement struct {
 	// range (Lateral + (filtered − Range)·LateralSlope), so that the range's noise and
 	// jumps do not reach the lateral, and LateralSigma is the error at a known range.
 	LateralSlope float64
+	// Loom, when LoomDT > 0, is how much the object's image grew over the last LoomDT
+	// seconds: the log of its image scale now over its scale then, measured from its
+	// pixels (image alignment), not from its box, with 1-sigma LoomSigma. For a camera
+	// at LoomOrigin on the range's axis (m; the camera looks along the range, ahead or
+	// behind) the image scale goes with 1/(Range − LoomOrigin), so Loom measures the
+	// range's rate against the range itself: it carries no size prior or pitch, and a
+	// filter whose range is off by a constant factor reads a speed off by the same
+	// factor, which leaves the TTC true.
+	Loom, LoomSigma, LoomDT, LoomOrigin float64
 }
 
 // MotionState is the filtered relative motion of an object.
@@ -199,6 +208,26 @@ func (f *Motion) Update(m Measurement) {
 	if !math.IsNaN(lat) && m.LateralSigma > 0 {
 		f.lat.update(lat, rl, f.cfg.Gate)
 	}
+	if m.LoomDT > 0 && m.LoomSigma > 0 && !math.IsNaN(m.Loom) && !math.IsInf(m.Loom+m.LoomSigma+m.LoomDT+m.LoomOrigin, 0) {
+		f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, m) }, m.LoomSigma*m.LoomSigma, f.cfg.Gate)
+	}
+}
+
+// loomResidual returns the residual of a looming measurement at a model's state and
+// its measurement row: the depth now is z1 = D − origin, LoomDT ago it was
+// z0 = z1 − v·dt + a·dt²/2, and the image grew by ln(z0/z1). ok is false where the
+// state puts the object at or across the camera.
+func loomResidual(k *kfx, m Measurement) (y float64, h [nx]float64, ok bool) {
+	dt := m.LoomDT
+	z1 := k.s[iD] - m.LoomOrigin
+	z0 := z1 - k.s[iV]*dt + k.s[iA]*dt*dt/2
+	if !(z0/z1 > 0) || math.Abs(z1) < 0.5 {
+		return 0, h, false
+	}
+	h[iD] = 1/z0 - 1/z1
+	h[iV] = -dt / z0
+	h[iA] = dt * dt / (2 * z0)
+	return m.Loom - math.Log(z0/z1), h, true
 }
 
 // State returns the filtered state at the last update.

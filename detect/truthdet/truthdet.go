@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"sync"
 
 	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
@@ -47,6 +48,11 @@ type Config struct {
 	// Occluded is the fraction of a box that nearer objects may cover before it is no
 	// longer detected (default 0.6); partly covered boxes score lower.
 	Occluded float64
+	// LoomPx is the precision of the looming measurement (obs.Detection.Loom: the
+	// object's image scale change since the camera's last frame, from aligning its
+	// pixels): 1-sigma of ln(scale) is LoomPx over the box height in px (default
+	// 0.1; negative: no looming measurement).
+	LoomPx float64
 	// Width, Height are the image size used when the frame set does not say
 	// (default 1920×1080).
 	Width, Height int
@@ -69,17 +75,31 @@ func (c Config) withDefaults() Config {
 	def(&c.FalseRate, 0.05)
 	def(&c.FalseHigh, 0.1)
 	def(&c.Occluded, 0.6)
+	def(&c.LoomPx, 0.1)
 	if c.Width <= 0 || c.Height <= 0 {
 		c.Width, c.Height = 1920, 1080
 	}
 	return c
 }
 
-// Detector is the truth-fed detector. It holds no state between calls.
-type Detector struct{ cfg Config }
+// Detector is the truth-fed detector. Its one state is, for the looming
+// measurement, each actor's true box height in each camera at the last frame set it
+// was detected in: the scale change is measured from there.
+type Detector struct {
+	cfg  Config
+	mu   sync.Mutex
+	last map[key]seen
+}
+
+// seen is an actor's true box height in a camera at time t (ns); 0: not usable for
+// looming (cut by the border, partly covered).
+type seen struct {
+	t int64
+	h float64
+}
 
 // New returns a detector.
-func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults()} }
+func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults(), last: map[key]seen{}} }
 
 // Ranging returns the box-edge error model of the detections as ranging.Config's
 // EdgeSigma, EdgeFraction (white and slow parts together) and EdgeSlow (the slow
@@ -130,6 +150,8 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 	}
 	t := float64(fs.T) / 1e9
 	hidden := occlusion(fs.Truth)
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for i := range fs.Truth {
 		tr := &fs.Truth[i]
 		cls, ok := Class(tr.Kind)
@@ -149,6 +171,13 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 			continue
 		}
 		key := key{seed: c.Seed, actor: uint64(uint32(tr.ActorID)), cam: uint64(tr.Camera)}
+		// the looming reference: the true height now, if the whole object shows
+		ref := d.last[key]
+		now := seen{t: fs.T}
+		if x1 > 0.5 && y1 > 0.5 && x2 < w-0.5 && y2 < h-0.5 && hidden[i] < 0.1 {
+			now.h = bh
+		}
+		d.last[key] = now
 		// misses: bursts, plus frame-by-frame misses of small boxes
 		if unit(key.with(chMiss, uint64(math.Floor(t/c.MissBurst)))) < c.MissRate {
 			continue
@@ -176,8 +205,14 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 		}
 		// score: high for big boxes, lower for small ones, with a per-frame wobble
 		s := (0.92-0.55*math.Exp(-bh/40))*(1-hidden[i]) + 0.06*normal(key.with(chScore, uint64(fs.T)))
-		out = append(out, obs.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
-			Class: cls, Label: obs.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))})
+		det := obs.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
+			Class: cls, Label: obs.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))}
+		if dt := float64(fs.T-ref.t) / 1e9; c.LoomPx > 0 && ref.h > 0 && now.h > 0 && dt > 0 && dt < 0.5 {
+			sd := c.LoomPx / bh
+			det.Loom = float32(math.Log(now.h/ref.h) + sd*normal(key.with(chLoom, uint64(fs.T))))
+			det.LoomSigma, det.LoomDT = float32(sd), float32(dt)
+		}
+		out = append(out, det)
 	}
 	// false alarms, per camera of the frame set
 	cams := map[uint8]bool{}
@@ -250,6 +285,7 @@ const (
 	chMiss  = 1
 	chSmall = 2
 	chScore = 3
+	chLoom  = 4
 	chEdge  = 10 // 10..13
 	chDrift = 20 // 20..23
 	chFalse = 100
