@@ -138,3 +138,22 @@ func TestEstimateErrors(t *testing.T) {
 		t.Errorf("box outside the patch: %v, want ErrOutside", err)
 	}
 }
+
+// BenchmarkEstimate aligns one car (KITTI 000008, 123×85 px, 1024 samples) from frame
+// to frame: what looming costs a track on a camera looking ahead, per frame.
+func BenchmarkEstimate(b *testing.B) {
+	src := loadKITTI(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	car := kittiCars[1]
+	const s = 1.01
+	grown := Box{car.cx() - s*(car.cx()-car.X1), car.cy() - s*(car.cy()-car.Y1), car.cx() + s*(car.X2-car.cx()), car.cy() + s*(car.Y2-car.cy())}
+	prev := noisy(src, Region(car), 2, rng)
+	cur := warped(src, car, s, 0.5, 0.2, Region(grown), 2, rng)
+	e := New(Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Estimate(prev, car, cur, grown); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
