@@ -42,43 +42,36 @@ func Crop(img image.Image, r image.Rectangle, dst *Patch) {
 	w := r.Dx()
 	switch m := img.(type) {
 	case *image.YCbCr:
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			row := m.Y[m.YOffset(r.Min.X, y):]
-			out := dst.Pix[(y-r.Min.Y)*w:]
-			for x := 0; x < w; x++ {
-				out[x] = float32(row[x])
-			}
-		}
+		cropBytes(dst, m.Y, m.YStride, m.YOffset(r.Min.X, r.Min.Y), 1)
 	case *image.Gray:
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			row := m.Pix[m.PixOffset(r.Min.X, y):]
-			out := dst.Pix[(y-r.Min.Y)*w:]
-			for x := 0; x < w; x++ {
-				out[x] = float32(row[x])
-			}
-		}
-	case *image.RGBA:
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			row := m.Pix[m.PixOffset(r.Min.X, y):]
-			out := dst.Pix[(y-r.Min.Y)*w:]
-			for x := 0; x < w; x++ {
-				out[x] = luma(row[4*x], row[4*x+1], row[4*x+2])
-			}
-		}
+		cropBytes(dst, m.Pix, m.Stride, m.PixOffset(r.Min.X, r.Min.Y), 1)
+	case *image.RGBA: // premultiplied alpha: opaque camera frames are the same as NRGBA
+		cropBytes(dst, m.Pix, m.Stride, m.PixOffset(r.Min.X, r.Min.Y), 4)
 	case *image.NRGBA:
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			row := m.Pix[m.PixOffset(r.Min.X, y):]
-			out := dst.Pix[(y-r.Min.Y)*w:]
-			for x := 0; x < w; x++ {
-				out[x] = luma(row[4*x], row[4*x+1], row[4*x+2])
-			}
-		}
+		cropBytes(dst, m.Pix, m.Stride, m.PixOffset(r.Min.X, r.Min.Y), 4)
 	default:
 		for y := r.Min.Y; y < r.Max.Y; y++ {
 			out := dst.Pix[(y-r.Min.Y)*w:]
 			for x := 0; x < w; x++ {
 				cr, cg, cb, _ := img.At(r.Min.X+x, y).RGBA()
 				out[x] = luma(uint8(cr>>8), uint8(cg>>8), uint8(cb>>8))
+			}
+		}
+	}
+}
+
+// cropBytes fills dst from 8-bit pixels of n channels (1: luminance; 4: R, G, B, A)
+// starting at off, stride bytes a row.
+func cropBytes(dst *Patch, pix []byte, stride, off, n int) {
+	w := dst.R.Dx()
+	for y := 0; y < dst.R.Dy(); y++ {
+		row := pix[off+y*stride:]
+		out := dst.Pix[y*w : (y+1)*w]
+		for x := range out {
+			if n == 1 {
+				out[x] = float32(row[x])
+			} else {
+				out[x] = luma(row[n*x], row[n*x+1], row[n*x+2])
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package loom
 
 import (
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -154,6 +155,50 @@ func BenchmarkEstimate(b *testing.B) {
 	for b.Loop() {
 		if _, err := e.Estimate(prev, car, cur, grown); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCropFormats checks that every image layout Crop reads directly gives the
+// luminance the generic path gives (within the rounding of a Y'CbCr conversion), and
+// that a region beyond the image is clipped.
+func TestCropFormats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	rgba := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range rgba.Pix {
+		rgba.Pix[i] = uint8(rng.IntN(256))
+		if i%4 == 3 {
+			rgba.Pix[i] = 255
+		}
+	}
+	nrgba := image.NewNRGBA(rgba.Rect)
+	copy(nrgba.Pix, rgba.Pix)
+	ycc := image.NewYCbCr(rgba.Rect, image.YCbCrSubsampleRatio444)
+	gray := image.NewGray(rgba.Rect)
+	for y := 0; y < 30; y++ {
+		for x := 0; x < 40; x++ {
+			c := rgba.RGBAAt(x, y)
+			yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
+			ycc.Y[ycc.YOffset(x, y)], ycc.Cb[ycc.COffset(x, y)], ycc.Cr[ycc.COffset(x, y)] = yy, cb, cr
+			gray.SetGray(x, y, color.GrayModel.Convert(c).(color.Gray))
+		}
+	}
+	r := image.Rect(5, 4, 60, 25) // beyond the right border: clipped to x < 40
+	var want Patch
+	Crop(struct{ image.Image }{rgba}, r, &want) // the generic path
+	if want.R != image.Rect(5, 4, 40, 25) {
+		t.Fatalf("region %v, want clipped to (5,4)-(40,25)", want.R)
+	}
+	for name, img := range map[string]image.Image{"RGBA": rgba, "NRGBA": nrgba, "YCbCr": ycc, "Gray": gray} {
+		var got Patch
+		Crop(img, r, &got)
+		if got.R != want.R {
+			t.Fatalf("%s: region %v, want %v", name, got.R, want.R)
+		}
+		for i := range want.Pix {
+			if math.Abs(float64(got.Pix[i]-want.Pix[i])) > 1 {
+				t.Fatalf("%s: pixel %d is %.1f, want %.1f", name, i, got.Pix[i], want.Pix[i])
+			}
 		}
 	}
 }
