@@ -97,7 +97,9 @@ func (d *twinDevice) ioctl(req uintptr, arg unsafe.Pointer) error {
 		}
 		var ts unix.Timespec
 		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-		b.Timestamp = unix.NsecToTimeval(ts.Nano())
+		// the kernel truncates to microseconds (v4l2_buffer_set_timestamp);
+		// unix.NsecToTimeval rounds up, putting the stamp after the host's reading
+		b.Timestamp = unix.Timeval{Sec: ts.Sec, Usec: ts.Nsec / 1000}
 		d.next++
 	case vidiocStreamon:
 		d.stream = true
