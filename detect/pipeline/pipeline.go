@@ -71,10 +71,15 @@ type Config struct {
 	// frames without one, aligns the track's pixels from frame to frame (detect/loom);
 	// negative takes none.
 	Loom int
-	// LoomFloor is the least 1-sigma of a looming measurement from pixels, in pixels
-	// at the box's height (default 0.1): what the alignment's own bound leaves out
-	// (the object's shape in depth, a changing view, compression).
+	// LoomFloor is the least 1-sigma of a looming measurement from pixels over one
+	// frame, in pixels at the box's height (default 0.1, as measured on real video;
+	// it grows with the baseline as loom.NoiseAt says): what the alignment's own
+	// bound leaves out (the object's shape in depth, a changing view, compression).
 	LoomFloor float64
+	// LoomFrames is the baseline of looming from pixels: each frame is aligned with
+	// the track's frame this many frames back, or the oldest one since within 0.5 s
+	// (default loom.DefaultFrames).
+	LoomFrames int
 }
 
 // Result is what one frame set produced. The rows are new: ownership passes to the
@@ -97,8 +102,8 @@ type camera struct {
 
 type trackInfo struct {
 	motion *track.Motion
-	// loom: the track's patch in the last frame it was aligned in (pixels)
-	loom  *loomRef
+	// loom: the track's patches of its last frames (pixels)
+	loom  *loomHist
 	width float64 // smoothed width, m
 	// halfLen: how much nearer than the range the near edge lies (ranging.Range.HalfLength)
 	halfLen float64
@@ -160,7 +165,7 @@ type Pipeline struct {
 	loomEst     *loom.Estimator
 	loomPatch   loom.Patch // scratch: the patch of the frame at hand
 	// loomNew holds the patches of tracks not yet on a trackInfo (their first frame)
-	loomNew map[int64]*loomRef
+	loomNew map[int64]*loomHist
 }
 
 // New returns a pipeline.
@@ -183,6 +188,9 @@ func New(cfg Config) *Pipeline {
 	if cfg.LoomFloor <= 0 {
 		cfg.LoomFloor = 0.1
 	}
+	if cfg.LoomFrames <= 0 {
+		cfg.LoomFrames = loom.DefaultFrames
+	}
 	p := &Pipeline{cfg: cfg}
 	p.Reset()
 	return p
@@ -194,7 +202,7 @@ func (p *Pipeline) Reset() {
 	p.cams = map[uint8]*camera{}
 	p.tracks = map[int64]*trackInfo{}
 	p.pairs = map[[2]int64]pick{}
-	p.loomNew = map[int64]*loomRef{}
+	p.loomNew = map[int64]*loomHist{}
 	p.adas = adas.New(p.cfg.ADAS, p.cfg.Source)
 	p.lastT = 0
 	p.egoAcc = accelEstimator{}
@@ -479,12 +487,15 @@ type twin struct {
 	of  int
 }
 
-// loomRef is a track's patch of the last frame it was aligned in.
+// loomRef is a track's patch of one frame.
 type loomRef struct {
 	t     int64
 	box   loom.Box
 	patch loom.Patch
 }
+
+// loomHist holds a track's patches of its last LoomFrames frames, oldest first.
+type loomHist struct{ refs []*loomRef }
 
 // frameImage returns the decoded picture of a camera's frame in the set, if the
 // detector left one (nil for the truth-fed detector and for frames decoded on a GPU).
@@ -497,36 +508,48 @@ func frameImage(fs *FrameSet, cam uint8) image.Image {
 	return nil
 }
 
-// loomFromPixels aligns a track's patch of its last frame with this frame's around
-// the detection d and, where the alignment holds, sets d's looming measurement. The
-// patch of this frame becomes the track's reference for the next. Frames more than
-// 0.5 s apart are not aligned (the view has changed too much).
+// loomFromPixels aligns the track's patch of LoomFrames frames back (or the oldest
+// since, within 0.5 s) with this frame's around the detection d and, where the
+// alignment holds, sets d's looming measurement. This frame's patch joins the
+// track's history, taking the buffer of the one that leaves it.
 func (p *Pipeline) loomFromPixels(ti *trackInfo, id int64, t int64, img image.Image, d *obs.Detection) {
 	if p.loomEst == nil {
 		p.loomEst = loom.New(loom.Options{})
 	}
-	ref := p.loomNew[id]
+	hist := p.loomNew[id]
 	if ti != nil {
-		ref = ti.loom
+		hist = ti.loom
+	}
+	if hist == nil {
+		hist = &loomHist{}
+		if ti != nil {
+			ti.loom = hist
+		} else {
+			p.loomNew[id] = hist
+		}
 	}
 	box := loom.Box{X1: float64(d.X1), Y1: float64(d.Y1), X2: float64(d.X2), Y2: float64(d.Y2)}
-	h := box.Y2 - box.Y1
 	loom.Crop(img, loom.Region(box), &p.loomPatch)
-	if ref != nil && t > ref.t && t-ref.t < 5e8 {
+	for j, ref := range hist.refs {
+		if t <= ref.t || t-ref.t >= 5e8 {
+			continue
+		}
 		if r, err := p.loomEst.Estimate(&ref.patch, ref.box, &p.loomPatch, box); err == nil {
 			d.Loom, d.LoomDT = float32(r.LogScale), float32(float64(t-ref.t)/1e9)
-			d.LoomSigma = float32(math.Max(r.Sigma, p.cfg.LoomFloor/h))
+			d.LoomSigma = float32(math.Max(r.Sigma, loom.NoiseAt(p.cfg.LoomFloor, len(hist.refs)-j, box.Y2-box.Y1)))
 		}
+		break
 	}
-	if ref == nil {
-		ref = &loomRef{}
-		if ti != nil {
-			ti.loom = ref
-		} else {
-			p.loomNew[id] = ref
-		}
+	var next *loomRef
+	if len(hist.refs) == p.cfg.LoomFrames {
+		next = hist.refs[0]
+		copy(hist.refs, hist.refs[1:])
+		hist.refs = hist.refs[:len(hist.refs)-1]
+	} else {
+		next = &loomRef{}
 	}
-	// this frame's patch is the next reference; the old buffer is the next scratch
-	ref.patch, p.loomPatch = p.loomPatch, ref.patch
-	ref.t, ref.box = t, box
+	// this frame's patch joins the history; the buffer that left it is the next scratch
+	next.patch, p.loomPatch = p.loomPatch, next.patch
+	next.t, next.box = t, box
+	hist.refs = append(hist.refs, next)
 }

@@ -144,18 +144,18 @@ const settleTime = 0.5
 // must see the object move before it has a speed), with a gap of at least 2 m (beside
 // the car a "TTC" of the longitudinal gap means nothing); a tracked object without a
 // TTC counts as an error of 100 %. The detector gives each detection of a camera
-// looking ahead or behind a looming measurement (its image's scale change, 0.1 px at
-// the box's height, as the alignment of detect/loom measures on real video), which
-// the track filter takes beside the range. With it the bar is met at 1920×1080 on
-// most seeds (4 cameras: max 7.7–13.4 %, p95 5.3–6.8 %) and not at 640×360, where a
-// car 30 m ahead is 15 px tall and its looming 3× as noisy (max 15–27 %); the corner
+// looking ahead or behind a looming measurement (its image's scale change over the
+// last 5 frames, with the noise the alignment of detect/loom shows on real video),
+// which the track filter takes beside the range. With it the bar is met on the
+// 4-camera rig at 1920×1080 (max 6.7–8.8 %: asserted) and not at 640×360, where a
+// car 34 m ahead is 24 px tall and its looming 3× as noisy (max 14–15 %); the corner
 // cameras of the 8-camera rig have no looming (they look across the road) and keep
-// the box-only figures. After a change of an actor's own acceleration the filter
-// follows within 0.2–0.4 s. See docs/adas.md ("What the bar asks").
-// What is asserted beside the event bars: the median error ≤ 10 % and, on the frames
-// outside the settling windows (a change of the actor's own acceleration and 0.5 s
-// after it), a p95 within the bound each camera size reaches; the full figures are
-// printed.
+// their box-only maxima (11–14 % at 1920, 34–41 % at 640). See docs/adas.md ("What
+// the bar asks").
+// What is asserted beside the event bars: the median error ≤ 10 %, the bar itself on
+// the 4-camera rig at 1920×1080, and, on the frames outside the settling windows (a
+// change of the actor's own acceleration and 0.5 s after it), a p95 within the
+// bound each camera size reaches; the full figures are printed.
 func TestAccuracySimScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the simulator for a minute of scenario time")
@@ -167,11 +167,12 @@ func TestAccuracySimScenario(t *testing.T) {
 		cameras       int
 		width, height int
 		settledP95    float64 // bound on the p95 of the settled TTC error
+		bar           bool    // the TTC bar holds on every judged frame
 	}{
-		{"sim-4cam-640", 4, 640, 360, 0.18},
-		{"sim-8cam-640", 8, 640, 360, 0.18},
-		{"sim-4cam-1920", 4, 1920, 1080, 0.09},
-		{"sim-8cam-1920", 8, 1920, 1080, 0.09},
+		{"sim-4cam-640", 4, 640, 360, 0.12, false},
+		{"sim-8cam-640", 8, 640, 360, 0.14, false},
+		{"sim-4cam-1920", 4, 1920, 1080, 0.07, true},
+		{"sim-8cam-1920", 8, 1920, 1080, 0.07, false},
 	} {
 		steps, cal := simDrive(t, rig.cameras, rig.width, rig.height)
 		for _, seed := range []uint64{1, 2, 3} {
@@ -182,6 +183,9 @@ func TestAccuracySimScenario(t *testing.T) {
 			checkEvents(t, a, seed)
 			if a.ttcMedian > 0.10 {
 				t.Errorf("%s seed %d: median TTC error %.1f %% > 10 %%", rig.name, seed, 100*a.ttcMedian)
+			}
+			if rig.bar && a.ttcMax > 0.10 {
+				t.Errorf("%s seed %d: TTC error %.1f %% > 10 %% (%s)", rig.name, seed, 100*a.ttcMax, a.ttcWorst)
 			}
 			if a.setP95 > rig.settledP95 {
 				t.Errorf("%s seed %d: p95 of the settled TTC error %.1f %% > %.0f %% (worst: %s)", rig.name, seed, 100*a.setP95, 100*rig.settledP95, a.setWorst)

@@ -215,12 +215,17 @@ func (f *Motion) Update(m Measurement) {
 
 // loomResidual returns the residual of a looming measurement at a model's state and
 // its measurement row: the depth now is z1 = D − origin, LoomDT ago it was
-// z0 = z1 − v·dt + a·dt²/2, and the image grew by ln(z0/z1). ok is false where the
-// state puts the object at or across the camera.
+// z0 = z1 − v·dt + (a + drive)·dt²/2 (the range's acceleration is the object's own
+// and the ego's drive), and the image grew by ln(z0/z1). ok is false where the state
+// puts the object at or across the camera.
 func loomResidual(k *kfx, m Measurement) (y float64, h [nx]float64, ok bool) {
 	dt := m.LoomDT
+	drive := m.Drive
+	if math.IsNaN(drive) || math.IsInf(drive, 0) {
+		drive = 0
+	}
 	z1 := k.s[iD] - m.LoomOrigin
-	z0 := z1 - k.s[iV]*dt + k.s[iA]*dt*dt/2
+	z0 := z1 - k.s[iV]*dt + (k.s[iA]+drive)*dt*dt/2
 	if !(z0/z1 > 0) || math.Abs(z1) < 0.5 {
 		return 0, h, false
 	}

@@ -303,7 +303,7 @@ func TestMotionLoom(t *testing.T) {
 // TestLoomResidualRow checks the looming measurement's row against numerical
 // derivatives of its prediction.
 func TestLoomResidualRow(t *testing.T) {
-	m := Measurement{Loom: 0.01, LoomDT: 0.04, LoomOrigin: -1.2}
+	m := Measurement{Loom: 0.01, LoomDT: 0.04, LoomOrigin: -1.2, Drive: 2.5}
 	k := kfx{s: [nx]float64{20, -8, -3}}
 	y0, h, ok := loomResidual(&k, m)
 	if !ok {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"roadlog/detect/loom"
 	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/ranging"
@@ -49,10 +50,15 @@ type Config struct {
 	// longer detected (default 0.6); partly covered boxes score lower.
 	Occluded float64
 	// LoomPx is the precision of the looming measurement (obs.Detection.Loom: the
-	// object's image scale change since the camera's last frame, from aligning its
-	// pixels): 1-sigma of ln(scale) is LoomPx over the box height in px (default
-	// 0.1; negative: no looming measurement).
+	// object's image scale change over the last LoomFrames frames, from aligning its
+	// pixels): 1-sigma of ln(scale) over one frame is LoomPx over the box height in px
+	// (default 0.1, as measured on real video; negative: no looming measurement).
 	LoomPx float64
+	// LoomFrames is the looming's baseline: the scale change is measured against the
+	// camera's frame this many frame sets back, or the oldest usable one since
+	// (default loom.DefaultFrames); its noise grows with the baseline as the
+	// alignment's does (loom.NoiseAt).
+	LoomFrames int
 	// Width, Height are the image size used when the frame set does not say
 	// (default 1920×1080).
 	Width, Height int
@@ -76,6 +82,9 @@ func (c Config) withDefaults() Config {
 	def(&c.FalseHigh, 0.1)
 	def(&c.Occluded, 0.6)
 	def(&c.LoomPx, 0.1)
+	if c.LoomFrames <= 0 {
+		c.LoomFrames = loom.DefaultFrames
+	}
 	if c.Width <= 0 || c.Height <= 0 {
 		c.Width, c.Height = 1920, 1080
 	}
@@ -88,7 +97,7 @@ func (c Config) withDefaults() Config {
 type Detector struct {
 	cfg  Config
 	mu   sync.Mutex
-	last map[key]seen
+	last map[key][]seen // the last LoomFrames sightings, oldest first
 }
 
 // seen is an actor's true box height in a camera at time t (ns); 0: not usable for
@@ -99,7 +108,7 @@ type seen struct {
 }
 
 // New returns a detector.
-func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults(), last: map[key]seen{}} }
+func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults(), last: map[key][]seen{}} }
 
 // Ranging returns the box-edge error model of the detections as ranging.Config's
 // EdgeSigma, EdgeFraction (white and slow parts together) and EdgeSlow (the slow
@@ -172,12 +181,23 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 		}
 		key := key{seed: c.Seed, actor: uint64(uint32(tr.ActorID)), cam: uint64(tr.Camera)}
 		// the looming reference: the true height now, if the whole object shows
-		ref := d.last[key]
+		hist := d.last[key]
+		var ref seen // the oldest usable sighting within the baseline and 0.5 s
+		back := 0    // how many sightings back it is
+		for j, sn := range hist {
+			if sn.h > 0 && fs.T-sn.t < 5e8 {
+				ref, back = sn, len(hist)-j
+				break
+			}
+		}
 		now := seen{t: fs.T}
 		if x1 > 0.5 && y1 > 0.5 && x2 < w-0.5 && y2 < h-0.5 && hidden[i] < 0.1 {
 			now.h = bh
 		}
-		d.last[key] = now
+		if len(hist) == c.LoomFrames {
+			hist = append(hist[:0], hist[1:]...)
+		}
+		d.last[key] = append(hist, now)
 		// misses: bursts, plus frame-by-frame misses of small boxes
 		if unit(key.with(chMiss, uint64(math.Floor(t/c.MissBurst)))) < c.MissRate {
 			continue
@@ -208,7 +228,7 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 		det := obs.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
 			Class: cls, Label: obs.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))}
 		if dt := float64(fs.T-ref.t) / 1e9; c.LoomPx > 0 && ref.h > 0 && now.h > 0 && dt > 0 && dt < 0.5 {
-			sd := c.LoomPx / bh
+			sd := loom.NoiseAt(c.LoomPx, back, bh)
 			det.Loom = float32(math.Log(now.h/ref.h) + sd*normal(key.with(chLoom, uint64(fs.T))))
 			det.LoomSigma, det.LoomDT = float32(sd), float32(dt)
 		}
