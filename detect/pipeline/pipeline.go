@@ -66,7 +66,8 @@ type Config struct {
 	// counted in full it would make the filter slow to follow a braking car, left out
 	// the filter would read the error's changes as motion.
 	RangeSlowShare float64
-	// Loom selects the looming measurement for cameras looking ahead or behind: 0
+	// Loom selects the looming measurement for cameras looking ahead or behind, and
+	// for people in every camera: 0
 	// takes the detector's (obs.Detection.Loom) or, for detections of decoded
 	// frames without one, aligns the track's pixels from frame to frame (detect/loom);
 	// negative takes none.
@@ -95,6 +96,8 @@ type camera struct {
 	ranger  *ranging.Ranger // nil: ranging disabled
 	forward bool
 	cos     float64 // cosine of the camera's yaw
+	yaw     float64 // rad
+	y       float64 // the camera's position left of the centre line, m
 	x       float64 // the camera's position ahead of the front bumper, m
 	warned  bool
 	err     error // why ranging is disabled
@@ -128,7 +131,10 @@ func measurement(t int64, rg *ranging.Range, egoAccel, slowShare float64) track.
 }
 
 // loomCos: a looming measurement is taken from cameras looking within 20° of ahead or
-// behind, where the image scale goes with the distance along the road.
+// behind, where the image scale of a vehicle goes with the distance along the road,
+// and from every camera for people: a person is thin, so the scale of their image
+// goes with their depth from any camera, while a car seen at a slant shows faces at
+// depths metres apart.
 var loomCos = math.Cos(20 * math.Pi / 180)
 
 // ttc is the time to collision with an object at distance x closing at speed v: the
@@ -231,6 +237,7 @@ func (p *Pipeline) camera(id uint8) *camera {
 			c.ranger = r
 			c.forward = math.Abs(math.Remainder(cal.Yaw, 2*math.Pi)) <= p.cfg.ForwardYaw
 			c.cos = math.Cos(cal.Yaw)
+			c.yaw, c.y = cal.Yaw, cal.Y
 			c.x = cal.X
 		}
 	} else {
@@ -308,13 +315,14 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
 				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
-				if math.Abs(cam.cos) > loomCos && p.cfg.Loom >= 0 {
+				if looms := p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson); looms {
 					if img := frameImage(fs, id); img != nil && d.LoomDT == 0 {
 						p.loomFromPixels(ti, k.ID, fs.T, img, &d)
 					}
-				}
-				if d.LoomDT > 0 && math.Abs(cam.cos) > loomCos && p.cfg.Loom >= 0 {
-					meas.Loom, meas.LoomSigma, meas.LoomDT, meas.LoomOrigin = float64(d.Loom), float64(d.LoomSigma), float64(d.LoomDT), cam.x
+					if d.LoomDT > 0 {
+						meas.Loom, meas.LoomSigma, meas.LoomDT = float64(d.Loom), float64(d.LoomSigma), float64(d.LoomDT)
+						meas.LoomOrigin, meas.LoomOriginY, meas.LoomYaw = cam.x, cam.y, cam.yaw
+					}
 				}
 				switch {
 				case ti == nil:

@@ -143,17 +143,17 @@ const settleTime = 0.5
 // every camera where the actor is detected and on a track at least 0.5 s old (a track
 // must see the object move before it has a speed), with a gap of at least 2 m (beside
 // the car a "TTC" of the longitudinal gap means nothing); a tracked object without a
-// TTC counts as an error of 100 %. The detector gives each detection of a camera
-// looking ahead or behind a looming measurement (its image's scale change over the
-// last 5 frames, with the noise the alignment of detect/loom shows on real video),
-// which the track filter takes beside the range. With it the bar is met on the
-// 4-camera rig at 1920×1080 (max 6.7–8.8 %: asserted) and not at 640×360, where a
-// car 34 m ahead is 24 px tall and its looming 3× as noisy (max 14–15 %); the corner
-// cameras of the 8-camera rig have no looming (they look across the road) and keep
-// their box-only maxima (11–14 % at 1920, 34–41 % at 640). See docs/adas.md ("What
-// the bar asks").
-// What is asserted beside the event bars: the median error ≤ 10 %, the bar itself on
-// the 4-camera rig at 1920×1080, and, on the frames outside the settling windows (a
+// TTC counts as an error of 100 %. The detector gives each detection a looming
+// measurement (its image's scale change over the last 5 frames, with the noise the
+// alignment of detect/loom shows on real video), which the track filter takes beside
+// the range from cameras looking ahead or behind, and for people from every camera.
+// With it the bar is met at 1920×1080 on both rigs (max 6.7–8.8 % with 4 cameras,
+// 8.3–9.7 % with 8: asserted) and not at 640×360, where a car 34 m ahead is 24 px
+// tall and its looming 3× as noisy (max 14–15 % with 4 cameras; 15–22 % with 8, whose
+// corner cameras see cars at a slant and have no looming for them). See
+// docs/adas.md ("What the bar asks").
+// What is asserted beside the event bars: the median error ≤ 10 %, the bar itself at
+// 1920×1080, and, on the frames outside the settling windows (a
 // change of the actor's own acceleration and 0.5 s after it), a p95 within the
 // bound each camera size reaches; the full figures are printed.
 func TestAccuracySimScenario(t *testing.T) {
@@ -170,9 +170,9 @@ func TestAccuracySimScenario(t *testing.T) {
 		bar           bool    // the TTC bar holds on every judged frame
 	}{
 		{"sim-4cam-640", 4, 640, 360, 0.12, false},
-		{"sim-8cam-640", 8, 640, 360, 0.14, false},
+		{"sim-8cam-640", 8, 640, 360, 0.12, false},
 		{"sim-4cam-1920", 4, 1920, 1080, 0.07, true},
-		{"sim-8cam-1920", 8, 1920, 1080, 0.07, false},
+		{"sim-8cam-1920", 8, 1920, 1080, 0.07, true},
 	} {
 		steps, cal := simDrive(t, rig.cameras, rig.width, rig.height)
 		for _, seed := range []uint64{1, 2, 3} {

@@ -41,6 +41,12 @@ type MotionConfig struct {
 	// Gate is the innovation, in standard deviations, beyond which a measurement is
 	// treated as an outlier and folded in with its variance inflated to fit (default 5).
 	Gate float64
+	// LoomLatSpeedSigma is the least uncertainty of the lateral speed, m/s, that a
+	// looming measurement of a camera looking across the road counts as its noise
+	// (default 1.5, a walking pace: a person standing at the kerb may start to cross
+	// at any time, and the lateral filter sees it only after a few frames; with 0.5
+	// the start of the simulator's pedestrian's crossing read as 1.8 m/s of closing).
+	LoomLatSpeedSigma float64
 	// InitSpeed is the relative speed a new track starts from, m/s (default 0: moving
 	// with the ego), and InitSpeedSigma its 1-sigma (default 10).
 	InitSpeed, InitSpeedSigma float64
@@ -66,6 +72,7 @@ func (c MotionConfig) withDefaults() MotionConfig {
 	def(&c.LatChangeTime, 1)
 	def(&c.Gate, 5)
 	def(&c.InitSpeedSigma, 10)
+	def(&c.LoomLatSpeedSigma, 1.5)
 	return c
 }
 
@@ -89,13 +96,16 @@ type Measurement struct {
 	LateralSlope float64
 	// Loom, when LoomDT > 0, is how much the object's image grew over the last LoomDT
 	// seconds: the log of its image scale now over its scale then, measured from its
-	// pixels (image alignment), not from its box, with 1-sigma LoomSigma. For a camera
-	// at LoomOrigin on the range's axis (m; the camera looks along the range, ahead or
-	// behind) the image scale goes with 1/(Range − LoomOrigin), so Loom measures the
-	// range's rate against the range itself: it carries no size prior or pitch, and a
-	// filter whose range is off by a constant factor reads a speed off by the same
-	// factor, which leaves the TTC true.
-	Loom, LoomSigma, LoomDT, LoomOrigin float64
+	// pixels (image alignment), not from its box, with 1-sigma LoomSigma. The image
+	// scale goes with 1/depth along the camera's optical axis: for a camera at
+	// (LoomOrigin, LoomOriginY) looking at yaw LoomYaw (rad, 0 ahead, π behind) the
+	// depth is (Range − LoomOrigin)·cos + (lateral − LoomOriginY)·sin, the lateral
+	// taken from the filter. Ahead or behind, Loom measures the range's rate against
+	// the range itself: it carries no size prior or pitch, and a filter whose range is
+	// off by a constant factor reads a speed off by the same factor, which leaves the
+	// TTC true.
+	Loom, LoomSigma, LoomDT          float64
+	LoomOrigin, LoomOriginY, LoomYaw float64
 }
 
 // MotionState is the filtered relative motion of an object.
@@ -208,30 +218,45 @@ func (f *Motion) Update(m Measurement) {
 	if !math.IsNaN(lat) && m.LateralSigma > 0 {
 		f.lat.update(lat, rl, f.cfg.Gate)
 	}
-	if m.LoomDT > 0 && m.LoomSigma > 0 && !math.IsNaN(m.Loom) && !math.IsInf(m.Loom+m.LoomSigma+m.LoomDT+m.LoomOrigin, 0) {
-		f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, m) }, m.LoomSigma*m.LoomSigma, f.cfg.Gate)
+	if m.LoomDT > 0 && m.LoomSigma > 0 && isFinite(m.Loom+m.LoomSigma+m.LoomDT+m.LoomOrigin+m.LoomOriginY+m.LoomYaw) {
+		l := f.lat.state()
+		lat := [nx]float64{l.s[iD], l.s[iV], l.s[iA]}
+		// a camera looking across the road sees the lateral motion in the scale too,
+		// which this update takes as known: its uncertainty (at least
+		// LoomLatSpeedSigma: a person may start to walk at any time) adds to the noise
+		r := m.LoomSigma * m.LoomSigma
+		if sn := math.Sin(m.LoomYaw); math.Abs(sn) > 1e-3 {
+			c := f.lon.state()
+			z1 := (c.s[iD]-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat[iD]-m.LoomOriginY)*sn
+			sv := math.Max(l.p[iV][iV], f.cfg.LoomLatSpeedSigma*f.cfg.LoomLatSpeedSigma)
+			r += sn * sn * m.LoomDT * m.LoomDT * sv / (z1 * z1)
+		}
+		f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, lat, m) }, r, f.cfg.Gate)
 	}
 }
 
 // loomResidual returns the residual of a looming measurement at a model's state and
-// its measurement row: the depth now is z1 = D − origin, LoomDT ago it was
-// z0 = z1 − v·dt + (a + drive)·dt²/2 (the range's acceleration is the object's own
-// and the ego's drive), and the image grew by ln(z0/z1). ok is false where the state
-// puts the object at or across the camera.
-func loomResidual(k *kfx, m Measurement) (y float64, h [nx]float64, ok bool) {
+// its measurement row, the lateral's position, speed and acceleration taken as known
+// (lat): with c, s the cosine and sine of the camera's yaw, the depth now is
+// z1 = (D − origin)·c + (y − originY)·s; LoomDT ago it was
+// z0 = z1 − (v·c + vy·s)·dt + ((a + drive)·c + ay·s)·dt²/2 (the range's acceleration
+// is the object's own and the ego's drive), and the image grew by ln(z0/z1). ok is
+// false where the state puts the object at or behind the camera's plane.
+func loomResidual(k *kfx, lat [nx]float64, m Measurement) (y float64, h [nx]float64, ok bool) {
 	dt := m.LoomDT
 	drive := m.Drive
-	if math.IsNaN(drive) || math.IsInf(drive, 0) {
+	if !isFinite(drive) {
 		drive = 0
 	}
-	z1 := k.s[iD] - m.LoomOrigin
-	z0 := z1 - k.s[iV]*dt + (k.s[iA]+drive)*dt*dt/2
+	c, sn := math.Cos(m.LoomYaw), math.Sin(m.LoomYaw)
+	z1 := (k.s[iD]-m.LoomOrigin)*c + (lat[iD]-m.LoomOriginY)*sn
+	z0 := z1 - (k.s[iV]*c+lat[iV]*sn)*dt + ((k.s[iA]+drive)*c+lat[iA]*sn)*dt*dt/2
 	if !(z0/z1 > 0) || math.Abs(z1) < 0.5 {
 		return 0, h, false
 	}
-	h[iD] = 1/z0 - 1/z1
-	h[iV] = -dt / z0
-	h[iA] = dt * dt / (2 * z0)
+	h[iD] = c * (1/z0 - 1/z1)
+	h[iV] = -c * dt / z0
+	h[iA] = c * dt * dt / (2 * z0)
 	return m.Loom - math.Log(z0/z1), h, true
 }
 
@@ -260,3 +285,5 @@ func (s MotionState) TTC(gap, minClosing float64) float64 {
 	}
 	return gap / -s.RelSpeed
 }
+
+func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

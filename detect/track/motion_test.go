@@ -303,22 +303,28 @@ func TestMotionLoom(t *testing.T) {
 // TestLoomResidualRow checks the looming measurement's row against numerical
 // derivatives of its prediction.
 func TestLoomResidualRow(t *testing.T) {
-	m := Measurement{Loom: 0.01, LoomDT: 0.04, LoomOrigin: -1.2, Drive: 2.5}
-	k := kfx{s: [nx]float64{20, -8, -3}}
-	y0, h, ok := loomResidual(&k, m)
-	if !ok {
-		t.Fatal("not ok")
-	}
-	for i := 0; i < nx; i++ {
-		kk := k
-		const e = 1e-6
-		kk.s[i] += e
-		y1, _, _ := loomResidual(&kk, m)
-		if num := -(y1 - y0) / e; math.Abs(num-h[i]) > 1e-6*math.Max(1, math.Abs(h[i])) {
-			t.Errorf("row[%d] = %g, numerically %g", i, h[i], num)
+	lat := [nx]float64{-3, 0.5, 0.2}
+	for _, yaw := range []float64{0, math.Pi, -50 * math.Pi / 180} {
+		m := Measurement{Loom: 0.01, LoomDT: 0.04, LoomOrigin: -1.2, LoomOriginY: -0.9, LoomYaw: yaw, Drive: 2.5}
+		k := kfx{s: [nx]float64{20, -8, -3}}
+		if yaw == math.Pi {
+			k.s = [nx]float64{-20, 8, 3}
+		}
+		y0, h, ok := loomResidual(&k, lat, m)
+		if !ok {
+			t.Fatalf("yaw %.2f: not ok", yaw)
+		}
+		for i := 0; i < nx; i++ {
+			kk := k
+			const e = 1e-6
+			kk.s[i] += e
+			y1, _, _ := loomResidual(&kk, lat, m)
+			if num := -(y1 - y0) / e; math.Abs(num-h[i]) > 1e-6*math.Max(1, math.Abs(h[i])) {
+				t.Errorf("yaw %.2f: row[%d] = %g, numerically %g", yaw, i, h[i], num)
+			}
 		}
 	}
-	if _, _, ok := loomResidual(&kfx{s: [nx]float64{-1.0, 3, 0}}, m); ok {
+	if _, _, ok := loomResidual(&kfx{s: [nx]float64{-1.0, 3, 0}}, [nx]float64{}, Measurement{LoomDT: 0.04, LoomOrigin: -1.2}); ok {
 		t.Error("an object at the camera gave a looming residual")
 	}
 }
