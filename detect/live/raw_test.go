@@ -133,6 +133,20 @@ func TestImagesDetectH264Frames(t *testing.T) {
 		t.Fatalf("a frame without a picture: %v", err)
 	}
 	t.Logf("%d detections from the JPEG, %d from the H.264 frame", len(fromJPEG), len(fromH264))
+
+	// the decoded pictures stay on their frames: the pipeline aligns the tracks'
+	// pixels in them (looming)
+	fs := &pipeline.FrameSet{T: 2, TriggerID: 2, Frames: []pipeline.Frame{
+		{Camera: 0, Width: w, Height: h, JPEG: jpg},
+		{Camera: 1, Seq: seq, Width: w, Height: h, Picture: func(ctx context.Context) (image.Image, error) { return dec.Picture(ctx, seq) }}}}
+	if _, err := x.Detect(context.Background(), fs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs.Frames {
+		if f.Image == nil || f.Image.Bounds().Dx() != w || f.Image.Bounds().Dy() != h {
+			t.Errorf("camera %d: the decoded picture is not left on the frame (%v)", f.Camera, f.Image)
+		}
+	}
 }
 
 // toYUYV packs an image as YUYV 4:2:2 (BT.601 full range, as image/color converts).
