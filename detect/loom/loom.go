@@ -25,7 +25,7 @@ import (
 // Patch is the luminance of a region of a frame, at its integer pixels.
 type Patch struct {
 	R   image.Rectangle // the region, in frame pixels
-	Pix []float32       // row-major, R.Dx()×R.Dy()
+	Pix []uint8         // row-major, R.Dx()×R.Dy(): 8 bits, as cameras give them
 }
 
 // Crop copies the luminance of img inside r (clipped to the image) into dst, reusing
@@ -36,7 +36,7 @@ func Crop(img image.Image, r image.Rectangle, dst *Patch) {
 	dst.R = r
 	n := r.Dx() * r.Dy()
 	if cap(dst.Pix) < n {
-		dst.Pix = make([]float32, n)
+		dst.Pix = make([]uint8, n)
 	}
 	dst.Pix = dst.Pix[:n]
 	w := r.Dx()
@@ -69,7 +69,7 @@ func cropBytes(dst *Patch, pix []byte, stride, off, n int) {
 		out := dst.Pix[y*w : (y+1)*w]
 		for x := range out {
 			if n == 1 {
-				out[x] = float32(row[x])
+				out[x] = row[x]
 			} else {
 				out[x] = luma(row[n*x], row[n*x+1], row[n*x+2])
 			}
@@ -77,7 +77,10 @@ func cropBytes(dst *Patch, pix []byte, stride, off, n int) {
 	}
 }
 
-func luma(r, g, b uint8) float32 { return 0.299*float32(r) + 0.587*float32(g) + 0.114*float32(b) }
+// luma is BT.601 luminance, rounded (as image/color's Y'CbCr conversion).
+func luma(r, g, b uint8) uint8 {
+	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
+}
 
 // at returns the bilinear sample of the patch at frame position (x, y), ok false
 // outside it.

@@ -41,7 +41,7 @@ func loadKITTI(t testing.TB) *Patch {
 // its centre and moves by (dx, dy), over the region r, with white sensor noise of
 // sigma grey levels.
 func warped(src *Patch, b Box, s, dx, dy float64, r image.Rectangle, sigma float64, rng *rand.Rand) *Patch {
-	out := &Patch{R: r, Pix: make([]float32, r.Dx()*r.Dy())}
+	out := &Patch{R: r, Pix: make([]uint8, r.Dx()*r.Dy())}
 	cx, cy := b.cx(), b.cy()
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
@@ -49,7 +49,7 @@ func warped(src *Patch, b Box, s, dx, dy float64, r image.Rectangle, sigma float
 			if !ok {
 				v = 128
 			}
-			out.Pix[(y-r.Min.Y)*r.Dx()+x-r.Min.X] = float32(v + sigma*rng.NormFloat64())
+			out.Pix[(y-r.Min.Y)*r.Dx()+x-r.Min.X] = uint8(math.Max(0, math.Min(255, math.Round(v+sigma*rng.NormFloat64()))))
 		}
 	}
 	return out
@@ -124,7 +124,7 @@ func TestEstimateSigma(t *testing.T) {
 
 func TestEstimateErrors(t *testing.T) {
 	e := New(Options{})
-	flat := &Patch{R: image.Rect(0, 0, 200, 200), Pix: make([]float32, 200*200)}
+	flat := &Patch{R: image.Rect(0, 0, 200, 200), Pix: make([]uint8, 200*200)}
 	for i := range flat.Pix {
 		flat.Pix[i] = 90
 	}
@@ -196,8 +196,8 @@ func TestCropFormats(t *testing.T) {
 			t.Fatalf("%s: region %v, want %v", name, got.R, want.R)
 		}
 		for i := range want.Pix {
-			if math.Abs(float64(got.Pix[i]-want.Pix[i])) > 1 {
-				t.Fatalf("%s: pixel %d is %.1f, want %.1f", name, i, got.Pix[i], want.Pix[i])
+			if math.Abs(float64(got.Pix[i])-float64(want.Pix[i])) > 1 {
+				t.Fatalf("%s: pixel %d is %d, want %d", name, i, got.Pix[i], want.Pix[i])
 			}
 		}
 	}
