@@ -44,6 +44,15 @@ type JPEGEngine interface {
 	SetJPEG(j int, data []byte, w, h, nw, nh, dx, dy int, half bool) error
 }
 
+// LumaEngine is a JPEGEngine that hands back the luminance of the pictures it
+// decoded (detect/gpu: nvJPEG's output, reduced on the device).
+type LumaEngine interface {
+	JPEGEngine
+	// Luma copies slot j's picture, decoded by the last run, as 8-bit luminance into
+	// dst (the picture's size).
+	Luma(j int, dst *image.Gray) error
+}
+
 // fit returns where a w×h image goes in the network input and how to map back: the
 // same numbers preprocessor.fill uses.
 func (p *preprocessor) fit(w, h int) (g geometry, nw, nh, dx, dy int) {
@@ -86,6 +95,21 @@ func (d *Detector) detectDevice(ctx context.Context, de DeviceEngine, images []i
 // decodes JPEG itself (detect/gpu with nvJPEG) the bitstreams go to the device as they
 // are; otherwise they are decoded here and run through Detect.
 func (d *Detector) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.Detection, error) {
+	return d.detectJPEG(ctx, frames, nil)
+}
+
+// DetectJPEGPictures is DetectJPEG that also returns each frame's picture as
+// luminance, for the pipeline's looming: from the device where the engine decodes the
+// JPEG itself and can hand its pictures back (LumaEngine), else the luma plane of the
+// host's decode. A picture the engine cannot hand back is nil.
+func (d *Detector) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []*image.Gray, error) {
+	pics := make([]*image.Gray, len(frames))
+	dets, err := d.detectJPEG(ctx, frames, pics)
+	return dets, pics, err
+}
+
+// detectJPEG is DetectJPEG, filling pics (when not nil) with the frames' luminance.
+func (d *Detector) detectJPEG(ctx context.Context, frames [][]byte, pics []*image.Gray) ([][]detect.Detection, error) {
 	je, ok := d.eng.(JPEGEngine)
 	if !ok {
 		imgs := make([]image.Image, len(frames))
@@ -95,11 +119,16 @@ func (d *Detector) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.
 				return nil, fmt.Errorf("detect jpeg %d: %w", i, err)
 			}
 			imgs[i] = img
+			if pics != nil {
+				pics[i] = lumaOf(img)
+			}
 		}
 		return d.Detect(ctx, imgs)
 	}
+	le, withLuma := d.eng.(LumaEngine)
 	out := make([][]detect.Detection, len(frames))
 	batch := len(d.geo)
+	sizes := make([]image.Rectangle, batch)
 	for i := 0; i < len(frames); i += batch {
 		n := min(batch, len(frames)-i)
 		for j := 0; j < n; j++ {
@@ -110,6 +139,7 @@ func (d *Detector) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.
 			if cfg.Width <= 0 || cfg.Height <= 0 {
 				return nil, fmt.Errorf("detect jpeg %d: empty image %dx%d", i+j, cfg.Width, cfg.Height)
 			}
+			sizes[j] = image.Rect(0, 0, cfg.Width, cfg.Height)
 			g, nw, nh, dx, dy := d.pre.fit(cfg.Width, cfg.Height)
 			d.geo[j] = g
 			if err := je.SetJPEG(j, frames[i+j], cfg.Width, cfg.Height, nw, nh, dx, dy, d.pre.letterbox); err != nil {
@@ -119,8 +149,34 @@ func (d *Detector) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.
 		if err := d.peaks(ctx, je, n, out[i:i+n]); err != nil {
 			return nil, err
 		}
+		for j := 0; j < n && pics != nil && withLuma; j++ {
+			g := image.NewGray(sizes[j])
+			if err := le.Luma(j, g); err != nil {
+				return nil, fmt.Errorf("detect jpeg %d: picture: %w", i+j, err)
+			}
+			pics[i+j] = g
+		}
 	}
 	return out, nil
+}
+
+// lumaOf returns the luminance of a decoded picture: its luma plane where it has one
+// (a JPEG's Y'CbCr), else converted.
+func lumaOf(img image.Image) *image.Gray {
+	b := img.Bounds()
+	g := image.NewGray(b)
+	if m, ok := img.(*image.YCbCr); ok {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			copy(g.Pix[(y-b.Min.Y)*g.Stride:], m.Y[m.YOffset(b.Min.X, y):m.YOffset(b.Min.X, y)+b.Dx()])
+		}
+		return g
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			g.Set(x, y, img.At(x, y))
+		}
+	}
+	return g
 }
 
 // peaks runs the network on the first n slots and decodes their peaks into out.

@@ -1,13 +1,14 @@
 package gpu
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
-	_ "image/jpeg"
+	"image/jpeg"
 	_ "image/png"
 	"math"
 	"os"
@@ -442,13 +443,15 @@ func (pipelineEngine) Close() error { return nil }
 func TestDetectJPEG(t *testing.T) {
 	for _, lib := range libraries(t) {
 		t.Run(lib.name, func(t *testing.T) {
-			d, _ := newGPUDetector(t, Options{Library: lib.path}, 8, centernet.Config{})
+			d, eng := newGPUDetector(t, Options{Library: lib.path}, 8, centernet.Config{})
 			var frames [][]byte
 			var imgs []image.Image
+			var jpegNames []string
 			for _, rel := range publicImages {
 				if !strings.HasSuffix(rel, ".jpg") {
 					continue
 				}
+				jpegNames = append(jpegNames, rel)
 				b, err := os.ReadFile(shared.Path(t, rel))
 				if err != nil {
 					t.Fatal(err)
@@ -456,19 +459,57 @@ func TestDetectJPEG(t *testing.T) {
 				frames = append(frames, b)
 				imgs = append(imgs, loadImage(t, rel))
 			}
-			got, err := d.DetectJPEG(context.Background(), frames)
+			got, pics, err := d.DetectJPEGPictures(context.Background(), frames)
 			if lib.name == "twin" {
 				if !errors.Is(err, ErrUnsupportedFeature) || !strings.Contains(err.Error(), "JPEG") {
-					t.Fatalf("the twin has no JPEG decoder, but DetectJPEG said %v", err)
+					t.Fatalf("the twin has no JPEG decoder, but DetectJPEGPictures said %v", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			// the pictures handed back from the device are the JPEGs' luminance: against
+			// Go's decoder (its luma plane) they differ by the decoders' rounding and the
+			// round trip through RGB
+			for i, rel := range jpegNames {
+				g, err := jpeg.Decode(bytes.NewReader(frames[i]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				y := g.(*image.YCbCr)
+				if pics[i] == nil || pics[i].Bounds() != y.Bounds() {
+					t.Fatalf("%s: picture %v, want %v", rel, pics[i], y.Bounds())
+				}
+				var sum, n float64
+				var hist [256]int
+				for r := 0; r < y.Rect.Dy(); r++ {
+					for c := 0; c < y.Rect.Dx(); c++ {
+						dv := int(pics[i].Pix[r*pics[i].Stride+c]) - int(y.Y[y.YOffset(c, r)])
+						dv = max(dv, -dv)
+						sum += float64(dv)
+						n++
+						hist[min(dv, 255)]++
+					}
+				}
+				p99, above := 255, 0 // the least v with at most 1 % of the pixels differing by more
+				for p99 > 0 && above+hist[p99] <= int(0.01*n) {
+					above += hist[p99]
+					p99--
+				}
+				t.Logf("%s: device luminance against Go's luma plane: mean |Δ| %.2f, p99 %d grey levels", rel, sum/n, p99)
+				if sum/n > 1.5 || p99 > 6 {
+					t.Errorf("%s: device luminance differs from Go's decode by %.2f on average, %d at p99", rel, sum/n, p99)
+				}
+			}
 			want, err := d.Detect(context.Background(), imgs)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// after a run of decoded pictures (not JPEG) no slot holds a JPEG picture
+			b := imgs[0].Bounds()
+			if err := eng.Luma(0, image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))); err == nil {
+				t.Error("Luma after a run without JPEG handed back a picture")
 			}
 			for i := range frames {
 				var confident []detect.Detection

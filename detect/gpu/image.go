@@ -117,6 +117,21 @@ func (p *Pipeline) SetJPEG(j int, data []byte, w, h, nw, nh, dx, dy int, half bo
 	return nil
 }
 
+// Luma copies the luminance of the JPEG picture that the last run decoded into slot j
+// (SetJPEG, then RunPeaks) into dst, whose size must be the picture's: the pipeline
+// aligns tracks' pixels in it (looming) without decoding the JPEG again on the host.
+func (p *Pipeline) Luma(j int, dst *image.Gray) error {
+	b := dst.Bounds()
+	if p.e.isClosed() {
+		return fmt.Errorf("luma %d: %w", j, ErrClosed)
+	}
+	if dst.Stride != b.Dx() || len(dst.Pix) < b.Dx()*b.Dy() || b.Empty() {
+		return fmt.Errorf("luma %d: the destination must be a whole, packed image (%v, stride %d)", j, b, dst.Stride)
+	}
+	ptr, k := p.b.ptr()
+	return status("rl_luma", p.e.l.luma(p.e.h, p.i, int32(j), int32(b.Dx()), int32(b.Dy()), &dst.Pix[0], ptr, k), &p.b)
+}
+
 // slot checks that j is the next slot to stage (0 starts a new batch).
 func (p *Pipeline) slot(j int) error {
 	if p.e.isClosed() {
@@ -322,8 +337,13 @@ func (e *Engine) RunPeaks(ctx context.Context, n int, thr []float32, topK int) (
 	return e.pipes[0].RunPeaks(ctx, n, thr, topK)
 }
 
+// Luma reads slot j's decoded JPEG picture of pipeline 0 (see Pipeline.Luma).
+func (e *Engine) Luma(j int, dst *image.Gray) error { return e.pipes[0].Luma(j, dst) }
+
 // The engine and its pipelines do the detector's pre- and post-processing on the device.
 var (
 	_ centernet.JPEGEngine = (*Engine)(nil)
 	_ centernet.JPEGEngine = (*Pipeline)(nil)
+	_ centernet.LumaEngine = (*Engine)(nil)
+	_ centernet.LumaEngine = (*Pipeline)(nil)
 )

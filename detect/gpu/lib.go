@@ -35,6 +35,7 @@ type lib struct {
 	hostPeaks   func(e uintptr, p int32) unsafe.Pointer
 	peaksOffset func(e uintptr) int64
 	read        func(e uintptr, p int32, off, n int64, host unsafe.Pointer, err *byte, errlen int32) int32
+	luma        func(e uintptr, p, slot, w, h int32, host *byte, err *byte, errlen int32) int32
 	profile     func(e uintptr, p, n, reps int32, ms *float32, err *byte, errlen int32) int32
 	info        func(e uintptr, buf *byte, n int32) int32
 	destroy     func(e uintptr)

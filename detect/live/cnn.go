@@ -45,7 +45,7 @@ func (x *images) Detect(ctx context.Context, fs *pipeline.FrameSet) ([]obs.Detec
 		for i := range fs.Frames {
 			x.jpegs = append(x.jpegs, fs.Frames[i].JPEG)
 		}
-		res, err := x.jd.DetectJPEG(ctx, x.jpegs)
+		res, err := x.detectJPEG(ctx, fs)
 		if err == nil {
 			return label(fs.Frames, res), nil
 		}
@@ -112,7 +112,7 @@ func (x *images) DetectSets(ctx context.Context, sets []*pipeline.FrameSet) ([][
 		}
 	}
 	if together {
-		res, err := x.jd.DetectJPEG(ctx, x.jpegs)
+		res, err := x.detectJPEG(ctx, sets...)
 		if err == nil {
 			for k, fs := range sets {
 				dets[k] = label(fs.Frames, res[:len(fs.Frames)])
@@ -136,6 +136,35 @@ var errNoPicture = errors.New("no image, no JPEG bytes and no decoder for this f
 type jpegDetector interface {
 	DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.Detection, error)
 	DecodesJPEG() bool
+}
+
+// detectJPEG detects in x.jpegs, the JPEG bytes of the frames of sets in order, on an
+// engine that decodes them itself, and leaves each decoded picture it can hand back on
+// its frame as luminance: the pipeline aligns the tracks' pixels in it (looming).
+func (x *images) detectJPEG(ctx context.Context, sets ...*pipeline.FrameSet) ([][]detect.Detection, error) {
+	pd, ok := x.jd.(pictureDetector)
+	if !ok {
+		return x.jd.DetectJPEG(ctx, x.jpegs)
+	}
+	res, pics, err := pd.DetectJPEGPictures(ctx, x.jpegs)
+	if err != nil {
+		return nil, err
+	}
+	for _, fs := range sets {
+		for i := range fs.Frames {
+			if len(pics) > 0 && pics[0] != nil {
+				fs.Frames[i].Image = pics[0]
+			}
+			pics = pics[min(1, len(pics)):]
+		}
+	}
+	return res, nil
+}
+
+// pictureDetector is a jpegDetector that also hands back the decoded pictures'
+// luminance (centernet.Detector.DetectJPEGPictures: from the device on the GPU engine).
+type pictureDetector interface {
+	DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []*image.Gray, error)
 }
 
 // allJPEG reports whether every frame of a set carries only its JPEG bytes.

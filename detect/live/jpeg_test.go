@@ -105,3 +105,53 @@ func TestImagesDetectSetsInOneCall(t *testing.T) {
 		t.Fatalf("with a bad frame: dets %+v errs %v (DetectJPEG calls %v)", dets, errs, f.sizes)
 	}
 }
+
+// pictureJPEG is a JPEG engine that also hands back the pictures it decoded, one
+// grey picture per frame, w = 10 + the frame's index in the call.
+type pictureJPEG struct{ batchJPEG }
+
+func (f *pictureJPEG) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []*image.Gray, error) {
+	res, err := f.DetectJPEG(ctx, frames)
+	pics := make([]*image.Gray, len(frames))
+	for i := range pics {
+		if i != 1 { // the engine could not hand back the second
+			pics[i] = image.NewGray(image.Rect(0, 0, 10+i, 4))
+		}
+	}
+	return res, pics, err
+}
+
+// The pictures a JPEG engine decoded stay on their frames, set by set in the order
+// the frames went in, for the pipeline's looming; a picture it could not hand back
+// leaves its frame without one.
+func TestImagesLeaveDecodedPicturesOnFrames(t *testing.T) {
+	f := &pictureJPEG{batchJPEG{fakeJPEG: fakeJPEG{decodes: true}}}
+	x := Images(f)
+	a := &pipeline.FrameSet{Frames: []pipeline.Frame{{Camera: 0, JPEG: []byte{1, 2, 3}}, {Camera: 1, JPEG: []byte{1, 2, 4}}}}
+	b := &pipeline.FrameSet{Frames: []pipeline.Frame{{Camera: 0, JPEG: []byte{1, 2, 5}}}}
+	if _, errs := x.DetectSets(context.Background(), []*pipeline.FrameSet{a, b}); errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	widths := func(fs ...*pipeline.FrameSet) (w []int) {
+		for _, s := range fs {
+			for _, fr := range s.Frames {
+				if fr.Image == nil {
+					w = append(w, 0)
+				} else {
+					w = append(w, fr.Image.Bounds().Dx())
+				}
+			}
+		}
+		return w
+	}
+	if got := widths(a, b); len(got) != 3 || got[0] != 10 || got[1] != 0 || got[2] != 12 {
+		t.Fatalf("pictures on the frames of two sets: widths %v, want [10 0 12]", got)
+	}
+	c := &pipeline.FrameSet{Frames: []pipeline.Frame{{Camera: 2, JPEG: []byte{1, 2, 6}}}}
+	if _, err := x.Detect(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if got := widths(c); got[0] != 10 {
+		t.Fatalf("picture on the frame of one set: width %v, want 10", got)
+	}
+}

@@ -448,6 +448,8 @@ extern "C" int32_t rl_preprocess(rl_engine *eh, int32_t pi, int32_t n, const rl_
 	if (e->cfg.in_c != 3)
 		return report(make_status(RL_ERR_UNSUPPORTED, "pre-processing needs a 3-channel input, not %d", e->cfg.in_c), err,
 		              errlen);
+	for (int j = 0; j < RL_MAXBATCH; j++) // rl_luma reads only what this call decodes
+		p->jpeg[j].ready = false;
 	int64_t end = 0;
 	int jpegs = 0;
 	for (int j = 0; j < n; j++) {
@@ -821,6 +823,15 @@ extern "C" int32_t rl_peaks(rl_engine *eh, int32_t pi, int32_t n, int32_t kp, in
 
 extern "C" void *rl_host_peaks(rl_engine *eh, int32_t pi) { return ((Engine *)eh)->pipes[pi].peaks_host; }
 
+extern "C" int32_t rl_luma(rl_engine *eh, int32_t pi, int32_t slot, int32_t w, int32_t h, uint8_t *host, char *err,
+                           int32_t errlen) {
+	Engine *e = (Engine *)eh;
+	if (pi < 0 || pi >= e->cfg.pipelines || w <= 0 || h <= 0 || !host)
+		return report(make_status(RL_ERR_ARG, "luma of pipeline %d slot %d, %dx%d", pi, slot, w, h), err, errlen);
+	cudaSetDevice(e->cfg.device);
+	return report(jpeg_luma(e, &e->pipes[pi], slot, w, h, host), err, errlen);
+}
+
 extern "C" int32_t rl_read(rl_engine *eh, int32_t pi, int64_t offset, int64_t bytes, void *host, char *err,
                            int32_t errlen) {
 	Engine *e = (Engine *)eh;
@@ -958,8 +969,10 @@ static void destroy_engine(Engine *e) {
 		cudaFree(p->dstaging);
 		cudaFreeHost(p->img_host);
 		cudaFree(p->img_dev);
-		for (int j = 0; j < RL_MAXBATCH; j++)
+		for (int j = 0; j < RL_MAXBATCH; j++) {
 			cudaFree(p->jpeg[j].rgb);
+			cudaFree(p->jpeg[j].luma);
+		}
 		cudaFreeHost(p->thr_host);
 		cudaFree(p->thr_dev);
 		cudaFree(p->cand_count);

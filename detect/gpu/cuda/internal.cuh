@@ -127,6 +127,11 @@ struct Op {
 struct JpegSlot {
 	uint8_t *rgb;
 	int64_t cap;
+	// the slot's decoded picture (rgb) is valid for rl_luma: w×h, from the last rl_preprocess
+	int32_t w, h;
+	bool ready;
+	uint8_t *luma; // device scratch for rl_luma
+	int64_t luma_cap;
 };
 
 struct Pipe {
@@ -222,6 +227,7 @@ const char *cudnn_version_string(char *buf, int len);
 Status jpeg_init(Engine *e);
 Status jpeg_pipe_init(Engine *e, Pipe *p);
 Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb);
+Status jpeg_luma(Engine *e, Pipe *p, int slot, int w, int h, uint8_t *host);
 void jpeg_destroy(Engine *e);
 
 // Pre-processing descriptor on the device: the image and its plane pointers.

@@ -12,6 +12,9 @@ Status jpeg_pipe_init(Engine *, Pipe *) { return ok_status(); }
 Status jpeg_decode(Engine *, Pipe *, int, rl_image *, uint8_t **) {
 	return make_status(RL_ERR_UNSUPPORTED, "this library was built without nvJPEG");
 }
+Status jpeg_luma(Engine *, Pipe *, int, int, int, uint8_t *) {
+	return make_status(RL_ERR_UNSUPPORTED, "this library was built without nvJPEG: no JPEG picture to read");
+}
 void jpeg_destroy(Engine *) {}
 
 #else
@@ -104,16 +107,56 @@ Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb) {
 		p->jbatch = m;
 	}
 	nvjpegStatus_t st = nvjpegDecodeBatched(e->jpeg, p->jstate, data, lens, dst, p->stream);
-	if (st == NVJPEG_STATUS_SUCCESS)
-		return ok_status();
-	// the batched decoder refused (e.g. progressive JPEG on the hardware decoder): one by one
-	p->jbatch = 0;
-	for (int i = 0; i < m; i++) {
-		nvjpegStatus_t s1 = nvjpegDecode(e->jpeg1, p->jstate1, data[i], lens[i], NVJPEG_OUTPUT_RGBI, &dst[i], p->stream);
-		if (s1 != NVJPEG_STATUS_SUCCESS)
-			return make_status(jcode(s1), "decode JPEG image %d (%zu bytes): nvJPEG status %d (batched: %d)", slot[i],
-			                   lens[i], (int)s1, (int)st);
+	if (st != NVJPEG_STATUS_SUCCESS) {
+		// the batched decoder refused (e.g. progressive JPEG on the hardware decoder): one by one
+		p->jbatch = 0;
+		for (int i = 0; i < m; i++) {
+			nvjpegStatus_t s1 =
+			    nvjpegDecode(e->jpeg1, p->jstate1, data[i], lens[i], NVJPEG_OUTPUT_RGBI, &dst[i], p->stream);
+			if (s1 != NVJPEG_STATUS_SUCCESS)
+				return make_status(jcode(s1), "decode JPEG image %d (%zu bytes): nvJPEG status %d (batched: %d)",
+				                   slot[i], lens[i], (int)s1, (int)st);
+		}
 	}
+	for (int i = 0; i < m; i++) {
+		JpegSlot &s = p->jpeg[slot[i]];
+		s.w = imgs[slot[i]].width, s.h = imgs[slot[i]].height, s.ready = true;
+	}
+	return ok_status();
+}
+
+// rgb_luma writes the BT.601 luminance of n interleaved RGB pixels, rounded as Go's
+// image/color does.
+__global__ void rgb_luma(const uint8_t *rgb, uint8_t *y, int64_t n) {
+	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n) {
+		uint32_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+		y[i] = (uint8_t)((19595u * r + 38470u * g + 7471u * b + (1u << 15)) >> 16);
+	}
+}
+
+// jpeg_luma copies the luminance of slot's picture, decoded by the last pre-processing,
+// to host (w×h bytes): what the pipeline aligns to measure looming, without decoding
+// the JPEG a second time on the host.
+Status jpeg_luma(Engine *e, Pipe *p, int slot, int w, int h, uint8_t *host) {
+	if (slot < 0 || slot >= RL_MAXBATCH)
+		return make_status(RL_ERR_ARG, "luma of slot %d", slot);
+	JpegSlot &s = p->jpeg[slot];
+	if (!s.ready || s.w != w || s.h != h)
+		return make_status(RL_ERR_ARG, "slot %d holds no decoded %dx%d JPEG picture (%s %dx%d)", slot, w, h,
+		                   s.ready ? "it holds" : "last", s.w, s.h);
+	int64_t n = (int64_t)w * h;
+	if (n > s.luma_cap) {
+		cudaStreamSynchronize(p->stream);
+		cudaFree(s.luma);
+		s.luma = nullptr, s.luma_cap = 0;
+		RL_CUDA(cudaMalloc((void **)&s.luma, (size_t)n), "allocate luminance");
+		s.luma_cap = n;
+	}
+	rgb_luma<<<(unsigned)((n + 255) / 256), 256, 0, p->stream>>>(s.rgb, s.luma, n);
+	RL_CUDA(cudaGetLastError(), "launch luminance");
+	RL_CUDA(cudaMemcpyAsync(host, s.luma, (size_t)n, cudaMemcpyDeviceToHost, p->stream), "copy luminance");
+	RL_CUDA(cudaStreamSynchronize(p->stream), "wait for luminance");
 	return ok_status();
 }
 

@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define RL_ABI_VERSION 1
+#define RL_ABI_VERSION 2
 
 /* Status codes. */
 #define RL_OK 0
@@ -269,6 +269,12 @@ void *rl_host_peaks(rl_engine *e, int32_t p);
 
 /* rl_peaks_offset is the byte offset of the rl_peak array in rl_host_peaks. */
 int64_t rl_peaks_offset(rl_engine *e);
+
+/* rl_luma copies the 8-bit luminance (BT.601) of the JPEG picture that the last
+ * rl_preprocess of pipeline p decoded into slot `slot` (w×h, which must match) to host
+ * (w×h bytes, row-major) and waits: the recorder's pipeline aligns tracks' pixels in it
+ * without decoding the bitstream a second time. ABI version 2. */
+int32_t rl_luma(rl_engine *e, int32_t p, int32_t slot, int32_t w, int32_t h, uint8_t *host, char *err, int32_t errlen);
 
 /* rl_read copies `bytes` bytes at arena offset `offset` of pipeline p to host (for
  * tests that compare every intermediate tensor) and waits. */

@@ -73,7 +73,7 @@ func build() {
 		twin.err = err
 		return
 	}
-	for _, v := range []struct{ out, def string }{{Name, "-DSTUB_ABI_VERSION=1"}, {NameABI99, "-DSTUB_ABI_VERSION=99"}} {
+	for _, v := range []struct{ out, def string }{{Name, "-DSTUB_ABI_VERSION=RL_ABI_VERSION"}, {NameABI99, "-DSTUB_ABI_VERSION=99"}} {
 		args := []string{v.def, "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-I" + dir,
 			"-o", filepath.Join(dir, v.out), src, "-lm"}
 		if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {

@@ -604,6 +604,11 @@ int32_t rl_peaks(rl_engine *e, int32_t p, int32_t n, int32_t kp, int32_t wh, con
 
 void *rl_host_peaks(rl_engine *e, int32_t p) { return e->pipes[p].peaks; }
 
+int32_t rl_luma(rl_engine *e, int32_t p, int32_t slot, int32_t w, int32_t h, uint8_t *host, char *err, int32_t errlen) {
+	(void)e, (void)p, (void)slot, (void)w, (void)h, (void)host;
+	return fail(err, errlen, RL_ERR_UNSUPPORTED, "the CPU twin has no JPEG decoder: no JPEG picture to read");
+}
+
 int32_t rl_read(rl_engine *e, int32_t p, int64_t offset, int64_t bytes, void *host, char *err, int32_t errlen) {
 	if (offset < 0 || offset + bytes > e->cfg.arena_bytes)
 		return fail(err, errlen, RL_ERR_ARG, "read %lld bytes at %lld of a %lld-byte arena", (long long)bytes,
