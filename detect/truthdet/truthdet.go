@@ -2,11 +2,14 @@
 // truth boxes of a frame set into detections the way a real detector would report
 // them — jittered and slowly drifting box edges, scores that fall with size and with
 // occlusion, misses that come in bursts (more of them for small boxes), objects
-// hidden behind nearer ones left out, and false alarms, mostly at low scores. It exercises tracking, ranging and the ADAS logic end to end on simulated
-// drives, apart from the network.
+// hidden behind nearer ones left out, and false alarms, mostly at low scores — and,
+// as the pipeline's image alignment would measure it, each object's looming (the
+// scale change of its image over the last frames). It exercises tracking, ranging and
+// the ADAS logic end to end on simulated drives, apart from the network.
 //
 // The noise is a pure function of the seed, the actor, the camera and the frame time,
-// so a run is reproducible however many frame sets the latest-wins queue drops.
+// so a run is reproducible however many frame sets the latest-wins queue drops; the
+// looming is measured against the frame sets this detector was given.
 package truthdet
 
 import (
@@ -92,8 +95,9 @@ func (c Config) withDefaults() Config {
 }
 
 // Detector is the truth-fed detector. Its one state is, for the looming
-// measurement, each actor's true box height in each camera at the last frame set it
-// was detected in: the scale change is measured from there.
+// measurement, each actor's true box height in each camera in the last LoomFrames
+// frame sets that showed it: the scale change is measured from the oldest. It is safe
+// for concurrent use.
 type Detector struct {
 	cfg  Config
 	mu   sync.Mutex
