@@ -202,3 +202,31 @@ func TestCropFormats(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEstimate aligns a real car (KITTI 000008) with boxes of any value — tiny, huge,
+// inverted, beyond the frame, NaN, infinite — and with the search started anywhere: an
+// error or a finite result, never a panic.
+func FuzzEstimate(f *testing.F) {
+	src := loadKITTI(f)
+	car := kittiCars[1]
+	f.Add(car.X1, car.Y1, car.X2, car.Y2, car.X1+1, car.Y1, car.X2+2, car.Y2+1)
+	f.Add(car.X1, car.Y1, car.X2, car.Y2, car.X1+300, car.Y1-50, car.X2+340, car.Y2)
+	f.Add(0.0, 0.0, 1e9, 1e9, -5.0, -5.0, 20.0, 20.0)
+	f.Add(math.NaN(), 1.0, 2.0, 3.0, math.Inf(1), 0.0, 1.0, 1.0)
+	e := New(Options{})
+	f.Fuzz(func(t *testing.T, a1, b1, a2, b2, c1, d1, c2, d2 float64) {
+		prev, cur := Box{a1, b1, a2, b2}, Box{c1, d1, c2, d2}
+		var p0, p1 Patch
+		Crop(src.image(), Region(prev), &p0)
+		Crop(src.image(), Region(cur), &p1)
+		r, err := e.Estimate(&p0, prev, &p1, cur)
+		if err == nil && (math.IsNaN(r.LogScale+r.Sigma+r.DX+r.DY) || math.IsInf(r.LogScale+r.Sigma+r.DX+r.DY, 0) || !(r.Sigma > 0)) {
+			t.Fatalf("boxes %v → %v: %v", prev, cur, r)
+		}
+	})
+}
+
+// image returns the patch as a grey image (its region's bounds).
+func (p *Patch) image() *image.Gray {
+	return &image.Gray{Pix: p.Pix, Stride: p.R.Dx(), Rect: p.R}
+}
