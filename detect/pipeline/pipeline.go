@@ -66,11 +66,10 @@ type Config struct {
 	// counted in full it would make the filter slow to follow a braking car, left out
 	// the filter would read the error's changes as motion.
 	RangeSlowShare float64
-	// Loom selects the looming measurement for cameras looking ahead or behind, and
-	// for people in every camera: 0
-	// takes the detector's (obs.Detection.Loom) or, for detections of decoded
-	// frames without one, aligns the track's pixels from frame to frame (detect/loom);
-	// negative takes none.
+	// Loom selects the looming measurement, taken from cameras looking ahead or
+	// behind and, for people, from every camera: 0 takes the detector's
+	// (obs.Detection.Loom) or, for detections of decoded frames without one, aligns
+	// the track's pixels across frames (detect/loom); negative takes none.
 	Loom int
 	// LoomFloor is the least 1-sigma of a looming measurement from pixels over one
 	// frame, in pixels at the box's height (default 0.1, as measured on real video;
@@ -315,7 +314,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
 				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
-				if looms := p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson); looms {
+				if p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson) {
 					if img := frameImage(fs, id); img != nil && d.LoomDT == 0 {
 						p.loomFromPixels(ti, k.ID, fs.T, img, &d)
 					}
