@@ -359,3 +359,65 @@ func TestRangeObliqueAnyBox(t *testing.T) {
 		}
 	}
 }
+
+// boxOfTurned is boxOf for a car whose heading is turned by yaw (rad, counter-clockwise)
+// about its centre (cx, cy): a car turning or changing lanes sharply.
+func boxOfTurned(c Calibration, cx, cy, w, l, h, yaw float64) obs.Detection {
+	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	cs, sn := math.Cos(yaw), math.Sin(yaw)
+	for _, a := range []float64{-l / 2, l / 2} {
+		for _, b := range []float64{-w / 2, w / 2} {
+			for _, pz := range []float64{0, h} {
+				u, v, ok := c.Project(cx+a*cs-b*sn, cy+a*sn+b*cs, pz)
+				if !ok {
+					continue
+				}
+				x1, x2 = math.Min(x1, u), math.Max(x2, u)
+				y1, y2 = math.Min(y1, v), math.Max(y2, v)
+			}
+		}
+	}
+	clip := func(v, hi float64) float32 { return float32(math.Max(0, math.Min(v, hi))) }
+	return obs.Detection{X1: clip(x1, float64(c.Width)), Y1: clip(y1, float64(c.Height)),
+		X2: clip(x2, float64(c.Width)), Y2: clip(y2, float64(c.Height)), Class: obs.ClassCar, Score: 0.9}
+}
+
+// TestRangeTurnedObject measures what the cue model and the cuboid fit, both of
+// road-aligned objects, make of a car turned by 10–30° (exact boxes): the forward
+// camera's near edge and lateral offset, and the corner camera's centre. A turned car
+// shows l·|sin ψ| of its side beside its rear, so its box is wider than the width
+// prior says and the width cue puts it nearer: the forward camera is off by up to
+// 2.2 m at 10° (a car 20 m ahead one lane over), 4.2 m at 20°, 7.7 m at 30°; the
+// corner camera's cuboid fit by 0.25, 0.59, 0.80 m. Widening the width cue's prior
+// by a heading spread fixes exact boxes (0.5 m at 10° with 5°) but makes the default
+// detector's real boxes worse (median error of the labelled cars under 40 m from
+// 5.4 % to 7.4–11 %, as their bottoms are looser than their sides), so it is not done
+// (docs/adas.md). Asserted, so that it gets no worse: the corner camera within 1 m
+// up to 30°, the forward camera within 2.5 m at 10°.
+func TestRangeTurnedObject(t *testing.T) {
+	const w, l, h = 1.8, 4.4, 1.52
+	for _, deg := range []float64{0, 10, 20, 30} {
+		yaw := deg * math.Pi / 180
+		var worstF, worstC float64
+		for _, p := range [][2]float64{{10, 0}, {20, -3.5}, {30, 3.5}} { // forward camera: centre
+			r, _ := New(front, Config{})
+			g := r.Range(boxOfTurned(front, p[0], p[1], w, l, h, yaw))
+			// the near edge of the turned car, and its centre's lateral
+			near := p[0] - (l/2*math.Abs(math.Cos(yaw)) + w/2*math.Abs(math.Sin(yaw)))
+			worstF = math.Max(worstF, math.Max(math.Abs(g.Distance-near), math.Abs(g.Lateral-p[1])))
+		}
+		for _, p := range [][2]float64{{6, -3.5}, {10, -3.5}, {14, -7}} { // corner camera
+			r, _ := New(frontRight, Config{})
+			g := r.Range(boxOfTurned(frontRight, p[0], p[1], w, l, h, yaw))
+			want := p[0] // a sideways camera gives the centre's x
+			if !r.side {
+				want = p[0] - l/2
+			}
+			worstC = math.Max(worstC, math.Max(math.Abs(g.Distance-want), math.Abs(g.Lateral-p[1])))
+		}
+		t.Logf("car turned %2.0f°: forward camera off by up to %.2f m, corner camera by %.2f m", deg, worstF, worstC)
+		if worstC > 1 || deg <= 10 && worstF > 2.5 || deg == 0 && worstF > 0.05 {
+			t.Errorf("car turned %.0f°: forward camera off by %.2f m, corner camera by %.2f m (want ≤ 2.5 m at 10°, ≤ 1 m)", deg, worstF, worstC)
+		}
+	}
+}
