@@ -98,18 +98,18 @@ func (d *Detector) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.
 	return d.detectJPEG(ctx, frames, nil)
 }
 
-// DetectJPEGPictures is DetectJPEG that also returns each frame's picture as
-// luminance, for the pipeline's looming: from the device where the engine decodes the
-// JPEG itself and can hand its pictures back (LumaEngine), else the luma plane of the
-// host's decode. A picture the engine cannot hand back is nil.
-func (d *Detector) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []*image.Gray, error) {
-	pics := make([]*image.Gray, len(frames))
+// DetectJPEGPictures is DetectJPEG that also returns each frame's decoded picture,
+// for the pipeline's looming: its luminance from the device where the engine decodes
+// the JPEG itself and can hand it back (LumaEngine), else the host's decode. A
+// picture the engine cannot hand back is nil.
+func (d *Detector) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []image.Image, error) {
+	pics := make([]image.Image, len(frames))
 	dets, err := d.detectJPEG(ctx, frames, pics)
 	return dets, pics, err
 }
 
-// detectJPEG is DetectJPEG, filling pics (when not nil) with the frames' luminance.
-func (d *Detector) detectJPEG(ctx context.Context, frames [][]byte, pics []*image.Gray) ([][]detect.Detection, error) {
+// detectJPEG is DetectJPEG, filling pics (when not nil) with the frames' pictures.
+func (d *Detector) detectJPEG(ctx context.Context, frames [][]byte, pics []image.Image) ([][]detect.Detection, error) {
 	je, ok := d.eng.(JPEGEngine)
 	if !ok {
 		imgs := make([]image.Image, len(frames))
@@ -119,10 +119,8 @@ func (d *Detector) detectJPEG(ctx context.Context, frames [][]byte, pics []*imag
 				return nil, fmt.Errorf("detect jpeg %d: %w", i, err)
 			}
 			imgs[i] = img
-			if pics != nil {
-				pics[i] = lumaOf(img)
-			}
 		}
+		copy(pics, imgs)
 		return d.Detect(ctx, imgs)
 	}
 	le, withLuma := d.eng.(LumaEngine)
@@ -158,25 +156,6 @@ func (d *Detector) detectJPEG(ctx context.Context, frames [][]byte, pics []*imag
 		}
 	}
 	return out, nil
-}
-
-// lumaOf returns the luminance of a decoded picture: its luma plane where it has one
-// (a JPEG's Y'CbCr), else converted.
-func lumaOf(img image.Image) *image.Gray {
-	b := img.Bounds()
-	g := image.NewGray(b)
-	if m, ok := img.(*image.YCbCr); ok {
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			copy(g.Pix[(y-b.Min.Y)*g.Stride:], m.Y[m.YOffset(b.Min.X, y):m.YOffset(b.Min.X, y)+b.Dx()])
-		}
-		return g
-	}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			g.Set(x, y, img.At(x, y))
-		}
-	}
-	return g
 }
 
 // peaks runs the network on the first n slots and decodes their peaks into out.

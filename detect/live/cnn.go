@@ -150,21 +150,23 @@ func (x *images) detectJPEG(ctx context.Context, sets ...*pipeline.FrameSet) ([]
 	if err != nil {
 		return nil, err
 	}
+	k := 0 // x.jpegs[k] is the JPEG of the frame at hand
 	for _, fs := range sets {
 		for i := range fs.Frames {
-			if len(pics) > 0 && pics[0] != nil {
-				fs.Frames[i].Image = pics[0]
+			if k < len(pics) && pics[k] != nil {
+				fs.Frames[i].Image = pics[k]
 			}
-			pics = pics[min(1, len(pics)):]
+			k++
 		}
 	}
 	return res, nil
 }
 
-// pictureDetector is a jpegDetector that also hands back the decoded pictures'
-// luminance (centernet.Detector.DetectJPEGPictures: from the device on the GPU engine).
+// pictureDetector is a jpegDetector that also hands back the decoded pictures
+// (centernet.Detector.DetectJPEGPictures: their luminance from the device on the GPU
+// engine).
 type pictureDetector interface {
-	DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []*image.Gray, error)
+	DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []image.Image, error)
 }
 
 // allJPEG reports whether every frame of a set carries only its JPEG bytes.

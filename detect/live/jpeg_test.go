@@ -110,9 +110,9 @@ func TestImagesDetectSetsInOneCall(t *testing.T) {
 // grey picture per frame, w = 10 + the frame's index in the call.
 type pictureJPEG struct{ batchJPEG }
 
-func (f *pictureJPEG) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []*image.Gray, error) {
+func (f *pictureJPEG) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []image.Image, error) {
 	res, err := f.DetectJPEG(ctx, frames)
-	pics := make([]*image.Gray, len(frames))
+	pics := make([]image.Image, len(frames))
 	for i := range pics {
 		if i != 1 { // the engine could not hand back the second
 			pics[i] = image.NewGray(image.Rect(0, 0, 10+i, 4))

@@ -217,7 +217,6 @@ type Estimator struct {
 	opt          Options
 	px, py, t    []float64 // template sample positions (relative to the centre) and values
 	sd           [][3]float64
-	gxs, gys     []float64
 	err, weights []float64
 }
 

@@ -169,8 +169,6 @@ type Pipeline struct {
 	pairs       map[[2]int64]pick
 	loomEst     *loom.Estimator
 	loomPatch   loom.Patch // scratch: the patch of the frame at hand
-	// loomNew holds the patches of tracks not yet on a trackInfo (their first frame)
-	loomNew map[int64]*loomHist
 }
 
 // New returns a pipeline.
@@ -207,7 +205,6 @@ func (p *Pipeline) Reset() {
 	p.cams = map[uint8]*camera{}
 	p.tracks = map[int64]*trackInfo{}
 	p.pairs = map[[2]int64]pick{}
-	p.loomNew = map[int64]*loomHist{}
 	p.adas = adas.New(p.cfg.ADAS, p.cfg.Source)
 	p.lastT = 0
 	p.egoAcc = accelEstimator{}
@@ -298,9 +295,12 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 		matched, p.gone = cam.tracker.Update(fs.T, camDets, p.gone[:0])
 		for _, gid := range p.gone {
 			delete(p.tracks, gid)
-			delete(p.loomNew, gid)
 		}
 		tracked := make([]bool, len(camDets))
+		var img image.Image // this camera's picture, for looming from pixels
+		if p.cfg.Loom >= 0 {
+			img = frameImage(fs, id)
+		}
 		for _, k := range matched {
 			tracked[k.Det] = true
 			d := camDets[k.Det]
@@ -314,9 +314,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
 				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
-				if p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson) {
-					if img := frameImage(fs, id); img != nil && d.LoomDT == 0 {
-						p.loomFromPixels(ti, k.ID, fs.T, img, &d)
+				looms := p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson)
+				fromPixels := looms && img != nil && d.LoomDT == 0
+				if looms {
+					if fromPixels && ti != nil {
+						p.loomFromPixels(ti, fs.T, img, &d)
 					}
 					if d.LoomDT > 0 {
 						meas.Loom, meas.LoomSigma, meas.LoomDT = float64(d.Loom), float64(d.LoomSigma), float64(d.LoomDT)
@@ -331,9 +333,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
 					}
 					if m, ok := track.NewMotion(mc, meas); ok {
-						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T, loom: p.loomNew[k.ID]}
+						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T}
 						p.tracks[k.ID] = ti
-						delete(p.loomNew, k.ID)
+						if fromPixels { // the first patch: the reference of the frames to come
+							p.loomFromPixels(ti, fs.T, img, &d)
+						}
 					}
 				default:
 					ti.motion.Update(meas)
@@ -519,22 +523,14 @@ func frameImage(fs *FrameSet, cam uint8) image.Image {
 // since, within 0.5 s) with this frame's around the detection d and, where the
 // alignment holds, sets d's looming measurement. This frame's patch joins the
 // track's history, taking the buffer of the one that leaves it.
-func (p *Pipeline) loomFromPixels(ti *trackInfo, id int64, t int64, img image.Image, d *obs.Detection) {
+func (p *Pipeline) loomFromPixels(ti *trackInfo, t int64, img image.Image, d *obs.Detection) {
 	if p.loomEst == nil {
 		p.loomEst = loom.New(loom.Options{})
 	}
-	hist := p.loomNew[id]
-	if ti != nil {
-		hist = ti.loom
+	if ti.loom == nil {
+		ti.loom = &loomHist{}
 	}
-	if hist == nil {
-		hist = &loomHist{}
-		if ti != nil {
-			ti.loom = hist
-		} else {
-			p.loomNew[id] = hist
-		}
-	}
+	hist := ti.loom
 	box := loom.Box{X1: float64(d.X1), Y1: float64(d.Y1), X2: float64(d.X2), Y2: float64(d.Y2)}
 	loom.Crop(img, loom.Region(box), &p.loomPatch)
 	for j, ref := range hist.refs {

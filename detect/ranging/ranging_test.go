@@ -30,17 +30,27 @@ func boxOf(c Calibration, class uint16, x, y, w, l, h float64) obs.Detection {
 	if x < 0 {
 		far = x - l
 	}
-	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	var pts [][2]float64
 	for _, px := range []float64{x, far} {
 		for _, py := range []float64{y - w/2, y + w/2} {
-			for _, pz := range []float64{0, h} {
-				u, v, ok := c.Project(px, py, pz)
-				if !ok {
-					continue
-				}
-				x1, x2 = math.Min(x1, u), math.Max(x2, u)
-				y1, y2 = math.Min(y1, v), math.Max(y2, v)
+			pts = append(pts, [2]float64{px, py})
+		}
+	}
+	return boxOfFootprint(c, class, pts, h)
+}
+
+// boxOfFootprint is the exact box of an upright prism of height h standing on the
+// ground points pts (vehicle frame), clipped to the image.
+func boxOfFootprint(c Calibration, class uint16, pts [][2]float64, h float64) obs.Detection {
+	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range pts {
+		for _, pz := range []float64{0, h} {
+			u, v, ok := c.Project(p[0], p[1], pz)
+			if !ok {
+				continue
 			}
+			x1, x2 = math.Min(x1, u), math.Max(x2, u)
+			y1, y2 = math.Min(y1, v), math.Max(y2, v)
 		}
 	}
 	clip := func(v, hi float64) float32 { return float32(math.Max(0, math.Min(v, hi))) }
@@ -363,23 +373,14 @@ func TestRangeObliqueAnyBox(t *testing.T) {
 // boxOfTurned is boxOf for a car whose heading is turned by yaw (rad, counter-clockwise)
 // about its centre (cx, cy): a car turning or changing lanes sharply.
 func boxOfTurned(c Calibration, cx, cy, w, l, h, yaw float64) obs.Detection {
-	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
 	cs, sn := math.Cos(yaw), math.Sin(yaw)
+	var pts [][2]float64
 	for _, a := range []float64{-l / 2, l / 2} {
 		for _, b := range []float64{-w / 2, w / 2} {
-			for _, pz := range []float64{0, h} {
-				u, v, ok := c.Project(cx+a*cs-b*sn, cy+a*sn+b*cs, pz)
-				if !ok {
-					continue
-				}
-				x1, x2 = math.Min(x1, u), math.Max(x2, u)
-				y1, y2 = math.Min(y1, v), math.Max(y2, v)
-			}
+			pts = append(pts, [2]float64{cx + a*cs - b*sn, cy + a*sn + b*cs})
 		}
 	}
-	clip := func(v, hi float64) float32 { return float32(math.Max(0, math.Min(v, hi))) }
-	return obs.Detection{X1: clip(x1, float64(c.Width)), Y1: clip(y1, float64(c.Height)),
-		X2: clip(x2, float64(c.Width)), Y2: clip(y2, float64(c.Height)), Class: obs.ClassCar, Score: 0.9}
+	return boxOfFootprint(c, obs.ClassCar, pts, h)
 }
 
 // TestRangeTurnedObject measures what the cue model and the cuboid fit, both of

@@ -227,7 +227,7 @@ func (f *Motion) Update(m Measurement) {
 		r := m.LoomSigma * m.LoomSigma
 		if sn := math.Sin(m.LoomYaw); math.Abs(sn) > 1e-3 {
 			c := f.lon.state()
-			z1 := (c.s[iD]-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat[iD]-m.LoomOriginY)*sn
+			z1 := loomDepth(&c, lat, m)
 			sv := math.Max(l.p[iV][iV], f.cfg.LoomLatSpeedSigma*f.cfg.LoomLatSpeedSigma)
 			r += sn * sn * m.LoomDT * m.LoomDT * sv / (z1 * z1)
 		}
@@ -249,7 +249,7 @@ func loomResidual(k *kfx, lat [nx]float64, m Measurement) (y float64, h [nx]floa
 		drive = 0
 	}
 	c, sn := math.Cos(m.LoomYaw), math.Sin(m.LoomYaw)
-	z1 := (k.s[iD]-m.LoomOrigin)*c + (lat[iD]-m.LoomOriginY)*sn
+	z1 := loomDepth(k, lat, m)
 	z0 := z1 - (k.s[iV]*c+lat[iV]*sn)*dt + ((k.s[iA]+drive)*c+lat[iA]*sn)*dt*dt/2
 	if !(z0/z1 > 0) || math.Abs(z1) < 0.5 {
 		return 0, h, false
@@ -284,6 +284,11 @@ func (s MotionState) TTC(gap, minClosing float64) float64 {
 		return math.NaN()
 	}
 	return gap / -s.RelSpeed
+}
+
+// loomDepth is the object's depth along the camera's axis at a model's state.
+func loomDepth(k *kfx, lat [nx]float64, m Measurement) float64 {
+	return (k.s[iD]-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat[iD]-m.LoomOriginY)*math.Sin(m.LoomYaw)
 }
 
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

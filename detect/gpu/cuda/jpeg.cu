@@ -59,6 +59,19 @@ Status jpeg_pipe_init(Engine *e, Pipe *p) {
 	return ok_status();
 }
 
+// grow makes the device buffer *buf hold at least need bytes, waiting for p's stream
+// before it frees the smaller one.
+static Status grow(Pipe *p, uint8_t **buf, int64_t *cap, int64_t need, const char *what) {
+	if (need <= *cap)
+		return ok_status();
+	cudaStreamSynchronize(p->stream);
+	cudaFree(*buf);
+	*buf = nullptr, *cap = 0;
+	RL_CUDA(cudaMalloc((void **)buf, (size_t)need), what);
+	*cap = need;
+	return ok_status();
+}
+
 // jpeg_decode decodes the JPEG images among imgs into p's slot buffers (interleaved
 // RGB, pitch 3 x width) on p's stream; rgb[j] receives slot j's buffer.
 Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb) {
@@ -84,13 +97,7 @@ Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb) {
 			                   im.height);
 		int64_t need = (int64_t)im.width * im.height * 3;
 		JpegSlot &s = p->jpeg[j];
-		if (need > s.cap) {
-			cudaStreamSynchronize(p->stream);
-			cudaFree(s.rgb);
-			s.rgb = nullptr, s.cap = 0;
-			RL_CUDA(cudaMalloc((void **)&s.rgb, (size_t)need), "allocate decoded image");
-			s.cap = need;
-		}
+		RL_TRY(grow(p, &s.rgb, &s.cap, need, "allocate decoded image"));
 		rgb[j] = s.rgb;
 		memset(&dst[m], 0, sizeof dst[m]);
 		dst[m].channel[0] = s.rgb;
@@ -143,16 +150,10 @@ Status jpeg_luma(Engine *e, Pipe *p, int slot, int w, int h, uint8_t *host) {
 		return make_status(RL_ERR_ARG, "luma of slot %d", slot);
 	JpegSlot &s = p->jpeg[slot];
 	if (!s.ready || s.w != w || s.h != h)
-		return make_status(RL_ERR_ARG, "slot %d holds no decoded %dx%d JPEG picture (%s %dx%d)", slot, w, h,
-		                   s.ready ? "it holds" : "last", s.w, s.h);
+		return make_status(RL_ERR_ARG, "slot %d holds no %dx%d JPEG picture decoded by the last pre-processing", slot,
+		                   w, h);
 	int64_t n = (int64_t)w * h;
-	if (n > s.luma_cap) {
-		cudaStreamSynchronize(p->stream);
-		cudaFree(s.luma);
-		s.luma = nullptr, s.luma_cap = 0;
-		RL_CUDA(cudaMalloc((void **)&s.luma, (size_t)n), "allocate luminance");
-		s.luma_cap = n;
-	}
+	RL_TRY(grow(p, &s.luma, &s.luma_cap, n, "allocate luminance"));
 	rgb_luma<<<(unsigned)((n + 255) / 256), 256, 0, p->stream>>>(s.rgb, s.luma, n);
 	RL_CUDA(cudaGetLastError(), "launch luminance");
 	RL_CUDA(cudaMemcpyAsync(host, s.luma, (size_t)n, cudaMemcpyDeviceToHost, p->stream), "copy luminance");
