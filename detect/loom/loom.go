@@ -1,11 +1,12 @@
-// Package loom measures how much an object's image grew from one frame to the next
+// Package loom measures how much an object's image grew from one frame to another
 // (its looming) by aligning its pixels, not its box: the scale change of a rigid
 // object seen along the line of sight is the ratio of its distances, free of the size
 // priors and the pitch that monocular ranges carry. A box edge jitters by a pixel or
 // more from frame to frame; aligning the whole patch finds the scale to a small
 // fraction of a pixel at its rim. The track filter (track.Measurement.Loom) takes it
-// as a measurement of the range's rate against the range, which is what a
-// time-to-collision is.
+// as a measurement of the range's change against the range, which is what a
+// time-to-collision needs. Noise is the error model of the alignment, measured on
+// real video.
 //
 // The alignment is Lucas–Kanade in its inverse-compositional form (Baker & Matthews,
 // "Lucas-Kanade 20 Years On", 2004) over a warp of scale and translation, with Huber
@@ -110,24 +111,63 @@ type Box struct{ X1, Y1, X2, Y2 float64 }
 func (b Box) cx() float64 { return (b.X1 + b.X2) / 2 }
 func (b Box) cy() float64 { return (b.Y1 + b.Y2) / 2 }
 
-// DefaultFrames is the default baseline of a looming measurement: the scale change
-// is measured against the frame this many frames back. Over a longer baseline the
-// scale change grows in proportion while the alignment's noise grows far less
-// (BaselineGrowth), so the rate it gives is more precise; the measurement then
-// describes the motion over the baseline, which the track filter models. On the
-// simulator's scenario 5 frames (0.17 s at 30 fps) beat 1, 3 and 8.
-const DefaultFrames = 5
+// KeyFrames is the default number of frames a looming key frame serves: each frame
+// of a track is aligned with its key frame, and every KeyFrames frames the frame at
+// hand becomes the next key. The track filter keeps the range and the alignment's
+// error of the key frame beside its state (track.Measurement.LoomKey), so the
+// measurements against one key are not taken as independent; the longer a key
+// serves, the more of the frames' error averages out.
+const KeyFrames = 15
 
-// BaselineGrowth is how the alignment's noise grows with the baseline: as k^0.35
-// for k frames, measured on the dash-cam clip (0.10, 0.13, 0.15, 0.18 and 0.19 px at
-// the box's height for k = 1, 2, 3, 5 and 8: the view changes more between frames
-// further apart). NoiseAt gives it.
-const BaselineGrowth = 0.35
+// Noise is the error model of aligning one object's pixels across frames, in pixels
+// at the box's height. Most of an alignment's error belongs to the frames, not the
+// pair: each frame shows the object's scale a little off (Frame, 1-sigma), and that
+// error changes smoothly from frame to frame (an Ornstein–Uhlenbeck process of
+// correlation time Corr seconds: the view, the light and the compression change over
+// a few frames, not at once). On top of it each pair has an error of its own (Pair,
+// 1-sigma, reached as the frames grow apart as the frames' error is). An alignment of
+// frames dt apart then errs by √((2·Frame² + Pair²)·(1 − e^(−dt/Corr))); alignments
+// that share frames share their errors; over many frames the errors do not build up.
+type Noise struct{ Frame, Corr, Pair float64 }
 
-// NoiseAt returns the 1-sigma of ln(scale) of an alignment over k frames of a box h
-// px tall whose one-frame noise is px pixels at its height.
-func NoiseAt(px float64, k int, h float64) float64 {
-	return px * math.Pow(float64(max(k, 1)), BaselineGrowth) / h
+// DefaultNoise is the alignment's noise measured on the dash-cam clip at 25 fps
+// (TestLoomOnDashcamVideo). Three statistics there, none of which a steady looming
+// rate moves, are fitted together: alignments 0→k and k→2k differ by 0.09, 0.12,
+// 0.19, 0.20 and 0.19 px (over √2) for k = 1, 2, 3, 5 and 8 frames — the error grows
+// over three frames and then stays; an alignment 0→2k and the chained 0→k, k→2k
+// differ by only 0.04–0.10 px, so most of the error is the frames', not the pairs';
+// and the looming rate from 10 frames against one scatters by 0.017 px a frame. A
+// random walk of the scale (an error that builds up) fits the first and the third
+// worse and cannot give the second.
+var DefaultNoise = Noise{Frame: 0.11, Corr: 0.12, Pair: 0.05}
+
+// Sigma returns the 1-sigma of ln(scale) of an alignment of frames dt seconds apart
+// of a box h px tall.
+func (n Noise) Sigma(dt, h float64) float64 {
+	return math.Sqrt((2*n.Frame*n.Frame+n.Pair*n.Pair)*n.apart(dt)) / h
+}
+
+// PairSigma returns the 1-sigma of the pair's own error (px) of an alignment of
+// frames dt seconds apart.
+func (n Noise) PairSigma(dt float64) float64 { return n.Pair * math.Sqrt(n.apart(dt)) }
+
+// Carry returns how much of the frames' error carries over dt seconds:
+// e^(−dt/Corr).
+func (n Noise) Carry(dt float64) float64 {
+	if !(n.Corr > 0) || !(dt > 0) {
+		return 0
+	}
+	return math.Exp(-dt / n.Corr)
+}
+
+// apart is the share of the frames' error that two frames dt seconds apart do not
+// share: 1 − e^(−dt/Corr) (with no correlation time, all of it).
+func (n Noise) apart(dt float64) float64 { return 1 - n.Carry(dt) }
+
+// Step advances the frames' error e (px) by dt seconds, u a standard normal draw.
+func (n Noise) Step(e, dt, u float64) float64 {
+	c := n.Carry(dt)
+	return c*e + n.Frame*math.Sqrt(1-c*c)*u
 }
 
 // Margin is how far beyond a box the patch Estimate needs from the current frame

@@ -15,11 +15,13 @@ type Detection struct {
 	Class          uint16  // COCO class index (see the Class constants)
 	Label          string  // class name
 	Score          float32 // confidence, 0..1
-	// Loom, when LoomDT > 0, is how much the object's image grew since the camera's
-	// frame LoomDT seconds earlier: ln(scale now / scale then), from aligning its
-	// pixels (not its box), with 1-sigma LoomSigma. The track filter takes it as a
-	// measurement of the range's rate against the range (track.Measurement.Loom).
-	Loom, LoomSigma, LoomDT float32
+	// LoomScale, when LoomFrame > 0, is the object's image scale as the detector
+	// reads it (log units, any origin: only its changes along one object's track
+	// mean anything), each frame's reading off by LoomFrame (1-sigma, log units; the
+	// error changes smoothly from frame to frame, loom.Noise). The truth-fed detector
+	// gives it; the pipeline then measures the object's looming as its change since
+	// the track's key frame, as it otherwise measures it by aligning the pixels.
+	LoomScale, LoomFrame float32
 }
 
 // Width returns the box width in pixels.

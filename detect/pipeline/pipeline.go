@@ -67,18 +67,20 @@ type Config struct {
 	// the filter would read the error's changes as motion.
 	RangeSlowShare float64
 	// Loom selects the looming measurement, taken from cameras looking ahead or
-	// behind and, for people, from every camera: 0 takes the detector's
-	// (obs.Detection.Loom) or, for detections of decoded frames without one, aligns
-	// the track's pixels across frames (detect/loom); negative takes none.
+	// behind and, for people, from every camera, against each track's key frame: 0
+	// takes the change of the detector's scale reading (obs.Detection.LoomScale) or,
+	// for detections of decoded frames without one, aligns the track's pixels
+	// (detect/loom); negative takes none.
 	Loom int
-	// LoomFloor is the least 1-sigma of a looming measurement from pixels over one
-	// frame, in pixels at the box's height (default 0.1, as measured on real video;
-	// it grows with the baseline as loom.NoiseAt says): what the alignment's own
-	// bound leaves out (the object's shape in depth, a changing view, compression).
-	LoomFloor float64
-	// LoomFrames is the baseline of looming from pixels: each frame is aligned with
-	// the track's frame this many frames back, or the oldest one since within 0.5 s
-	// (default loom.DefaultFrames).
+	// LoomNoise is the looming measurement's error model (default loom.DefaultNoise,
+	// as measured on real video): the least noise of a measurement from pixels (what
+	// the alignment's own bound leaves out: the object's shape in depth, a changing
+	// view, compression) and the correlation time of the frames' error that the track
+	// filter follows.
+	LoomNoise loom.Noise
+	// LoomFrames is how many frames a looming key frame from pixels serves: each
+	// frame is aligned with the track's key frame, and the frame after this many
+	// becomes the next key (default loom.KeyFrames).
 	LoomFrames int
 }
 
@@ -104,8 +106,8 @@ type camera struct {
 
 type trackInfo struct {
 	motion *track.Motion
-	// loom: the track's patches of its last frames (pixels)
-	loom  *loomHist
+	// loom: the track's looming key frame (from pixels)
+	loom  *loomKey
 	width float64 // smoothed width, m
 	// halfLen: how much nearer than the range the near edge lies (ranging.Range.HalfLength)
 	halfLen float64
@@ -188,11 +190,11 @@ func New(cfg Config) *Pipeline {
 	case cfg.RangeSlowShare < 0:
 		cfg.RangeSlowShare = 0
 	}
-	if cfg.LoomFloor <= 0 {
-		cfg.LoomFloor = 0.1
+	if cfg.LoomNoise == (loom.Noise{}) {
+		cfg.LoomNoise = loom.DefaultNoise
 	}
 	if cfg.LoomFrames <= 0 {
-		cfg.LoomFrames = loom.DefaultFrames
+		cfg.LoomFrames = loom.KeyFrames
 	}
 	p := &Pipeline{cfg: cfg}
 	p.Reset()
@@ -315,15 +317,13 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 				rg := cam.ranger.Range(d)
 				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
 				looms := p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson)
-				fromPixels := looms && img != nil && d.LoomDT == 0
+				var key *loomKey // the track's looming key frame
 				if looms {
-					if fromPixels && ti != nil {
-						p.loomFromPixels(ti, fs.T, img, &d)
+					if ti != nil {
+						key = ti.loom
 					}
-					if d.LoomDT > 0 {
-						meas.Loom, meas.LoomSigma, meas.LoomDT = float64(d.Loom), float64(d.LoomSigma), float64(d.LoomDT)
-						meas.LoomOrigin, meas.LoomOriginY, meas.LoomYaw = cam.x, cam.y, cam.yaw
-					}
+					key = p.looming(key, fs.T, img, &d, &meas)
+					meas.LoomOrigin, meas.LoomOriginY, meas.LoomYaw = cam.x, cam.y, cam.yaw
 				}
 				switch {
 				case ti == nil:
@@ -333,13 +333,11 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
 					}
 					if m, ok := track.NewMotion(mc, meas); ok {
-						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T}
+						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T, loom: key}
 						p.tracks[k.ID] = ti
-						if fromPixels { // the first patch: the reference of the frames to come
-							p.loomFromPixels(ti, fs.T, img, &d)
-						}
 					}
 				default:
+					ti.loom = key
 					ti.motion.Update(meas)
 					if !math.IsNaN(rg.Width) {
 						ti.width += 0.2 * (rg.Width - ti.width)
@@ -498,15 +496,20 @@ type twin struct {
 	of  int
 }
 
-// loomRef is a track's patch of one frame.
-type loomRef struct {
+// loomKey is a track's looming key frame: its time, box, and the detector's scale
+// reading or the patch of pixels then, and how many frames were measured against it
+// since.
+type loomKey struct {
 	t     int64
 	box   loom.Box
+	scale float32
 	patch loom.Patch
+	n     int
 }
 
-// loomHist holds a track's patches of its last LoomFrames frames, oldest first.
-type loomHist struct{ refs []*loomRef }
+// loomKeyAge is the age beyond which a looming key frame is left: beyond it the
+// object may have grown too much for the alignment to find it.
+const loomKeyAge = 1e9
 
 // frameImage returns the decoded picture of a camera's frame in the set, if the
 // detector left one (nil for the truth-fed detector and for frames decoded on a GPU).
@@ -519,40 +522,55 @@ func frameImage(fs *FrameSet, cam uint8) image.Image {
 	return nil
 }
 
-// loomFromPixels aligns the track's patch of LoomFrames frames back (or the oldest
-// since, within 0.5 s) with this frame's around the detection d and, where the
-// alignment holds, sets d's looming measurement. This frame's patch joins the
-// track's history, taking the buffer of the one that leaves it.
-func (p *Pipeline) loomFromPixels(ti *trackInfo, t int64, img image.Image, d *obs.Detection) {
-	if p.loomEst == nil {
-		p.loomEst = loom.New(loom.Options{})
-	}
-	if ti.loom == nil {
-		ti.loom = &loomHist{}
-	}
-	hist := ti.loom
+// looming measures the detection d's looming against its track's key frame (key;
+// nil: none) into m: the change of the detector's scale reading where it gives one,
+// else the alignment of the pixels of img around d (none without img). This frame
+// becomes the next key frame when the key has served LoomFrames frames, is older
+// than loomKeyAge or is missing, or when the alignment fails; it then takes the key's
+// patch buffer (or a new one) and m says so. It returns the key frame.
+func (p *Pipeline) looming(key *loomKey, t int64, img image.Image, d *obs.Detection, m *track.Measurement) *loomKey {
+	noise := &p.cfg.LoomNoise
 	box := loom.Box{X1: float64(d.X1), Y1: float64(d.Y1), X2: float64(d.X2), Y2: float64(d.Y2)}
-	loom.Crop(img, loom.Region(box), &p.loomPatch)
-	for j, ref := range hist.refs {
-		if t <= ref.t || t-ref.t >= 5e8 {
-			continue
+	h := box.Y2 - box.Y1
+	reading := d.LoomFrame > 0
+	switch {
+	case reading:
+		m.LoomFrame = float64(d.LoomFrame)
+	case img != nil:
+		if p.loomEst == nil {
+			p.loomEst = loom.New(loom.Options{})
 		}
-		if r, err := p.loomEst.Estimate(&ref.patch, ref.box, &p.loomPatch, box); err == nil {
-			d.Loom, d.LoomDT = float32(r.LogScale), float32(float64(t-ref.t)/1e9)
-			d.LoomSigma = float32(math.Max(r.Sigma, loom.NoiseAt(p.cfg.LoomFloor, len(hist.refs)-j, box.Y2-box.Y1)))
+		loom.Crop(img, loom.Region(box), &p.loomPatch)
+		m.LoomFrame = noise.Frame / h
+	default:
+		return key
+	}
+	m.LoomCorr = noise.Corr
+	renew := key == nil || t <= key.t || t-key.t >= loomKeyAge
+	if !renew {
+		dt := float64(t-key.t) / 1e9
+		ok := true
+		if reading {
+			m.Loom, m.LoomSigma = float64(d.LoomScale-key.scale), noise.PairSigma(dt)/h
+		} else {
+			r, err := p.loomEst.Estimate(&key.patch, key.box, &p.loomPatch, box)
+			m.Loom, m.LoomSigma, ok = r.LogScale, math.Max(r.Sigma, noise.PairSigma(dt)/h), err == nil
 		}
-		break
+		if ok {
+			m.LoomDT = dt
+			key.n++
+		}
+		renew = !ok || key.n >= p.cfg.LoomFrames
 	}
-	var next *loomRef
-	if len(hist.refs) == p.cfg.LoomFrames {
-		next = hist.refs[0]
-		copy(hist.refs, hist.refs[1:])
-		hist.refs = hist.refs[:len(hist.refs)-1]
-	} else {
-		next = &loomRef{}
+	if renew {
+		if key == nil {
+			key = &loomKey{}
+		}
+		if !reading { // this frame's patch is the key's; the key's old buffer is the next scratch
+			key.patch, p.loomPatch = p.loomPatch, key.patch
+		}
+		key.t, key.box, key.scale, key.n = t, box, d.LoomScale, 0
+		m.LoomKey = true
 	}
-	// this frame's patch joins the history; the buffer that left it is the next scratch
-	next.patch, p.loomPatch = p.loomPatch, next.patch
-	next.t, next.box = t, box
-	hist.refs = append(hist.refs, next)
+	return key
 }

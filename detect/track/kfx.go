@@ -1,13 +1,24 @@
 package track
 
-// nx is the size of the longitudinal state: range D, its rate v, its acceleration a.
-const nx = 3
+// nx is the size of the longitudinal state: range D, its rate v, its acceleration a,
+// and for looming (Measurement.Loom) the range at the key frame (a clone of D taken
+// there: stochastic cloning), the alignment's frame error at the key frame (a clone
+// of the next) and at the frame at hand (log units). The motion models leave the
+// last three alone; Motion moves the frame error itself. The lateral filter leaves
+// them at 0.
+const nx = 6
+
+// nm is the number of motion states (range, rate, acceleration): the first nm.
+const nm = 3
 
 // State indices.
 const (
 	iD = iota
 	iV
 	iA
+	iK  // the range at the looming key frame
+	iSK // the alignment's frame error at the key frame
+	iS  // the alignment's frame error now
 )
 
 // kfx is one model of the longitudinal filter: state and covariance.
@@ -19,7 +30,7 @@ type kfx struct {
 // predictCA moves the state dt seconds ahead, constant acceleration with white jerk of
 // spectral density q.
 func (k *kfx) predictCA(dt, q float64) {
-	var f [nx][nx]float64
+	var f [nm][nm]float64
 	for i := range f {
 		f[i][i] = 1
 	}
@@ -39,7 +50,7 @@ func (k *kfx) predictCA(dt, q float64) {
 // acceleration of spectral density q: the acceleration is dropped (a little variance
 // is left so that the filter stays well posed).
 func (k *kfx) predictCV(dt, q float64) {
-	var f [nx][nx]float64
+	var f [nm][nm]float64
 	for i := range f {
 		f[i][i] = 1
 	}
@@ -53,26 +64,34 @@ func (k *kfx) predictCV(dt, q float64) {
 	k.p[iA][iA] = 0.01
 }
 
-// transition applies s ← F s, P ← F P Fᵀ.
-func (k *kfx) transition(f *[nx][nx]float64) {
-	var s [nx]float64
-	var fp, p [nx][nx]float64
-	for i := 0; i < nx; i++ {
-		for j := 0; j < nx; j++ {
+// transition applies s ← F s, P ← F P Fᵀ for a transition F that moves the motion
+// states (range, rate, acceleration) and leaves the looming states where they are.
+func (k *kfx) transition(f *[nm][nm]float64) {
+	var s [nm]float64
+	var fp [nm][nx]float64 // F P over the motion rows
+	for i := 0; i < nm; i++ {
+		for j := 0; j < nm; j++ {
 			s[i] += f[i][j] * k.s[j]
-			for l := 0; l < nx; l++ {
+		}
+		for j := 0; j < nx; j++ {
+			for l := 0; l < nm; l++ {
 				fp[i][j] += f[i][l] * k.p[l][j]
 			}
 		}
 	}
-	for i := 0; i < nx; i++ {
-		for j := 0; j < nx; j++ {
-			for l := 0; l < nx; l++ {
-				p[i][j] += fp[i][l] * f[j][l]
+	copy(k.s[:nm], s[:])
+	for i := 0; i < nm; i++ {
+		for j := 0; j < nm; j++ {
+			v := 0.0
+			for l := 0; l < nm; l++ {
+				v += fp[i][l] * f[j][l]
 			}
+			k.p[i][j] = v
+		}
+		for j := nm; j < nx; j++ { // the looming states: F P only
+			k.p[i][j], k.p[j][i] = fp[i][j], fp[i][j]
 		}
 	}
-	k.s, k.p = s, p
 }
 
 // posRow is the measurement row of a range measurement.

@@ -94,17 +94,26 @@ type Measurement struct {
 	// range (Lateral + (filtered − Range)·LateralSlope), so that the range's noise and
 	// jumps do not reach the lateral, and LateralSigma is the error at a known range.
 	LateralSlope float64
-	// Loom, when LoomDT > 0, is how much the object's image grew over the last LoomDT
-	// seconds: the log of its image scale now over its scale then, measured from its
-	// pixels (image alignment), not from its box, with 1-sigma LoomSigma. The image
-	// scale goes with 1/depth along the camera's optical axis: for a camera at
-	// (LoomOrigin, LoomOriginY) looking at yaw LoomYaw (rad, 0 ahead, π behind) the
-	// depth is (Range − LoomOrigin)·cos + (lateral − LoomOriginY)·sin, the lateral
-	// taken from the filter. Ahead or behind, Loom measures the range's rate against
-	// the range itself: it carries no size prior or pitch, and a filter whose range is
-	// off by a constant factor reads a speed off by the same factor, which leaves the
-	// TTC true.
+	// Loom, when LoomDT > 0, is how much the object's image grew since the track's
+	// looming key frame, LoomDT seconds earlier: ln(scale now / scale then), measured
+	// from its pixels (image alignment), not from its box. The image scale goes with
+	// 1/depth along the camera's optical axis: for a camera at (LoomOrigin,
+	// LoomOriginY) looking at yaw LoomYaw (rad, 0 ahead, π behind) the depth is
+	// (Range − LoomOrigin)·cos + (lateral − LoomOriginY)·sin, the lateral taken from
+	// the filter. Ahead or behind, Loom measures the range's change against the range
+	// itself: it carries no size prior or pitch, and a filter whose range is off by a
+	// constant factor reads a speed off by the same factor, which leaves the TTC true.
+	//
+	// Its error is the alignment's (loom.Noise): each frame's own — the scale a little
+	// off, LoomFrame (1-sigma, log units), changing smoothly with correlation time
+	// LoomCorr s — which the filter follows as a state, and the pair's own, LoomSigma.
+	// LoomKey makes this frame the key frame of the looming measurements to come: the
+	// filter keeps its range and its frame error beside the state, so the
+	// measurements against one key frame are not taken as independent. A measurement
+	// whose LoomDT does not reach back to the filter's key frame is left out.
 	Loom, LoomSigma, LoomDT          float64
+	LoomFrame, LoomCorr              float64
+	LoomKey                          bool
 	LoomOrigin, LoomOriginY, LoomYaw float64
 }
 
@@ -156,6 +165,10 @@ type Motion struct {
 	last  int64
 	n     int
 	drive float64 // the last drive, m/s²
+	// looming: the key frame's time (0: none) and the lateral offset then, and when
+	// the frame error was last moved (0: not yet)
+	key, loomT int64
+	keyLat     float64
 }
 
 // NewMotion starts a filter at the first measurement; ok is false when the
@@ -178,10 +191,15 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 	if math.IsNaN(y) || !(sy > 0) { // no lateral yet: anywhere
 		y, sy = 0, 100
 	}
-	return &Motion{cfg: cfg, last: m.T, n: 1,
+	f = &Motion{cfg: cfg, last: m.T, n: 1,
 		lon: newIMM(lon, []float64{0.7, 0.15, 0.15}, m.Range, m.RangeSigma, cfg.InitSpeed, cfg.InitSpeedSigma, 3),
 		lat: newIMM(lat, []float64{0.9, 0.1}, y, sy, 0, 1.5, 1),
-	}, true
+	}
+	if m.LoomKey && m.LoomFrame > 0 && isFinite(m.LoomFrame+m.LoomCorr) {
+		f.frameError(m)
+		f.keyFrame(m)
+	}
+	return f, true
 }
 
 func usable(m Measurement) bool {
@@ -218,46 +236,91 @@ func (f *Motion) Update(m Measurement) {
 	if !math.IsNaN(lat) && m.LateralSigma > 0 {
 		f.lat.update(lat, rl, f.cfg.Gate)
 	}
-	if m.LoomDT > 0 && m.LoomSigma > 0 && isFinite(m.Loom+m.LoomSigma+m.LoomDT+m.LoomOrigin+m.LoomOriginY+m.LoomYaw) {
-		l := f.lat.state()
-		lat := [nx]float64{l.s[iD], l.s[iV], l.s[iA]}
-		// a camera looking across the road sees the lateral motion in the scale too,
-		// which this update takes as known: its uncertainty (at least
-		// LoomLatSpeedSigma: a person may start to walk at any time) adds to the noise
-		r := m.LoomSigma * m.LoomSigma
-		if sn := math.Sin(m.LoomYaw); math.Abs(sn) > 1e-3 {
-			c := f.lon.state()
-			z1 := loomDepth(&c, lat, m)
-			sv := math.Max(l.p[iV][iV], f.cfg.LoomLatSpeedSigma*f.cfg.LoomLatSpeedSigma)
-			r += sn * sn * m.LoomDT * m.LoomDT * sv / (z1 * z1)
+	if m.LoomFrame > 0 && isFinite(m.LoomFrame+m.LoomCorr+m.LoomOrigin+m.LoomOriginY+m.LoomYaw) {
+		f.frameError(m)
+		if m.LoomDT > 0 && m.LoomSigma > 0 && isFinite(m.Loom+m.LoomSigma+m.LoomDT) {
+			f.updateLoom(m)
 		}
-		f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, lat, m) }, r, f.cfg.Gate)
+		if m.LoomKey {
+			f.keyFrame(m)
+		}
 	}
 }
 
-// loomResidual returns the residual of a looming measurement at a model's state and
-// its measurement row, the lateral's position, speed and acceleration taken as known
-// (lat): with c, s the cosine and sine of the camera's yaw, the depth now is
-// z1 = (D − origin)·c + (y − originY)·s; LoomDT ago it was
-// z0 = z1 − (v·c + vy·s)·dt + ((a + drive)·c + ay·s)·dt²/2 (the range's acceleration
-// is the object's own and the ego's drive), and the image grew by ln(z0/z1). ok is
-// false where the state puts the object at or behind the camera's plane.
-func loomResidual(k *kfx, lat [nx]float64, m Measurement) (y float64, h [nx]float64, ok bool) {
-	dt := m.LoomDT
-	drive := m.Drive
-	if !isFinite(drive) {
-		drive = 0
+// frameError moves the alignment's frame error to m.T: it carries over as
+// e^(−dt/LoomCorr) and tends to a spread of LoomFrame (an Ornstein–Uhlenbeck
+// process); at the first looming measurement it starts from that spread.
+func (f *Motion) frameError(m Measurement) {
+	c, sd := 0.0, m.LoomFrame
+	if f.loomT != 0 && m.LoomCorr > 0 && m.T > f.loomT {
+		c = math.Exp(-float64(m.T-f.loomT) / 1e9 / m.LoomCorr)
 	}
-	c, sn := math.Cos(m.LoomYaw), math.Sin(m.LoomYaw)
+	f.loomT = m.T
+	for i := range f.lon.models {
+		k := &f.lon.m[i]
+		k.s[iS] *= c
+		for j := 0; j < nx; j++ {
+			if j != iS {
+				k.p[iS][j] *= c
+				k.p[j][iS] *= c
+			}
+		}
+		k.p[iS][iS] = c*c*k.p[iS][iS] + (1-c*c)*sd*sd
+	}
+}
+
+// updateLoom folds in a looming measurement against the key frame.
+func (f *Motion) updateLoom(m Measurement) {
+	ref := m.T - int64(math.Round(m.LoomDT*1e9))
+	if f.key == 0 || math.Abs(float64(ref-f.key)) > 2e6 { // not the filter's key frame (2 ms: a float32's rounding)
+		return
+	}
+	l := f.lat.state()
+	lat := [nx]float64{l.s[iD], l.s[iV], l.s[iA]}
+	// a camera looking across the road sees the lateral motion in the scale too,
+	// which this update takes as known: its uncertainty (at least
+	// LoomLatSpeedSigma: a person may start to walk at any time) adds to the noise
+	r := m.LoomSigma * m.LoomSigma
+	if sn := math.Sin(m.LoomYaw); math.Abs(sn) > 1e-3 {
+		c := f.lon.state()
+		z1 := loomDepth(&c, lat, m)
+		sv := math.Max(l.p[iV][iV], f.cfg.LoomLatSpeedSigma*f.cfg.LoomLatSpeedSigma)
+		r += sn * sn * m.LoomDT * m.LoomDT * sv / (z1 * z1)
+	}
+	f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, lat, f.keyLat, m) }, r, f.cfg.Gate)
+}
+
+// keyFrame makes this frame the looming key frame: every model keeps its range and
+// its frame error as the key frame's, with their correlations.
+func (f *Motion) keyFrame(m Measurement) {
+	for i := range f.lon.models {
+		k := &f.lon.m[i]
+		k.s[iK], k.s[iSK] = k.s[iD], k.s[iS]
+		for j := 0; j < nx; j++ {
+			k.p[iK][j], k.p[iSK][j] = k.p[iD][j], k.p[iS][j]
+			k.p[j][iK], k.p[j][iSK] = k.p[j][iD], k.p[j][iS]
+		}
+		k.p[iK][iK], k.p[iSK][iSK], k.p[iK][iSK], k.p[iSK][iK] = k.p[iD][iD], k.p[iS][iS], k.p[iD][iS], k.p[iS][iD]
+	}
+	f.key, f.keyLat = m.T, f.lat.state().s[iD]
+}
+
+// loomResidual returns the residual of a looming measurement at a model's state and
+// its measurement row, the lateral's position taken as known now (lat) and at the
+// key frame (keyLat): with c, s the cosine and sine of the camera's yaw, the depth
+// now is z1 = (D − origin)·c + (y − originY)·s, at the key frame zk = (K − origin)·c +
+// (keyLat − originY)·s, and the image grew by ln(zk/z1) plus the frame errors' change.
+// ok is false where the state puts the object at or behind the camera's plane.
+func loomResidual(k *kfx, lat [nx]float64, keyLat float64, m Measurement) (y float64, h [nx]float64, ok bool) {
+	c := math.Cos(m.LoomYaw)
 	z1 := loomDepth(k, lat, m)
-	z0 := z1 - (k.s[iV]*c+lat[iV]*sn)*dt + ((k.s[iA]+drive)*c+lat[iA]*sn)*dt*dt/2
-	if !(z0/z1 > 0) || math.Abs(z1) < 0.5 {
+	zk := (k.s[iK]-m.LoomOrigin)*c + (keyLat-m.LoomOriginY)*math.Sin(m.LoomYaw)
+	if !(zk/z1 > 0) || math.Abs(z1) < 0.5 || math.Abs(zk) < 0.5 {
 		return 0, h, false
 	}
-	h[iD] = c * (1/z0 - 1/z1)
-	h[iV] = -c * dt / z0
-	h[iA] = c * dt * dt / (2 * z0)
-	return m.Loom - math.Log(z0/z1), h, true
+	h[iD], h[iK] = -c/z1, c/zk
+	h[iS], h[iSK] = 1, -1
+	return m.Loom - math.Log(zk/z1) - k.s[iS] + k.s[iSK], h, true
 }
 
 // State returns the filtered state at the last update.

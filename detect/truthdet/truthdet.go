@@ -3,13 +3,15 @@
 // them — jittered and slowly drifting box edges, scores that fall with size and with
 // occlusion, misses that come in bursts (more of them for small boxes), objects
 // hidden behind nearer ones left out, and false alarms, mostly at low scores — and,
-// as the pipeline's image alignment would measure it, each object's looming (the
-// scale change of its image over the last frames). It exercises tracking, ranging and
-// the ADAS logic end to end on simulated drives, apart from the network.
+// as aligning its pixels would read it, each object's image scale, with the
+// alignment's errors (from which the pipeline measures its looming). It exercises
+// tracking, ranging and the ADAS logic end to end on simulated drives, apart from the
+// network.
 //
 // The noise is a pure function of the seed, the actor, the camera and the frame time,
 // so a run is reproducible however many frame sets the latest-wins queue drops; the
-// looming is measured against the frame sets this detector was given.
+// scale reading's smoothly changing error moves between the frame sets this detector
+// was given.
 package truthdet
 
 import (
@@ -52,16 +54,14 @@ type Config struct {
 	// Occluded is the fraction of a box that nearer objects may cover before it is no
 	// longer detected (default 0.6); partly covered boxes score lower.
 	Occluded float64
-	// LoomPx is the precision of the looming measurement (obs.Detection.Loom: the
-	// object's image scale change over the last LoomFrames frames, from aligning its
-	// pixels): 1-sigma of ln(scale) over one frame is LoomPx over the box height in px
-	// (default 0.1, as measured on real video; negative: no looming measurement).
-	LoomPx float64
-	// LoomFrames is the looming's baseline: the scale change is measured against the
-	// camera's frame this many frame sets back, or the oldest usable one since
-	// (default loom.DefaultFrames); its noise grows with the baseline as the
-	// alignment's does (loom.NoiseAt).
-	LoomFrames int
+	// LoomNoise is the noise of the looming scale reading (obs.Detection.LoomScale:
+	// the object's image scale as aligning its pixels would read it), in px at the
+	// box's height (default loom.DefaultNoise, as measured on real video): each
+	// frame's own error, changing smoothly from frame to frame, and a white part that
+	// stands for the pairs' own error (Pair over √2 a frame).
+	LoomNoise loom.Noise
+	// NoLoom leaves the looming scale reading out.
+	NoLoom bool
 	// Width, Height are the image size used when the frame set does not say
 	// (default 1920×1080).
 	Width, Height int
@@ -84,9 +84,8 @@ func (c Config) withDefaults() Config {
 	def(&c.FalseRate, 0.05)
 	def(&c.FalseHigh, 0.1)
 	def(&c.Occluded, 0.6)
-	def(&c.LoomPx, 0.1)
-	if c.LoomFrames <= 0 {
-		c.LoomFrames = loom.DefaultFrames
+	if c.LoomNoise == (loom.Noise{}) {
+		c.LoomNoise = loom.DefaultNoise
 	}
 	if c.Width <= 0 || c.Height <= 0 {
 		c.Width, c.Height = 1920, 1080
@@ -94,25 +93,61 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Detector is the truth-fed detector. Its one state is, for the looming
-// measurement, each actor's true box height in each camera in the last LoomFrames
-// frame sets that showed it: the scale change is measured from the oldest. It is safe
-// for concurrent use.
+// Detector is the truth-fed detector. Its one state is, for the looming scale
+// reading, the alignment's frame error of each actor in each camera and its box's
+// last aspect there. It is safe for concurrent use.
 type Detector struct {
 	cfg  Config
 	mu   sync.Mutex
-	last map[key][]seen // the last LoomFrames sightings, oldest first
+	loom map[key]*loomState
 }
 
-// seen is an actor's true box height in a camera at time t (ns); 0: not usable for
-// looming (cut by the border, partly covered).
-type seen struct {
-	t int64
-	h float64
+// loomState is an actor's looming state in a camera: the alignment's frame error
+// (px, loom.Noise) at time t, and the box's aspect, ln(height/width), when last
+// seen whole.
+type loomState struct {
+	t      int64
+	frame  float64
+	aspect float64
+	whole  bool
 }
 
 // New returns a detector.
-func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults(), last: map[key][]seen{}} }
+func New(cfg Config) *Detector { return &Detector{cfg: cfg.withDefaults(), loom: map[key]*loomState{}} }
+
+// looming sets the scale reading of a detection of an actor in a camera at time t
+// (obs.Detection.LoomScale): the log of its true box height h, or where the border
+// cuts the box top or bottom of its width w and its last aspect (h, w: 0 where cut
+// on that axis; both 0 where something nearer covers it), plus the alignment's
+// errors at the box's visible height size: the frames' own, changing smoothly, and a
+// white part that stands for the pairs' own (loom.Noise.Pair over √2 a frame).
+func (d *Detector) looming(k key, t int64, h, w, size float64, det *obs.Detection) {
+	c := &d.cfg
+	st := d.loom[k]
+	u := normal(k.with(chLoomFrame, uint64(t)))
+	if st == nil { // the first sighting: the frame error from its stationary spread
+		st = &loomState{frame: c.LoomNoise.Frame * u}
+		d.loom[k] = st
+	} else {
+		st.frame = c.LoomNoise.Step(st.frame, float64(t-st.t)/1e9, u)
+	}
+	st.t = t
+	var scale float64
+	switch {
+	case h > 0:
+		scale = math.Log(h)
+		if w > 0 {
+			st.aspect, st.whole = math.Log(h/w), true
+		}
+	case w > 0 && st.whole:
+		scale = math.Log(w) + st.aspect
+	default:
+		return
+	}
+	pair := c.LoomNoise.Pair / math.Sqrt2 * normal(k.with(chLoomPair, uint64(t)))
+	det.LoomScale = float32(scale + (st.frame+pair)/size)
+	det.LoomFrame = float32(c.LoomNoise.Frame / size)
+}
 
 // Ranging returns the box-edge error model of the detections as ranging.Config's
 // EdgeSigma, EdgeFraction (white and slow parts together) and EdgeSlow (the slow
@@ -184,24 +219,17 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 			continue
 		}
 		key := key{seed: c.Seed, actor: uint64(uint32(tr.ActorID)), cam: uint64(tr.Camera)}
-		// the looming reference: the true height now, if the whole object shows
-		hist := d.last[key]
-		var ref seen // the oldest usable sighting within the baseline and 0.5 s
-		back := 0    // how many sightings back it is
-		for j, sn := range hist {
-			if sn.h > 0 && fs.T-sn.t < 5e8 {
-				ref, back = sn, len(hist)-j
-				break
+		// the looming, from the true box (the height and width that the border does
+		// not cut), unless nearer objects cover it
+		var wholeH, wholeW float64
+		if hidden[i] < 0.1 {
+			if y1 > 0.5 && y2 < h-0.5 {
+				wholeH = bh
+			}
+			if x1 > 0.5 && x2 < w-0.5 {
+				wholeW = x2 - x1
 			}
 		}
-		now := seen{t: fs.T}
-		if x1 > 0.5 && y1 > 0.5 && x2 < w-0.5 && y2 < h-0.5 && hidden[i] < 0.1 {
-			now.h = bh
-		}
-		if len(hist) == c.LoomFrames {
-			hist = append(hist[:0], hist[1:]...)
-		}
-		d.last[key] = append(hist, now)
 		// misses: bursts, plus frame-by-frame misses of small boxes
 		if unit(key.with(chMiss, uint64(math.Floor(t/c.MissBurst)))) < c.MissRate {
 			continue
@@ -231,10 +259,8 @@ func (d *Detector) Detections(fs *pipeline.FrameSet) []obs.Detection {
 		s := (0.92-0.55*math.Exp(-bh/40))*(1-hidden[i]) + 0.06*normal(key.with(chScore, uint64(fs.T)))
 		det := obs.Detection{Camera: tr.Camera, X1: float32(bx), Y1: float32(by), X2: float32(bx2), Y2: float32(by2),
 			Class: cls, Label: obs.ClassLabel(cls), Score: float32(clip(s, 0.05, 0.99))}
-		if dt := float64(fs.T-ref.t) / 1e9; c.LoomPx > 0 && ref.h > 0 && now.h > 0 && dt > 0 && dt < 0.5 {
-			sd := loom.NoiseAt(c.LoomPx, back, bh)
-			det.Loom = float32(math.Log(now.h/ref.h) + sd*normal(key.with(chLoom, uint64(fs.T))))
-			det.LoomSigma, det.LoomDT = float32(sd), float32(dt)
+		if !c.NoLoom {
+			d.looming(key, fs.T, wholeH, wholeW, bh, &det)
 		}
 		out = append(out, det)
 	}
@@ -306,13 +332,15 @@ func occlusion(rows []schema.Truth) []float64 {
 
 // noise channels
 const (
-	chMiss  = 1
-	chSmall = 2
-	chScore = 3
-	chLoom  = 4
-	chEdge  = 10 // 10..13
-	chDrift = 20 // 20..23
-	chFalse = 100
+	chMiss      = 1
+	chSmall     = 2
+	chScore     = 3
+	chLoomFrame = 4
+	chLoomPair  = 5
+	chLoomKey   = 6
+	chEdge      = 10 // 10..13
+	chDrift     = 20 // 20..23
+	chFalse     = 100
 )
 
 type key struct{ seed, actor, cam uint64 }
