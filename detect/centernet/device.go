@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"roadlog/detect"
+	"roadlog/detect/loom"
 )
 
 // Peak is a heat-map peak found by a DeviceEngine: the flat heat-map index
@@ -44,13 +45,14 @@ type JPEGEngine interface {
 	SetJPEG(j int, data []byte, w, h, nw, nh, dx, dy int, half bool) error
 }
 
-// LumaEngine is a JPEGEngine that hands back the luminance of the pictures it
-// decoded (detect/gpu: nvJPEG's output, reduced on the device).
+// LumaEngine is a JPEGEngine that hands back the luminance of parts of the pictures
+// it decoded (detect/gpu: nvJPEG's output, reduced on the device).
 type LumaEngine interface {
 	JPEGEngine
-	// Luma copies slot j's picture, decoded by the last run, as 8-bit luminance into
-	// dst (the picture's size).
-	Luma(j int, dst *image.Gray) error
+	// LumaRects copies rectangles of the pictures the last run decoded as 8-bit
+	// luminance: rects[j] are slot j's (inside its picture), parts[j][k] the
+	// image.Gray of rects[j][k].
+	LumaRects(rects [][]image.Rectangle) (parts [][]*image.Gray, err error)
 }
 
 // fit returns where a w×h image goes in the network input and how to map back: the
@@ -99,9 +101,10 @@ func (d *Detector) DetectJPEG(ctx context.Context, frames [][]byte) ([][]detect.
 }
 
 // DetectJPEGPictures is DetectJPEG that also returns each frame's decoded picture,
-// for the pipeline's looming: its luminance from the device where the engine decodes
-// the JPEG itself and can hand it back (LumaEngine), else the host's decode. A
-// picture the engine cannot hand back is nil.
+// for the pipeline's looming: where the engine decodes the JPEG itself and can hand
+// parts back (LumaEngine), the luminance around each detection (a loom.Sparse of the
+// loom.Regions of their boxes: what the pipeline aligns), else the host's whole
+// decode. A picture the engine cannot hand back is nil.
 func (d *Detector) DetectJPEGPictures(ctx context.Context, frames [][]byte) ([][]detect.Detection, []image.Image, error) {
 	pics := make([]image.Image, len(frames))
 	dets, err := d.detectJPEG(ctx, frames, pics)
@@ -147,12 +150,22 @@ func (d *Detector) detectJPEG(ctx context.Context, frames [][]byte, pics []image
 		if err := d.peaks(ctx, je, n, out[i:i+n]); err != nil {
 			return nil, err
 		}
-		for j := 0; j < n && pics != nil && withLuma; j++ {
-			g := image.NewGray(sizes[j])
-			if err := le.Luma(j, g); err != nil {
-				return nil, fmt.Errorf("detect jpeg %d: picture: %w", i+j, err)
+		if pics != nil && withLuma {
+			rects := make([][]image.Rectangle, n)
+			for j := range rects {
+				boxes := make([]loom.Box, len(out[i+j]))
+				for k, det := range out[i+j] {
+					boxes[k] = loom.Box{X1: float64(det.Box.X1), Y1: float64(det.Box.Y1), X2: float64(det.Box.X2), Y2: float64(det.Box.Y2)}
+				}
+				rects[j] = loom.Regions(boxes, sizes[j])
 			}
-			pics[i+j] = g
+			parts, err := le.LumaRects(rects)
+			if err != nil {
+				return nil, fmt.Errorf("detect jpeg %d-%d: pictures: %w", i, i+n-1, err)
+			}
+			for j := range rects {
+				pics[i+j] = &loom.Sparse{Rect: sizes[j], Parts: parts[j]}
+			}
 		}
 	}
 	return out, nil

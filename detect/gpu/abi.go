@@ -5,7 +5,7 @@ package gpu
 // check that against the library it loaded.
 
 // abiVersion is the RL_ABI_VERSION this binding speaks.
-const abiVersion = 2
+const abiVersion = 3
 
 // Status codes (RL_*).
 const (

@@ -20,6 +20,7 @@ import (
 	"roadlog/detect"
 	"roadlog/detect/centernet"
 	"roadlog/detect/cpu"
+	"roadlog/detect/loom"
 	"roadlog/internal/shared"
 )
 
@@ -464,43 +465,56 @@ func TestDetectJPEG(t *testing.T) {
 				if !errors.Is(err, ErrUnsupportedFeature) || !strings.Contains(err.Error(), "JPEG") {
 					t.Fatalf("the twin has no JPEG decoder, but DetectJPEGPictures said %v", err)
 				}
+				if _, err := eng.LumaRects([][]image.Rectangle{{image.Rect(8, 8, 24, 24)}}); !errors.Is(err, ErrUnsupportedFeature) {
+					t.Errorf("the twin has no JPEG picture, but LumaRects said %v", err)
+				}
+				if _, err := eng.LumaRects([][]image.Rectangle{{image.Rect(-4, 30, 70, 40)}}); err == nil || !strings.Contains(err.Error(), "not inside") {
+					t.Errorf("a rectangle beyond the picture: LumaRects said %v", err)
+				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			// the pictures handed back from the device are the JPEGs' luminance: against
-			// Go's decoder (its luma plane) they differ by the decoders' rounding and the
-			// round trip through RGB
+			// the pictures handed back from the device are the JPEGs' luminance around
+			// each detection (the regions the pipeline aligns); the whole pictures of the
+			// batch can be read as well (Luma). Against Go's decoder (its luma plane) they
+			// differ by the decoders' rounding and the round trip through RGB.
+			if len(jpegNames) > 8 {
+				t.Fatalf("%d JPEGs: the check reads the whole pictures of one batch of 8", len(jpegNames))
+			}
 			for i, rel := range jpegNames {
 				g, err := jpeg.Decode(bytes.NewReader(frames[i]))
 				if err != nil {
 					t.Fatal(err)
 				}
 				y := g.(*image.YCbCr)
-				pic, ok := pics[i].(*image.Gray)
-				if !ok || pic.Bounds() != y.Bounds() {
-					t.Fatalf("%s: picture %T %v, want the luminance of %v", rel, pics[i], pics[i], y.Bounds())
+				sp, ok := pics[i].(*loom.Sparse)
+				if !ok || sp.Rect != y.Bounds() {
+					t.Fatalf("%s: picture %T, want a loom.Sparse of %v", rel, pics[i], y.Bounds())
 				}
-				var sum, n float64
-				var hist [256]int
-				for r := 0; r < y.Rect.Dy(); r++ {
-					for c := 0; c < y.Rect.Dx(); c++ {
-						dv := int(pic.Pix[r*pic.Stride+c]) - int(y.Y[y.YOffset(c, r)])
-						dv = max(dv, -dv)
-						sum += float64(dv)
-						n++
-						hist[min(dv, 255)]++
+				for _, det := range got[i] {
+					b := det.Box
+					r := loom.Region(loom.Box{X1: float64(b.X1), Y1: float64(b.Y1), X2: float64(b.X2), Y2: float64(b.Y2)}).Intersect(sp.Rect)
+					held := false
+					for _, p := range sp.Parts {
+						held = held || r.In(p.Rect)
+					}
+					if !held {
+						t.Errorf("%s: no part holds the region %v of the detection %v", rel, r, det)
 					}
 				}
-				p99, above := 255, 0 // the least v with at most 1 % of the pixels differing by more
-				for p99 > 0 && above+hist[p99] <= int(0.01*n) {
-					above += hist[p99]
-					p99--
+				whole := image.NewGray(y.Bounds())
+				if err := eng.Luma(i, whole); err != nil {
+					t.Fatal(err)
 				}
-				t.Logf("%s: device luminance against Go's luma plane: mean |Δ| %.2f, p99 %d grey levels", rel, sum/n, p99)
-				if sum/n > 1.5 || p99 > 6 {
-					t.Errorf("%s: device luminance differs from Go's decode by %.2f on average, %d at p99", rel, sum/n, p99)
+				checkLuma(t, rel+" (around the detections)", y, sp.Parts)
+				checkLuma(t, rel+" (whole)", y, []*image.Gray{whole})
+				if i == 0 {
+					beyond := [][]image.Rectangle{{image.Rect(0, 0, y.Rect.Dx()+1, 8)}}
+					if _, err := eng.LumaRects(beyond); err == nil || !strings.Contains(err.Error(), "not inside") {
+						t.Errorf("%s: a rectangle beyond the picture: LumaRects said %v", rel, err)
+					}
 				}
 			}
 			want, err := d.Detect(context.Background(), imgs)
@@ -511,6 +525,9 @@ func TestDetectJPEG(t *testing.T) {
 			b := imgs[0].Bounds()
 			if err := eng.Luma(0, image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))); err == nil {
 				t.Error("Luma after a run without JPEG handed back a picture")
+			}
+			if _, err := eng.LumaRects([][]image.Rectangle{{image.Rect(0, 0, 8, 8)}}); err == nil {
+				t.Error("LumaRects after a run without JPEG handed back pixels")
 			}
 			for i := range frames {
 				var confident []detect.Detection
@@ -527,5 +544,37 @@ func TestDetectJPEG(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkLuma compares the device's luminance (parts of a picture) with Go's decode of
+// the same JPEG: mean |Δ| ≤ 1.5 and p99 ≤ 6 grey levels.
+func checkLuma(t *testing.T, what string, y *image.YCbCr, parts []*image.Gray) {
+	t.Helper()
+	var sum, n float64
+	var hist [256]int
+	for _, p := range parts {
+		for r := p.Rect.Min.Y; r < p.Rect.Max.Y; r++ {
+			for c := p.Rect.Min.X; c < p.Rect.Max.X; c++ {
+				dv := int(p.GrayAt(c, r).Y) - int(y.Y[y.YOffset(c, r)])
+				dv = max(dv, -dv)
+				sum += float64(dv)
+				n++
+				hist[min(dv, 255)]++
+			}
+		}
+	}
+	if n == 0 {
+		t.Logf("%s: no pixels", what)
+		return
+	}
+	p99, above := 255, 0 // the least v with at most 1 % of the pixels differing by more
+	for p99 > 0 && above+hist[p99] <= int(0.01*n) {
+		above += hist[p99]
+		p99--
+	}
+	t.Logf("%s: %d parts, %.0f pixels: device luminance against Go's luma plane: mean |Δ| %.2f, p99 %d grey levels", what, len(parts), n, sum/n, p99)
+	if sum/n > 1.5 || p99 > 6 {
+		t.Errorf("%s: device luminance differs from Go's decode by %.2f on average, %d at p99", what, sum/n, p99)
 	}
 }

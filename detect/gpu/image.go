@@ -132,6 +132,46 @@ func (p *Pipeline) Luma(j int, dst *image.Gray) error {
 	return status("rl_luma", p.e.l.luma(p.e.h, p.i, int32(j), int32(b.Dx()), int32(b.Dy()), &dst.Pix[0], ptr, k), &p.b)
 }
 
+// LumaRects copies the luminance of rectangles of the JPEG pictures that the last run
+// decoded: rects[j] are slot j's, each inside its picture. It returns parts[j][k], an
+// image.Gray at its place in the picture, for rects[j][k], all over one buffer, read
+// in one device call. Only their bytes cross the bus: the pipeline aligns pixels
+// (looming) only around the detections.
+func (p *Pipeline) LumaRects(rects [][]image.Rectangle) ([][]*image.Gray, error) {
+	if p.e.isClosed() {
+		return nil, fmt.Errorf("luma rectangles: %w", ErrClosed)
+	}
+	var q []int32
+	total := 0
+	for j, rs := range rects {
+		for _, r := range rs {
+			if r.Empty() || r.Min.X < 0 || r.Min.Y < 0 {
+				return nil, fmt.Errorf("luma rectangles: slot %d: %v is not inside a picture", j, r)
+			}
+			q = append(q, int32(j), int32(r.Min.X), int32(r.Min.Y), int32(r.Max.X), int32(r.Max.Y))
+			total += r.Dx() * r.Dy()
+		}
+	}
+	parts := make([][]*image.Gray, len(rects))
+	if total == 0 {
+		return parts, nil
+	}
+	buf := make([]byte, total)
+	ptr, k := p.b.ptr()
+	if err := status("rl_luma_rects", p.e.l.lumaRects(p.e.h, p.i, int32(len(q)/5), &q[0], &buf[0], int64(total), ptr, k), &p.b); err != nil {
+		return nil, err
+	}
+	for j, rs := range rects {
+		parts[j] = make([]*image.Gray, len(rs))
+		for i, r := range rs {
+			n := r.Dx() * r.Dy()
+			parts[j][i] = &image.Gray{Pix: buf[:n:n], Stride: r.Dx(), Rect: r}
+			buf = buf[n:]
+		}
+	}
+	return parts, nil
+}
+
 // slot checks that j is the next slot to stage (0 starts a new batch).
 func (p *Pipeline) slot(j int) error {
 	if p.e.isClosed() {
@@ -339,6 +379,12 @@ func (e *Engine) RunPeaks(ctx context.Context, n int, thr []float32, topK int) (
 
 // Luma reads slot j's decoded JPEG picture of pipeline 0 (see Pipeline.Luma).
 func (e *Engine) Luma(j int, dst *image.Gray) error { return e.pipes[0].Luma(j, dst) }
+
+// LumaRects reads rectangles of the decoded JPEG pictures of pipeline 0 (see
+// Pipeline.LumaRects).
+func (e *Engine) LumaRects(rects [][]image.Rectangle) ([][]*image.Gray, error) {
+	return e.pipes[0].LumaRects(rects)
+}
 
 // The engine and its pipelines do the detector's pre- and post-processing on the device.
 var (

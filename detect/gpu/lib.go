@@ -36,6 +36,7 @@ type lib struct {
 	peaksOffset func(e uintptr) int64
 	read        func(e uintptr, p int32, off, n int64, host unsafe.Pointer, err *byte, errlen int32) int32
 	luma        func(e uintptr, p, slot, w, h int32, host *byte, err *byte, errlen int32) int32
+	lumaRects   func(e uintptr, p, n int32, rects *int32, host *byte, cap int64, err *byte, errlen int32) int32
 	profile     func(e uintptr, p, n, reps int32, ms *float32, err *byte, errlen int32) int32
 	info        func(e uintptr, buf *byte, n int32) int32
 	destroy     func(e uintptr)

@@ -24,7 +24,7 @@ func loadLib(path string) (*lib, error) {
 		{"rl_finalize", &l.finalize}, {"rl_host_input", &l.hostInput}, {"rl_host_output", &l.hostOutput},
 		{"rl_staging", &l.staging}, {"rl_preprocess", &l.preprocess}, {"rl_run", &l.run}, {"rl_wait", &l.wait},
 		{"rl_fetch", &l.fetch}, {"rl_peaks", &l.peaks}, {"rl_host_peaks", &l.hostPeaks},
-		{"rl_peaks_offset", &l.peaksOffset}, {"rl_read", &l.read}, {"rl_luma", &l.luma}, {"rl_profile", &l.profile}, {"rl_info", &l.info}, {"rl_destroy", &l.destroy},
+		{"rl_peaks_offset", &l.peaksOffset}, {"rl_read", &l.read}, {"rl_luma", &l.luma}, {"rl_luma_rects", &l.lumaRects}, {"rl_profile", &l.profile}, {"rl_info", &l.info}, {"rl_destroy", &l.destroy},
 	}
 	for _, s := range syms {
 		p, err := purego.Dlsym(h, s.name)

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 )
 
@@ -29,9 +30,34 @@ type Patch struct {
 	Pix []uint8         // row-major, R.Dx()×R.Dy(): 8 bits, as cameras give them
 }
 
+// Sparse is a picture of which only some parts are known, as 8-bit luminance: what a
+// GPU engine hands back around its detections (Regions of their boxes), so that only
+// the pixels the alignment reads cross the bus. Elsewhere it reads as black.
+type Sparse struct {
+	Rect  image.Rectangle // the whole picture
+	Parts []*image.Gray
+}
+
+// ColorModel is the grey model.
+func (s *Sparse) ColorModel() color.Model { return color.GrayModel }
+
+// Bounds is the whole picture.
+func (s *Sparse) Bounds() image.Rectangle { return s.Rect }
+
+// At is the pixel of the first part that holds (x, y), else black.
+func (s *Sparse) At(x, y int) color.Color {
+	p := image.Pt(x, y)
+	for _, g := range s.Parts {
+		if p.In(g.Rect) {
+			return g.GrayAt(x, y)
+		}
+	}
+	return color.Gray{}
+}
+
 // Crop copies the luminance of img inside r (clipped to the image) into dst, reusing
 // its buffer. Y'CbCr images give their luma plane; others are converted with the
-// BT.601 weights.
+// BT.601 weights; a Sparse picture gives the part that holds r.
 func Crop(img image.Image, r image.Rectangle, dst *Patch) {
 	r = r.Intersect(img.Bounds())
 	dst.R = r
@@ -41,6 +67,14 @@ func Crop(img image.Image, r image.Rectangle, dst *Patch) {
 	}
 	dst.Pix = dst.Pix[:n]
 	w := r.Dx()
+	if s, ok := img.(*Sparse); ok {
+		for _, g := range s.Parts {
+			if r.In(g.Rect) {
+				img = g
+				break
+			}
+		}
+	}
 	switch m := img.(type) {
 	case *image.YCbCr:
 		cropBytes(dst, m.Y, m.YStride, m.YOffset(r.Min.X, r.Min.Y), 1)
@@ -180,6 +214,34 @@ func Region(b Box) image.Rectangle {
 	mx := math.Max(4, Margin*(b.X2-b.X1))
 	my := math.Max(4, Margin*(b.Y2-b.Y1))
 	return image.Rect(int(math.Floor(b.X1-mx)), int(math.Floor(b.Y1-my)), int(math.Ceil(b.X2+mx)), int(math.Ceil(b.Y2+my)))
+}
+
+// Regions returns the parts of a picture (bounds) that aligning the boxes reads: their
+// Regions, clipped, with any two that overlap merged into their bounding rectangle
+// while it is no larger than the two together, so that no pixel is read twice
+// without need. Each box's Region lies within one of them.
+func Regions(boxes []Box, bounds image.Rectangle) []image.Rectangle {
+	var rs []image.Rectangle
+	for _, b := range boxes {
+		if r := Region(b).Intersect(bounds); !r.Empty() {
+			rs = append(rs, r)
+		}
+	}
+	area := func(r image.Rectangle) int { return r.Dx() * r.Dy() }
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(rs) && !merged; i++ {
+			for j := i + 1; j < len(rs); j++ {
+				if u := rs[i].Union(rs[j]); rs[i].Overlaps(rs[j]) && area(u) <= area(rs[i])+area(rs[j]) {
+					rs[i] = u
+					rs = append(rs[:j], rs[j+1:]...)
+					merged = true
+					break
+				}
+			}
+		}
+	}
+	return rs
 }
 
 // Result is one alignment.

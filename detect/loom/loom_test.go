@@ -189,7 +189,10 @@ func TestCropFormats(t *testing.T) {
 	if want.R != image.Rect(5, 4, 40, 25) {
 		t.Fatalf("region %v, want clipped to (5,4)-(40,25)", want.R)
 	}
-	for name, img := range map[string]image.Image{"RGBA": rgba, "NRGBA": nrgba, "YCbCr": ycc, "Gray": gray} {
+	// a sparse picture whose second part holds the region (the first only overlaps it)
+	part := func(r image.Rectangle) *image.Gray { return gray.SubImage(r).(*image.Gray) }
+	sparse := &Sparse{Rect: gray.Rect, Parts: []*image.Gray{part(image.Rect(0, 0, 20, 20)), part(image.Rect(2, 2, 40, 28))}}
+	for name, img := range map[string]image.Image{"RGBA": rgba, "NRGBA": nrgba, "YCbCr": ycc, "Gray": gray, "Sparse": sparse} {
 		var got Patch
 		Crop(img, r, &got)
 		if got.R != want.R {
@@ -199,6 +202,15 @@ func TestCropFormats(t *testing.T) {
 			if math.Abs(float64(got.Pix[i])-float64(want.Pix[i])) > 1 {
 				t.Fatalf("%s: pixel %d is %d, want %d", name, i, got.Pix[i], want.Pix[i])
 			}
+		}
+	}
+	// outside its parts a sparse picture is black
+	var got Patch
+	Crop(sparse, image.Rect(30, 20, 40, 30), &got)
+	for i, v := range got.Pix {
+		x, y := 30+i%10, 20+i/10
+		if in := y < 28; in && v != gray.GrayAt(x, y).Y || !in && v != 0 {
+			t.Fatalf("sparse picture at (%d,%d): %d, want %d inside its parts, 0 outside", x, y, v, gray.GrayAt(x, y).Y)
 		}
 	}
 }
@@ -287,5 +299,48 @@ func TestEstimateCutByBorder(t *testing.T) {
 				t.Errorf("car %d scale %.3f: ln s %.5f, want %.5f (σ %.5f)", ci, s, r.LogScale, math.Log(s), r.Sigma)
 			}
 		}
+	}
+}
+
+// TestRegions checks the parts of a picture that aligning boxes reads: every box's
+// Region (clipped) lies within one of them, overlapping Regions are merged where that
+// reads no more pixels, and far apart ones are not.
+func TestRegions(t *testing.T) {
+	bounds := image.Rect(0, 0, 640, 360)
+	boxes := []Box{
+		{100, 100, 200, 180}, {110, 105, 205, 185}, // nearly the same car twice: merged
+		{400, 50, 430, 80},   // alone
+		{600, 300, 660, 380}, // beyond the corner: clipped
+		{-50, -50, -40, -40}, // outside: none
+		{120, 170, 124, 174}, // small, inside the first two's regions: merged
+	}
+	rs := Regions(boxes, bounds)
+	sum := 0
+	for _, r := range rs {
+		if !r.In(bounds) {
+			t.Errorf("%v is not inside the picture", r)
+		}
+		sum += r.Dx() * r.Dy()
+	}
+	parts := 0
+	for _, b := range boxes {
+		r := Region(b).Intersect(bounds)
+		if r.Empty() {
+			continue
+		}
+		parts += r.Dx() * r.Dy()
+		held := false
+		for _, q := range rs {
+			held = held || r.In(q)
+		}
+		if !held {
+			t.Errorf("box %v: its region %v lies in none of %v", b, r, rs)
+		}
+	}
+	if len(rs) != 3 {
+		t.Errorf("%d parts %v, want 3 (the two cars and the small box merged, the one alone, the clipped one)", len(rs), rs)
+	}
+	if sum > parts {
+		t.Errorf("the parts hold %d pixels, the regions alone %d", sum, parts)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"roadlog/detect/loom"
 	"roadlog/detect/obs"
 	"roadlog/detect/pipeline"
 	"roadlog/detect/ranging"
@@ -60,8 +61,10 @@ func TestLoomFromPixels(t *testing.T) {
 		z1, v1 := z0-6-0.125, -4-0.75
 		return z1 + v1*u - 1.5*u*u, v1 - 3*u
 	}
-	run := func(loom int) (worst float64, n int) {
-		p := pipeline.New(pipeline.Config{Cameras: map[uint8]ranging.Calibration{0: cal}, Loom: loom})
+	// sparse: the picture holds only the pixels around the detection, as a GPU engine
+	// hands them back (centernet.Detector.DetectJPEGPictures)
+	run := func(looming int, sparse bool) (worst float64, n int) {
+		p := pipeline.New(pipeline.Config{Cameras: map[uint8]ranging.Calibration{0: cal}, Loom: looming})
 		rng := rand.New(rand.NewPCG(7, 8))
 		for i := 0; ; i++ {
 			tt := float64(i) / 30
@@ -72,12 +75,16 @@ func TestLoomFromPixels(t *testing.T) {
 			s := 14.4 / z
 			foe := func(x, c float64) float64 { return c + s*(x-c) }
 			box := [4]float64{foe(car[0], cal.Cx), foe(car[1], cal.Cy), foe(car[2], cal.Cx), foe(car[3], cal.Cy)}
-			img := zoomed(gray, s, cal.Cx, cal.Cy, box, rng)
-			fs := &pipeline.FrameSet{T: int64(1e9 + tt*1e9), TriggerID: int64(i),
-				Frames: []pipeline.Frame{{Camera: 0, Seq: int64(i), Width: cal.Width, Height: cal.Height, Image: img}}}
+			var img image.Image = zoomed(gray, s, cal.Cx, cal.Cy, box, rng)
 			d := obs.Detection{Camera: 0, Class: obs.ClassCar, Label: "car", Score: 0.9,
 				X1: float32(box[0] + rng.NormFloat64()), Y1: float32(box[1] + rng.NormFloat64()),
 				X2: float32(box[2] + rng.NormFloat64()), Y2: float32(box[3] + rng.NormFloat64())}
+			if sparse {
+				r := loom.Region(loom.Box{X1: float64(d.X1), Y1: float64(d.Y1), X2: float64(d.X2), Y2: float64(d.Y2)}).Intersect(img.Bounds())
+				img = &loom.Sparse{Rect: image.Rect(0, 0, cal.Width, cal.Height), Parts: []*image.Gray{img.(*image.Gray).SubImage(r).(*image.Gray)}}
+			}
+			fs := &pipeline.FrameSet{T: int64(1e9 + tt*1e9), TriggerID: int64(i),
+				Frames: []pipeline.Frame{{Camera: 0, Seq: int64(i), Width: cal.Width, Height: cal.Height, Image: img}}}
 			res := p.Process(fs, []obs.Detection{d})
 			if want := z / -v; want < 4 && tt > 0.5 {
 				e := 1.0
@@ -92,9 +99,13 @@ func TestLoomFromPixels(t *testing.T) {
 		}
 		return worst, n
 	}
-	with, n := run(0)
-	without, _ := run(-1)
+	with, n := run(0, false)
+	without, _ := run(-1, false)
+	sparse, _ := run(0, true)
 	t.Logf("%d frames with a true TTC under 4 s: worst TTC error %.1f %% aligning the pixels, %.1f %% from the boxes alone", n, 100*with, 100*without)
+	if sparse != with {
+		t.Errorf("with only the pixels around the detections the worst TTC error is %.2f %%, with the whole picture %.2f %%: the same pixels should give the same", 100*sparse, 100*with)
+	}
 	if n < 20 {
 		t.Fatalf("only %d frames judged", n)
 	}

@@ -832,6 +832,15 @@ extern "C" int32_t rl_luma(rl_engine *eh, int32_t pi, int32_t slot, int32_t w, i
 	return report(jpeg_luma(e, &e->pipes[pi], slot, w, h, host), err, errlen);
 }
 
+extern "C" int32_t rl_luma_rects(rl_engine *eh, int32_t pi, int32_t n, const int32_t *rects, uint8_t *host,
+                                 int64_t cap, char *err, int32_t errlen) {
+	Engine *e = (Engine *)eh;
+	if (pi < 0 || pi >= e->cfg.pipelines || !rects || !host)
+		return report(make_status(RL_ERR_ARG, "luma of rectangles of pipeline %d", pi), err, errlen);
+	cudaSetDevice(e->cfg.device);
+	return report(jpeg_luma_rects(e, &e->pipes[pi], n, rects, host, cap), err, errlen);
+}
+
 extern "C" int32_t rl_read(rl_engine *eh, int32_t pi, int64_t offset, int64_t bytes, void *host, char *err,
                            int32_t errlen) {
 	Engine *e = (Engine *)eh;
@@ -973,6 +982,9 @@ static void destroy_engine(Engine *e) {
 			cudaFree(p->jpeg[j].rgb);
 			cudaFree(p->jpeg[j].luma);
 		}
+		cudaFreeHost(p->rect_host);
+		cudaFree(p->rect_dev);
+		cudaFree(p->rect_out);
 		cudaFreeHost(p->thr_host);
 		cudaFree(p->thr_dev);
 		cudaFree(p->cand_count);

@@ -134,6 +134,15 @@ struct JpegSlot {
 	int64_t luma_cap;
 };
 
+// RectJob is one rectangle of rl_luma_rects: where its picture and its output are.
+struct RectJob {
+	const uint8_t *rgb; // the slot's decoded picture, interleaved RGB
+	int64_t off;        // where its luminance goes in the output
+	int32_t w;          // the picture's width
+	int32_t x0, y0, x1, y1;
+	int32_t pad;
+};
+
 struct Pipe {
 	cudaStream_t stream;
 	char *arena;
@@ -147,6 +156,11 @@ struct Pipe {
 	void *img_host; // pinned descriptors of the images to pre-process
 	void *img_dev;
 	JpegSlot jpeg[RL_MAXBATCH];
+	// rl_luma_rects: its jobs (pinned, and on the device) and its output on the device
+	RectJob *rect_host, *rect_dev;
+	int64_t rect_cap; // jobs
+	uint8_t *rect_out;
+	int64_t rect_out_cap;
 	// peaks
 	float *thr_host, *thr_dev;
 	int32_t *cand_count;  // [max_batch]
@@ -228,6 +242,7 @@ Status jpeg_init(Engine *e);
 Status jpeg_pipe_init(Engine *e, Pipe *p);
 Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb);
 Status jpeg_luma(Engine *e, Pipe *p, int slot, int w, int h, uint8_t *host);
+Status jpeg_luma_rects(Engine *e, Pipe *p, int n, const int32_t *rects, uint8_t *host, int64_t cap);
 void jpeg_destroy(Engine *e);
 
 // Pre-processing descriptor on the device: the image and its plane pointers.

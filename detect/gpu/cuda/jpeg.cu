@@ -1,6 +1,7 @@
 // jpeg.cu: batched JPEG decoding with nvJPEG into per-slot RGB buffers on the device:
 // the hardware decoder where the GPU has one (A100, H100/H200, Orin), else nvJPEG's
 // CUDA decoder; an image the batched path refuses is decoded on its own.
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.cuh"
@@ -13,6 +14,9 @@ Status jpeg_decode(Engine *, Pipe *, int, rl_image *, uint8_t **) {
 	return make_status(RL_ERR_UNSUPPORTED, "this library was built without nvJPEG");
 }
 Status jpeg_luma(Engine *, Pipe *, int, int, int, uint8_t *) {
+	return make_status(RL_ERR_UNSUPPORTED, "this library was built without nvJPEG: no JPEG picture to read");
+}
+Status jpeg_luma_rects(Engine *, Pipe *, int, const int32_t *, uint8_t *, int64_t) {
 	return make_status(RL_ERR_UNSUPPORTED, "this library was built without nvJPEG: no JPEG picture to read");
 }
 void jpeg_destroy(Engine *) {}
@@ -132,13 +136,28 @@ Status jpeg_decode(Engine *e, Pipe *p, int n, rl_image *imgs, uint8_t **rgb) {
 	return ok_status();
 }
 
-// rgb_luma writes the BT.601 luminance of n interleaved RGB pixels, rounded as Go's
-// image/color does.
+// luma8 is the BT.601 luminance of an RGB pixel, rounded as Go's image/color does.
+__device__ __forceinline__ uint8_t luma8(const uint8_t *px) {
+	uint32_t r = px[0], g = px[1], b = px[2];
+	return (uint8_t)((19595u * r + 38470u * g + 7471u * b + (1u << 15)) >> 16);
+}
+
+// rgb_luma writes the luminance of n interleaved RGB pixels.
 __global__ void rgb_luma(const uint8_t *rgb, uint8_t *y, int64_t n) {
 	int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < n) {
-		uint32_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
-		y[i] = (uint8_t)((19595u * r + 38470u * g + 7471u * b + (1u << 15)) >> 16);
+	if (i < n)
+		y[i] = luma8(rgb + 3 * i);
+}
+
+// rects_luma writes the luminance of rectangles of the slots' pictures, one per
+// blockIdx.y (RectJob), row-major at each job's offset of y.
+__global__ void rects_luma(const RectJob *jobs, uint8_t *y) {
+	const RectJob q = jobs[blockIdx.y];
+	int64_t rw = q.x1 - q.x0, n = rw * (q.y1 - q.y0);
+	uint8_t *out = y + q.off;
+	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+		int64_t row = q.y0 + i / rw, col = q.x0 + i % rw;
+		out[i] = luma8(q.rgb + 3 * (row * q.w + col));
 	}
 }
 
@@ -157,6 +176,56 @@ Status jpeg_luma(Engine *e, Pipe *p, int slot, int w, int h, uint8_t *host) {
 	rgb_luma<<<(unsigned)((n + 255) / 256), 256, 0, p->stream>>>(s.rgb, s.luma, n);
 	RL_CUDA(cudaGetLastError(), "launch luminance");
 	RL_CUDA(cudaMemcpyAsync(host, s.luma, (size_t)n, cudaMemcpyDeviceToHost, p->stream), "copy luminance");
+	RL_CUDA(cudaStreamSynchronize(p->stream), "wait for luminance");
+	return ok_status();
+}
+
+// jpeg_luma_rects copies the luminance of n rectangles of the slots' pictures,
+// decoded by the last pre-processing, to host, one after the other (cap bytes at
+// most): one kernel, one copy, one wait.
+Status jpeg_luma_rects(Engine *e, Pipe *p, int n, const int32_t *rects, uint8_t *host, int64_t cap) {
+	(void)e;
+	if (n < 1 || n > 65535)
+		return make_status(RL_ERR_ARG, "luma of %d rectangles", n);
+	if (n > p->rect_cap) { // the job tables: pinned on the host, and on the device
+		int64_t c = n < 256 ? 256 : n;
+		RectJob *h = nullptr, *d = nullptr;
+		RL_CUDA(cudaStreamSynchronize(p->stream), "wait before growing the rectangle table");
+		if (cudaHostAlloc((void **)&h, (size_t)c * sizeof(RectJob), cudaHostAllocDefault) != cudaSuccess ||
+		    cudaMalloc((void **)&d, (size_t)c * sizeof(RectJob)) != cudaSuccess) {
+			cudaFreeHost(h);
+			cudaFree(d);
+			return make_status(RL_ERR_OOM, "rectangle table of %lld", (long long)c);
+		}
+		cudaFreeHost(p->rect_host);
+		cudaFree(p->rect_dev);
+		p->rect_host = h, p->rect_dev = d, p->rect_cap = c;
+	}
+	int64_t total = 0, most = 0;
+	for (int r = 0; r < n; r++) {
+		const int32_t *q = rects + 5 * r;
+		int slot = q[0];
+		if (slot < 0 || slot >= RL_MAXBATCH || !p->jpeg[slot].ready)
+			return make_status(RL_ERR_ARG, "rectangle %d: slot %d holds no JPEG picture decoded by the last pre-processing",
+			                   r, slot);
+		const JpegSlot &s = p->jpeg[slot];
+		if (q[1] < 0 || q[2] < 0 || q[3] > s.w || q[4] > s.h || q[1] >= q[3] || q[2] >= q[4])
+			return make_status(RL_ERR_ARG, "rectangle %d (%d,%d)-(%d,%d) is not inside slot %d's %dx%d picture", r, q[1],
+			                   q[2], q[3], q[4], slot, s.w, s.h);
+		int64_t a = (int64_t)(q[3] - q[1]) * (q[4] - q[2]);
+		p->rect_host[r] = RectJob{s.rgb, total, s.w, q[1], q[2], q[3], q[4], 0};
+		total += a, most = a > most ? a : most;
+	}
+	if (total > cap)
+		return make_status(RL_ERR_ARG, "%d rectangles hold %lld bytes, the host buffer %lld", n, (long long)total,
+		                   (long long)cap);
+	RL_TRY(grow(p, &p->rect_out, &p->rect_out_cap, total, "allocate luminance"));
+	RL_CUDA(cudaMemcpyAsync(p->rect_dev, p->rect_host, (size_t)n * sizeof(RectJob), cudaMemcpyHostToDevice, p->stream),
+	        "upload rectangle table");
+	unsigned gx = (unsigned)((most + 255) / 256);
+	rects_luma<<<dim3(gx > 64 ? 64 : gx, (unsigned)n), 256, 0, p->stream>>>(p->rect_dev, p->rect_out);
+	RL_CUDA(cudaGetLastError(), "launch luminance of rectangles");
+	RL_CUDA(cudaMemcpyAsync(host, p->rect_out, (size_t)total, cudaMemcpyDeviceToHost, p->stream), "copy luminance");
 	RL_CUDA(cudaStreamSynchronize(p->stream), "wait for luminance");
 	return ok_status();
 }

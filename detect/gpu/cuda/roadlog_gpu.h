@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define RL_ABI_VERSION 2
+#define RL_ABI_VERSION 3
 
 /* Status codes. */
 #define RL_OK 0
@@ -275,6 +275,15 @@ int64_t rl_peaks_offset(rl_engine *e);
  * (w×h bytes, row-major) and waits: the recorder's pipeline aligns tracks' pixels in it
  * without decoding the bitstream a second time. ABI version 2. */
 int32_t rl_luma(rl_engine *e, int32_t p, int32_t slot, int32_t w, int32_t h, uint8_t *host, char *err, int32_t errlen);
+
+/* rl_luma_rects is rl_luma for n rectangles of the pictures of several slots of the
+ * last rl_preprocess of pipeline p: rects holds slot, x0, y0, x1, y1 for each (inside
+ * that slot's decoded picture, x0 < x1, y0 < y1). Their luminance goes to host,
+ * row-major, one after the other (cap bytes at least their areas together), in one
+ * kernel, one copy and one wait. The pipeline aligns pixels only around the
+ * detections, so only those cross the bus. ABI version 3. */
+int32_t rl_luma_rects(rl_engine *e, int32_t p, int32_t n, const int32_t *rects, uint8_t *host, int64_t cap, char *err,
+                      int32_t errlen);
 
 /* rl_read copies `bytes` bytes at arena offset `offset` of pipeline p to host (for
  * tests that compare every intermediate tensor) and waits. */

@@ -609,6 +609,12 @@ int32_t rl_luma(rl_engine *e, int32_t p, int32_t slot, int32_t w, int32_t h, uin
 	return fail(err, errlen, RL_ERR_UNSUPPORTED, "the CPU twin has no JPEG decoder: no JPEG picture to read");
 }
 
+int32_t rl_luma_rects(rl_engine *e, int32_t p, int32_t n, const int32_t *rects, uint8_t *host, int64_t cap, char *err,
+                      int32_t errlen) {
+	(void)e, (void)p, (void)n, (void)rects, (void)host, (void)cap;
+	return fail(err, errlen, RL_ERR_UNSUPPORTED, "the CPU twin has no JPEG decoder: no JPEG picture to read");
+}
+
 int32_t rl_read(rl_engine *e, int32_t p, int64_t offset, int64_t bytes, void *host, char *err, int32_t errlen) {
 	if (offset < 0 || offset + bytes > e->cfg.arena_bytes)
 		return fail(err, errlen, RL_ERR_ARG, "read %lld bytes at %lld of a %lld-byte arena", (long long)bytes,
