@@ -497,14 +497,15 @@ type twin struct {
 }
 
 // loomKey is a track's looming key frame: its time, box, and the detector's scale
-// reading or the patch of pixels then, and how many frames were measured against it
-// since.
+// reading (reading true) or the patch of pixels then, and how many frames were
+// measured against it since.
 type loomKey struct {
-	t     int64
-	box   loom.Box
-	scale float32
-	patch loom.Patch
-	n     int
+	t       int64
+	box     loom.Box
+	reading bool
+	scale   float32
+	patch   loom.Patch
+	n       int
 }
 
 // loomKeyAge is the age beyond which a looming key frame is left: beyond it the
@@ -526,8 +527,9 @@ func frameImage(fs *FrameSet, cam uint8) image.Image {
 // nil: none) into m: the change of the detector's scale reading where it gives one,
 // else the alignment of the pixels of img around d (none without img). This frame
 // becomes the next key frame when the key has served LoomFrames frames, is older
-// than loomKeyAge or is missing, or when the alignment fails; it then takes the key's
-// patch buffer (or a new one) and m says so. It returns the key frame.
+// than loomKeyAge, is missing or of the other kind (reading or pixels), or when the
+// alignment fails; it then takes the key's patch buffer (or a new one) and m says so.
+// It returns the key frame.
 func (p *Pipeline) looming(key *loomKey, t int64, img image.Image, d *obs.Detection, m *track.Measurement) *loomKey {
 	noise := &p.cfg.LoomNoise
 	box := loom.Box{X1: float64(d.X1), Y1: float64(d.Y1), X2: float64(d.X2), Y2: float64(d.Y2)}
@@ -546,7 +548,7 @@ func (p *Pipeline) looming(key *loomKey, t int64, img image.Image, d *obs.Detect
 		return key
 	}
 	m.LoomCorr = noise.Corr
-	renew := key == nil || t <= key.t || t-key.t >= loomKeyAge
+	renew := key == nil || t <= key.t || t-key.t >= loomKeyAge || key.reading != reading
 	if !renew {
 		dt := float64(t-key.t) / 1e9
 		ok := true
@@ -569,7 +571,7 @@ func (p *Pipeline) looming(key *loomKey, t int64, img image.Image, d *obs.Detect
 		if !reading { // this frame's patch is the key's; the key's old buffer is the next scratch
 			key.patch, p.loomPatch = p.loomPatch, key.patch
 		}
-		key.t, key.box, key.scale, key.n = t, box, d.LoomScale, 0
+		key.t, key.box, key.reading, key.scale, key.n = t, box, reading, d.LoomScale, 0
 		m.LoomKey = true
 	}
 	return key

@@ -276,7 +276,7 @@ func (f *Motion) updateLoom(m Measurement) {
 		return
 	}
 	l := f.lat.state()
-	lat := [nx]float64{l.s[iD], l.s[iV], l.s[iA]}
+	lat := l.s[iD]
 	// a camera looking across the road sees the lateral motion in the scale too,
 	// which this update takes as known: its uncertainty (at least
 	// LoomLatSpeedSigma: a person may start to walk at any time) adds to the noise
@@ -306,12 +306,12 @@ func (f *Motion) keyFrame(m Measurement) {
 }
 
 // loomResidual returns the residual of a looming measurement at a model's state and
-// its measurement row, the lateral's position taken as known now (lat) and at the
-// key frame (keyLat): with c, s the cosine and sine of the camera's yaw, the depth
+// its measurement row, the lateral offset taken as known now (lat) and at the key
+// frame (keyLat): with c, s the cosine and sine of the camera's yaw, the depth
 // now is z1 = (D − origin)·c + (y − originY)·s, at the key frame zk = (K − origin)·c +
 // (keyLat − originY)·s, and the image grew by ln(zk/z1) plus the frame errors' change.
 // ok is false where the state puts the object at or behind the camera's plane.
-func loomResidual(k *kfx, lat [nx]float64, keyLat float64, m Measurement) (y float64, h [nx]float64, ok bool) {
+func loomResidual(k *kfx, lat, keyLat float64, m Measurement) (y float64, h [nx]float64, ok bool) {
 	c := math.Cos(m.LoomYaw)
 	z1 := loomDepth(k, lat, m)
 	zk := (k.s[iK]-m.LoomOrigin)*c + (keyLat-m.LoomOriginY)*math.Sin(m.LoomYaw)
@@ -349,9 +349,10 @@ func (s MotionState) TTC(gap, minClosing float64) float64 {
 	return gap / -s.RelSpeed
 }
 
-// loomDepth is the object's depth along the camera's axis at a model's state.
-func loomDepth(k *kfx, lat [nx]float64, m Measurement) float64 {
-	return (k.s[iD]-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat[iD]-m.LoomOriginY)*math.Sin(m.LoomYaw)
+// loomDepth is the object's depth along the camera's axis at a model's state and the
+// lateral offset lat.
+func loomDepth(k *kfx, lat float64, m Measurement) float64 {
+	return (k.s[iD]-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat-m.LoomOriginY)*math.Sin(m.LoomYaw)
 }
 
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

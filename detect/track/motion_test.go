@@ -360,7 +360,7 @@ func TestMotionLoomKeyFrame(t *testing.T) {
 // TestLoomResidualRow checks the looming measurement's row against numerical
 // derivatives of its prediction.
 func TestLoomResidualRow(t *testing.T) {
-	lat := [nx]float64{-3, 0.5, 0.2}
+	const lat = -3.0
 	for _, yaw := range []float64{0, math.Pi, -50 * math.Pi / 180} {
 		m := Measurement{Loom: 0.01, LoomDT: 0.04, LoomOrigin: -1.2, LoomOriginY: -0.9, LoomYaw: yaw}
 		k := kfx{s: [nx]float64{iD: 20, iV: -8, iA: -3, iK: 21, iSK: 0.002, iS: -0.001}}
@@ -381,7 +381,7 @@ func TestLoomResidualRow(t *testing.T) {
 			}
 		}
 	}
-	if _, _, ok := loomResidual(&kfx{s: [nx]float64{iD: -1.0, iK: -0.9}}, [nx]float64{}, 0, Measurement{LoomDT: 0.04, LoomOrigin: -1.2}); ok {
+	if _, _, ok := loomResidual(&kfx{s: [nx]float64{iD: -1.0, iK: -0.9}}, 0, 0, Measurement{LoomDT: 0.04, LoomOrigin: -1.2}); ok {
 		t.Error("an object at the camera gave a looming residual")
 	}
 }
