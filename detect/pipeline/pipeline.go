@@ -90,6 +90,13 @@ type Result struct {
 	Objects []*schema.Object
 	Target  *schema.Target
 	Events  []*schema.Event
+	// LoomUpdates is how many looming measurements the track filters folded in, and
+	// LoomNIS the sum of their normalised innovations squared
+	// (track.MotionState.LoomNIS): over a drive, LoomNIS / LoomUpdates near 1 says
+	// the looming noise model fits this camera; well above, that the filters trust
+	// looming more than they should.
+	LoomUpdates int
+	LoomNIS     float64
 }
 
 type camera struct {
@@ -349,6 +356,10 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			}
 			if ti != nil {
 				st := ti.motion.State()
+				if !math.IsNaN(st.LoomNIS) {
+					res.LoomUpdates++
+					res.LoomNIS += st.LoomNIS
+				}
 				dist, speed := st.Range, st.RelSpeed
 				// a sideways camera's distance is the centre's: the gap ends at the near edge
 				ttc := ttc(dist-ti.halfLen, speed, cam.x, cam.cos < -0.7, p.cfg.MinClosing)

@@ -112,6 +112,18 @@ func runSim(steps []simStep, det *truthdet.Detector, cfg pipeline.Config) []fram
 	return out
 }
 
+// meanLoomNIS is the mean normalised innovation squared of the looming measurements
+// the track filters folded in (pipeline.Result.LoomNIS): near 1 where they weigh
+// looming as noisy as the truth-fed detector makes it.
+func meanLoomNIS(outs []frameOut) float64 {
+	n, sum := 0, 0.0
+	for _, o := range outs {
+		n += o.res.LoomUpdates
+		sum += o.res.LoomNIS
+	}
+	return sum / float64(n)
+}
+
 // quietFCW counts frame sets with a warning inside the simulator's own quiet
 // stretches.
 func quietWarnings(outs []frameOut) (n int) {
@@ -154,9 +166,10 @@ const settleTime = 0.5
 // 12–17 % with 4 cameras; 14–25 % with 8, where a pedestrian 14 px tall is seen at a
 // slant by a corner camera). See docs/adas.md ("Accuracy on the simulated scenario").
 // What is asserted beside the event bars: the median error ≤ 10 %, the bar itself at
-// 1920×1080, and, on the frames outside the settling windows (a
-// change of the actor's own acceleration and 0.5 s after it), a p95 within the
-// bound each camera size reaches; the full figures are printed.
+// 1920×1080, on the frames outside the settling windows (a change of the actor's own
+// acceleration and 0.5 s after it) a p95 within the bound each camera size reaches,
+// and that the filters weigh looming as noisy as it is (mean normalised innovation
+// squared 0.5–2; it is 0.83–0.87); the full figures are printed.
 func TestAccuracySimScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the simulator for a minute of scenario time")
@@ -190,6 +203,11 @@ func TestAccuracySimScenario(t *testing.T) {
 			}
 			if a.setP95 > rig.settledP95 {
 				t.Errorf("%s seed %d: p95 of the settled TTC error %.1f %% > %.0f %% (worst: %s)", rig.name, seed, 100*a.setP95, 100*rig.settledP95, a.setWorst)
+			}
+			if nis := meanLoomNIS(outs); nis < 0.5 || nis > 2 {
+				t.Errorf("%s seed %d: looming's mean normalised innovation squared %.2f, want 0.5–2", rig.name, seed, nis)
+			} else if seed == 1 {
+				t.Logf("%s: looming's mean normalised innovation squared %.2f", rig.name, nis)
 			}
 			if n := quietWarnings(outs); n > 0 {
 				t.Errorf("%s seed %d: warnings in %d frame sets of the scenario's quiet stretches %v", rig.name, seed, n, sim.Quiet)

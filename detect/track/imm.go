@@ -94,15 +94,19 @@ func (f *imm) update(z, r, gate float64) {
 // state, the residual, the linearised measurement row and whether the measurement
 // applies there. A measurement whose residual lies beyond gate standard deviations
 // of the mixture is an outlier: its variance is inflated so that the residual sits
-// on the gate.
-func (f *imm) updateFunc(meas func(*kfx) (y float64, h [nx]float64, ok bool), r, gate float64) {
+// on the gate. It returns the mixture's normalised innovation squared, y²/S before
+// any inflation (NaN where the measurement does not apply): near 1 on average where
+// the filter's noise is the world's.
+func (f *imm) updateFunc(meas func(*kfx) (y float64, h [nx]float64, ok bool), r, gate float64) (nis float64) {
 	g2 := gate * gate
 	comb := f.state()
 	y, h, ok := meas(&comb)
 	if !ok {
-		return
+		return math.NaN()
 	}
-	if s := comb.innovation(h, r); y*y > g2*s {
+	s := comb.innovation(h, r)
+	nis = y * y / s
+	if y*y > g2*s {
 		r += y*y/g2 - s
 	}
 	n := len(f.models)
@@ -133,6 +137,7 @@ func (f *imm) updateFunc(meas func(*kfx) (y float64, h [nx]float64, ok bool), r,
 	for i := 0; i < n; i++ {
 		f.mu[i] /= tot
 	}
+	return nis
 }
 
 // state is the mixture of the models.

@@ -130,6 +130,10 @@ type MotionState struct {
 	Lateral, LatSpeed     float64 // m, m/s (left positive)
 	LatSpeedStd           float64 // m/s
 	Updates               int     // measurements folded in
+	// LoomNIS is the looming measurement's normalised innovation squared at the last
+	// update (NaN: none folded in): on average near 1 where the filter weighs looming
+	// as noisy as it is, above where it trusts it too much.
+	LoomNIS float64
 }
 
 // Models of the longitudinal IMM.
@@ -169,6 +173,7 @@ type Motion struct {
 	// the frame error was last moved (0: not yet)
 	key, loomT int64
 	keyLat     float64
+	loomNIS    float64 // of the last update's looming measurement (NaN: none)
 }
 
 // NewMotion starts a filter at the first measurement; ok is false when the
@@ -191,7 +196,7 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 	if math.IsNaN(y) || !(sy > 0) { // no lateral yet: anywhere
 		y, sy = 0, 100
 	}
-	f = &Motion{cfg: cfg, last: m.T, n: 1,
+	f = &Motion{cfg: cfg, last: m.T, n: 1, loomNIS: math.NaN(),
 		lon: newIMM(lon, []float64{0.7, 0.15, 0.15}, m.Range, m.RangeSigma, cfg.InitSpeed, cfg.InitSpeedSigma, 3),
 		lat: newIMM(lat, []float64{0.9, 0.1}, y, sy, 0, 1.5, 1),
 	}
@@ -223,6 +228,7 @@ func (f *Motion) Predict(t int64, drive float64) {
 // range only predicts (and updates the lateral offset if it has one).
 func (f *Motion) Update(m Measurement) {
 	f.Predict(m.T, m.Drive)
+	f.loomNIS = math.NaN()
 	lat, rl := m.Lateral, m.LateralSigma*m.LateralSigma
 	if usable(m) {
 		f.lon.update(m.Range, m.RangeSigma*m.RangeSigma, f.cfg.Gate)
@@ -287,7 +293,7 @@ func (f *Motion) updateLoom(m Measurement) {
 		sv := math.Max(l.p[iV][iV], f.cfg.LoomLatSpeedSigma*f.cfg.LoomLatSpeedSigma)
 		r += sn * sn * m.LoomDT * m.LoomDT * sv / (z1 * z1)
 	}
-	f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, lat, f.keyLat, m) }, r, f.cfg.Gate)
+	f.loomNIS = f.lon.updateFunc(func(k *kfx) (float64, [nx]float64, bool) { return loomResidual(k, lat, f.keyLat, m) }, r, f.cfg.Gate)
 }
 
 // keyFrame makes this frame the looming key frame: every model keeps its range and
@@ -336,7 +342,7 @@ func (f *Motion) State() MotionState {
 		RelSpeed: c.s[iV], RelSpeedStd: math.Sqrt(c.p[iV][iV]),
 		ObjAccel: c.s[iA], ObjAccelStd: math.Sqrt(c.p[iA][iA]), RelAccel: c.s[iA] + drive, Maneuver: 1 - f.lon.mu[mSteady],
 		Lateral: l.s[iD], LatSpeed: l.s[iV], LatSpeedStd: math.Sqrt(l.p[iV][iV]),
-		Updates: f.n,
+		Updates: f.n, LoomNIS: f.loomNIS,
 	}
 }
 
