@@ -2,8 +2,6 @@ package live_test
 
 import (
 	"context"
-	"image"
-	"os/exec"
 	"testing"
 
 	"roadlog/detect"
@@ -28,19 +26,8 @@ func TestLoomingConsistentOnRealVideo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the detector on 75 frames")
 	}
-	clip := shared.Path(t, "testdata/images/video/udacity_lanes_solidWhiteRight.mp4")
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed (make test installs it)")
-	}
 	const w, h, n, fps = 960, 540, 75, 25
-	out, err := exec.Command(ff, "-loglevel", "error", "-i", clip, "-frames:v", "75", "-f", "rawvideo", "-pix_fmt", "rgba", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v", err)
-	}
-	if len(out) != w*h*4*n {
-		t.Fatalf("ffmpeg gave %d bytes, want %d frames of %d×%d", len(out), n, w, h)
-	}
+	frames := shared.VideoFrames(t, shared.DashcamClip, n, w, h)
 	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +38,8 @@ func TestLoomingConsistentOnRealVideo(t *testing.T) {
 	p := pipeline.New(pipeline.Config{Cameras: map[uint8]ranging.Calibration{0: cal}})
 	updates, nis := 0, 0.0
 	for i := 0; i < n; i++ {
-		img := &image.RGBA{Pix: out[i*w*h*4 : (i+1)*w*h*4], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
 		fs := &pipeline.FrameSet{T: 1e9 + int64(i)*1e9/fps, TriggerID: int64(i),
-			Frames: []pipeline.Frame{{Camera: 0, Seq: int64(i), Width: w, Height: h, Image: img}}}
+			Frames: []pipeline.Frame{{Camera: 0, Seq: int64(i), Width: w, Height: h, Image: frames[i]}}}
 		dets, err := x.Detect(context.Background(), fs)
 		if err != nil {
 			t.Fatal(err)

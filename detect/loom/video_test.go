@@ -6,7 +6,6 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
 	"testing"
 
@@ -38,22 +37,11 @@ func TestLoomOnDashcamVideo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the detector on 50 frames")
 	}
-	clip := shared.Path(t, "testdata/images/video/udacity_lanes_solidWhiteRight.mp4")
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed (make test installs it)")
-	}
 	const w, h, n0 = 960, 540, 50
-	out, err := exec.Command(ff, "-loglevel", "error", "-i", clip, "-frames:v", "50", "-f", "rawvideo", "-pix_fmt", "rgba", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v", err)
-	}
-	if len(out) != w*h*4*n0 {
-		t.Fatalf("ffmpeg gave %d bytes, want %d frames of %d×%d", len(out), n0, w, h)
-	}
+	rgba := shared.VideoFrames(t, shared.DashcamClip, n0, w, h)
 	frames := make([]image.Image, n0)
-	for i := range frames {
-		frames[i] = &image.RGBA{Pix: out[i*w*h*4 : (i+1)*w*h*4], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	for i, f := range rgba {
+		frames[i] = f
 	}
 	d, err := centernet.NewCPU(centernet.Config{}, cpu.Options{})
 	if err != nil {

@@ -3,8 +3,11 @@
 package shared
 
 import (
+	"image"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -48,4 +51,30 @@ func Path(tb testing.TB, rel string) string {
 		tb.Skipf("shared corpus file %s is absent: %v", p, err)
 	}
 	return p
+}
+
+// DashcamClip is the shared corpus's dash-cam video (Udacity, 960×540 at 25 fps).
+const DashcamClip = "testdata/images/video/udacity_lanes_solidWhiteRight.mp4"
+
+// VideoFrames decodes the first n frames of the shared video rel, w×h, with ffmpeg,
+// skipping the test when the video or ffmpeg is absent (make test installs it).
+func VideoFrames(tb testing.TB, rel string, n, w, h int) []*image.RGBA {
+	tb.Helper()
+	clip := Path(tb, rel)
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		tb.Skip("ffmpeg not installed (make test installs it)")
+	}
+	out, err := exec.Command(ff, "-loglevel", "error", "-i", clip, "-frames:v", strconv.Itoa(n), "-f", "rawvideo", "-pix_fmt", "rgba", "-").Output()
+	if err != nil {
+		tb.Fatalf("ffmpeg %s: %v", rel, err)
+	}
+	if len(out) != w*h*4*n {
+		tb.Fatalf("ffmpeg gave %d bytes of %s, want %d frames of %d×%d", len(out), rel, n, w, h)
+	}
+	frames := make([]*image.RGBA, n)
+	for i := range frames {
+		frames[i] = &image.RGBA{Pix: out[i*w*h*4 : (i+1)*w*h*4], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	}
+	return frames
 }
