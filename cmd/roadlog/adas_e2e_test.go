@@ -183,15 +183,21 @@ func TestRecordedDriveMeetsTheADASBars(t *testing.T) {
 	if rec.frames != 4*len(rec.sets) || len(rec.sets) < 1790 {
 		t.Fatalf("%d frames in %d frame sets: the recorder lost frames", rec.frames, len(rec.sets))
 	}
-	var submitted, processed, dropped, dropEvents int64
+	var submitted, processed, dropped, dropEvents, looms int64
+	var loomNIS float64
 	for _, e := range rec.events {
 		switch {
 		case e.Code == schema.EvDetectorStats:
-			var st struct{ Submitted, Processed, Dropped int64 }
+			var st struct {
+				Submitted, Processed, Dropped int64
+				LoomUpdates                   int64   `json:"loom_updates"`
+				LoomNIS                       float64 `json:"loom_nis"`
+			}
 			if err := json.Unmarshal([]byte(e.Detail), &st); err != nil {
 				t.Fatalf("detector_stats detail %q: %v", e.Detail, err)
 			}
 			submitted, processed, dropped = submitted+st.Submitted, processed+st.Processed, dropped+st.Dropped
+			looms, loomNIS = looms+st.LoomUpdates, loomNIS+st.LoomNIS*float64(st.LoomUpdates)
 		case e.Code == schema.EvDrop && e.Category == "detector_busy":
 			dropEvents += e.Count
 		case e.Code == schema.EvDrop:
@@ -206,6 +212,12 @@ func TestRecordedDriveMeetsTheADASBars(t *testing.T) {
 	}
 	if processed < int64(len(rec.sets))/10 {
 		t.Fatalf("the detector processed %d of %d frame sets: too few to judge the bars", processed, len(rec.sets))
+	}
+	// the filters weigh looming as noisy as the truth-fed detector makes it
+	if nis := loomNIS / float64(looms); looms < 1000 || !(nis >= 0.5 && nis <= 2) {
+		t.Errorf("detector_stats: %d looming measurements, mean normalised innovation squared %.2f; want ≥ 1000 and 0.5–2", looms, nis)
+	} else {
+		t.Logf("detector_stats: %d looming measurements, mean normalised innovation squared %.2f", looms, nis)
 	}
 
 	// Cut-ins: onset from the truth's cut-in flag, per actor.

@@ -183,6 +183,12 @@ type Stats struct {
 	// own time. Milliseconds.
 	Latency Dist `json:"latency_ms"`
 	Detect  Dist `json:"detect_ms"`
+	// LoomUpdates is how many looming measurements the track filters folded in, and
+	// LoomNIS their mean normalised innovation squared (0 without any): near 1 where
+	// the looming noise model fits this drive's cameras, well above where the filters
+	// trust looming more than they should (Result.LoomNIS).
+	LoomUpdates uint64  `json:"loom_updates"`
+	LoomNIS     float64 `json:"loom_nis"`
 }
 
 // Dist summarises durations, ms.
@@ -224,6 +230,8 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 		lastT        int64
 		lastErrEvent time.Time
 		abandoned    uint64 // frame sets whose detection the end of ctx cut short: dropped
+		looms        uint64 // looming measurements folded in, and their NIS summed
+		loomNIS      float64
 		since        = r.cfg.Now()
 	)
 	report := func(now time.Time) {
@@ -240,6 +248,9 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 		if st.Interval > 0 {
 			st.RateHz = float64(processed) / st.Interval
 		}
+		if looms > 0 {
+			st.LoomUpdates, st.LoomNIS = looms, loomNIS/float64(looms)
+		}
 		b, _ := json.Marshal(st)
 		ev := schema.NewEvent(lastT, schema.EvDetectorStats, schema.SevInfo, r.pipe.cfg.Source,
 			fmt.Sprintf("%.1f Hz, latency p50 %.0f ms p95 %.0f ms, %d dropped", st.RateHz, st.Latency.P50, st.Latency.P95, st.Dropped))
@@ -253,6 +264,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			sink.Publish(d)
 		}
 		lastPut, lastDrop, processed, errs, abandoned, lat, det, since = put, dropped, 0, 0, 0, lat[:0], det[:0], now
+		looms, loomNIS = 0, 0
 	}
 	tick := time.NewTicker(r.cfg.StatsInterval)
 	defer tick.Stop()
@@ -309,6 +321,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 				sink.Publish(e)
 			}
 			processed++
+			looms, loomNIS = looms+uint64(res.LoomUpdates), loomNIS+res.LoomNIS
 			lastT = it.fs.T
 			det = append(det, float64(t1.Sub(t0))/1e6)
 			lat = append(lat, float64(r.cfg.Now().Sub(it.at))/1e6)
