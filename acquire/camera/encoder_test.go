@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,6 +111,7 @@ func TestEncoderX264(t *testing.T) {
 		t.Run(p.String(), func(t *testing.T) {
 			const w, h, n, gop = 64, 48, 30, 10
 			enc := NewEncoder(EncoderConfig{GOP: gop, Bitrate: 500_000, FPS: 30, Queue: n}, 4, "", nil)
+			var fed atomic.Bool // every picture handed over: only then may the stream end
 			c := runEncoder(t, enc, func(context.Context) {
 				for i := 0; i < n; i++ {
 					if !enc.Encode(RawFrame{Pix: rawPicture(p, w, h, i), Format: p, Width: w, Height: h,
@@ -117,7 +119,8 @@ func TestEncoderX264(t *testing.T) {
 						t.Errorf("picture %d dropped", i)
 					}
 				}
-			}, func(c *collector) bool { return c.count() >= n-2 }) // the encoder and the splitter each hold one picture until the stream ends
+				fed.Store(true)
+			}, func(c *collector) bool { return fed.Load() && c.count() >= n-2 }) // the encoder and the splitter each hold one picture until the stream ends
 			if len(c.frames) != n {
 				t.Fatalf("%d frames, want %d (events %v)", len(c.frames), n, c)
 			}
@@ -291,11 +294,15 @@ func TestEncoderKeepsPictures(t *testing.T) {
 			const w, h, n = 64, 48, 12
 			p := PixYUYV
 			enc := NewEncoder(EncoderConfig{GOP: 5, Bitrate: 500_000, FPS: 30, Queue: n, KeepPicture: keep}, 2, "", nil)
+			var fed atomic.Bool // every picture handed over: only then may the stream end
 			c := runEncoder(t, enc, func(context.Context) {
 				for i := 0; i < n; i++ {
-					enc.Encode(RawFrame{Pix: rawPicture(p, w, h, i), Format: p, Width: w, Height: h, T: int64(1000 + i), Seq: int64(i)})
+					if !enc.Encode(RawFrame{Pix: rawPicture(p, w, h, i), Format: p, Width: w, Height: h, T: int64(1000 + i), Seq: int64(i)}) {
+						t.Errorf("picture %d dropped", i)
+					}
 				}
-			}, func(c *collector) bool { return c.count() >= n-2 })
+				fed.Store(true)
+			}, func(c *collector) bool { return fed.Load() && c.count() >= n-2 })
 			if len(c.frames) != n {
 				t.Fatalf("%d frames, want %d", len(c.frames), n)
 			}
