@@ -18,7 +18,7 @@ import (
 // the track filters — over the first 3 s of the Udacity dash-cam clip (960×540,
 // 25 fps), where no truth exists, and checks that the filters weigh looming as noisy
 // as it is: the mean normalised innovation squared of its measurements
-// (pipeline.Result.LoomNIS) lies within 0.5–2, 1 where the noise model fits (it is
+// (pipeline.Result.Loom) lies within 0.5–2, 1 where the noise model fits (it is
 // 0.81; told that the alignment is 3.7× as precise as loom.DefaultNoise says, the
 // filters give 2.3). The calibration is a guess (a 60° lens 1.2 m up): looming is
 // free of it.
@@ -45,8 +45,10 @@ func TestLoomingConsistentOnRealVideo(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := p.Process(fs, dets)
-		updates += res.LoomUpdates
-		nis += res.LoomNIS
+		for _, l := range res.Loom {
+			updates += l.Updates
+			nis += l.NIS
+		}
 	}
 	mean := nis / float64(updates)
 	t.Logf("%d looming measurements from the pixels over %d frames: mean normalised innovation squared %.2f", updates, n, mean)

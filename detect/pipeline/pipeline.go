@@ -90,13 +90,32 @@ type Result struct {
 	Objects []*schema.Object
 	Target  *schema.Target
 	Events  []*schema.Event
-	// LoomUpdates is how many looming measurements the track filters folded in, and
-	// LoomNIS the sum of their normalised innovations squared
-	// (track.MotionState.LoomNIS): over a drive, LoomNIS / LoomUpdates near 1 says
-	// the looming noise model fits this camera; well above, that the filters trust
-	// looming more than they should.
-	LoomUpdates int
-	LoomNIS     float64
+	// Loom holds, for each camera whose looming measurements the track filters folded
+	// in, how many and their normalised innovations squared (track.MotionState.LoomNIS)
+	// summed: over a drive, NIS / Updates near 1 says the looming noise model fits
+	// that camera; well above, that the filters trust looming more than they should.
+	Loom []LoomStat
+}
+
+// LoomStat is one camera's looming consistency: the looming measurements the track
+// filters folded in and their normalised innovations squared, summed.
+type LoomStat struct {
+	Camera  uint8
+	Updates int
+	NIS     float64
+}
+
+// AddLoom adds n measurements of camera cam whose normalised innovations squared sum
+// to nis to stats, one entry a camera in the order first seen.
+func AddLoom(stats []LoomStat, cam uint8, n int, nis float64) []LoomStat {
+	for i := range stats {
+		if stats[i].Camera == cam {
+			stats[i].Updates += n
+			stats[i].NIS += nis
+			return stats
+		}
+	}
+	return append(stats, LoomStat{Camera: cam, Updates: n, NIS: nis})
 }
 
 type camera struct {
@@ -357,8 +376,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if ti != nil {
 				st := ti.motion.State()
 				if !math.IsNaN(st.LoomNIS) {
-					res.LoomUpdates++
-					res.LoomNIS += st.LoomNIS
+					res.Loom = AddLoom(res.Loom, id, 1, st.LoomNIS)
 				}
 				dist, speed := st.Range, st.RelSpeed
 				// a sideways camera's distance is the centre's: the gap ends at the near edge

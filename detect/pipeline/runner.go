@@ -186,9 +186,18 @@ type Stats struct {
 	// LoomUpdates is how many looming measurements the track filters folded in, and
 	// LoomNIS their mean normalised innovation squared (0 without any): near 1 where
 	// the looming noise model fits this drive's cameras, well above where the filters
-	// trust looming more than they should (Result.LoomNIS).
-	LoomUpdates uint64  `json:"loom_updates"`
-	LoomNIS     float64 `json:"loom_nis"`
+	// trust looming more than they should (Result.Loom). Loom gives them camera by
+	// camera.
+	LoomUpdates uint64       `json:"loom_updates"`
+	LoomNIS     float64      `json:"loom_nis"`
+	Loom        []LoomReport `json:"loom,omitempty"`
+}
+
+// LoomReport is one camera's looming consistency over a Stats interval.
+type LoomReport struct {
+	Camera  uint8   `json:"camera"`
+	Updates int     `json:"updates"`
+	NIS     float64 `json:"nis"` // the mean
 }
 
 // Dist summarises durations, ms.
@@ -229,9 +238,8 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 		lastDrop     uint64
 		lastT        int64
 		lastErrEvent time.Time
-		abandoned    uint64 // frame sets whose detection the end of ctx cut short: dropped
-		looms        uint64 // looming measurements folded in, and their NIS summed
-		loomNIS      float64
+		abandoned    uint64     // frame sets whose detection the end of ctx cut short: dropped
+		looms        []LoomStat // per camera: looming measurements folded in, their NIS summed
 		since        = r.cfg.Now()
 	)
 	report := func(now time.Time) {
@@ -248,8 +256,14 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 		if st.Interval > 0 {
 			st.RateHz = float64(processed) / st.Interval
 		}
-		if looms > 0 {
-			st.LoomUpdates, st.LoomNIS = looms, loomNIS/float64(looms)
+		var sum float64
+		for _, l := range looms {
+			st.LoomUpdates += uint64(l.Updates)
+			sum += l.NIS
+			st.Loom = append(st.Loom, LoomReport{Camera: l.Camera, Updates: l.Updates, NIS: l.NIS / float64(l.Updates)})
+		}
+		if st.LoomUpdates > 0 {
+			st.LoomNIS = sum / float64(st.LoomUpdates)
 		}
 		b, _ := json.Marshal(st)
 		ev := schema.NewEvent(lastT, schema.EvDetectorStats, schema.SevInfo, r.pipe.cfg.Source,
@@ -264,7 +278,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			sink.Publish(d)
 		}
 		lastPut, lastDrop, processed, errs, abandoned, lat, det, since = put, dropped, 0, 0, 0, lat[:0], det[:0], now
-		looms, loomNIS = 0, 0
+		looms = looms[:0]
 	}
 	tick := time.NewTicker(r.cfg.StatsInterval)
 	defer tick.Stop()
@@ -321,7 +335,9 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 				sink.Publish(e)
 			}
 			processed++
-			looms, loomNIS = looms+uint64(res.LoomUpdates), loomNIS+res.LoomNIS
+			for _, l := range res.Loom {
+				looms = AddLoom(looms, l.Camera, l.Updates, l.NIS)
+			}
 			lastT = it.fs.T
 			det = append(det, float64(t1.Sub(t0))/1e6)
 			lat = append(lat, float64(r.cfg.Now().Sub(it.at))/1e6)

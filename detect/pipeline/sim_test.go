@@ -113,13 +113,15 @@ func runSim(steps []simStep, det *truthdet.Detector, cfg pipeline.Config) []fram
 }
 
 // meanLoomNIS is the mean normalised innovation squared of the looming measurements
-// the track filters folded in (pipeline.Result.LoomNIS): near 1 where they weigh
-// looming as noisy as the truth-fed detector makes it.
+// the track filters folded in (pipeline.Result.Loom), over all cameras: near 1 where
+// they weigh looming as noisy as the truth-fed detector makes it.
 func meanLoomNIS(outs []frameOut) float64 {
 	n, sum := 0, 0.0
 	for _, o := range outs {
-		n += o.res.LoomUpdates
-		sum += o.res.LoomNIS
+		for _, l := range o.res.Loom {
+			n += l.Updates
+			sum += l.NIS
+		}
 	}
 	return sum / float64(n)
 }
