@@ -228,16 +228,20 @@ func Regions(boxes []Box, bounds image.Rectangle) []image.Rectangle {
 		}
 	}
 	area := func(r image.Rectangle) int { return r.Dx() * r.Dy() }
+	// each pass merges what it can into each rectangle in turn (a grown one is checked
+	// against the rest again); another pass only if something merged
 	for merged := true; merged; {
 		merged = false
-		for i := 0; i < len(rs) && !merged; i++ {
-			for j := i + 1; j < len(rs); j++ {
+		for i := 0; i < len(rs); i++ {
+			for j := i + 1; j < len(rs); {
 				if u := rs[i].Union(rs[j]); rs[i].Overlaps(rs[j]) && area(u) <= area(rs[i])+area(rs[j]) {
 					rs[i] = u
-					rs = append(rs[:j], rs[j+1:]...)
+					rs[j] = rs[len(rs)-1]
+					rs = rs[:len(rs)-1]
 					merged = true
-					break
+					continue // the one moved into j is checked next
 				}
+				j++
 			}
 		}
 	}

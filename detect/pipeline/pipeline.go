@@ -78,9 +78,10 @@ type Config struct {
 	// view, compression) and the correlation time of the frames' error that the track
 	// filter follows.
 	LoomNoise loom.Noise
-	// LoomFrames is how many frames a looming key frame from pixels serves: each
-	// frame is aligned with the track's key frame, and the frame after this many
-	// becomes the next key (default loom.KeyFrames).
+	// LoomFrames is how many frames a track's looming key frame serves: each frame's
+	// scale (read by the detector, or aligned from the pixels) is measured against the
+	// key frame's, and the frame after this many becomes the next key (default
+	// loom.KeyFrames).
 	LoomFrames int
 }
 
@@ -105,9 +106,9 @@ type LoomStat struct {
 	NIS     float64
 }
 
-// AddLoom adds n measurements of camera cam whose normalised innovations squared sum
+// addLoom adds n measurements of camera cam whose normalised innovations squared sum
 // to nis to stats, one entry a camera in the order first seen.
-func AddLoom(stats []LoomStat, cam uint8, n int, nis float64) []LoomStat {
+func addLoom(stats []LoomStat, cam uint8, n int, nis float64) []LoomStat {
 	for i := range stats {
 		if stats[i].Camera == cam {
 			stats[i].Updates += n
@@ -132,7 +133,7 @@ type camera struct {
 
 type trackInfo struct {
 	motion *track.Motion
-	// loom: the track's looming key frame (from pixels)
+	// loom: the track's looming key frame (a scale reading or pixels)
 	loom  *loomKey
 	width float64 // smoothed width, m
 	// halfLen: how much nearer than the range the near edge lies (ranging.Range.HalfLength)
@@ -376,7 +377,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if ti != nil {
 				st := ti.motion.State()
 				if !math.IsNaN(st.LoomNIS) {
-					res.Loom = AddLoom(res.Loom, id, 1, st.LoomNIS)
+					res.Loom = addLoom(res.Loom, id, 1, st.LoomNIS)
 				}
 				dist, speed := st.Range, st.RelSpeed
 				// a sideways camera's distance is the centre's: the gap ends at the near edge
@@ -542,7 +543,8 @@ type loomKey struct {
 const loomKeyAge = 1e9
 
 // frameImage returns the decoded picture of a camera's frame in the set, if the
-// detector left one (nil for the truth-fed detector and for frames decoded on a GPU).
+// detector left one (nil for the truth-fed detector; on the GPU engine a loom.Sparse of
+// the pixels around the detections).
 func frameImage(fs *FrameSet, cam uint8) image.Image {
 	for i := range fs.Frames {
 		if fs.Frames[i].Camera == cam {

@@ -336,7 +336,7 @@ func (r *Runner) Run(ctx context.Context, sink schema.Sink) error {
 			}
 			processed++
 			for _, l := range res.Loom {
-				looms = AddLoom(looms, l.Camera, l.Updates, l.NIS)
+				looms = addLoom(looms, l.Camera, l.Updates, l.NIS)
 			}
 			lastT = it.fs.T
 			det = append(det, float64(t1.Sub(t0))/1e6)
