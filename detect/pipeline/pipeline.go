@@ -140,6 +140,10 @@ type trackInfo struct {
 	halfLen float64
 	cam     uint8
 	first   int64 // time of the first measurement
+	// egoT, egoV: the time of the last measurement and the ego's speed then (NaN:
+	// unknown), for the drive since (driveSince)
+	egoT int64
+	egoV float64
 }
 
 // measurement turns a range into the track filter's measurement: the distance (x
@@ -297,6 +301,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 	if math.IsNaN(egoAcc) {
 		egoAcc = 0
 	}
+	egoV := p.egoSpeed(fs.T, egoAcc)
 	var camDets []obs.Detection
 	for _, id := range ids {
 		cam := p.camera(id)
@@ -343,6 +348,9 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 			if cam.ranger != nil {
 				rg := cam.ranger.Range(d)
 				meas := measurement(fs.T, &rg, egoAcc, p.cfg.RangeSlowShare)
+				if ti != nil {
+					meas.Drive = ti.driveSince(fs.T, egoV, egoAcc)
+				}
 				looms := p.cfg.Loom >= 0 && (math.Abs(cam.cos) > loomCos || k.Class == obs.ClassPerson)
 				var key *loomKey // the track's looming key frame
 				if looms {
@@ -360,12 +368,13 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 						mc.InitSpeed, mc.InitSpeedSigma = -float64(p.ego.Speed), 3
 					}
 					if m, ok := track.NewMotion(mc, meas); ok {
-						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T, loom: key}
+						ti = &trackInfo{motion: m, width: rg.Width, halfLen: rg.HalfLength, cam: id, first: fs.T, loom: key, egoT: fs.T, egoV: egoV}
 						p.tracks[k.ID] = ti
 					}
 				default:
 					ti.loom = key
 					ti.motion.Update(meas)
+					ti.egoT, ti.egoV = fs.T, egoV
 					if !math.IsNaN(rg.Width) {
 						ti.width += 0.2 * (rg.Width - ti.width)
 					}
