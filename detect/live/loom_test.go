@@ -15,18 +15,21 @@ import (
 
 // TestLoomingConsistentOnRealVideo runs the whole chain on real pixels — the default
 // detector, tracking, the looming of each car against its key frame (detect/loom),
-// the track filters — over the first 3 s of the Udacity dash-cam clip (960×540,
-// 25 fps), where no truth exists, and checks that the filters weigh looming as noisy
-// as it is: the mean normalised innovation squared of its measurements
-// (pipeline.Result.Loom) lies within 0.5–2, 1 where the noise model fits (it is
-// 0.81; told that the alignment is 3.7× as precise as loom.DefaultNoise says, the
-// filters give 2.3). The calibration is a guess (a 60° lens 1.2 m up): looming is
-// free of it.
+// the track filters — over the whole Udacity dash-cam clip (8.8 s, 960×540, 25 fps),
+// where no truth exists, and checks that the filters weigh looming as noisy as it is:
+// the mean normalised innovation squared of its measurements (pipeline.Result.Loom)
+// lies within 0.6–1.3, near 1 where the noise model fits. It is 0.81 over 574
+// measurements (0.81 over the first 3 s alone, 102 measurements). Told that the
+// alignment is twice as precise as loom.DefaultNoise says, the filters give 1.36,
+// 3.7× as precise 1.90; told that it is half as precise, 0.51: the figure moves
+// less than the noise (the pipeline takes an alignment's own, larger error where it
+// reports one), so the window is narrow enough to fail on a model off by 2× either
+// way. The calibration is a guess (a 60° lens 1.2 m up): looming is free of it.
 func TestLoomingConsistentOnRealVideo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the detector on 75 frames")
+		t.Skip("runs the detector on 220 frames")
 	}
-	const w, h, n, fps = 960, 540, 75, 25
+	const w, h, n, fps = 960, 540, 220, 25
 	frames := shared.VideoFrames(t, shared.DashcamClip, n, w, h)
 	d, err := centernet.NewCPU(centernet.Config{Thresholds: detect.RoadThresholds()}, cpu.Options{})
 	if err != nil {
@@ -52,10 +55,10 @@ func TestLoomingConsistentOnRealVideo(t *testing.T) {
 	}
 	mean := nis / float64(updates)
 	t.Logf("%d looming measurements from the pixels over %d frames: mean normalised innovation squared %.2f", updates, n, mean)
-	if updates < 60 {
+	if updates < 400 {
 		t.Fatalf("only %d looming measurements over %d frames", updates, n)
 	}
-	if mean < 0.5 || mean > 2 {
-		t.Errorf("looming's mean normalised innovation squared is %.2f, want 0.5–2: the filters weigh it as noisier or less noisy than it is", mean)
+	if mean < 0.6 || mean > 1.3 {
+		t.Errorf("looming's mean normalised innovation squared is %.2f, want 0.6–1.3: the filters weigh it as noisier or less noisy than it is", mean)
 	}
 }
