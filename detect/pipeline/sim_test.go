@@ -163,10 +163,11 @@ const settleTime = 0.5
 // each pair's), and the pipeline measures its looming against the track's key frame,
 // which the track filter takes beside the range from cameras looking ahead or
 // behind, and for people from every camera. With it the bar is met at 1920×1080 on
-// both rigs (max 7.0–8.2 % with 4 cameras, 5.7–8.1 % with 8: asserted) and not at
+// both rigs (max 6.7–8.2 % with 4 cameras, 5.7–7.5 % with 8: asserted) and not at
 // 640×360, where a car 34 m ahead is 24 px tall and its looming 3× as noisy (max
-// 12–17 % with 4 cameras; 14–25 % with 8, where a pedestrian 14 px tall is seen at a
-// slant by a corner camera). See docs/adas.md ("Accuracy on the simulated scenario").
+// 12.0–16.5 % with 4 cameras; 14–24 % with 8, where a pedestrian 14 px tall is seen at
+// a slant by a corner camera; what an estimator told when the lead brakes could reach
+// there: TestTTCOracleOnTheLeadsBraking). See docs/adas.md ("Accuracy on the simulated scenario").
 // What is asserted beside the event bars: the median error ≤ 10 %, the bar itself at
 // 1920×1080, on the frames outside the settling windows (a change of the actor's own
 // acceleration and 0.5 s after it) a p95 within the bound each camera size reaches,
