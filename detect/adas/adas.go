@@ -42,6 +42,14 @@ type Config struct {
 	// CutInMinAge is how long a track must have been followed before its lateral
 	// speed is trusted for cut-in and cut-out, s (0.5).
 	CutInMinAge float64
+	// EgoLaneChangeHold: while the ego's turn signal is on, and for this long after it
+	// went off, s (1.5), no cut-in or cut-out begins. The ego changing lanes moves
+	// every other vehicle across its own frame (the car in the lane it enters
+	// seems to cut in, at 1 m/s for a lane change in 5 s), and with no lane markings
+	// seen that cannot be told from the vehicle's own move; the hold bridges a
+	// blinking lamp signal and lets the filters' lateral speeds settle after the ego's
+	// heading straightens. An unsignalled lane change of the ego is not recognised.
+	EgoLaneChangeHold float64
 
 	FCWTTC        float64 // s, forward-collision warning below this TTC while closing (2.7)
 	FCWMinClosing float64 // m/s, least closing speed for a warning (0.5)
@@ -77,6 +85,7 @@ func (c Config) withDefaults() Config {
 	def(&c.CutInHorizon, 5)
 	def(&c.CutInConfirm, 0.1)
 	def(&c.CutInMinAge, 0.5)
+	def(&c.EgoLaneChangeHold, 1.5)
 	def(&c.FCWTTC, 2.7)
 	def(&c.FCWMinClosing, 0.5)
 	def(&c.FCWMinSpeed, 2)
@@ -93,6 +102,7 @@ type Ego struct {
 	Speed         float64 // m/s (NaN: unknown)
 	YawRate       float64 // deg/s, left positive (NaN: unknown)
 	SteeringAngle float64 // deg at the steering wheel, left positive (NaN: unknown)
+	Signal        bool    // a turn signal is on: the ego is about to change lanes, or is changing them
 }
 
 // EgoFrom takes the path inputs from an ego row (nil: all unknown).
@@ -100,7 +110,7 @@ func EgoFrom(e *schema.Ego) Ego {
 	if e == nil {
 		return Ego{Speed: math.NaN(), YawRate: math.NaN(), SteeringAngle: math.NaN()}
 	}
-	return Ego{Speed: float64(e.Speed), YawRate: float64(e.YawRate), SteeringAngle: float64(e.SteeringAngle)}
+	return Ego{Speed: float64(e.Speed), YawRate: float64(e.YawRate), SteeringAngle: float64(e.SteeringAngle), Signal: e.TurnLeft || e.TurnRight}
 }
 
 // Object is one tracked, ranged object as the assessor sees it; Assess fills the

@@ -244,3 +244,36 @@ func TestLaneKeepingSwayIsNoCutIn(t *testing.T) {
 		}
 	}
 }
+
+// TestCutInHeldWhileTheEgoSignals: a car in the left lane moving towards the ego path
+// at 0.5 m/s is no cut-in while the ego's turn signal is on, nor within
+// EgoLaneChangeHold after it went off; once the hold is over, the same motion is.
+func TestCutInHeldWhileTheEgoSignals(t *testing.T) {
+	a := New(Config{}, "test")
+	var n int64
+	signalling := cruise
+	signalling.Signal = true
+	at := -1.0
+	for i := 0; i < 150 && at < 0; i++ {
+		tt := float64(i) / 30
+		ego := cruise
+		if tt < 1 {
+			ego = signalling
+		}
+		c := car(2, 20, 3.5-0.5*math.Max(0, tt-0.5), 0)
+		c.LatSpeed = 0
+		if tt > 0.5 {
+			c.LatSpeed = -0.5
+		}
+		if _, evs, _ := step(a, &n, ego, c); len(evs) > 0 {
+			if evs[0].Code != schema.EvCutIn {
+				t.Fatalf("t=%.2f: event %v, want a cut-in", tt, evs[0].Code)
+			}
+			at = tt
+		}
+	}
+	hold := a.Config().EgoLaneChangeHold
+	if at < 1+hold || at > 1+hold+0.2 {
+		t.Fatalf("cut-in flagged at %.2f s, want just after the signal (off at 1 s) and the hold of %.1f s", at, hold)
+	}
+}

@@ -30,6 +30,9 @@ type Assessor struct {
 	fcw    warning
 	aeb    warning
 	source string
+	// egoLane is until when (ns) the ego counts as changing lanes (its turn signal
+	// on, or off for less than EgoLaneChangeHold)
+	egoLane int64
 }
 
 // New returns an assessor. source names it in events (e.g. "detector").
@@ -51,6 +54,9 @@ func (a *Assessor) Assess(t, trigger int64, ego Ego, objs []Object) (schema.Targ
 	var evs []*schema.Event
 	kappa := c.curvature(ego)
 	half := c.EgoWidth/2 + c.InPathMargin
+	if ego.Signal {
+		a.egoLane = t + int64(c.EgoLaneChangeHold*1e9)
+	}
 
 	cipv, threat, cutIn := -1, -1, -1
 	threatTTC := math.Inf(1)

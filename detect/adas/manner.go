@@ -25,7 +25,7 @@ func (a *Assessor) manner(o *Object, st *trackState, ahead bool, evs *[]*schema.
 	}
 	switch st.manner {
 	case schema.MannerNone:
-		if !ahead || o.Distance > c.CutInZone || o.Age < c.CutInMinAge {
+		if !ahead || o.Distance > c.CutInZone || o.Age < c.CutInMinAge || t < a.egoLane {
 			st.candIn, st.candOut = 0, 0
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -369,5 +370,55 @@ func TestEgoBrakingIsNotTheObjects(t *testing.T) {
 	t.Logf("worst relative-speed error while the ego brakes: %.2f m/s at %.2f s", worst, at)
 	if worst > 0.05 {
 		t.Errorf("relative speed off by %.2f m/s at %.2f s while the ego brakes: the filter reads the ego's braking as the car's motion", worst, at)
+	}
+}
+
+// TestEgoLaneChangeIsNoCutIn: the ego changes into the left lane (3.5 m in 5 s, as
+// drivers do: heading up to 2.4°, yaw rate up to 1.9°/s) behind a car that holds its
+// lane there, 25 m ahead, with another car 45 m ahead in the lane it leaves. Both cars
+// keep their lanes and speeds: neither cuts in or out. The driver signals from 1 s
+// before moving until the lamp cancels as the wheel returns (6.5 s), and while the
+// ego changes lanes no cut-in or cut-out begins (adas.Config.EgoLaneChangeHold).
+// Unsignalled, the same drive flags the car in the left lane as cutting in 0.2 s after
+// the ego starts to move and as cutting out as the ego straightens: checked too, to
+// show what the hold prevents (with no lane markings seen, the ego's own lane change
+// cannot be told from the other car's by their relative motion).
+func TestEgoLaneChangeIsNoCutIn(t *testing.T) {
+	egoLat, _ := synth.LaneChange(0, 3.5, 2, 5)
+	for _, signalled := range []bool{true, false} {
+		sc := synth.Scenario{Name: "ego-lane-change", Duration: 10, EgoSpeed: synth.Const(25), EgoLateral: egoLat, Cameras: frontRig, Actors: []synth.Actor{
+			{ID: 1, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 25, Speed: synth.Const(25), Lateral: synth.Const(3.5)},
+			{ID: 2, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 45, Speed: synth.Const(25), Lateral: synth.Const(0)},
+		}}
+		if signalled {
+			sc.EgoSignal = func(t float64) int {
+				if t >= 1 && t < 6.5 {
+					return 1
+				}
+				return 0
+			}
+		}
+		steps := sc.Run()
+		for _, seed := range []uint64{1, 2, 3} {
+			det := truthdet.New(truthdet.Config{Seed: seed, FalseRate: 1e-9})
+			p := pipeline.New(pipeline.Config{Cameras: frontRig})
+			var flagged []string
+			for i := range steps {
+				p.Ego(&steps[i].Ego)
+				for _, e := range p.Process(&steps[i].FrameSet, det.Detections(&steps[i].FrameSet)).Events {
+					if e.Code == schema.EvCutIn || e.Code == schema.EvCutOut {
+						flagged = append(flagged, fmt.Sprintf("%v at %.2f s (%s)", e.Code, float64(i)/30, e.Detail))
+					}
+				}
+			}
+			switch {
+			case signalled && len(flagged) > 0:
+				t.Errorf("seed %d: the ego changes lanes, signalled, and %v", seed, flagged)
+			case !signalled && len(flagged) == 0:
+				t.Errorf("seed %d: unsignalled, the ego's lane change flagged nothing: the drive no longer shows what the hold prevents", seed)
+			case !signalled && seed == 1:
+				t.Logf("unsignalled: %v", flagged)
+			}
+		}
 	}
 }

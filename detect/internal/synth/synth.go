@@ -42,8 +42,15 @@ type Scenario struct {
 	Start    int64   // reference time of t = 0, ns (default 2026-01-01T00:00:00Z)
 	// EgoSpeed is the ego speed, m/s, at time t.
 	EgoSpeed func(t float64) float64
-	Cameras  map[uint8]ranging.Calibration
-	Actors   []Actor
+	// EgoLateral, if set, is the ego's own lateral offset on the road, m (left
+	// positive), at time t: the ego changes lanes. Its heading then follows its path
+	// (atan of the lateral speed over the speed), the ego rows carry the yaw rate, and
+	// the actors are seen in the ego's turned frame.
+	EgoLateral func(t float64) float64
+	// EgoSignal, if set, is the ego's turn signal at time t: +1 left, −1 right, 0 off.
+	EgoSignal func(t float64) int
+	Cameras   map[uint8]ranging.Calibration
+	Actors    []Actor
 }
 
 // Step is one frame set of a scenario, with the ego row of that instant.
@@ -78,7 +85,7 @@ func (s *Scenario) Run() []Step {
 		if f > 0 { // advance from t−dt to t (midpoint rule)
 			for k := 0; k < sub; k++ {
 				tm := t - dt + (float64(k)+0.5)*dt/sub
-				ve := s.EgoSpeed(tm)
+				ve := s.EgoSpeed(tm) * math.Cos(s.egoPsi(tm)) // along the road
 				for i, a := range s.Actors {
 					x[i] += (a.Speed(tm) - ve) * dt / sub
 				}
@@ -92,21 +99,37 @@ func (s *Scenario) Run() []Step {
 			st.FrameSet.Frames = append(st.FrameSet.Frames, pipeline.Frame{Camera: cam, Seq: int64(f), Width: c.Width, Height: c.Height})
 		}
 		ve := s.EgoSpeed(t)
+		psi, yawRate := s.egoHeading(t)
 		st.Ego = *schema.NewEgo()
-		st.Ego.T, st.Ego.Source, st.Ego.Speed, st.Ego.YawRate, st.Ego.SteeringAngle = tn, "sim", float32(ve), 0, 0
+		st.Ego.T, st.Ego.Source, st.Ego.Speed, st.Ego.YawRate, st.Ego.SteeringAngle = tn, "sim", float32(ve), float32(yawRate*180/math.Pi), 0
+		if s.EgoSignal != nil {
+			st.Ego.TurnLeft, st.Ego.TurnRight = s.EgoSignal(t) > 0, s.EgoSignal(t) < 0
+		}
+		// actor i in the ego's frame at time u: the road frame turned by the heading
+		frame := func(i int, u, xr float64) (x, y float64) {
+			dy := s.Actors[i].Lateral(u) - s.egoY(u)
+			c, sn := math.Cos(s.egoPsi(u)), math.Sin(s.egoPsi(u))
+			return xr*c + dy*sn, -xr*sn + dy*c
+		}
 		inPath, best := int32(-1), math.Inf(1)
 		for i, a := range s.Actors {
-			y := a.Lateral(t)
-			if math.Abs(y) < 1.8 && x[i] > 0 && x[i] < best {
-				inPath, best = a.ID, x[i]
+			xv, y := frame(i, t, x[i])
+			if math.Abs(y) < 1.8 && xv > 0 && xv < best {
+				inPath, best = a.ID, xv
 			}
 		}
 		for i, a := range s.Actors {
-			y := a.Lateral(t)
+			xv, y := frame(i, t, x[i])
 			rel := a.Speed(t) - ve
+			if s.EgoLateral != nil { // the range's rate in the turned frame
+				const h = 1e-4
+				xa, _ := frame(i, t+h, x[i]+(a.Speed(t)-ve)*h)
+				xb, _ := frame(i, t-h, x[i]-(a.Speed(t)-ve)*h)
+				rel = (xa - xb) / (2 * h)
+			}
 			ttc := math.NaN()
-			if x[i] > 0 && rel < 0 {
-				ttc = x[i] / -rel
+			if xv > 0 && rel < 0 {
+				ttc = xv / -rel
 			}
 			lane := schema.LaneOther
 			switch {
@@ -119,13 +142,13 @@ func (s *Scenario) Run() []Step {
 			}
 			cut := a.CutIn != nil && a.CutIn(t)
 			row := schema.Truth{T: tn, TriggerID: int64(f), ActorID: a.ID, Kind: a.Kind, Camera: schema.TruthNoCamera,
-				X1: nan32, Y1: nan32, X2: nan32, Y2: nan32, Distance: float32(x[i]), Lateral: float32(y),
+				X1: nan32, Y1: nan32, X2: nan32, Y2: nan32, Distance: float32(xv), Lateral: float32(y),
 				RelSpeed: float32(rel), TTC: float32(ttc), Width: float32(a.W), Lane: lane, CutIn: cut, InPath: a.ID == inPath}
 			st.State[a.ID] = row
 			st.FrameSet.Truth = append(st.FrameSet.Truth, row)
 			for _, cam := range cams {
 				c := s.Cameras[cam]
-				if b, ok := Box(c, x[i], y, a.W, a.L, a.H); ok {
+				if b, ok := boxTurned(c, xv, y, a.W, a.L, a.H, -psi); ok {
 					r := row
 					r.Camera = cam
 					r.X1, r.Y1, r.X2, r.Y2 = float32(b[0]), float32(b[1]), float32(b[2]), float32(b[3])
@@ -144,11 +167,18 @@ var nan32 = float32(math.NaN())
 // (extending to x+l), centre y, width w, height h — into camera c, clipped to the
 // image; ok is false when any corner is behind the camera or nothing is in view.
 func Box(c ranging.Calibration, x, y, w, l, h float64) (b [4]float64, ok bool) {
+	return boxTurned(c, x, y, w, l, h, 0)
+}
+
+// boxTurned is Box for a cuboid turned by yaw (rad, left positive) about the middle
+// of its near face.
+func boxTurned(c ranging.Calibration, x, y, w, l, h, yaw float64) (b [4]float64, ok bool) {
 	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
-	for _, px := range []float64{x, x + l} {
-		for _, py := range []float64{y - w/2, y + w/2} {
+	cy, sy := math.Cos(yaw), math.Sin(yaw)
+	for _, dx := range []float64{0, l} {
+		for _, dy := range []float64{-w / 2, w / 2} {
 			for _, pz := range []float64{0, h} {
-				u, v, in := c.Project(px, py, pz)
+				u, v, in := c.Project(x+dx*cy-dy*sy, y+dx*sy+dy*cy, pz)
 				if !in {
 					return b, false
 				}
@@ -195,4 +225,27 @@ func LaneChange(y0, y1, t0, d float64) (lat func(float64) float64, cutIn func(fl
 	}
 	cutIn = func(t float64) bool { return math.Abs(y1) < math.Abs(y0) && t >= t0 && t < t0+d }
 	return lat, cutIn
+}
+
+// egoY is the ego's lateral offset on the road at t (0 without EgoLateral).
+func (s *Scenario) egoY(t float64) float64 {
+	if s.EgoLateral == nil {
+		return 0
+	}
+	return s.EgoLateral(t)
+}
+
+// egoPsi is the ego's heading at t, rad (left positive): along its path.
+func (s *Scenario) egoPsi(t float64) float64 {
+	if s.EgoLateral == nil {
+		return 0
+	}
+	const h = 1e-4
+	return math.Atan2((s.EgoLateral(t+h)-s.EgoLateral(t-h))/(2*h), math.Max(s.EgoSpeed(t), 0.1))
+}
+
+// egoHeading returns the ego's heading (rad) and yaw rate (rad/s) at t.
+func (s *Scenario) egoHeading(t float64) (psi, rate float64) {
+	const h = 1e-3
+	return s.egoPsi(t), (s.egoPsi(t+h) - s.egoPsi(t-h)) / (2 * h)
 }
