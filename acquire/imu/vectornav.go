@@ -148,6 +148,9 @@ func AppendVNCommand(dst []byte, body string) []byte {
 
 func appendSigned(dst []byte, v float32, prec int) []byte {
 	dst = append(dst, ',')
+	if v == 0 {
+		v = 0 // not −0, which would be written "+-0.0…" (found by FuzzVectorNav)
+	}
 	if v >= 0 {
 		dst = append(dst, '+')
 	}

@@ -276,6 +276,9 @@ func (p *parser) logFrame(l *Line) error {
 		}
 		if f.Len > 0 {
 			if p.b[p.i] == '.' {
+				if !l.Dots && f.Len > 1 { // lib.h separates every byte or none
+					return p.errf(p.i, "'.' between data bytes %d and %d, but not between the ones before", f.Len, f.Len+1)
+				}
 				l.Dots = true
 				p.i++
 			} else if l.Dots {
