@@ -123,8 +123,9 @@ func (s *Scenario) Run() []Step {
 			rel := a.Speed(t) - ve
 			if s.EgoLateral != nil { // the range's rate in the turned frame
 				const h = 1e-4
-				xa, _ := frame(i, t+h, x[i]+(a.Speed(t)-ve)*h)
-				xb, _ := frame(i, t-h, x[i]-(a.Speed(t)-ve)*h)
+				along := a.Speed(t) - ve*math.Cos(psi) // the gap's rate along the road
+				xa, _ := frame(i, t+h, x[i]+along*h)
+				xb, _ := frame(i, t-h, x[i]-along*h)
 				rel = (xa - xb) / (2 * h)
 			}
 			ttc := math.NaN()
