@@ -40,6 +40,8 @@ var parseCases = []parseCase{
 	{name: "bad-signal", err: "12:12: expected '|', found \"8\"", msgs: 1,
 		src: header + "BO_ 12 M: 8 ECU\n SG_ A : 0 8@1+ (1,0) [0|255] \"\" GW\n SG_ B : 8|8@1+ (1,0) [0|255] \"\" GW\n"},
 	{name: "signal-outside", err: "11:2: SG_ outside a message", src: header + " SG_ A : 0|8@1+ (1,0) [0|255] \"\" GW\n"},
+	{name: "dot-word", err: "12:6: expected a name, found \".\"", msgs: 1, // a lexer that did not move on ".1M" hung here (found by FuzzParse)
+		src: header + "BO_ 300 M: 8 GW\n SG_ .1M : 0|8@1+ (1,0) [0|255] \"\" GW\n"},
 	{name: "unterminated", err: "12:5: expected a string or BU_, BO_, SG_, EV_ after CM_, found \"unterminated string\"", msgs: 1,
 		src: header + "BO_ 1 M: 8 ECU\nCM_ \"never closed;\n"},
 	{name: "too-wide", err: "12:12: signal W is 65 bits wide (1 to 64 can be decoded)", msgs: 1,

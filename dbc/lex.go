@@ -95,6 +95,10 @@ func (l *lexer) token() token {
 			l.i = end
 			return t
 		}
+		if c == '.' { // ".5x": no word starts with '.'; without this the lexer did not move (found by FuzzParse)
+			l.i++
+			return token{kind: tokBad, pos: start, text: "."}
+		}
 		return l.word(start)
 	case isWordByte(c):
 		return l.word(start)
