@@ -176,6 +176,9 @@ func (p *parser) setID(l *Line, id uint32, n, at int) error {
 		f.ID = id
 	case 8:
 		if id&canErrFlag != 0 {
+			if id > canErrFlag|canframe.ErrMask { // found by FuzzParseLine: written back without them
+				return p.errf(at, "error-frame identifier %08X has bits above CAN_ERR_FLAG", id)
+			}
 			f.Flags |= canframe.Error
 			f.ID = id & canframe.ErrMask
 		} else {
