@@ -81,8 +81,9 @@ var lineCases = []lineCase{
 	{name: "bad/fd-len", in: "(1.000001) can0 123##0112233445566778899\n", err: true},
 	{name: "bad/ts", in: "(1.) can0 123#11\n", err: true},
 	{name: "bad/ts-open", in: "(12345 can0 123#11\n", err: true},
-	{name: "bad/dots-mixed", in: "(1.000001) can0 123#1122.33\n", err: true},  // lib.h separates every byte or none (found by FuzzParseLine)
-	{name: "bad/err-high-bits", in: "(1.000001) can0 70000000#\n", err: true}, // bits above CAN_ERR_FLAG (found by FuzzParseLine)
+	{name: "bad/dots-mixed", in: "(1.000001) can0 123#1122.33\n", err: true},    // lib.h separates every byte or none (found by FuzzParseLine)
+	{name: "bad/err-high-bits", in: "(1.000001) can0 70000000#\n", err: true},   // bits above CAN_ERR_FLAG (found by FuzzParseLine)
+	{name: "bad/fd-dots-mixed", in: "(1.000001) can0 123##011.22\n", err: true}, // a separated CAN FD frame has one after the flags too (found by FuzzParseLine)
 	{name: "bad/no-iface", in: "(1.000001) \n", err: true},
 	{name: "bad/trailer", in: "(1.000001) can0 123#11 X\n", err: true},
 	{name: "bad/eff-29", in: "(1.000001) can0 DFFFFFFF#11\n", err: true},

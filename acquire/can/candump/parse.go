@@ -279,7 +279,11 @@ func (p *parser) logFrame(l *Line) error {
 		}
 		if f.Len > 0 {
 			if p.b[p.i] == '.' {
-				if !l.Dots && f.Len > 1 { // lib.h separates every byte or none
+				// lib.h's separated form puts '.' between every byte and after CAN FD flags
+				if !l.Dots && f.Flags&canframe.FD != 0 {
+					return p.errf(p.i, "'.' between data bytes %d and %d, but not after the CAN FD flags", f.Len, f.Len+1)
+				}
+				if !l.Dots && f.Len > 1 {
 					return p.errf(p.i, "'.' between data bytes %d and %d, but not between the ones before", f.Len, f.Len+1)
 				}
 				l.Dots = true
