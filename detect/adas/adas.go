@@ -102,7 +102,9 @@ type Ego struct {
 	Speed         float64 // m/s (NaN: unknown)
 	YawRate       float64 // deg/s, left positive (NaN: unknown)
 	SteeringAngle float64 // deg at the steering wheel, left positive (NaN: unknown)
-	Signal        bool    // a turn signal is on: the ego is about to change lanes, or is changing them
+	// Signal: one turn signal is on (not both: hazard lights), so the ego is about to
+	// change lanes or is changing them.
+	Signal bool
 }
 
 // EgoFrom takes the path inputs from an ego row (nil: all unknown).
@@ -110,7 +112,7 @@ func EgoFrom(e *schema.Ego) Ego {
 	if e == nil {
 		return Ego{Speed: math.NaN(), YawRate: math.NaN(), SteeringAngle: math.NaN()}
 	}
-	return Ego{Speed: float64(e.Speed), YawRate: float64(e.YawRate), SteeringAngle: float64(e.SteeringAngle), Signal: e.TurnLeft || e.TurnRight}
+	return Ego{Speed: float64(e.Speed), YawRate: float64(e.YawRate), SteeringAngle: float64(e.SteeringAngle), Signal: e.TurnLeft != e.TurnRight}
 }
 
 // Object is one tracked, ranged object as the assessor sees it; Assess fills the

@@ -277,3 +277,16 @@ func TestCutInHeldWhileTheEgoSignals(t *testing.T) {
 		t.Fatalf("cut-in flagged at %.2f s, want just after the signal (off at 1 s) and the hold of %.1f s", at, hold)
 	}
 }
+
+// TestEgoFromSignal: one turn signal is a lane change to come; both are hazard lights.
+func TestEgoFromSignal(t *testing.T) {
+	for _, c := range []struct {
+		left, right, want bool
+	}{{false, false, false}, {true, false, true}, {false, true, true}, {true, true, false}} {
+		e := schema.NewEgo()
+		e.TurnLeft, e.TurnRight = c.left, c.right
+		if got := EgoFrom(e).Signal; got != c.want {
+			t.Errorf("left %v right %v: Signal %v, want %v", c.left, c.right, got, c.want)
+		}
+	}
+}
