@@ -42,8 +42,9 @@ type Config struct {
 	// CutInMinAge is how long a track must have been followed before its lateral
 	// speed is trusted for cut-in and cut-out, s (0.5).
 	CutInMinAge float64
-	// EgoLaneChangeHold: while the ego's turn signal is on, and for this long after it
-	// went off, s (1.5), no cut-in or cut-out begins. The ego changing lanes moves
+	// EgoLaneChangeHold: while one of the ego's turn signals is on (Ego.Signal), and
+	// for this long after it went off, s (1.5; negative: no hold), no cut-in or cut-out
+	// begins. The ego changing lanes moves
 	// every other vehicle across its own frame (the car in the lane it enters
 	// seems to cut in, at 1 m/s for a lane change in 5 s), and with no lane markings
 	// seen that cannot be told from the vehicle's own move; the hold bridges a
