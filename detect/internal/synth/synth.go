@@ -49,6 +49,10 @@ type Scenario struct {
 	EgoLateral func(t float64) float64
 	// EgoSignal, if set, is the ego's turn signal at time t: +1 left, −1 right, 0 off.
 	EgoSignal func(t float64) int
+	// Curvature is the road's, 1/m (left positive; 0: straight). Distances along the
+	// road (X0, the gaps) are arc lengths, lateral offsets are from the arc; the
+	// actors are turned with the road, and the ego's yaw rate carries the curve.
+	Curvature float64
 	Cameras   map[uint8]ranging.Calibration
 	Actors    []Actor
 }
@@ -100,45 +104,56 @@ func (s *Scenario) Run() []Step {
 		}
 		ve := s.EgoSpeed(t)
 		psi, yawRate := s.egoHeading(t)
+		yawRate += ve * s.Curvature
 		st.Ego = *schema.NewEgo()
 		st.Ego.T, st.Ego.Source, st.Ego.Speed, st.Ego.YawRate, st.Ego.SteeringAngle = tn, "sim", float32(ve), float32(yawRate*180/math.Pi), 0
 		if s.EgoSignal != nil {
 			st.Ego.TurnLeft, st.Ego.TurnRight = s.EgoSignal(t) > 0, s.EgoSignal(t) < 0
 		}
-		// actor i in the ego's frame at time u: the road frame turned by the heading
-		frame := func(i int, u, xr float64) (x, y float64) {
-			dy := s.Actors[i].Lateral(u) - s.egoY(u)
+		// actor i in the ego's frame at time u, gap xr m along the road ahead, and its yaw
+		// there: the road is the same everywhere along a constant curve, so the ego is
+		// put at arc length 0
+		pose := func(i int, u, xr float64) (x, y, yaw float64) {
+			k := s.Curvature
+			cx, cy := xr, 0.0 // the road's centre line at arc length xr
+			nx, ny := 0.0, 1.0
+			if k != 0 {
+				sn, cs := math.Sincos(k * xr)
+				cx, cy, nx, ny = sn/k, (1-cs)/k, -sn, cs
+			}
+			la := s.Actors[i].Lateral(u)
+			dx, dy := cx+la*nx, cy+la*ny-s.egoY(u)
 			c, sn := math.Cos(s.egoPsi(u)), math.Sin(s.egoPsi(u))
-			return xr*c + dy*sn, -xr*sn + dy*c
+			return dx*c + dy*sn, -dx*sn + dy*c, k*xr - s.egoPsi(u)
 		}
+		// lanes and the in-path actor go by the offset across the road from the ego
 		inPath, best := int32(-1), math.Inf(1)
 		for i, a := range s.Actors {
-			xv, y := frame(i, t, x[i])
-			if math.Abs(y) < 1.8 && xv > 0 && xv < best {
+			if xv, _, _ := pose(i, t, x[i]); math.Abs(a.Lateral(t)-s.egoY(t)) < 1.8 && xv > 0 && xv < best {
 				inPath, best = a.ID, xv
 			}
 		}
 		for i, a := range s.Actors {
-			xv, y := frame(i, t, x[i])
+			xv, y, yaw := pose(i, t, x[i])
 			rel := a.Speed(t) - ve
-			if s.EgoLateral != nil { // the range's rate in the turned frame
+			if s.EgoLateral != nil || s.Curvature != 0 { // the range's rate in the turned frame
 				const h = 1e-4
 				along := a.Speed(t) - ve*math.Cos(psi) // the gap's rate along the road
-				xa, _ := frame(i, t+h, x[i]+along*h)
-				xb, _ := frame(i, t-h, x[i]-along*h)
+				xa, _, _ := pose(i, t+h, x[i]+along*h)
+				xb, _, _ := pose(i, t-h, x[i]-along*h)
 				rel = (xa - xb) / (2 * h)
 			}
 			ttc := math.NaN()
 			if xv > 0 && rel < 0 {
 				ttc = xv / -rel
 			}
-			lane := schema.LaneOther
+			lane, yr := schema.LaneOther, a.Lateral(t)-s.egoY(t)
 			switch {
-			case math.Abs(y) <= 1.8:
+			case math.Abs(yr) <= 1.8:
 				lane = schema.LaneEgo
-			case y > 1.8 && y <= 5.4:
+			case yr > 1.8 && yr <= 5.4:
 				lane = schema.LaneLeft
-			case y < -1.8 && y >= -5.4:
+			case yr < -1.8 && yr >= -5.4:
 				lane = schema.LaneRight
 			}
 			cut := a.CutIn != nil && a.CutIn(t)
@@ -149,7 +164,7 @@ func (s *Scenario) Run() []Step {
 			st.FrameSet.Truth = append(st.FrameSet.Truth, row)
 			for _, cam := range cams {
 				c := s.Cameras[cam]
-				if b, ok := boxTurned(c, xv, y, a.W, a.L, a.H, -psi); ok {
+				if b, ok := boxTurned(c, xv, y, a.W, a.L, a.H, yaw); ok {
 					r := row
 					r.Camera = cam
 					r.X1, r.Y1, r.X2, r.Y2 = float32(b[0]), float32(b[1]), float32(b[2]), float32(b[3])
