@@ -49,12 +49,15 @@ type Scenario struct {
 	EgoLateral func(t float64) float64
 	// EgoSignal, if set, is the ego's turn signal at time t: +1 left, −1 right, 0 off.
 	EgoSignal func(t float64) int
-	// Curvature is the road's, 1/m (left positive; 0: straight). Distances along the
-	// road (X0, the gaps) are arc lengths, lateral offsets are from the arc; the
-	// actors are turned with the road, and the ego's yaw rate carries the curve.
-	Curvature float64
-	Cameras   map[uint8]ranging.Calibration
-	Actors    []Actor
+	// Curvature is the road's, 1/m (left positive; 0: straight), or CurvatureAt, if
+	// set, the road's curvature at arc length s m from where the ego starts (a curve
+	// entry: a clothoid). Distances along the road (X0, the gaps) are arc lengths,
+	// lateral offsets are from the centre line; the actors are turned with the road,
+	// and the ego's yaw rate carries the curve.
+	Curvature   float64
+	CurvatureAt func(s float64) float64
+	Cameras     map[uint8]ranging.Calibration
+	Actors      []Actor
 }
 
 // Step is one frame set of a scenario, with the ego row of that instant.
@@ -82,6 +85,8 @@ func (s *Scenario) Run() []Step {
 	}
 	cams := slices.Sorted(maps.Keys(s.Cameras))
 	n := int(s.Duration*rate) + 1
+	rd := s.road()
+	se := 0.0 // the ego's arc length
 	out := make([]Step, 0, n)
 	dt := 1 / rate
 	for f := 0; f < n; f++ {
@@ -90,6 +95,7 @@ func (s *Scenario) Run() []Step {
 			for k := 0; k < sub; k++ {
 				tm := t - dt + (float64(k)+0.5)*dt/sub
 				ve := s.EgoSpeed(tm) * math.Cos(s.egoPsi(tm)) // along the road
+				se += ve * dt / sub
 				for i, a := range s.Actors {
 					x[i] += (a.Speed(tm) - ve) * dt / sub
 				}
@@ -104,43 +110,38 @@ func (s *Scenario) Run() []Step {
 		}
 		ve := s.EgoSpeed(t)
 		psi, yawRate := s.egoHeading(t)
-		yawRate += ve * s.Curvature
+		yawRate += ve * math.Cos(psi) * rd.curvature(se)
 		st.Ego = *schema.NewEgo()
 		st.Ego.T, st.Ego.Source, st.Ego.Speed, st.Ego.YawRate, st.Ego.SteeringAngle = tn, "sim", float32(ve), float32(yawRate*180/math.Pi), 0
 		if s.EgoSignal != nil {
 			st.Ego.TurnLeft, st.Ego.TurnRight = s.EgoSignal(t) > 0, s.EgoSignal(t) < 0
 		}
-		// actor i in the ego's frame at time u, gap xr m along the road ahead, and its yaw
-		// there: the road is the same everywhere along a constant curve, so the ego is
-		// put at arc length 0
-		pose := func(i int, u, xr float64) (x, y, yaw float64) {
-			k := s.Curvature
-			cx, cy := xr, 0.0 // the road's centre line at arc length xr
-			nx, ny := 0.0, 1.0
-			if k != 0 {
-				sn, cs := math.Sincos(k * xr)
-				cx, cy, nx, ny = sn/k, (1-cs)/k, -sn, cs
-			}
-			la := s.Actors[i].Lateral(u)
-			dx, dy := cx+la*nx, cy+la*ny-s.egoY(u)
-			c, sn := math.Cos(s.egoPsi(u)), math.Sin(s.egoPsi(u))
-			return dx*c + dy*sn, -dx*sn + dy*c, k*xr - s.egoPsi(u)
+		// actor i in the ego's frame at time u (the ego at arc length eu), gap xr m
+		// along the road ahead, and its yaw there
+		pose := func(i int, u, eu, xr float64) (x, y, yaw float64) {
+			ex, ey, eh := rd.at(eu, s.egoY(u))
+			ax, ay, ah := rd.at(eu+xr, s.Actors[i].Lateral(u))
+			h := eh + s.egoPsi(u)
+			c, sn := math.Cos(h), math.Sin(h)
+			dx, dy := ax-ex, ay-ey
+			return dx*c + dy*sn, -dx*sn + dy*c, ah - h
 		}
 		// lanes and the in-path actor go by the offset across the road from the ego
 		inPath, best := int32(-1), math.Inf(1)
 		for i, a := range s.Actors {
-			if xv, _, _ := pose(i, t, x[i]); math.Abs(a.Lateral(t)-s.egoY(t)) < 1.8 && xv > 0 && xv < best {
+			if xv, _, _ := pose(i, t, se, x[i]); math.Abs(a.Lateral(t)-s.egoY(t)) < 1.8 && xv > 0 && xv < best {
 				inPath, best = a.ID, xv
 			}
 		}
 		for i, a := range s.Actors {
-			xv, y, yaw := pose(i, t, x[i])
+			xv, y, yaw := pose(i, t, se, x[i])
 			rel := a.Speed(t) - ve
-			if s.EgoLateral != nil || s.Curvature != 0 { // the range's rate in the turned frame
+			if s.EgoLateral != nil || rd.curved { // the range's rate in the turned frame
 				const h = 1e-4
-				along := a.Speed(t) - ve*math.Cos(psi) // the gap's rate along the road
-				xa, _, _ := pose(i, t+h, x[i]+along*h)
-				xb, _, _ := pose(i, t-h, x[i]-along*h)
+				ea := ve * math.Cos(psi) // the ego's speed along the road
+				along := a.Speed(t) - ea // the gap's rate
+				xa, _, _ := pose(i, t+h, se+ea*h, x[i]+along*h)
+				xb, _, _ := pose(i, t-h, se-ea*h, x[i]-along*h)
 				rel = (xa - xb) / (2 * h)
 			}
 			ttc := math.NaN()
@@ -265,3 +266,69 @@ func (s *Scenario) egoHeading(t float64) (psi, rate float64) {
 	const h = 1e-3
 	return s.egoPsi(t), (s.egoPsi(t+h) - s.egoPsi(t-h)) / (2 * h)
 }
+
+// road is the centre line as a table of points and headings every step m of arc
+// length from −margin, integrated from its curvature.
+type road struct {
+	k      func(s float64) float64
+	curved bool
+	x, y   []float64
+	h      []float64
+}
+
+const (
+	roadStep   = 0.05
+	roadMargin = 100.0
+)
+
+func (s *Scenario) road() *road {
+	r := &road{k: s.CurvatureAt}
+	if r.k == nil {
+		k := s.Curvature
+		r.k = func(float64) float64 { return k }
+	}
+	r.curved = s.CurvatureAt != nil || s.Curvature != 0
+	if !r.curved {
+		return r
+	}
+	far := 0.0 // the farthest arc length the drive can reach
+	for _, a := range s.Actors {
+		far = math.Max(far, a.X0)
+	}
+	far += 60*s.Duration + 2*roadMargin
+	n := int((far+roadMargin)/roadStep) + 2
+	r.x, r.y, r.h = make([]float64, n), make([]float64, n), make([]float64, n)
+	// from the ego's start (index i0) forwards and backwards, midpoint rule
+	i0 := int(roadMargin / roadStep)
+	for i := i0 + 1; i < n; i++ {
+		sm := (float64(i-i0) - 0.5) * roadStep
+		hm := r.h[i-1] + r.k(sm)*roadStep/2
+		r.h[i] = r.h[i-1] + r.k(sm)*roadStep
+		r.x[i], r.y[i] = r.x[i-1]+math.Cos(hm)*roadStep, r.y[i-1]+math.Sin(hm)*roadStep
+	}
+	for i := i0 - 1; i >= 0; i-- {
+		sm := (float64(i-i0) + 0.5) * roadStep
+		hm := r.h[i+1] - r.k(sm)*roadStep/2
+		r.h[i] = r.h[i+1] - r.k(sm)*roadStep
+		r.x[i], r.y[i] = r.x[i+1]-math.Cos(hm)*roadStep, r.y[i+1]-math.Sin(hm)*roadStep
+	}
+	return r
+}
+
+// at returns the point d m left of the centre line at arc length s, and the road's
+// heading there.
+func (r *road) at(s, d float64) (x, y, h float64) {
+	if !r.curved {
+		return s, d, 0
+	}
+	f := s/roadStep + roadMargin/roadStep
+	i := min(max(int(f), 0), len(r.x)-2)
+	u := f - float64(i)
+	x = r.x[i] + u*(r.x[i+1]-r.x[i])
+	y = r.y[i] + u*(r.y[i+1]-r.y[i])
+	h = r.h[i] + u*(r.h[i+1]-r.h[i])
+	return x - d*math.Sin(h), y + d*math.Cos(h), h
+}
+
+// curvature is the road's at arc length s.
+func (r *road) curvature(s float64) float64 { return r.k(s) }
