@@ -423,6 +423,16 @@ func TestEgoLaneChangeIsNoCutIn(t *testing.T) {
 	}
 }
 
+// laneTraffic is a car in the ego lane x0 m ahead at v m/s, and cars at 25 m/s holding
+// the lanes either side, 25 m and 60 m ahead.
+func laneTraffic(x0, v float64) []synth.Actor {
+	return []synth.Actor{
+		{ID: 1, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: x0, Speed: synth.Const(v), Lateral: synth.Const(0)},
+		{ID: 2, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 25, Speed: synth.Const(25), Lateral: synth.Const(3.5)},
+		{ID: 3, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 60, Speed: synth.Const(25), Lateral: synth.Const(-3.5)},
+	}
+}
+
 // TestSteadyCurve drives a left curve of radius 400 m at 25 m/s (yaw rate 3.6°/s, the
 // road 2.5 m to the left 45 m ahead) with a car in the ego lane closing at 5 m/s and
 // cars holding the lanes either side. Everything is as on a straight road: each car
@@ -430,11 +440,7 @@ func TestEgoLaneChangeIsNoCutIn(t *testing.T) {
 // the forward-collision warning within 0.3 s of its true TTC crossing 2.7 s, and the
 // TTC within 10 % whenever it is under 4 s.
 func TestSteadyCurve(t *testing.T) {
-	sc := synth.Scenario{Name: "curve", Duration: 8, EgoSpeed: synth.Const(25), Curvature: 1.0 / 400, Cameras: frontRig, Actors: []synth.Actor{
-		{ID: 1, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 45, Speed: synth.Const(20), Lateral: synth.Const(0)},
-		{ID: 2, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 25, Speed: synth.Const(25), Lateral: synth.Const(3.5)},
-		{ID: 3, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 60, Speed: synth.Const(25), Lateral: synth.Const(-3.5)},
-	}}
+	sc := synth.Scenario{Name: "curve", Duration: 8, EgoSpeed: synth.Const(25), Curvature: 1.0 / 400, Cameras: frontRig, Actors: laneTraffic(45, 20)}
 	steps := sc.Run()
 	for _, seed := range []uint64{1, 2, 3} {
 		det := truthdet.New(truthdet.Config{Seed: seed, FalseRate: 1e-9})
@@ -507,11 +513,7 @@ func TestSteadyCurve(t *testing.T) {
 func TestCurveEntry(t *testing.T) {
 	sc := synth.Scenario{Name: "curve-entry", Duration: 8, EgoSpeed: synth.Const(25), Cameras: frontRig,
 		CurvatureAt: func(s float64) float64 { return math.Min(1, math.Max(0, (s-40)/50)) / 250 },
-		Actors: []synth.Actor{
-			{ID: 1, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 70, Speed: synth.Const(23), Lateral: synth.Const(0)},
-			{ID: 2, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 25, Speed: synth.Const(25), Lateral: synth.Const(3.5)},
-			{ID: 3, Kind: schema.ActorCar, W: 1.8, L: 4.5, H: 1.5, X0: 60, Speed: synth.Const(25), Lateral: synth.Const(-3.5)},
-		}}
+		Actors:      laneTraffic(70, 23)}
 	steps := sc.Run()
 	for _, seed := range []uint64{1, 2, 3} {
 		det := truthdet.New(truthdet.Config{Seed: seed, FalseRate: 1e-9})
