@@ -112,7 +112,9 @@ func cropBytes(dst *Patch, pix []byte, stride, off, n int) {
 	}
 }
 
-// luma is BT.601 luminance, rounded (as image/color's Y'CbCr conversion).
+// luma is BT.601 luminance, rounded: image/color's RGBToYCbCr luma, written out
+// because that call also computes the chroma and made Crop of an RGBA picture 2.4×
+// slower (a 200×200 region: 310–330 µs instead of 120–145 µs).
 func luma(r, g, b uint8) uint8 {
 	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
 }
@@ -174,12 +176,6 @@ type Noise struct{ Frame, Corr, Pair float64 }
 // random walk of the scale (an error that builds up) fits the first and the third
 // worse and cannot give the second.
 var DefaultNoise = Noise{Frame: 0.11, Corr: 0.12, Pair: 0.05}
-
-// Sigma returns the 1-sigma of ln(scale) of an alignment of frames dt seconds apart
-// of a box h px tall.
-func (n Noise) Sigma(dt, h float64) float64 {
-	return math.Sqrt((2*n.Frame*n.Frame+n.Pair*n.Pair)*n.apart(dt)) / h
-}
 
 // PairSigma returns the 1-sigma of the pair's own error (px) of an alignment of
 // frames dt seconds apart.

@@ -337,7 +337,6 @@ const (
 	chScore     = 3
 	chLoomFrame = 4
 	chLoomPair  = 5
-	chLoomKey   = 6
 	chEdge      = 10 // 10..13
 	chDrift     = 20 // 20..23
 	chFalse     = 100

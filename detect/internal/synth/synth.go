@@ -110,7 +110,7 @@ func (s *Scenario) Run() []Step {
 		}
 		ve := s.EgoSpeed(t)
 		psi, yawRate := s.egoHeading(t)
-		yawRate += ve * math.Cos(psi) * rd.curvature(se)
+		yawRate += ve * math.Cos(psi) * rd.k(se)
 		st.Ego = *schema.NewEgo()
 		st.Ego.T, st.Ego.Source, st.Ego.Speed, st.Ego.YawRate, st.Ego.SteeringAngle = tn, "sim", float32(ve), float32(yawRate*180/math.Pi), 0
 		if s.EgoSignal != nil {
@@ -329,6 +329,3 @@ func (r *road) at(s, d float64) (x, y, h float64) {
 	h = r.h[i] + u*(r.h[i+1]-r.h[i])
 	return x - d*math.Sin(h), y + d*math.Cos(h), h
 }
-
-// curvature is the road's at arc length s.
-func (r *road) curvature(s float64) float64 { return r.k(s) }
