@@ -253,7 +253,7 @@ func match(objs []*schema.Object, tr *schema.Truth) *schema.Object {
 }
 
 func writeAccuracy(w io.Writer, as []accuracy) {
-	fmt.Fprintf(w, "%-14s %6s %5s %5s %4s %6s %6s %6s %5s %13s  %-28s %5s %6s %6s %6s %6s\n",
+	fmt.Fprintf(w, "%-17s %6s %5s %5s %4s %6s %6s %6s %5s %13s  %-28s %5s %6s %6s %6s %6s\n",
 		"scenario", "ttc n", "miss", "young", "none", "median", "p95", "max", "≤10%", "settled p95/max", "cut-ins (onset→flag, lag)", "false", "fcw x", "fcw on", "lag", "quiet")
 	for _, a := range as {
 		ci := ""
@@ -263,7 +263,7 @@ func writeAccuracy(w io.Writer, as []accuracy) {
 		if ci == "" {
 			ci = "-"
 		}
-		fmt.Fprintf(w, "%-14s %6d %5d %5d %4d %5.1f%% %5.1f%% %5.1f%% %4.0f%% %6.1f%%/%4.1f%%  %-28s %5d %6.2f %6.2f %+6.2f %3d/%d\n",
+		fmt.Fprintf(w, "%-17s %6d %5d %5d %4d %5.1f%% %5.1f%% %5.1f%% %4.0f%% %6.1f%%/%4.1f%%  %-28s %5d %6.2f %6.2f %+6.2f %3d/%d\n",
 			a.name, a.ttcN, a.ttcMissing, a.ttcYoung, a.ttcNone, 100*a.ttcMedian, 100*a.ttcP95, 100*a.ttcMax, 100*a.ttcWithin,
 			100*a.setP95, 100*a.setMax, ci, a.falseCutIns, a.fcwCross, a.fcwRaised, a.fcwRaised-a.fcwCross, a.quietFCW+a.quietAEB, a.quietFrames)
 	}

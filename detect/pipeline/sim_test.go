@@ -7,6 +7,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -147,11 +148,11 @@ const settleTime = 0.5
 
 // TestAccuracySimScenario holds the accuracy bars on the simulator's scenario (with
 // jerk-limited kinematics) with the truth-fed detector at its default, realistic noise,
-// for the 4- and the 8-camera rig at the recorder's default camera size (640×360) and
-// at 1920×1080 (the 2 Mpx front camera the detector's noise model describes): every
-// scripted cut-in flagged within 0.5 s of the truth's cut-in flag, FCW no later than
-// 0.3 s after the true in-path TTC crosses 2.7 s, no warning in the scenario's quiet
-// stretches, no false cut-ins.
+// for the 4- and the 8-camera rig at the recorder's default camera size (640×360), at
+// 1280×720 and at 1920×1080 (the 2 Mpx front camera the detector's noise model
+// describes), 12 noise seeds each: every scripted cut-in flagged within 0.5 s of the
+// truth's cut-in flag, FCW no later than 0.3 s after the true in-path TTC crosses
+// 2.7 s, no warning in the scenario's quiet stretches, no false cut-ins.
 //
 // The TTC bar — error ≤ 10 % whenever the true TTC < 4 s — is judged on every frame of
 // every camera where the actor is detected and on a track at least 0.5 s old (a track
@@ -162,48 +163,65 @@ const settleTime = 0.5
 // shows on real video (loom.DefaultNoise: each frame's own, changing smoothly, and
 // each pair's), and the pipeline measures its looming against the track's key frame,
 // which the track filter takes beside the range from cameras looking ahead or
-// behind, and for people from every camera. With it the bar is met at 1920×1080 on
-// both rigs (max 6.7–8.2 % with 4 cameras, 5.7–7.5 % with 8: asserted) and not at
-// 640×360, where a car 34 m ahead is 24 px tall and its looming 3× as noisy (max
-// 12.0–16.5 % with 4 cameras; 14–24 % with 8, where a pedestrian 14 px tall is seen at
-// a slant by a corner camera; what an estimator told when the lead brakes could reach
-// there: TestTTCOracleOnTheLeadsBraking). See docs/adas.md ("Accuracy on the simulated scenario").
-// What is asserted beside the event bars: the median error ≤ 10 %, the bar itself at
-// 1920×1080, on the frames outside the settling windows (a change of the actor's own
-// acceleration and 0.5 s after it) a p95 within the bound each camera size reaches,
-// and that the filters weigh looming as noisy as it is (mean normalised innovation
-// squared 0.5–2; it is 0.83–0.87); the full figures are printed.
+// behind, and for people from every camera. Over the 12 seeds (stop 22; stop 21 ran 3
+// and called the 8-camera rig's bar met at 1920×1080, which seeds 4, 7 and 10 undo):
+//   - 4 cameras: met on every seed at 1920×1080 (max 5.2–8.2 %: asserted) and at
+//     1280×720 (6.2–9.9 %, too near the bar to assert); at 640×360 on 1 of 12
+//     (8.7–16.5 %), where a car 34 m ahead is 24 px tall and its looming 3× as noisy
+//     (what an estimator told when the lead brakes could reach there:
+//     TestTTCOracleOnTheLeadsBraking);
+//   - 8 cameras: met on 9 of 12 seeds at 1920×1080 (5.3–12.6 %), 9 of 12 at 1280×720,
+//     none at 640×360 (12.6–20.4 %). What fails is the pedestrian seen at a slant by
+//     a corner camera, whose looming counts the lateral filter's uncertainty, at least
+//     1 m/s (track.MotionConfig.LoomLatSpeedSigma), as noise: 48 m away as the ego
+//     brakes towards it, and 11 m away as it starts to cross.
+//
+// See docs/adas.md ("Accuracy on the simulated scenario"). What is asserted beside the
+// event bars on every seed: the median error ≤ 10 %, the bar itself on the 4-camera
+// rig at 1920×1080, on the frames outside the settling windows (a change of the
+// actor's own acceleration and 0.5 s after it) a p95 within the bound each camera
+// size reaches, and that the filters weigh looming as noisy as it is (mean normalised
+// innovation squared 0.5–2; it is 0.83–0.87); the full figures are printed, and how
+// many seeds meet the bar on each rig.
 func TestAccuracySimScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the simulator for a minute of scenario time")
 	}
 	settle := settlingWindows(simManoeuvres(sim.Scenario{}), settleTime)
 	var all []accuracy
+	var summary strings.Builder
 	for _, rig := range []struct {
 		name          string
 		cameras       int
 		width, height int
+		seeds         uint64
 		settledP95    float64 // bound on the p95 of the settled TTC error
-		bar           bool    // the TTC bar holds on every judged frame
+		bar           bool    // the TTC bar holds on every judged frame of every seed
 	}{
-		{"sim-4cam-640", 4, 640, 360, 0.12, false},
-		{"sim-8cam-640", 8, 640, 360, 0.12, false},
-		{"sim-4cam-1920", 4, 1920, 1080, 0.07, true},
-		{"sim-8cam-1920", 8, 1920, 1080, 0.07, true},
+		{"sim-4cam-640", 4, 640, 360, 12, 0.12, false},
+		{"sim-8cam-640", 8, 640, 360, 12, 0.12, false},
+		{"sim-4cam-1280", 4, 1280, 720, 12, 0.10, false},
+		{"sim-8cam-1280", 8, 1280, 720, 12, 0.10, false},
+		{"sim-4cam-1920", 4, 1920, 1080, 12, 0.07, true},
+		{"sim-8cam-1920", 8, 1920, 1080, 12, 0.07, false},
 	} {
 		steps, cal := simDrive(t, rig.cameras, rig.width, rig.height)
-		for _, seed := range []uint64{1, 2, 3} {
+		met, lo, hi := 0, math.Inf(1), 0.0
+		for seed := uint64(1); seed <= rig.seeds; seed++ {
 			det := truthdet.New(truthdet.Config{Seed: seed})
 			outs := runSim(steps, det, pipeline.Config{Cameras: cal, Ranging: det.Ranging()})
-			a := evaluate(rig.name, outs, 2.7, 0.5, settle)
+			a := evaluate(fmt.Sprintf("%s/%d", rig.name, seed), outs, 2.7, 0.5, settle)
 			all = append(all, a)
 			checkEvents(t, a, seed)
 			if a.ttcMedian > 0.10 {
 				t.Errorf("%s seed %d: median TTC error %.1f %% > 10 %%", rig.name, seed, 100*a.ttcMedian)
 			}
-			if rig.bar && a.ttcMax > 0.10 {
+			if a.ttcMax <= 0.10 {
+				met++
+			} else if rig.bar {
 				t.Errorf("%s seed %d: TTC error %.1f %% > 10 %% (%s)", rig.name, seed, 100*a.ttcMax, a.ttcWorst)
 			}
+			lo, hi = math.Min(lo, a.ttcMax), math.Max(hi, a.ttcMax)
 			if a.setP95 > rig.settledP95 {
 				t.Errorf("%s seed %d: p95 of the settled TTC error %.1f %% > %.0f %% (worst: %s)", rig.name, seed, 100*a.setP95, 100*rig.settledP95, a.setWorst)
 			}
@@ -219,10 +237,11 @@ func TestAccuracySimScenario(t *testing.T) {
 				t.Errorf("%s seed %d: %d cut-ins in the truth, the scenario scripts 2", rig.name, seed, len(a.cutIns))
 			}
 		}
+		fmt.Fprintf(&summary, "%-14s TTC bar met on %2d of %2d seeds, max %4.1f–%4.1f %%\n", rig.name, met, rig.seeds, 100*lo, 100*hi)
 	}
 	var sb strings.Builder
 	writeAccuracy(&sb, all)
-	t.Log("accuracy on the simulator's scenario (3 seeds each, with looming against key frames; TTC bar ≤ 10 % NOT met where max > 10 %):\n" + sb.String())
+	t.Log("accuracy on the simulator's scenario (name/seed; with looming against key frames; TTC bar ≤ 10 % NOT met where max > 10 %):\n" + sb.String() + "\n" + summary.String())
 }
 
 // TestTTCBarWithPreciseBoxes shows what the TTC bar of TestAccuracySimScenario asks of
