@@ -292,7 +292,7 @@ func (f *Motion) updateLoom(m Measurement) {
 	r := m.LoomSigma * m.LoomSigma
 	if sn := math.Sin(m.LoomYaw); math.Abs(sn) > 1e-3 {
 		c := f.lon.state()
-		z1 := loomDepth(&c, lat, m)
+		z1 := loomDepth(c.s[iD], lat, m)
 		sv := math.Max(l.p[iV][iV], f.cfg.LoomLatSpeedSigma*f.cfg.LoomLatSpeedSigma)
 		r += sn * sn * m.LoomDT * m.LoomDT * sv / (z1 * z1)
 	}
@@ -322,8 +322,7 @@ func (f *Motion) keyFrame(m Measurement) {
 // ok is false where the state puts the object at or behind the camera's plane.
 func loomResidual(k *kfx, lat, keyLat float64, m Measurement) (y float64, h [nx]float64, ok bool) {
 	c := math.Cos(m.LoomYaw)
-	z1 := loomDepth(k, lat, m)
-	zk := (k.s[iK]-m.LoomOrigin)*c + (keyLat-m.LoomOriginY)*math.Sin(m.LoomYaw)
+	z1, zk := loomDepth(k.s[iD], lat, m), loomDepth(k.s[iK], keyLat, m)
 	if !(zk/z1 > 0) || math.Abs(z1) < 0.5 || math.Abs(zk) < 0.5 {
 		return 0, h, false
 	}
@@ -358,10 +357,10 @@ func (s MotionState) TTC(gap, minClosing float64) float64 {
 	return gap / -s.RelSpeed
 }
 
-// loomDepth is the object's depth along the camera's axis at a model's state and the
-// lateral offset lat.
-func loomDepth(k *kfx, lat float64, m Measurement) float64 {
-	return (k.s[iD]-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat-m.LoomOriginY)*math.Sin(m.LoomYaw)
+// loomDepth is the object's depth along the camera's axis at range d and lateral
+// offset lat.
+func loomDepth(d, lat float64, m Measurement) float64 {
+	return (d-m.LoomOrigin)*math.Cos(m.LoomYaw) + (lat-m.LoomOriginY)*math.Sin(m.LoomYaw)
 }
 
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
