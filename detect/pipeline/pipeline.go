@@ -200,6 +200,8 @@ type Pipeline struct {
 	adasRowOrig []*schema.Object
 	adasCut     []bool // whether the image border cuts the box of each adasIn entry
 	pairs       map[[2]int64]pick
+	members     []member           // this frame set's tracked, ranged objects, for fuse
+	links       map[[2]int64]int64 // pairs of tracks fuse joined, and when last
 	loomEst     *loom.Estimator
 	loomPatch   loom.Patch // scratch: the patch of the frame at hand
 }
@@ -238,6 +240,7 @@ func (p *Pipeline) Reset() {
 	p.cams = map[uint8]*camera{}
 	p.tracks = map[int64]*trackInfo{}
 	p.pairs = map[[2]int64]pick{}
+	p.links = map[[2]int64]int64{}
 	p.adas = adas.New(p.cfg.ADAS, p.cfg.Source)
 	p.lastT = 0
 	p.egoAcc = accelEstimator{}
@@ -297,6 +300,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 	ids = slices.Compact(ids)
 
 	p.adasIn, p.adasRow, p.adasCut = p.adasIn[:0], p.adasRow[:0], p.adasCut[:0]
+	p.members = p.members[:0]
 	egoAcc := p.egoAcc.accel()
 	if math.IsNaN(egoAcc) {
 		egoAcc = 0
@@ -395,7 +399,18 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 				row.RelSpeed, row.RelSpeedStd = float32(speed), float32(st.RelSpeedStd)
 				row.TTC = float32(ttc)
 				row.Width = float32(ti.width)
+				cal := cam.ranger.Calibration()
+				cut := d.X1 <= 2 || d.Y1 <= 2 || float64(d.X2) >= float64(cal.Width)-2 || float64(d.Y2) >= float64(cal.Height)-2
+				near := dist
+				if dist < 0 {
+					near += ti.halfLen
+				} else {
+					near -= ti.halfLen
+				}
+				mb := member{row: row, id: k.ID, cam: id, group: classGroup(k.Class), near: near, lat: st.Lateral,
+					v: speed, sd: st.RelSpeedStd, ttc: ttc, cut: cut, adas: -1}
 				if cam.forward {
+					mb.adas = len(p.adasIn)
 					p.adasIn = append(p.adasIn, adas.Object{
 						TrackID: k.ID, Class: k.Class, Vehicle: obs.IsVehicle(k.Class), RoadUser: obs.IsRoadUser(k.Class),
 						Distance: dist, Lateral: st.Lateral, Width: ti.width,
@@ -404,9 +419,9 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 						Age: float64(fs.T-ti.first) / 1e9,
 					})
 					p.adasRow = append(p.adasRow, row)
-					cal := cam.ranger.Calibration()
-					p.adasCut = append(p.adasCut, d.X1 <= 2 || d.Y1 <= 2 || float64(d.X2) >= float64(cal.Width)-2 || float64(d.Y2) >= float64(cal.Height)-2)
+					p.adasCut = append(p.adasCut, cut)
 				}
+				p.members = append(p.members, mb)
 			}
 			res.Objects = append(res.Objects, row)
 		}
@@ -427,6 +442,8 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 		}
 	}
 
+	// one object's tracks in several cameras: their speed and TTC fused
+	p.fuse(fs.T)
 	// ADAS over the forward cameras' objects, one per physical object.
 	p.adasRowOrig = append(p.adasRowOrig[:0], p.adasRow...)
 	twins := p.dedup(fs.T)

@@ -1,0 +1,181 @@
+package pipeline
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"roadlog/detect/obs"
+	"roadlog/schema"
+)
+
+// member is one tracked, ranged object of a frame set, as the fusion of cameras sees
+// it.
+type member struct {
+	row   *schema.Object
+	id    int64 // track id
+	cam   uint8
+	group int     // class group: vehicles together, other classes each apart
+	near  float64 // x of the near edge, m (a sideways camera's centre less half the length)
+	lat   float64 // lateral offset, m
+	v, sd float64 // the track's relative speed and its 1-sigma, m/s
+	ttc   float64 // the track's own TTC, s (NaN: not closing)
+	cut   bool    // the image border cuts its box
+	adas  int     // index of its ADAS input (-1: none)
+	// fused: the member's group in this frame set (its own index when alone)
+	fused int
+}
+
+// fuseLinkAge: a pair of tracks linked in the last this many ns stays linked within
+// twice the gate, so that an object's figures do not hop between one camera's and the
+// fused ones while it sits at the edge of the gate.
+const fuseLinkAge = 0.5e9
+
+// fuse joins the tracks of one object seen by several cameras (overlapping fields of
+// view: a narrow and a wide front camera, a front and a corner camera) and gives
+// each of them the object's relative speed, its 1-sigma and its TTC from all of them.
+//
+// Two tracks of different cameras are of one object when their classes agree (cars,
+// trucks and buses count as one) and their near edges lie within 10 % (at least
+// 1.5 m) of each other and their lateral offsets within 1 m — the gate of the ADAS
+// dedup (dedup) — joined closest first, one track per camera in an object. The
+// speed is the tracks' average weighted by the inverse of their variance, and so is
+// the TTC (over the tracks that have one; none when those that do not carry most of
+// the weight): a corner camera's looming of a person at a slant leans on the lateral
+// filter and is weak, the front camera's of the same person is strong, and two front
+// cameras' errors are independent, so the average is better than either. The
+// 1-sigma is that of the weighted average as if the tracks' errors were independent:
+// their lag behind a change of the object's motion is common to them, so it is too
+// small then. A track whose box the image border cuts is left out of the average
+// while one of the object's tracks is whole. Each track keeps its own distance,
+// lateral offset and width: those are each camera's geometry.
+func (p *Pipeline) fuse(t int64) {
+	ms := p.members
+	if len(ms) < 2 {
+		return
+	}
+	type cand struct {
+		i, j int
+		d    float64
+	}
+	var cands []cand
+	for i := range ms {
+		for j := i + 1; j < len(ms); j++ {
+			a, b := &ms[i], &ms[j]
+			if a.cam == b.cam || a.group != b.group {
+				continue
+			}
+			key := [2]int64{min(a.id, b.id), max(a.id, b.id)}
+			gate := 1.0
+			if seen, ok := p.links[key]; ok && t-seen <= fuseLinkAge {
+				gate = 2
+			}
+			dx := math.Abs(a.near-b.near) / math.Max(1.5, 0.1*math.Max(math.Abs(a.near), math.Abs(b.near)))
+			dy := math.Abs(a.lat - b.lat)
+			if d := math.Max(dx, dy); d < gate {
+				cands = append(cands, cand{i, j, d})
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	for i := range ms {
+		ms[i].fused = i
+	}
+	root := func(i int) int {
+		for ms[i].fused != i {
+			i = ms[i].fused
+		}
+		return i
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.d, b.d) })
+	for _, c := range cands {
+		ri, rj := root(c.i), root(c.j)
+		if ri == rj || sharesCamera(ms, ri, rj, root) {
+			continue
+		}
+		ms[rj].fused = ri
+		p.links[[2]int64{min(ms[c.i].id, ms[c.j].id), max(ms[c.i].id, ms[c.j].id)}] = t
+	}
+	for i := range ms {
+		ms[i].fused = root(i)
+	}
+	for r := range ms {
+		if ms[r].fused != r {
+			continue
+		}
+		n, whole := 0, false
+		for i := range ms {
+			if ms[i].fused == r {
+				n++
+				whole = whole || !ms[i].cut
+			}
+		}
+		if n < 2 {
+			continue
+		}
+		var sw, sv, swT, sT float64
+		for i := range ms {
+			m := &ms[i]
+			if m.fused != r || (m.cut && whole) || !(m.sd > 0) || math.IsNaN(m.v) {
+				continue
+			}
+			w := 1 / (m.sd * m.sd)
+			sw += w
+			sv += w * m.v
+			if !math.IsNaN(m.ttc) {
+				swT += w
+				sT += w * m.ttc
+			}
+		}
+		if sw == 0 {
+			continue
+		}
+		v, sd, ttc := sv/sw, 1/math.Sqrt(sw), math.NaN()
+		if swT >= sw/2 {
+			ttc = sT / swT
+		}
+		for i := range ms {
+			m := &ms[i]
+			if m.fused != r {
+				continue
+			}
+			m.row.RelSpeed, m.row.RelSpeedStd, m.row.TTC = float32(v), float32(sd), float32(ttc)
+			if m.adas >= 0 {
+				in := &p.adasIn[m.adas]
+				in.RelSpeed, in.RelSpeedStd, in.TTC = v, sd, ttc
+			}
+		}
+	}
+	for k, seen := range p.links {
+		if t-seen > 2e9 {
+			delete(p.links, k)
+		}
+	}
+}
+
+// sharesCamera reports whether the objects rooted at ri and rj have a track of one
+// camera each.
+func sharesCamera(ms []member, ri, rj int, root func(int) int) bool {
+	for i := range ms {
+		if root(i) != ri {
+			continue
+		}
+		for j := range ms {
+			if ms[j].cam == ms[i].cam && root(j) == rj {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// classGroup puts the vehicle classes, which a detector confuses with one another,
+// in one group for the fusion of cameras; every other class is a group of its own.
+func classGroup(c uint16) int {
+	if obs.IsVehicle(c) {
+		return -1
+	}
+	return int(c)
+}
