@@ -20,8 +20,11 @@ type member struct {
 	lat   float64 // lateral offset, m
 	v, sd float64 // the track's relative speed and its 1-sigma, m/s
 	ttc   float64 // the track's own TTC, s (NaN: not closing)
-	cut   bool    // the image border cuts its box
-	adas  int     // index of its ADAS input (-1: none)
+	// acc, accSd: the object's own acceleration and its 1-sigma, m/s² (the ADAS
+	// input's ObjAccel)
+	acc, accSd float64
+	cut        bool // the image border cuts its box
+	adas       int  // index of its ADAS input (-1: none)
 	// fused: the member's group in this frame set (its own index when alone)
 	fused int
 }
@@ -35,19 +38,22 @@ const fuseLinkAge = 0.5e9
 // view: a narrow and a wide front camera, a front and a corner camera) and gives
 // each of them the object's relative speed, its 1-sigma and its TTC from all of them.
 //
-// Two tracks of different cameras are of one object when their classes agree (cars,
-// trucks and buses count as one) and their near edges lie within 10 % (at least
+// Two tracks of different cameras are of one object when their classes agree (the
+// vehicle classes count as one) and their near edges lie within 10 % (at least
 // 1.5 m) of each other and their lateral offsets within 1 m — the gate of the ADAS
 // dedup (dedup) — joined closest first, one track per camera in an object. The
 // speed is the tracks' average weighted by the inverse of their variance, and so is
-// the TTC (over the tracks that have one; none when those that do not carry most of
-// the weight): a corner camera's looming of a person at a slant leans on the lateral
+// the TTC (over the tracks that have one; none when the fused speed is not closing),
+// and, for the ADAS input, the object's own acceleration (by the inverse of its
+// variance): a corner camera's looming of a person at a slant leans on the lateral
 // filter and is weak, the front camera's of the same person is strong, and two front
 // cameras' errors are independent, so the average is better than either. The
 // 1-sigma is that of the weighted average as if the tracks' errors were independent:
 // their lag behind a change of the object's motion is common to them, so it is too
 // small then. A track whose box the image border cuts is left out of the average
-// while one of the object's tracks is whole. Each track keeps its own distance,
+// while one of the object's tracks is whole (of the TTC's, while one of those with
+// a TTC is whole: a rear corner camera's whole box does not stand in for the rear
+// camera's cut one there). Each track keeps its own distance,
 // lateral offset and width: those are each camera's geometry.
 func (p *Pipeline) fuse(t int64) {
 	ms := p.members
@@ -105,36 +111,54 @@ func (p *Pipeline) fuse(t int64) {
 		if ms[r].fused != r {
 			continue
 		}
-		n, whole := 0, false
+		n, whole, wholeT := 0, false, false // members; one whole; one whole with a TTC
 		for i := range ms {
 			if ms[i].fused == r {
 				n++
 				whole = whole || !ms[i].cut
+				wholeT = wholeT || !ms[i].cut && !math.IsNaN(ms[i].ttc)
 			}
 		}
 		if n < 2 {
 			continue
 		}
-		var sw, sv, swT, sT float64
+		var sw, sv, swT, svT, sT, swA, sA float64
 		for i := range ms {
 			m := &ms[i]
-			if m.fused != r || (m.cut && whole) || !(m.sd > 0) || math.IsNaN(m.v) {
+			if m.fused != r || !(m.sd > 0) || math.IsNaN(m.v) {
 				continue
 			}
 			w := 1 / (m.sd * m.sd)
+			if !math.IsNaN(m.ttc) && !(m.cut && wholeT) {
+				swT += w
+				svT += w * m.v
+				sT += w * m.ttc
+			}
+			if m.cut && whole {
+				continue
+			}
 			sw += w
 			sv += w * m.v
-			if !math.IsNaN(m.ttc) {
-				swT += w
-				sT += w * m.ttc
+			if m.accSd > 0 && !math.IsNaN(m.acc) {
+				wa := 1 / (m.accSd * m.accSd)
+				swA += wa
+				sA += wa * m.acc
 			}
 		}
 		if sw == 0 {
 			continue
 		}
 		v, sd, ttc := sv/sw, 1/math.Sqrt(sw), math.NaN()
-		if swT >= sw/2 {
+		// The TTC is averaged over the tracks that give one: a camera looking across
+		// the road gives none for an object behind the ego, nor does a track that does
+		// not see the object closing. There is none when the fused speed is not
+		// closing in the direction of those tracks.
+		if swT > 0 && v*(svT/swT) > 0 && math.Abs(v) > p.cfg.MinClosing {
 			ttc = sT / swT
+		}
+		acc, accSd := math.NaN(), math.NaN()
+		if swA > 0 {
+			acc, accSd = sA/swA, 1/math.Sqrt(swA)
 		}
 		for i := range ms {
 			m := &ms[i]
@@ -145,6 +169,9 @@ func (p *Pipeline) fuse(t int64) {
 			if m.adas >= 0 {
 				in := &p.adasIn[m.adas]
 				in.RelSpeed, in.RelSpeedStd, in.TTC = v, sd, ttc
+				if swA > 0 {
+					in.ObjAccel, in.ObjAccelStd = acc, accSd
+				}
 			}
 		}
 	}

@@ -408,7 +408,7 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 					near -= ti.halfLen
 				}
 				mb := member{row: row, id: k.ID, cam: id, group: classGroup(k.Class), near: near, lat: st.Lateral,
-					v: speed, sd: st.RelSpeedStd, ttc: ttc, cut: cut, adas: -1}
+					v: speed, sd: st.RelSpeedStd, ttc: ttc, acc: st.ObjAccel, accSd: st.ObjAccelStd, cut: cut, adas: -1}
 				if cam.forward {
 					mb.adas = len(p.adasIn)
 					p.adasIn = append(p.adasIn, adas.Object{

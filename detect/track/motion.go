@@ -210,8 +210,12 @@ func NewMotion(cfg MotionConfig, m Measurement) (f *Motion, ok bool) {
 	return f, true
 }
 
+// usable reports whether m has a range: finite, with a positive 1-sigma. The range
+// may be negative (an object behind the ego's front bumper, seen by a rearward or
+// sideways camera); until stop 23 it had to be positive, and no object behind the
+// ego got a speed or a TTC.
 func usable(m Measurement) bool {
-	return m.Range > 0 && m.RangeSigma > 0 && !math.IsInf(m.Range+m.RangeSigma, 0)
+	return isFinite(m.Range) && m.RangeSigma > 0 && !math.IsInf(m.RangeSigma, 0)
 }
 
 // Predict moves the state to time t (ns) without a measurement, the range driven

@@ -42,6 +42,8 @@ var motionCases = []struct {
 	}, nil, 0.005, 0.5, false},
 	// a parked car while the ego brakes at 5 m/s² from 15 m/s: the drive explains all
 	{"ego-brakes-static-object", 2.5, func(t float64) (float64, float64) { return 40 - (15*t - 2.5*t*t), -(15 - 5*t) }, func(float64) float64 { return 5 }, 0.01, 0.3, true},
+	// behind the front bumper (a rear camera's car): ranges are negative
+	{"closing-from-behind", 4, func(t float64) (float64, float64) { return -35 + 5*t, 5 }, nil, 0.01, 0.3, true},
 }
 
 func TestMotion(t *testing.T) {
@@ -53,7 +55,7 @@ func TestMotion(t *testing.T) {
 			for i := 0; float64(i)/30 <= c.dur; i++ {
 				tt := float64(i) / 30
 				x, v = c.rng(tt)
-				m := Measurement{T: int64(tt*1e9) + 1, Range: x * (1 + c.sigma*rng.NormFloat64()), RangeSigma: c.sigma * x, Lateral: 1, LateralSigma: 0.05}
+				m := Measurement{T: int64(tt*1e9) + 1, Range: x * (1 + c.sigma*rng.NormFloat64()), RangeSigma: c.sigma * math.Abs(x), Lateral: 1, LateralSigma: 0.05}
 				if c.drive != nil {
 					m.Drive = c.drive(tt)
 				}
@@ -67,7 +69,7 @@ func TestMotion(t *testing.T) {
 				f.Update(m)
 			}
 			s := f.State()
-			if math.Abs(s.RelSpeed-v) > c.speedTol || math.Abs(s.Range-x) > 3*c.sigma*x {
+			if math.Abs(s.RelSpeed-v) > c.speedTol || math.Abs(s.Range-x) > 3*c.sigma*math.Abs(x) {
 				t.Fatalf("range %.2f speed %.2f; want %.2f %.2f", s.Range, s.RelSpeed, x, v)
 			}
 			if math.Abs(s.RelSpeed-v) > 4*s.RelSpeedStd+0.05 {
