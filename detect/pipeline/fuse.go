@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 
-	"roadlog/detect/obs"
 	"roadlog/schema"
 )
 
@@ -24,9 +23,23 @@ type member struct {
 	// input's ObjAccel)
 	acc, accSd float64
 	cut        bool // the image border cuts its box
-	adas       int  // index of its ADAS input (-1: none)
-	// fused: the member's group in this frame set (its own index when alone)
+	// fused: the member's group in this frame set (its own index when alone); cams:
+	// at a group's first member, the group's cameras
 	fused int
+	cams  camSet
+}
+
+// camSet is a set of camera indices.
+type camSet [4]uint64
+
+func (c *camSet) add(cam uint8)        { c[cam/64] |= 1 << (cam % 64) }
+func (c *camSet) join(o *camSet)       { c[0], c[1], c[2], c[3] = c[0]|o[0], c[1]|o[1], c[2]|o[2], c[3]|o[3] }
+func (c *camSet) meets(o *camSet) bool { return c[0]&o[0]|c[1]&o[1]|c[2]&o[2]|c[3]&o[3] != 0 }
+
+// cand is a pair of members within the gate, d apart (gateDist).
+type cand struct {
+	i, j int
+	d    float64
 }
 
 // fuseLinkAge: a pair of tracks linked in the last this many ns stays linked within
@@ -40,8 +53,8 @@ const fuseLinkAge = 0.5e9
 //
 // Two tracks of different cameras are of one object when their classes agree (the
 // vehicle classes count as one) and their near edges lie within 10 % (at least
-// 1.5 m) of each other and their lateral offsets within 1 m — the gate of the ADAS
-// dedup (dedup) — joined closest first, one track per camera in an object. The
+// 1.5 m) of each other and their lateral offsets within 1 m (gateDist, the gate the
+// ADAS dedup uses too) — joined closest first, one track per camera in an object. The
 // speed is the tracks' average weighted by the inverse of their variance, and so is
 // the TTC (over the tracks that have one; none when the fused speed is not closing),
 // and, for the ADAS input, the object's own acceleration (by the inverse of its
@@ -53,18 +66,17 @@ const fuseLinkAge = 0.5e9
 // small then. A track whose box the image border cuts is left out of the average
 // while one of the object's tracks is whole (of the TTC's, while one of those with
 // a TTC is whole: a rear corner camera's whole box does not stand in for the rear
-// camera's cut one there). Each track keeps its own distance,
-// lateral offset and width: those are each camera's geometry.
+// camera's cut one there). Each track keeps its own distance, lateral offset and
+// width: those are each camera's geometry. It runs after dedup, which picks an
+// object's ADAS input on its tracks' own figures, and gives the input it kept the
+// fused ones.
 func (p *Pipeline) fuse(t int64) {
 	ms := p.members
 	if len(ms) < 2 {
 		return
 	}
-	type cand struct {
-		i, j int
-		d    float64
-	}
-	var cands []cand
+	cands := p.cands[:0]
+	defer func() { p.cands = cands }()
 	for i := range ms {
 		for j := i + 1; j < len(ms); j++ {
 			a, b := &ms[i], &ms[j]
@@ -76,9 +88,7 @@ func (p *Pipeline) fuse(t int64) {
 			if seen, ok := p.links[key]; ok && t-seen <= fuseLinkAge {
 				gate = 2
 			}
-			dx := math.Abs(a.near-b.near) / math.Max(1.5, 0.1*math.Max(math.Abs(a.near), math.Abs(b.near)))
-			dy := math.Abs(a.lat - b.lat)
-			if d := math.Max(dx, dy); d < gate {
+			if d := gateDist(a.near, a.lat, b.near, b.lat); d < gate {
 				cands = append(cands, cand{i, j, d})
 			}
 		}
@@ -88,6 +98,8 @@ func (p *Pipeline) fuse(t int64) {
 	}
 	for i := range ms {
 		ms[i].fused = i
+		ms[i].cams = camSet{}
+		ms[i].cams.add(ms[i].cam)
 	}
 	root := func(i int) int {
 		for ms[i].fused != i {
@@ -98,10 +110,11 @@ func (p *Pipeline) fuse(t int64) {
 	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.d, b.d) })
 	for _, c := range cands {
 		ri, rj := root(c.i), root(c.j)
-		if ri == rj || sharesCamera(ms, ri, rj, root) {
-			continue
+		if ri == rj || ms[ri].cams.meets(&ms[rj].cams) {
+			continue // one object, or a camera in both
 		}
 		ms[rj].fused = ri
+		ms[ri].cams.join(&ms[rj].cams)
 		p.links[[2]int64{min(ms[c.i].id, ms[c.j].id), max(ms[c.i].id, ms[c.j].id)}] = t
 	}
 	for i := range ms {
@@ -166,11 +179,12 @@ func (p *Pipeline) fuse(t int64) {
 				continue
 			}
 			m.row.RelSpeed, m.row.RelSpeedStd, m.row.TTC = float32(v), float32(sd), float32(ttc)
-			if m.adas >= 0 {
-				in := &p.adasIn[m.adas]
-				in.RelSpeed, in.RelSpeedStd, in.TTC = v, sd, ttc
-				if swA > 0 {
-					in.ObjAccel, in.ObjAccelStd = acc, accSd
+			for k := range p.adasIn { // the member's ADAS input, if dedup kept it
+				if in := &p.adasIn[k]; in.TrackID == m.id {
+					in.RelSpeed, in.RelSpeedStd, in.TTC = v, sd, ttc
+					if swA > 0 {
+						in.ObjAccel, in.ObjAccelStd = acc, accSd
+					}
 				}
 			}
 		}
@@ -182,27 +196,10 @@ func (p *Pipeline) fuse(t int64) {
 	}
 }
 
-// sharesCamera reports whether the objects rooted at ri and rj have a track of one
-// camera each.
-func sharesCamera(ms []member, ri, rj int, root func(int) int) bool {
-	for i := range ms {
-		if root(i) != ri {
-			continue
-		}
-		for j := range ms {
-			if ms[j].cam == ms[i].cam && root(j) == rj {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// classGroup puts the vehicle classes, which a detector confuses with one another,
-// in one group for the fusion of cameras; every other class is a group of its own.
-func classGroup(c uint16) int {
-	if obs.IsVehicle(c) {
-		return -1
-	}
-	return int(c)
+// gateDist is how far apart two tracks of one object may lie, in units of the gate
+// that fuse and dedup share (below 1: within it): their near edges' x within 10 %
+// (at least 1.5 m), their lateral offsets within 1 m.
+func gateDist(nearA, latA, nearB, latB float64) float64 {
+	dx := math.Abs(nearA-nearB) / math.Max(1.5, 0.1*math.Max(math.Abs(nearA), math.Abs(nearB)))
+	return math.Max(dx, math.Abs(latA-latB))
 }

@@ -202,6 +202,7 @@ type Pipeline struct {
 	pairs       map[[2]int64]pick
 	members     []member           // this frame set's tracked, ranged objects, for fuse
 	links       map[[2]int64]int64 // pairs of tracks fuse joined, and when last
+	cands       []cand             // scratch of fuse
 	loomEst     *loom.Estimator
 	loomPatch   loom.Patch // scratch: the patch of the frame at hand
 }
@@ -407,10 +408,9 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 				} else {
 					near -= ti.halfLen
 				}
-				mb := member{row: row, id: k.ID, cam: id, group: classGroup(k.Class), near: near, lat: st.Lateral,
-					v: speed, sd: st.RelSpeedStd, ttc: ttc, acc: st.ObjAccel, accSd: st.ObjAccelStd, cut: cut, adas: -1}
+				mb := member{row: row, id: k.ID, cam: id, group: track.ClassGroup(k.Class), near: near, lat: st.Lateral,
+					v: speed, sd: st.RelSpeedStd, ttc: ttc, acc: st.ObjAccel, accSd: st.ObjAccelStd, cut: cut}
 				if cam.forward {
-					mb.adas = len(p.adasIn)
 					p.adasIn = append(p.adasIn, adas.Object{
 						TrackID: k.ID, Class: k.Class, Vehicle: obs.IsVehicle(k.Class), RoadUser: obs.IsRoadUser(k.Class),
 						Distance: dist, Lateral: st.Lateral, Width: ti.width,
@@ -442,11 +442,12 @@ func (p *Pipeline) Process(fs *FrameSet, dets []obs.Detection) Result {
 		}
 	}
 
-	// one object's tracks in several cameras: their speed and TTC fused
-	p.fuse(fs.T)
-	// ADAS over the forward cameras' objects, one per physical object.
+	// ADAS over the forward cameras' objects, one per physical object (dedup picks
+	// the survivor on the tracks' own figures), with the speed and TTC of all the
+	// object's tracks (fuse)
 	p.adasRowOrig = append(p.adasRowOrig[:0], p.adasRow...)
 	twins := p.dedup(fs.T)
+	p.fuse(fs.T)
 	ego := adas.EgoFrom(p.ego)
 	tg, evs := p.adas.Assess(fs.T, fs.TriggerID, ego, p.adasIn)
 	for i := range p.adasIn {
@@ -491,7 +492,7 @@ func (p *Pipeline) dedup(t int64) (twins []twin) {
 				continue
 			}
 			a, b := &in[i], &in[j]
-			if !(math.Abs(a.Distance-b.Distance) < math.Max(1.5, 0.1*a.Distance) && math.Abs(a.Lateral-b.Lateral) < 1) {
+			if gateDist(a.Distance, a.Lateral, b.Distance, b.Lateral) >= 1 {
 				continue
 			}
 			key := [2]int64{min(a.TrackID, b.TrackID), max(a.TrackID, b.TrackID)}

@@ -157,9 +157,10 @@ func (t *Track) vote(d *obs.Detection) {
 	t.Class, t.Label = t.votes[best].class, t.votes[best].label
 }
 
-// classGroup puts classes a detector confuses with one another in one group; matches
-// across groups are not allowed.
-func classGroup(c uint16) int {
+// ClassGroup puts classes a detector confuses with one another in one group (the
+// vehicle classes); matches across groups are not allowed, and the pipeline's fusion
+// of cameras joins tracks of one group only.
+func ClassGroup(c uint16) int {
 	switch {
 	case obs.IsVehicle(c):
 		return 1

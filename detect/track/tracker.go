@@ -152,10 +152,10 @@ func (tr *Tracker) match(tracks []*Track, dets []obs.Detection, idx []int, minIo
 	}
 	cost := tr.cost[:rows*cols]
 	for r, k := range tracks {
-		pb, g := k.Box(), classGroup(k.Class)
+		pb, g := k.Box(), ClassGroup(k.Class)
 		for c, i := range idx {
 			d := &dets[i]
-			if classGroup(d.Class) != g {
+			if ClassGroup(d.Class) != g {
 				cost[r*cols+c] = math.Inf(1)
 				continue
 			}
